@@ -1,0 +1,248 @@
+"""The desired state, as typed values.
+
+These frozen dataclasses are what the rest of the controller reasons about once a
+revision of desired_state/ has been loaded and validated (controller.desired). They
+carry meaning, not YAML: octal modes are ints, POSIX ids are a pair, references are
+names. This module must not do I/O and must not import boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+API_VERSION = "studio-operator.io/v1alpha1"
+MANAGED_TAG = "studio-operator.io/managed-by"
+MANAGED_TAG_VALUE = "studio-operator"
+
+
+class Mode(StrEnum):
+    ACTIVE_PASSIVE = "active-passive"
+    ACTIVE_ACTIVE = "active-active"
+
+
+class FailoverStrategy(StrEnum):
+    PROMOTE = "promote"
+    COPY = "copy"
+
+
+class ShareScope(StrEnum):
+    USER = "user"
+    DOMAIN = "domain"
+    ORGANISATION = "organisation"
+
+
+@dataclass(frozen=True, order=True)
+class Posix:
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a document (or one of its fields) was written, for error messages."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    # A revision that would remove more than this share of managed resources is refused
+    # until confirmed (used once pruning exists).
+    max_removal_fraction: float = 0.1
+
+
+@dataclass(frozen=True)
+class EstateSpec:
+    name: str
+    primary_region: str
+    replica_region: str
+    active_region: str
+    mode: Mode = Mode.ACTIVE_PASSIVE
+    failover_strategy: FailoverStrategy = FailoverStrategy.PROMOTE
+    safety: SafetyLimits = SafetyLimits()
+
+    @property
+    def regions(self) -> tuple[str, str]:
+        return (self.primary_region, self.replica_region)
+
+    def standby_region(self) -> str:
+        return self.replica_region if self.active_region == self.primary_region else (
+            self.primary_region
+        )
+
+
+@dataclass(frozen=True)
+class FileSystemCreateSettings:
+    performance_mode: str = "generalPurpose"
+    throughput_mode: str = "elastic"
+    encrypted: bool = True
+
+
+@dataclass(frozen=True)
+class FileSystemPlacement:
+    """How one region's copy of a logical file system is found or made.
+
+    Exactly one of file_system_id (adopt by id) or name_tag (adopt by its Name tag,
+    or create with that tag when `create` is set) is given.
+    """
+
+    file_system_id: str | None = None
+    name_tag: str | None = None
+    create: FileSystemCreateSettings | None = None
+
+    @property
+    def reference(self) -> str:
+        return self.file_system_id or f"Name={self.name_tag}"
+
+
+@dataclass(frozen=True)
+class FileSystemSpec:
+    name: str
+    placements: Mapping[str, FileSystemPlacement]
+    replicate: bool = False
+    replication_lag_threshold_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class ShareSpec:
+    name: str
+    file_system: str
+    scope: ShareScope
+    # An absolute path inside the file system; may contain {domain} and {profile}.
+    path: str
+    mode: int = 0o700
+    # None: the profile's POSIX ids for user shares, the domain default otherwise.
+    owner: Posix | None = None
+
+    def render(self, domain: str, profile: str | None = None) -> str:
+        rendered = self.path.replace("{domain}", domain)
+        if profile is not None:
+            rendered = rendered.replace("{profile}", profile)
+        return rendered
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A region's network for a domain; each value is an id or a Name tag to resolve."""
+
+    vpc: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpaceBackupSpec:
+    enabled: bool = False
+    share: str | None = None
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str
+    execution_role: str
+    networks: Mapping[str, NetworkSpec]
+    auth_mode: str = "IAM"
+    default_posix: Posix = Posix(200001, 1001)
+    # Names of shares: domain and organisation scope ones attach to the domain's
+    # defaults; user scope ones give every profile of the domain its own directory.
+    shares: tuple[str, ...] = ()
+    apps: tuple[str, ...] = ("JupyterLab", "CodeEditor")
+    space_backup: SpaceBackupSpec = SpaceBackupSpec()
+
+
+@dataclass(frozen=True)
+class UserProfileSpec:
+    name: str
+    domain: str
+    posix: Posix
+    # Extra user scope shares beyond the domain's.
+    shares: tuple[str, ...] = ()
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ShareDirectory:
+    """One directory a share needs on its file system, with its owner and mode."""
+
+    file_system: str  # logical FileSystem name
+    path: str  # absolute, inside the file system
+    owner: Posix
+    mode: int
+    share: str
+
+    @property
+    def key_name(self) -> str:
+        return f"{self.file_system}:{self.path}"
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """One validated revision of the whole estate."""
+
+    revision: str
+    estate: EstateSpec
+    file_systems: Mapping[str, FileSystemSpec] = field(default_factory=dict)
+    shares: Mapping[str, ShareSpec] = field(default_factory=dict)
+    domains: Mapping[str, DomainSpec] = field(default_factory=dict)
+    # Keyed by "domain/profile".
+    profiles: Mapping[str, UserProfileSpec] = field(default_factory=dict)
+    # Where each resource was declared, keyed "Kind/name" ("UserProfile/domain/profile"),
+    # for messages that point back at the YAML. Not part of what is desired, so not
+    # compared.
+    sources: Mapping[str, SourceLocation] = field(default_factory=dict, compare=False)
+
+    def source_of(self, kind: str, name: str) -> SourceLocation | None:
+        return self.sources.get(f"{kind}/{name}")
+
+    def profiles_of(self, domain: str) -> Iterator[UserProfileSpec]:
+        for key in sorted(self.profiles):
+            profile = self.profiles[key]
+            if profile.domain == domain:
+                yield profile
+
+    def user_shares_of(self, profile: UserProfileSpec) -> tuple[ShareSpec, ...]:
+        """User scope shares a profile gets: its domain's, then its own, no repeats."""
+        names: list[str] = []
+        for name in (*self.domains[profile.domain].shares, *profile.shares):
+            if self.shares[name].scope is ShareScope.USER and name not in names:
+                names.append(name)
+        return tuple(self.shares[name] for name in names)
+
+    def domain_shares_of(self, domain: str) -> tuple[ShareSpec, ...]:
+        """Domain and organisation scope shares attached to a domain's defaults."""
+        return tuple(
+            self.shares[name]
+            for name in self.domains[domain].shares
+            if self.shares[name].scope is not ShareScope.USER
+        )
+
+    def share_directories(self) -> list[ShareDirectory]:
+        """Every share directory the estate needs, once each, in a stable order.
+
+        Domain and organisation shares default to the domain's POSIX ids (for an
+        organisation share used by several domains, the first domain by name decides,
+        so the result never depends on document order); user shares to the profile's.
+        """
+        wanted: dict[tuple[str, str], ShareDirectory] = {}
+
+        def add(share: ShareSpec, path: str, owner: Posix) -> None:
+            wanted.setdefault((share.file_system, path), ShareDirectory(
+                share.file_system, path, share.owner or owner, share.mode, share.name))
+
+        for domain_name in sorted(self.domains):
+            domain = self.domains[domain_name]
+            for share in self.domain_shares_of(domain_name):
+                add(share, share.render(domain_name), domain.default_posix)
+            for profile in self.profiles_of(domain_name):
+                for share in self.user_shares_of(profile):
+                    add(share, share.render(domain_name, profile.name), profile.posix)
+        return [wanted[key] for key in sorted(wanted)]
