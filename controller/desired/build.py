@@ -1,0 +1,213 @@
+"""Schema-valid documents -> the typed desired state (controller.model).
+
+Two steps. `build_specs` turns each document (and each row of a Domain's compact
+profiles table) into its model spec, applies the defaults the schemas document, and
+keeps where it was written (a Located), so the cross-document rules can report against
+the right line. `assemble` then keys the specs by name into a DesiredState once the
+rules found nothing. This module must only ever see documents that passed the schemas
+(it trusts their shape) and must not judge anything across documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from controller.desired.documents import Document, FieldPath
+from controller.errors import Problem
+from controller.model import (
+    DesiredState,
+    DomainSpec,
+    EstateSpec,
+    FailoverStrategy,
+    FileSystemCreateSettings,
+    FileSystemPlacement,
+    FileSystemSpec,
+    Mode,
+    NetworkSpec,
+    Posix,
+    SafetyLimits,
+    ShareScope,
+    ShareSpec,
+    SourceLocation,
+    SpaceBackupSpec,
+    UserProfileSpec,
+)
+
+SpecT = TypeVar("SpecT")
+_NAME: FieldPath = ("metadata", "name")
+
+
+@dataclass(frozen=True)
+class Located(Generic[SpecT]):
+    """A spec and where its fields were written.
+
+    `fields` maps a spec-level field name ("uid", "shares", "path", ...) to its path in
+    the document; by default a field lives at spec.<field> and the name at metadata.name.
+    """
+
+    kind: str
+    spec: SpecT
+    document: Document
+    fields: Mapping[str, FieldPath] = field(default_factory=dict)
+
+    def path(self, name: str) -> FieldPath:
+        if name in self.fields:
+            return self.fields[name]
+        return _NAME if name == "name" else ("spec", name)
+
+    def problem(self, name: str, message: str, *extra: str | int) -> Problem:
+        """A problem at field `name` (deeper by `extra`, e.g. a list index)."""
+        return self.document.problem((*self.path(name), *extra), message)
+
+    @property
+    def location(self) -> SourceLocation:
+        return self.document.location(self.path("name"))
+
+
+@dataclass
+class Specs:
+    """Every spec the documents declare, duplicates and all, in document order."""
+
+    estates: list[Located[EstateSpec]] = field(default_factory=list)
+    file_systems: list[Located[FileSystemSpec]] = field(default_factory=list)
+    shares: list[Located[ShareSpec]] = field(default_factory=list)
+    domains: list[Located[DomainSpec]] = field(default_factory=list)
+    profiles: list[Located[UserProfileSpec]] = field(default_factory=list)
+
+
+def build_specs(documents: list[Document]) -> Specs:
+    specs = Specs()
+    for document in documents:
+        body = document.body
+        name, spec = str(document.name), body["spec"]
+        kind = str(document.kind)
+        if kind == "Estate":
+            specs.estates.append(Located(kind, _estate(name, spec), document))
+        elif kind == "FileSystem":
+            specs.file_systems.append(Located(kind, _file_system(name, spec), document))
+        elif kind == "Share":
+            specs.shares.append(Located(kind, _share(name, spec), document))
+        elif kind == "Domain":
+            specs.domains.append(Located(kind, _domain(name, spec), document))
+            specs.profiles.extend(_profile_rows(name, spec, document))
+        elif kind == "UserProfile":
+            specs.profiles.append(Located(kind, _user_profile(name, spec), document,
+                                          {"uid": ("spec", "posix", "uid")}))
+    return specs
+
+
+def assemble(specs: Specs, revision: str) -> DesiredState:
+    """Key the specs by name. The rules have already refused duplicates."""
+    sources: dict[str, SourceLocation] = {}
+
+    def keyed(items: list[Located[Any]], key: Any) -> dict[str, Any]:
+        result = {}
+        for item in items:
+            result[key(item.spec)] = item.spec
+            sources[f"{item.kind}/{key(item.spec)}"] = item.location
+        return result
+
+    estate = specs.estates[0]
+    sources[f"Estate/{estate.spec.name}"] = estate.location
+    return DesiredState(
+        revision=revision,
+        estate=estate.spec,
+        file_systems=keyed(specs.file_systems, lambda s: s.name),
+        shares=keyed(specs.shares, lambda s: s.name),
+        domains=keyed(specs.domains, lambda s: s.name),
+        profiles=keyed(specs.profiles, lambda s: s.qualified_name),
+        sources=sources,
+    )
+
+
+def _posix(value: Mapping[str, Any]) -> Posix:
+    return Posix(int(value["uid"]), int(value["gid"]))
+
+
+def _estate(name: str, spec: Mapping[str, Any]) -> EstateSpec:
+    safety = spec.get("safety", {})
+    return EstateSpec(
+        name=name,
+        primary_region=spec["regions"]["primary"],
+        replica_region=spec["regions"]["replica"],
+        active_region=spec["activeRegion"],
+        mode=Mode(spec.get("mode", Mode.ACTIVE_PASSIVE.value)),
+        failover_strategy=FailoverStrategy(
+            spec.get("failover", {}).get("strategy", FailoverStrategy.PROMOTE.value)),
+        safety=SafetyLimits(max_removal_fraction=float(safety.get("maxRemovalPercent", 10))
+                            / 100),
+    )
+
+
+def _file_system(name: str, spec: Mapping[str, Any]) -> FileSystemSpec:
+    placements = {}
+    for region, placement in spec["regions"].items():
+        create = placement.get("create", False)
+        settings = None
+        if create is True:
+            settings = FileSystemCreateSettings()
+        elif isinstance(create, Mapping):
+            settings = FileSystemCreateSettings(
+                performance_mode=create.get("performanceMode", "generalPurpose"),
+                throughput_mode=create.get("throughputMode", "elastic"),
+                encrypted=bool(create.get("encrypted", True)))
+        placements[region] = FileSystemPlacement(
+            file_system_id=placement.get("fileSystemId"),
+            name_tag=placement.get("nameTag"),
+            create=settings)
+    return FileSystemSpec(
+        name=name,
+        placements=placements,
+        replicate=bool(spec.get("replicate", False)),
+        replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 900)))
+
+
+def _share(name: str, spec: Mapping[str, Any]) -> ShareSpec:
+    owner = spec.get("owner")
+    return ShareSpec(
+        name=name,
+        file_system=spec["fileSystem"],
+        scope=ShareScope(spec["scope"]),
+        path=spec["path"],
+        mode=int(spec.get("mode", "0700"), 8),
+        owner=_posix(owner) if owner is not None else None)
+
+
+def _domain(name: str, spec: Mapping[str, Any]) -> DomainSpec:
+    networks = {
+        region: NetworkSpec(vpc=net["vpc"], subnets=tuple(net["subnets"]),
+                            security_groups=tuple(net.get("securityGroups", ())))
+        for region, net in spec["network"].items()
+    }
+    backup = spec.get("spaceBackup")
+    return DomainSpec(
+        name=name,
+        execution_role=spec["executionRole"],
+        networks=networks,
+        auth_mode=spec.get("authMode", "IAM"),
+        default_posix=_posix(spec.get("defaultPosix", {"uid": 200001, "gid": 1001})),
+        shares=tuple(spec.get("shares", ())),
+        apps=tuple(spec.get("apps", ("JupyterLab", "CodeEditor"))),
+        space_backup=SpaceBackupSpec(enabled=bool(backup.get("enabled", True)),
+                                     share=backup.get("share"))
+        if backup is not None else SpaceBackupSpec())
+
+
+def _user_profile(name: str, spec: Mapping[str, Any]) -> UserProfileSpec:
+    return UserProfileSpec(name=name, domain=spec["domain"], posix=_posix(spec["posix"]),
+                           shares=tuple(spec.get("shares", ())))
+
+
+def _profile_rows(domain: str, spec: Mapping[str, Any],
+                  document: Document) -> list[Located[UserProfileSpec]]:
+    rows = []
+    for index, row in enumerate(spec.get("profiles", ())):
+        base: FieldPath = ("spec", "profiles", index)
+        profile = UserProfileSpec(name=row["name"], domain=domain, posix=_posix(row),
+                                  shares=tuple(row.get("shares", ())))
+        fields = {"name": (*base, "name"), "uid": (*base, "uid"), "gid": (*base, "gid"),
+                  "shares": (*base, "shares"), "domain": _NAME}
+        rows.append(Located("UserProfile", profile, document, fields))
+    return rows

@@ -1,0 +1,147 @@
+"""Per-document validation against the JSON Schemas in manifests/schemas/.
+
+The schemas are the single source of truth for what one document may say: types,
+required fields, enums, ranges, patterns, and no unknown fields. Each kind has
+<kind>.schema.json whose `kind` property is a const naming it, and all share
+common.schema.json through $ref. The schema folder is $STUDIO_OPERATOR_MANIFESTS/schemas
+when that variable is set, else manifests/schemas next to the controller package.
+
+This module must not check anything across documents (rules.py does) nor build model
+types (build.py does); it reports every error of a document, located.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.protocols import Validator
+from referencing import Registry, Resource
+
+import controller
+from controller.desired.documents import Document, show_value
+from controller.desired.messages import explain
+from controller.errors import Problem
+from controller.model import API_VERSION
+
+MANIFESTS_ENV = "STUDIO_OPERATOR_MANIFESTS"
+
+
+def manifests_dir() -> Path:
+    configured = os.environ.get(MANIFESTS_ENV)
+    return Path(configured) if configured else Path(controller.__file__).parents[1] / "manifests"
+
+
+@lru_cache(maxsize=256)
+def _ecma_pattern(pattern: str) -> re.Pattern[str]:
+    # In JSON Schema (ECMA-262) a final $ is the end of the text; in Python it also
+    # matches before a trailing newline, which would let "alice\n" pass as a name.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_StrictValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+@dataclass(frozen=True)
+class SchemaSet:
+    """The validators by kind, and any problem with the schema files themselves."""
+
+    directory: Path
+    by_kind: Mapping[str, Validator]
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self.by_kind)
+
+
+def load_schemas(directory: Path | None = None) -> SchemaSet:
+    return _load_schemas(str((directory or manifests_dir() / "schemas").resolve()))
+
+
+@lru_cache(maxsize=8)
+def _load_schemas(directory: str) -> SchemaSet:
+    folder = Path(directory)
+    problems: list[Problem] = []
+    contents: dict[Path, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.schema.json")):
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            Draft202012Validator.check_schema(loaded)
+            contents[path] = loaded
+        except (OSError, ValueError, SchemaError) as error:
+            message = getattr(error, "message", None) or str(error)
+            problems.append(Problem(str(path), 0, "", f"schema cannot be used: {message}"))
+    if not contents and not problems:
+        problems.append(Problem(directory, 0, "", f"no *.schema.json files here; set "
+                                f"{MANIFESTS_ENV} to the project's manifests folder"))
+    registry: Registry[Any] = Registry().with_resources(
+        (schema.get("$id", path.as_uri()), Resource.from_contents(schema))
+        for path, schema in contents.items()).crawl()
+    by_kind: dict[str, Validator] = {}
+    for schema in contents.values():
+        kind = schema.get("properties", {}).get("kind", {}).get("const")
+        if isinstance(kind, str):
+            by_kind[kind] = _StrictValidator(schema, registry=registry)
+    return SchemaSet(folder, by_kind, tuple(problems))
+
+
+def validate_document(document: Document, schemas: SchemaSet) -> list[Problem]:
+    """Every schema problem of one document, each at its field's line."""
+    envelope = _check_envelope(document, schemas)
+    if envelope:
+        return envelope
+    validator = schemas.by_kind[str(document.kind)]
+    problems = {
+        document.problem(path, message)
+        for error in validator.iter_errors(document.body)
+        for path, message in explain(error)
+    }
+    return sorted(problems)
+
+
+def _check_envelope(document: Document, schemas: SchemaSet) -> list[Problem]:
+    """apiVersion and kind first: without them no schema applies."""
+    body = document.body
+    kinds = ", ".join(schemas.kinds)
+    problems = []
+    if "apiVersion" not in body:
+        problems.append(document.problem(("apiVersion",), f"is required: {API_VERSION} "
+                                         f"(studio-operator's document format; kinds: {kinds})"))
+    elif body["apiVersion"] != API_VERSION:
+        problems.append(document.problem(("apiVersion",), f"unknown apiVersion "
+                                         f"{show_value(body['apiVersion'])}; studio-operator "
+                                         f"reads {API_VERSION} documents of kinds {kinds}"))
+    kind = body.get("kind")
+    if "kind" not in body:
+        problems.append(document.problem(("kind",), f"is required; allowed kinds: {kinds}"))
+    elif not isinstance(kind, str) or kind not in schemas.by_kind:
+        guess = _guess_kind(kind, schemas.kinds)
+        problems.append(document.problem(("kind",), f"unknown kind {show_value(kind)}; "
+                                         f"{guess}allowed kinds: {kinds}"))
+    return problems
+
+
+def _guess_kind(kind: Any, kinds: list[str]) -> str:
+    if not isinstance(kind, str):
+        return ""
+    by_lower = {k.lower(): k for k in kinds}
+    guess = by_lower.get(kind.lower()) or next(
+        iter(difflib.get_close_matches(kind, kinds, n=1, cutoff=0.6)), None)
+    return f"did you mean {guess!r}? " if guess else ""
