@@ -1,0 +1,82 @@
+"""What one region really holds, as one snapshot per pass.
+
+Readers in controller.observe fill these frozen values from AWS describe/list calls and
+from the mounted file systems; controller.plan compares them with the desired state.
+Values from AWS are kept as the API returned them (plain dicts), so the diff can look at
+exactly the fields the desired state sets. No I/O and no boto3 here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ObservedFileSystem:
+    file_system_id: str
+    lifecycle_state: str
+    name_tag: str | None = None
+    # ENABLED | DISABLED | REPLICATING (EFS FileSystemProtection)
+    replication_overwrite_protection: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedDomain:
+    domain_id: str
+    name: str
+    status: str
+    description: Mapping[str, Any]  # describe_domain's response, minus ResponseMetadata
+
+
+@dataclass(frozen=True)
+class ObservedProfile:
+    domain_id: str
+    name: str
+    status: str
+    last_modified: datetime | None
+    description: Mapping[str, Any]  # describe_user_profile's response
+
+
+@dataclass(frozen=True)
+class ObservedDirectory:
+    """A share directory on a mounted file system, seen without following links.
+
+    `kind` is "directory", "missing", "symlink" (a link planted where the directory
+    should be, or on the way to it: never followed) or "other" (a file, a socket...).
+    `blocked_at` names the path component that is not a plain directory.
+    """
+
+    kind: str
+    uid: int | None = None
+    gid: int | None = None
+    mode: int | None = None
+    blocked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedReferences:
+    """Names from the desired state mapped to AWS ids; None when nothing matched."""
+
+    vpcs: Mapping[str, str | None] = field(default_factory=dict)
+    # Subnets and security groups are named within a VPC: keyed (vpc reference, name).
+    subnets: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
+    security_groups: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
+    roles: Mapping[str, str | None] = field(default_factory=dict)
+    # Logical FileSystem name -> what this region holds for it.
+    file_systems: Mapping[str, ObservedFileSystem | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    region: str
+    references: ResolvedReferences
+    domains: Mapping[str, ObservedDomain] = field(default_factory=dict)
+    # Keyed "domain/profile", as DesiredState.profiles.
+    profiles: Mapping[str, ObservedProfile] = field(default_factory=dict)
+    # Keyed (file system logical name, absolute path inside it).
+    directories: Mapping[tuple[str, str], ObservedDirectory] = field(default_factory=dict)
+    # False when no mount root was given: directories were not looked at.
+    directories_observed: bool = True

@@ -1,0 +1,121 @@
+"""The desired AWS request shapes and share directories, for one region.
+
+Turns the typed desired state plus the references resolved in that region into what
+the SageMaker API should hold (CreateDomain / CreateUserProfile request bodies) and what
+every share directory should look like. Unresolvable references become problems, ids
+of things the plan itself creates become Refs. Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.model import DesiredState, DomainSpec, ShareScope, ShareSpec, UserProfileSpec
+from controller.observed import ResolvedReferences
+from controller.plan.types import Kind, Ref
+
+# A domain must reach its custom EFS through its VPC, so traffic stays in the VPC.
+APP_NETWORK_ACCESS = "VpcOnly"
+
+
+class Shapes:
+    """Builds request shapes for one region, collecting problems as it goes."""
+
+    def __init__(self, desired: DesiredState, region: str, refs: ResolvedReferences,
+                 planned_file_systems: set[str]) -> None:
+        self.desired = desired
+        self.region = region
+        self.refs = refs
+        self.planned_file_systems = planned_file_systems
+        self.problems: list[str] = []
+
+    def file_system_id(self, logical_name: str) -> str | Ref | None:
+        observed = self.refs.file_systems.get(logical_name)
+        if observed is not None:
+            return observed.file_system_id
+        if logical_name in self.planned_file_systems:
+            return Ref(Kind.FILE_SYSTEM, logical_name, "FileSystemId")
+        return None
+
+    def domain_request(self, domain: DomainSpec) -> dict[str, Any] | None:
+        """CreateDomain's body for this region, or None (with problems) if it can't be."""
+        owner = f"Domain/{domain.name}"
+        network = domain.networks.get(self.region)
+        if network is None:
+            self.problems.append(f"{owner}: no network settings for {self.region}")
+            return None
+        vpc_id = self._resolved(owner, "VPC", network.vpc, self.refs.vpcs.get(network.vpc))
+        subnets = [
+            self._resolved(owner, "subnet", name, self.refs.subnets.get((network.vpc, name)))
+            for name in network.subnets
+        ]
+        groups = [
+            self._resolved(owner, "security group", name,
+                           self.refs.security_groups.get((network.vpc, name)))
+            for name in network.security_groups
+        ]
+        role = self._resolved(owner, "execution role", domain.execution_role,
+                              self.refs.roles.get(domain.execution_role))
+        file_systems = self._file_system_configs(owner, self.desired.domain_shares_of(domain.name),
+                                                 domain.name, None)
+        if None in (vpc_id, role, file_systems) or None in subnets or None in groups:
+            return None
+        posix = {"Uid": domain.default_posix.uid, "Gid": domain.default_posix.gid}
+        settings = {
+            "ExecutionRole": role,
+            "SecurityGroups": groups,
+            "CustomPosixUserConfig": posix,
+            "CustomFileSystemConfigs": file_systems,
+        }
+        return {
+            "DomainName": domain.name,
+            "AuthMode": domain.auth_mode,
+            "VpcId": vpc_id,
+            "SubnetIds": subnets,
+            "AppNetworkAccessType": APP_NETWORK_ACCESS,
+            "DefaultUserSettings": dict(settings),
+            "DefaultSpaceSettings": dict(settings),
+        }
+
+    def user_settings(self, profile: UserProfileSpec) -> dict[str, Any] | None:
+        """A profile's UserSettings: its POSIX ids and all its shares.
+
+        A profile-level CustomFileSystemConfigs replaces the domain's default list, so
+        it carries the domain's shares too, after the profile's own.
+        """
+        owner = f"UserProfile/{profile.qualified_name}"
+        shares = (*self.desired.user_shares_of(profile),
+                  *self.desired.domain_shares_of(profile.domain))
+        configs = self._file_system_configs(owner, shares, profile.domain, profile.name)
+        if configs is None:
+            return None
+        return {
+            "CustomPosixUserConfig": {"Uid": profile.posix.uid, "Gid": profile.posix.gid},
+            "CustomFileSystemConfigs": configs,
+        }
+
+    def _file_system_configs(self, owner: str, shares: tuple[ShareSpec, ...], domain: str,
+                             profile: str | None) -> list[dict[str, Any]] | None:
+        configs: list[dict[str, Any]] = []
+        for share in shares:
+            fs_id = self.file_system_id(share.file_system)
+            if fs_id is None:
+                self.problems.append(
+                    f"{owner}: file system {share.file_system} (share {share.name}) "
+                    f"has no copy in {self.region}")
+                return None
+            path = share.render(domain, profile) if share.scope is ShareScope.USER else (
+                share.render(domain))
+            configs.append({"EFSFileSystemConfig": {"FileSystemId": fs_id, "FileSystemPath": path}})
+        return configs
+
+    def _resolved(self, owner: str, what: str, reference: str, found: str | None) -> str | None:
+        if found is None:
+            self.problems.append(
+                f"{owner}: {what} {reference} not found in {self.region}"
+                + ("" if _looks_like_id(reference) else " (looked up by its Name tag)"))
+        return found
+
+
+def _looks_like_id(reference: str) -> bool:
+    return reference.startswith(("vpc-", "subnet-", "sg-", "fs-", "arn:"))

@@ -1,0 +1,93 @@
+"""The vocabulary of a plan: which resource, what differs, what to do about it.
+
+Pure values, no I/O. A Plan is ordered and deterministic: the same desired and
+observed state always give the same actions in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    FILE_SYSTEM = "FileSystem"
+    DIRECTORY = "Directory"
+    DOMAIN = "Domain"
+    USER_PROFILE = "UserProfile"
+
+
+# The order in which kinds are acted on: what a later kind refers to exists first.
+KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.DIRECTORY, Kind.DOMAIN, Kind.USER_PROFILE)
+
+
+class Verb(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, order=True)
+class ResourceKey:
+    kind: str
+    region: str
+    # Domain: "research"; UserProfile: "research/alice"; Directory: "studio-efs:/home/x"
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value only known once an earlier action has run ("known after apply")."""
+
+    kind: str
+    name: str
+    attribute: str
+
+    def __str__(self) -> str:
+        return "(known after apply)"
+
+    def to_json(self) -> dict[str, str]:
+        return {"ref": f"{self.kind}/{self.name}.{self.attribute}"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    path: str  # dotted field path, e.g. "UserSettings.CustomPosixUserConfig.Uid"
+    desired: Any
+    observed: Any
+
+
+@dataclass(frozen=True)
+class Action:
+    """One small, named, idempotent step, e.g. CreateUserProfile research/alice."""
+
+    name: str  # CreateDomain, UpdateUserProfile, CreateDirectory, ...
+    verb: Verb
+    key: ResourceKey
+    changes: tuple[Difference, ...] = ()
+    # What the executor needs: the AWS request, or the directory's owner and mode.
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    region: str
+    revision: str
+    role: str  # "active" or "standby"
+    actions: tuple[Action, ...] = ()
+    # Things the operator cannot fix on its own (an unresolved reference, a symlink
+    # where a directory should be, an immutable field changed); each names the resource.
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    def count(self, verb: Verb) -> int:
+        return sum(1 for action in self.actions if action.verb is verb)

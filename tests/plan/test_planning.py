@@ -1,0 +1,126 @@
+"""make_plan: what is created, updated, reported, and in which order."""
+
+from dataclasses import replace
+
+from controller.model import Mode
+from controller.observed import ObservedDirectory, ObservedProfile
+from controller.plan import Kind, Verb, make_plan
+from controller.plan.render import render_json, render_text
+from tests.plan.estates import PRIMARY, REPLICA, converged, empty, estate
+
+EXAMPLE = {"research": [("alice", 200101, 1001), ("bob", 200102, 1001)],
+           "analytics": [("dave", 200201, 1001)]}
+
+
+def test_an_empty_region_gets_every_directory_domain_and_profile_created_in_order():
+    plan = make_plan(estate(EXAMPLE), empty())
+    assert [(a.name, a.key.name) for a in plan.actions] == [
+        ("CreateDirectory", "efs:/home/analytics/dave"),
+        ("CreateDirectory", "efs:/home/research/alice"),
+        ("CreateDirectory", "efs:/home/research/bob"),
+        ("CreateDirectory", "efs:/shared/data"),
+        ("CreateDirectory", "efs:/teams/analytics"),
+        ("CreateDirectory", "efs:/teams/research"),
+        ("CreateDomain", "analytics"),
+        ("CreateDomain", "research"),
+        ("CreateUserProfile", "analytics/dave"),
+        ("CreateUserProfile", "research/alice"),
+        ("CreateUserProfile", "research/bob"),
+    ]
+    assert all(a.verb is Verb.CREATE for a in plan.actions)
+    assert plan.problems == ()
+
+
+def test_a_new_profile_carries_its_posix_ids_and_all_its_shares():
+    plan = make_plan(estate(EXAMPLE), empty())
+    alice = next(a for a in plan.actions if a.key.name == "research/alice")
+    settings = alice.params["UserSettings"]
+    assert settings["CustomPosixUserConfig"] == {"Uid": 200101, "Gid": 1001}
+    paths = [c["EFSFileSystemConfig"]["FileSystemPath"]
+             for c in settings["CustomFileSystemConfigs"]]
+    assert paths == ["/home/research/alice", "/teams/research", "/shared/data"]
+    # The domain is created by the same plan: its id is known only after apply.
+    assert str(alice.params["DomainId"]) == "(known after apply)"
+
+
+def test_a_converged_region_plans_nothing():
+    desired = estate(EXAMPLE)
+    plan = make_plan(desired, converged(desired))
+    assert plan.actions == () and plan.problems == ()
+    assert "No changes" in render_text(plan)
+
+
+def test_a_changed_uid_is_one_update_with_the_field_before_and_after():
+    desired = estate(EXAMPLE)
+    observed = converged(desired)
+    moved = estate({**EXAMPLE, "research": [("alice", 200999, 1001), ("bob", 200102, 1001)]})
+    plan = make_plan(moved, observed)
+    updates = [a for a in plan.actions if a.key.kind == Kind.USER_PROFILE]
+    assert len(updates) == 1 and updates[0].name == "UpdateUserProfile"
+    assert [(c.path, c.observed, c.desired) for c in updates[0].changes] == [
+        ("UserSettings.CustomPosixUserConfig.Uid", 200101, 200999)]
+    assert updates[0].params["UserSettings"] == {
+        "CustomPosixUserConfig": {"Uid": 200999, "Gid": 1001}}
+    # alice's home directory must now belong to the new uid
+    ownership = [a for a in plan.actions if a.name == "SetDirectoryOwnership"]
+    assert [a.key.name for a in ownership] == ["efs:/home/research/alice"]
+    text = render_text(plan)
+    assert "~ UserProfile/research/alice" in text and "200101 -> 200999" in text
+
+
+def test_a_profile_missing_from_the_desired_state_is_never_deleted():
+    desired = estate(EXAMPLE)
+    observed = converged(desired)
+    fewer = estate({**EXAMPLE, "research": [("alice", 200101, 1001)]})
+    plan = make_plan(fewer, observed)
+    assert plan.actions == ()
+
+
+def test_a_symlink_where_a_share_directory_should_be_is_a_problem_not_an_action():
+    desired = estate(EXAMPLE)
+    observed = converged(desired)
+    dirs = dict(observed.directories)
+    dirs[("efs", "/home/research/bob")] = ObservedDirectory("symlink", blocked_at="/home/research")
+    plan = make_plan(desired, replace(observed, directories=dirs))
+    assert plan.actions == ()
+    assert len(plan.problems) == 1 and "/home/research is a symlink" in plan.problems[0]
+
+
+def test_unresolved_references_are_problems_naming_the_resource():
+    desired = estate(EXAMPLE)
+    refs = replace(empty().references, vpcs={"studio-vpc": None})
+    plan = make_plan(desired, replace(empty(), references=refs))
+    assert not any(a.key.kind in (Kind.DOMAIN, Kind.USER_PROFILE) for a in plan.actions)
+    assert "Domain/research: VPC studio-vpc not found in us-east-1 (looked up by its Name tag)" \
+        in plan.problems
+
+
+def test_the_standby_region_of_an_active_passive_estate_plans_nothing():
+    desired = estate(EXAMPLE)
+    assert desired.estate.mode is Mode.ACTIVE_PASSIVE
+    plan = make_plan(desired, empty(REPLICA))
+    assert plan.role == "standby" and plan.actions == () and plan.notes
+
+
+def test_json_output_is_an_object_with_an_actions_list():
+    import json
+
+    plan = make_plan(estate(EXAMPLE), empty())
+    document = json.loads(render_json(plan))
+    assert document["region"] == PRIMARY
+    assert len(document["actions"]) == len(plan.actions)
+    assert document["summary"] == {"create": len(plan.actions), "update": 0, "delete": 0}
+    profile = document["actions"][-1]
+    assert profile["params"]["DomainId"] == {"ref": "Domain/research.DomainId"}
+
+
+def test_profile_drift_in_a_setting_aws_defaults_is_ignored():
+    desired = estate(EXAMPLE)
+    observed = converged(desired)
+    profiles = dict(observed.profiles)
+    alice = profiles["research/alice"]
+    settings = {**alice.description["UserSettings"], "DefaultLandingUri": "studio::"}
+    profiles["research/alice"] = ObservedProfile(
+        alice.domain_id, alice.name, alice.status, None,
+        {**alice.description, "UserSettings": settings})
+    assert make_plan(desired, replace(observed, profiles=profiles)).actions == ()
