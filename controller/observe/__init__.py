@@ -1,0 +1,39 @@
+"""observe(region) -> ObservedState: one snapshot of what a region holds, per pass.
+
+Readers per AWS service and for the mounted file systems; the only I/O on the way to
+a plan. Reads only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from controller.gateway import AwsGateway
+from controller.model import DesiredState
+from controller.observe.filesystems import observe_directory
+from controller.observe.references import resolve_references
+from controller.observe.sagemaker import observe_domains, observe_profiles
+from controller.observed import ObservedDirectory, ObservedState
+
+
+def observe(gateway: AwsGateway, desired: DesiredState, region: str,
+            efs_root: Path | None) -> ObservedState:
+    references = resolve_references(gateway, desired, region)
+    domains = observe_domains(gateway, desired, region)
+    profiles = observe_profiles(gateway, desired, region, domains)
+    directories: dict[tuple[str, str], ObservedDirectory] = {}
+    if efs_root is not None:
+        for wanted in desired.share_directories():
+            fs = references.file_systems.get(wanted.file_system)
+            if fs is None:
+                continue
+            directories[(wanted.file_system, wanted.path)] = observe_directory(
+                efs_root / fs.file_system_id, wanted.path)
+    return ObservedState(
+        region=region,
+        references=references,
+        domains=domains,
+        profiles=profiles,
+        directories=directories,
+        directories_observed=efs_root is not None,
+    )

@@ -1,0 +1,133 @@
+"""Resolve the desired state's names (Name tags, role names) to ids in one region.
+
+A handful of list/describe calls per pass, batched by filter, whatever the number of
+domains. A reference that starts with an id prefix is looked up as an id. Reads only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from controller.gateway import AwsGateway
+from controller.model import DesiredState
+from controller.observed import ObservedFileSystem, ResolvedReferences
+
+
+def resolve_references(gateway: AwsGateway, desired: DesiredState,
+                       region: str) -> ResolvedReferences:
+    networks = [d.networks[region] for _, d in sorted(desired.domains.items())
+                if region in d.networks]
+    ec2 = gateway.client("ec2", region)
+    vpcs = _by_name_or_id(ec2, "describe_vpcs", "Vpcs", "VpcId", ("vpc-", "vpc-id"),
+                          {n.vpc for n in networks})
+    subnets: dict[tuple[str, str], str | None] = {}
+    groups: dict[tuple[str, str], str | None] = {}
+    for vpc_ref in sorted({n.vpc for n in networks}):
+        vpc_id = vpcs.get(vpc_ref)
+        wanted_subnets = {s for n in networks if n.vpc == vpc_ref for s in n.subnets}
+        wanted_groups = {g for n in networks if n.vpc == vpc_ref for g in n.security_groups}
+        found_subnets: dict[str, str | None] = {}
+        found_groups: dict[str, str | None] = {}
+        if vpc_id is not None:
+            within = [{"Name": "vpc-id", "Values": [vpc_id]}]
+            found_subnets = _by_name_or_id(ec2, "describe_subnets", "Subnets", "SubnetId",
+                                           ("subnet-", "subnet-id"), wanted_subnets, within)
+            found_groups = _by_name_or_id(ec2, "describe_security_groups", "SecurityGroups",
+                                          "GroupId", ("sg-", "group-id"), wanted_groups, within,
+                                          name_field="GroupName")
+        subnets.update({(vpc_ref, s): found_subnets.get(s) for s in wanted_subnets})
+        groups.update({(vpc_ref, g): found_groups.get(g) for g in wanted_groups})
+    return ResolvedReferences(
+        vpcs=vpcs,
+        subnets=subnets,
+        security_groups=groups,
+        roles=_roles(gateway, region, {d.execution_role for d in desired.domains.values()}),
+        file_systems=_file_systems(gateway, desired, region),
+    )
+
+
+def _by_name_or_id(client: Any, operation: str, result_key: str, id_field: str,
+                   id_form: tuple[str, str], references: Iterable[str],
+                   extra_filters: list[dict[str, Any]] | None = None,
+                   name_field: str | None = None) -> dict[str, str | None]:
+    """One call per kind of reference: ids by id filter, names by Name tag (or name field).
+
+    `id_form` is (the id prefix, the filter that matches ids), e.g. ("vpc-", "vpc-id").
+    """
+    references = sorted(set(references))
+    prefix, id_filter = id_form
+    ids = [r for r in references if r.startswith(prefix)]
+    names = [r for r in references if not r.startswith(prefix)]
+    found: dict[str, str | None] = dict.fromkeys(references)
+    paginator = client.get_paginator(operation)
+    if ids:
+        filters = [*(extra_filters or []), {"Name": id_filter, "Values": ids}]
+        for page in paginator.paginate(Filters=filters):
+            for item in page[result_key]:
+                found[item[id_field]] = item[id_field]
+    if names:
+        filters = [*(extra_filters or []), {"Name": "tag:Name", "Values": names}]
+        for page in paginator.paginate(Filters=filters):
+            for item in page[result_key]:
+                tag = _name_tag(item.get("Tags"))
+                if tag in found and found[tag] is None:
+                    found[tag] = item[id_field]
+        missing = [n for n in names if found[n] is None]
+        if missing and name_field:
+            filters = [*(extra_filters or []), {"Name": "group-name", "Values": missing}]
+            for page in paginator.paginate(Filters=filters):
+                for item in page[result_key]:
+                    if item.get(name_field) in found and found[item[name_field]] is None:
+                        found[item[name_field]] = item[id_field]
+    return found
+
+
+def _name_tag(tags: list[dict[str, str]] | None) -> str | None:
+    for tag in tags or []:
+        if tag.get("Key") == "Name":
+            return tag.get("Value")
+    return None
+
+
+def _roles(gateway: AwsGateway, region: str, references: set[str]) -> dict[str, str | None]:
+    iam = gateway.client("iam", region)
+    found: dict[str, str | None] = {}
+    for reference in sorted(references):
+        if reference.startswith("arn:"):
+            found[reference] = reference
+            continue
+        try:
+            found[reference] = iam.get_role(RoleName=reference)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            found[reference] = None
+    return found
+
+
+def _file_systems(gateway: AwsGateway, desired: DesiredState,
+                  region: str) -> dict[str, ObservedFileSystem | None]:
+    efs = gateway.client("efs", region)
+    by_id: dict[str, ObservedFileSystem] = {}
+    by_name: dict[str, ObservedFileSystem] = {}
+    for page in efs.get_paginator("describe_file_systems").paginate():
+        for item in page["FileSystems"]:
+            observed = ObservedFileSystem(
+                file_system_id=item["FileSystemId"],
+                lifecycle_state=item.get("LifeCycleState", "unknown"),
+                name_tag=item.get("Name") or _name_tag(item.get("Tags")),
+                replication_overwrite_protection=(item.get("FileSystemProtection") or {}).get(
+                    "ReplicationOverwriteProtection"),
+            )
+            by_id[observed.file_system_id] = observed
+            if observed.name_tag and observed.lifecycle_state != "deleted":
+                by_name.setdefault(observed.name_tag, observed)
+    result: dict[str, ObservedFileSystem | None] = {}
+    for name in sorted(desired.file_systems):
+        placement = desired.file_systems[name].placements.get(region)
+        if placement is None:
+            result[name] = None
+        elif placement.file_system_id:
+            result[name] = by_id.get(placement.file_system_id)
+        else:
+            result[name] = by_name.get(placement.name_tag or "")
+    return result

@@ -1,0 +1,68 @@
+"""Read the region's SageMaker domains and user profiles.
+
+List calls find what exists (paged, 100 a page); describes are made only for the
+domains and profiles the desired state names, since only their settings can drift
+from it. Reads only; never changes AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.gateway import AwsGateway
+from controller.model import DesiredState
+from controller.observed import ObservedDomain, ObservedProfile
+
+_PAGE = 100
+
+
+def observe_domains(gateway: AwsGateway, desired: DesiredState,
+                    region: str) -> dict[str, ObservedDomain]:
+    sagemaker = gateway.client("sagemaker", region)
+    summaries: dict[str, dict[str, Any]] = {}
+    for page in sagemaker.get_paginator("list_domains").paginate(
+            PaginationConfig={"PageSize": _PAGE}):
+        for summary in page["Domains"]:
+            if summary.get("Status") in ("Deleting", "Delete_Failed"):
+                continue
+            summaries.setdefault(summary["DomainName"], summary)
+    observed: dict[str, ObservedDomain] = {}
+    for name in sorted(set(desired.domains) & set(summaries)):
+        description = _strip(sagemaker.describe_domain(DomainId=summaries[name]["DomainId"]))
+        observed[name] = ObservedDomain(
+            domain_id=description["DomainId"],
+            name=name,
+            status=description.get("Status", "Unknown"),
+            description=description,
+        )
+    return observed
+
+
+def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
+                     domains: dict[str, ObservedDomain]) -> dict[str, ObservedProfile]:
+    sagemaker = gateway.client("sagemaker", region)
+    observed: dict[str, ObservedProfile] = {}
+    for domain_name in sorted(domains):
+        domain_id = domains[domain_name].domain_id
+        wanted = {p.name for p in desired.profiles_of(domain_name)}
+        paginator = sagemaker.get_paginator("list_user_profiles")
+        for page in paginator.paginate(DomainIdEquals=domain_id,
+                                       PaginationConfig={"PageSize": _PAGE}):
+            for summary in page["UserProfiles"]:
+                name = summary["UserProfileName"]
+                if name not in wanted or summary.get("Status") == "Deleting":
+                    continue
+                description = _strip(sagemaker.describe_user_profile(
+                    DomainId=domain_id, UserProfileName=name))
+                observed[f"{domain_name}/{name}"] = ObservedProfile(
+                    domain_id=domain_id,
+                    name=name,
+                    status=description.get("Status", "Unknown"),
+                    last_modified=summary.get("LastModifiedTime"),
+                    description=description,
+                )
+    return observed
+
+
+def _strip(response: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
