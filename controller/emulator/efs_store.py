@@ -1,0 +1,148 @@
+"""The emulator's own EFS state, beside moto's file systems, and their real folders.
+
+moto keeps file systems, mount targets and access points; the emulator adds what moto
+lacks: a real folder per file system (efs_root/<fs-id>/, standing in for the mounted
+EFS), replication overwrite protection, backup policies, throughput updates, access
+point client tokens and cross-region replication configurations. Replication is scoped
+per account (a configuration spans two regions); everything else per account and region.
+This module must not parse requests, call moto, or copy file contents.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller.emulator.lifecycle import Lifecycle
+
+FILE_SYSTEM_ID = re.compile(r"fs-[0-9a-f]{8,40}")
+FsKey = tuple[str, str, str]  # (account, region, file system id)
+
+
+class EfsFolders:
+    """efs_root/<fs-id>/: the folder that stands in for a mounted file system."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, file_system_id: str) -> Path:
+        # Ids come from requests: never let one name a path outside the root.
+        if not FILE_SYSTEM_ID.fullmatch(file_system_id):
+            raise ValueError(f"not a file system id: {file_system_id!r}")
+        return self.root / file_system_id
+
+    def ensure(self, file_system_id: str) -> Path:
+        folder = self.path(file_system_id)
+        folder.mkdir(mode=0o755, exist_ok=True)
+        return folder
+
+    def remove(self, file_system_id: str) -> None:
+        shutil.rmtree(self.path(file_system_id), ignore_errors=True)
+
+    def wipe(self) -> None:
+        for child in self.root.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+
+@dataclass
+class Replication:
+    """One replication configuration: a source file system and its single destination."""
+
+    account: str
+    source_region: str
+    source_id: str
+    source_arn: str
+    original_source_arn: str
+    destination_region: str
+    destination_id: str
+    lifecycle: Lifecycle  # ENABLING -> ENABLED; DELETING -> gone
+    last_replicated: float | None = None
+    first_pass_done: bool = False
+
+    def status(self, now: float) -> str:
+        current = self.lifecycle.current(now)
+        # ENABLED only once the initial copy has really happened, as in EFS.
+        if current == "ENABLED" and not self.first_pass_done:
+            return "ENABLING"
+        return current
+
+    def involves(self, account: str, region: str, file_system_id: str) -> bool:
+        return account == self.account and (
+            (region, file_system_id)
+            in (
+                (self.source_region, self.source_id),
+                (self.destination_region, self.destination_id),
+            )
+        )
+
+    def describe(self, now: float) -> dict[str, Any]:
+        destination: dict[str, Any] = {
+            "Status": self.status(now),
+            "FileSystemId": self.destination_id,
+            "Region": self.destination_region,
+            "OwnerId": self.account,
+        }
+        if self.last_replicated is not None:
+            destination["LastReplicatedTimestamp"] = round(self.last_replicated, 3)
+        return {
+            "SourceFileSystemId": self.source_id,
+            "SourceFileSystemRegion": self.source_region,
+            "SourceFileSystemArn": self.source_arn,
+            "OriginalSourceFileSystemArn": self.original_source_arn,
+            "SourceFileSystemOwnerId": self.account,
+            "CreationTime": round(self.lifecycle.created_at, 3),
+            "Destinations": [destination],
+        }
+
+
+@dataclass
+class EfsStore:
+    folders: EfsFolders
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    protection: dict[FsKey, str] = field(default_factory=dict)
+    backup_policies: dict[FsKey, str] = field(default_factory=dict)
+    throughput: dict[FsKey, dict[str, Any]] = field(default_factory=dict)
+    # (account, region, client token) -> (access point id, what was asked for)
+    access_point_tokens: dict[FsKey, tuple[str, str]] = field(default_factory=dict)
+    replications: list[Replication] = field(default_factory=list)
+
+    def protection_of(self, key: FsKey) -> str:
+        return self.protection.get(key, "ENABLED")
+
+    def sweep(self, now: float) -> None:
+        """Finish deletions whose time has come: the destination then stands alone."""
+        for replication in [r for r in self.replications if r.lifecycle.is_gone(now)]:
+            self.replications.remove(replication)
+            destination = (
+                replication.account,
+                replication.destination_region,
+                replication.destination_id,
+            )
+            self.protection[destination] = "ENABLED"
+
+    def replication_of(self, account: str, region: str, file_system_id: str) -> Replication | None:
+        return next(
+            (r for r in self.replications if r.involves(account, region, file_system_id)), None
+        )
+
+    def forget_file_system(self, key: FsKey) -> None:
+        for table in (self.protection, self.backup_policies, self.throughput):
+            table.pop(key, None)
+        self.folders.remove(key[2])
+
+    def reset(self) -> None:
+        with self.lock:
+            self.protection.clear()
+            self.backup_policies.clear()
+            self.throughput.clear()
+            self.access_point_tokens.clear()
+            self.replications.clear()
+            self.folders.wipe()

@@ -1,0 +1,102 @@
+"""The background replicator: EFS replication's data plane, as a daemon thread.
+
+Every `replication_interval_seconds` (and at once when a configuration is created) it
+mirrors each active configuration's source folder into its destination folder, then
+records LastReplicatedTimestamp as the time the pass *started* (everything written
+before then is on the replica, which is what the EFS field promises) and moves a new
+configuration from ENABLING to ENABLED. Configurations being deleted are not mirrored
+any more. This module must not answer API calls.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from controller.emulator.efs_store import EfsStore, Replication
+from controller.emulator.lifecycle import EmulatorConfig
+from controller.emulator.mirror import mirror_tree
+
+
+class Replicator:
+    def __init__(self, store: EfsStore, config: EmulatorConfig):
+        self._store = store
+        self._config = config
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._pass_lock = threading.Lock()  # one pass at a time: the thread or sync_now()
+        self._thread = threading.Thread(target=self._loop, name="efs-replicator", daemon=True)
+        self.passes = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def sync_now(self) -> int:
+        """Run one pass in the caller's thread; returns how many configurations it mirrored."""
+        with self._pass_lock:
+            return self._pass()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No pass runs while this is held (reset wipes the folders under it)."""
+        with self._pass_lock:
+            yield
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.wait(timeout=self._config.replication_interval_seconds)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
+            try:
+                self.sync_now()
+            except Exception as error:  # keep replicating the others; say what broke
+                print(
+                    f"studio-operator emulator: replication pass failed: {error!r}", file=sys.stderr
+                )
+
+    def _pass(self) -> int:
+        with self._store.lock:
+            now = self._config.clock()
+            self._store.sweep(now)
+            active = [
+                r for r in self._store.replications if r.status(now) in ("ENABLING", "ENABLED")
+            ]
+        mirrored = 0
+        for replication in active:
+            started = self._config.clock()
+            folders = self._store.folders
+            try:
+                source = folders.ensure(replication.source_id)
+                mirror_tree(source, folders.ensure(replication.destination_id))
+            except OSError as error:
+                # The lag then grows, which is how a real stalled replication shows.
+                print(
+                    f"studio-operator emulator: replicating {replication.source_id} -> "
+                    f"{replication.destination_id} failed: {error!r}",
+                    file=sys.stderr,
+                )
+                continue
+            self._record(replication, started)
+            mirrored += 1
+        self.passes += 1
+        return mirrored
+
+    def _record(self, replication: Replication, started: float) -> None:
+        with self._store.lock:
+            now = self._config.clock()
+            if any(r is replication for r in self._store.replications) and replication.status(
+                now
+            ) in ("ENABLING", "ENABLED"):
+                replication.last_replicated = started
+                replication.first_pass_done = True

@@ -1,0 +1,205 @@
+"""Start, control and stop the local AWS emulator: moto plus the project's extensions.
+
+One werkzeug server on loopback, in a background thread of the calling process, serves
+`EmulatorApp` (control endpoints, request counting, fault injection, the SageMaker
+Studio and EFS extensions, then moto's own DomainDispatcherApplication). A daemon
+thread mirrors replicated EFS folders. Everything lives in memory except the EFS
+folders under data_dir/efs. This module must not implement AWS behaviour; it wires the
+pieces together and exposes the Python API the tests and the CLI use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from controller.emulator.control import ControlApp
+from controller.emulator.efs_filesystems import ElasticFileSystem
+from controller.emulator.efs_store import EfsFolders, EfsStore
+from controller.emulator.faults import FaultInjector, RequestCounter
+from controller.emulator.lifecycle import EmulatorConfig
+from controller.emulator.moto_gateway import MotoGateway
+from controller.emulator.replicator import Replicator
+from controller.emulator.router import EmulatorApp, ServiceExtension
+from controller.emulator.sagemaker import SageMakerStudio
+
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's handler (keeps underscored S3 metadata headers), without a log line per call."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class Emulator:
+    """A running emulator. Use `start_emulator`; stop it with `stop()` or `with`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str,
+        port: int,
+        transition_seconds: float,
+        replication_interval_seconds: float,
+    ):
+        self.data_dir = Path(data_dir)
+        self.efs_root = self.data_dir / "efs"
+        self._initial = (transition_seconds, replication_interval_seconds)
+        self.config = EmulatorConfig(transition_seconds, replication_interval_seconds)
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._faults = FaultInjector()
+        self._counter = RequestCounter()
+        self._efs_store = EfsStore(EfsFolders(self.efs_root))
+        self._replicator = Replicator(self._efs_store, self.config)
+        # The extensions need the bound port (for their in-process calls), so the list is
+        # filled in once the server socket exists.
+        extensions: list[ServiceExtension] = []
+        app = EmulatorApp(
+            self._moto,
+            extensions,
+            self._faults,
+            self._counter,
+            ControlApp(self),
+            self._reset_state,
+        )
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler
+        )
+        self.host = host
+        self.port = int(self._server.server_port)
+        self.endpoint_url = f"http://{host}:{self.port}"
+        self._gateway = MotoGateway(self._moto, f"{host}:{self.port}")
+        self._studio = SageMakerStudio(self.config, self._gateway, self._efs_store.folders)
+        self._efs = ElasticFileSystem(self.config, self._gateway, self._efs_store, self._replicator)
+        extensions.extend([self._studio, self._efs])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="aws-emulator",
+            daemon=True,
+        )
+        self._stopped = False
+
+    def _start(self) -> None:
+        self._thread.start()
+        self._replicator.start()
+
+    # -- state ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything: moto's state, the emulator's, the EFS folders, faults, counts."""
+        self._faults.clear()
+        self._counter.reset()
+        self.config.update(*self._initial)
+        self._gateway.raw("POST", "/moto-api/reset")
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        with self._replicator.paused():  # never wipe folders under a running mirror pass
+            self._studio.reset()
+            self._efs_store.reset()
+            self._gateway.forget()
+
+    # -- knobs -----------------------------------------------------------------------------
+    @property
+    def transition_seconds(self) -> float:
+        return self.config.transition_seconds
+
+    def configure(
+        self,
+        transition_seconds: float | None = None,
+        replication_interval_seconds: float | None = None,
+    ) -> None:
+        self.config.update(transition_seconds, replication_interval_seconds)
+        self._replicator.wake()  # a shorter interval applies now, not after the old one
+
+    def set_transition_seconds(self, seconds: float) -> None:
+        self.configure(transition_seconds=seconds)
+
+    def set_replication_interval(self, seconds: float) -> None:
+        self.configure(replication_interval_seconds=seconds)
+
+    def config_snapshot(self) -> dict[str, Any]:
+        return {
+            "endpoint_url": self.endpoint_url,
+            "efs_root": str(self.efs_root),
+            "transition_seconds": self.config.transition_seconds,
+            "replication_interval_seconds": self.config.replication_interval_seconds,
+        }
+
+    def sync_replication(self) -> int:
+        """Mirror every active replication once, now, in this thread (no waiting on the timer)."""
+        return self._replicator.sync_now()
+
+    # -- faults and counts -----------------------------------------------------------------
+    def set_faults(
+        self,
+        rate: float,
+        kinds: Iterable[str] = ("throttle", "5xx"),
+        services: Iterable[str] | None = None,
+        operations: Iterable[str] | None = None,
+        seed: int = 0,
+        timeout_seconds: float = 1.0,
+    ) -> None:
+        self._faults.set(rate, kinds, services, operations, seed, timeout_seconds)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def faults_snapshot(self) -> dict[str, Any]:
+        return self._faults.describe()
+
+    def request_counts(self) -> dict[str, int]:
+        return self._counter.snapshot()
+
+    def reset_request_counts(self) -> None:
+        self._counter.reset()
+
+    # -- lifetime ------------------------------------------------------------------------
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._replicator.stop()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_emulator(
+    data_dir: Path,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    transition_seconds: float = 0.0,
+    replication_interval_seconds: float = 1.0,
+) -> Emulator:
+    """Start moto and the extensions on host:port (0 = a free port) and return at once."""
+    # moto otherwise loads ~1,300 EC2 AMIs per region on every reset (0.2-0.4 s each);
+    # nothing the operator does launches instances. Set it to "true" first to keep them.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    emulator = Emulator(
+        Path(data_dir), host, port, transition_seconds, replication_interval_seconds
+    )
+    emulator._start()
+    return emulator
