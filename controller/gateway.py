@@ -107,10 +107,10 @@ class AwsGateway:
         self._record(service, model.name, outcome)
 
     def _after_call_error(self, exception: BaseException, event_name: str = "",
-                          **_: Any) -> None:
+                          **kwargs: Any) -> None:
         # event_name is "after-call-error.<service-id>.<Operation>"
-        _, _, rest = event_name.partition(".")
-        service, _, operation = rest.rpartition(".")
+        qualified = event_name.partition(".")[2]
+        service, _dot, operation = qualified.rpartition(".")
         self._record(service or "unknown", operation or "unknown", type(exception).__name__)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from controller.model import DesiredState, Mode, ShareDirectory
 from controller.observed import ObservedDirectory, ObservedState
 from controller.plan.diff import scoped_diff
+from controller.plan.keys import region_role
 from controller.plan.shapes import Shapes
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
 
@@ -25,7 +26,7 @@ UPDATABLE_DOMAIN_FIELDS = ("SubnetIds", "AppNetworkAccessType", "DefaultUserSett
 
 def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     region = observed.region
-    role = "active" if region == desired.estate.active_region else "standby"
+    role = region_role(desired, region)
     if role == "standby" and desired.estate.mode is Mode.ACTIVE_PASSIVE:
         return Plan(region, desired.revision, role, notes=(
             f"{region} is the standby region (active-passive): its domains are created "

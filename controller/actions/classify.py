@@ -1,0 +1,34 @@
+"""Turn what AWS answered into the controller's error taxonomy.
+
+Throttling, 5xx and transport errors have already been retried by botocore; if they
+still surface they are retryable (the work queue backs off). Bad input and missing
+permissions are terminal: retrying cannot help, the condition says why. Pure.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from controller.errors import TerminalError
+
+TERMINAL_CODES = frozenset({
+    "ValidationException", "ValidationError", "InvalidParameterValue",
+    "InvalidParameterCombination", "BadRequest", "AccessDenied", "AccessDeniedException",
+    "UnauthorizedOperation", "UnrecognizedClientException", "ResourceLimitExceeded",
+    "IncorrectFileSystemLifeCycleState", "FileSystemLimitExceeded",
+})
+
+
+def error_code(error: BaseException) -> str | None:
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code")
+    return None
+
+
+def classify(error: BaseException) -> BaseException:
+    """The error to raise: a TerminalError for terminal AWS codes, else `error` as it is."""
+    code = error_code(error)
+    if code in TERMINAL_CODES:
+        message = error.response.get("Error", {}).get("Message", str(error))  # type: ignore[attr-defined]
+        return TerminalError(code or "Terminal", f"{code}: {message}")
+    return error

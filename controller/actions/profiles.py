@@ -1,0 +1,45 @@
+"""CreateUserProfile and UpdateUserProfile.
+
+A profile is made only in a domain that is InService; a create that finds the name
+taken counts as done (the next pass compares its settings). Never deletes a profile.
+"""
+
+from __future__ import annotations
+
+from controller.actions.classify import classify, error_code
+from controller.actions.context import MANAGED_TAGS, SETTLE_SECONDS, ExecutionContext
+from controller.errors import RequeueAfter
+from controller.plan.types import Action
+
+_IN_USE = ("ResourceInUse", "ResourceInUseException")
+
+
+def _domain_ready(action: Action, ctx: ExecutionContext) -> None:
+    domain = action.key.name.split("/", 1)[0]
+    status = ctx.domain_status.get(domain)
+    if status != "InService":
+        raise RequeueAfter(SETTLE_SECONDS, f"domain {domain} is {status or 'not there yet'}")
+
+
+def create_user_profile(action: Action, ctx: ExecutionContext) -> str:
+    _domain_ready(action, ctx)
+    request = ctx.resolve(dict(action.params))
+    try:
+        ctx.client("sagemaker").create_user_profile(**request, Tags=MANAGED_TAGS)
+    except Exception as error:
+        if error_code(error) in _IN_USE:
+            return "already exists (adopted)"
+        raise classify(error) from error
+    return "created"
+
+
+def update_user_profile(action: Action, ctx: ExecutionContext) -> str:
+    _domain_ready(action, ctx)
+    request = ctx.resolve(dict(action.params))
+    try:
+        ctx.client("sagemaker").update_user_profile(**request)
+    except Exception as error:
+        if error_code(error) in _IN_USE:
+            raise RequeueAfter(SETTLE_SECONDS, "profile is busy (ResourceInUse)") from error
+        raise classify(error) from error
+    return "updated"

@@ -1,0 +1,32 @@
+"""Which executor runs which action, and running one with its outcome classified."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from controller.actions.context import ExecutionContext
+from controller.actions.directories import ensure_share_directory
+from controller.actions.domains import create_domain, update_domain
+from controller.actions.file_systems import create_file_system
+from controller.actions.profiles import create_user_profile, update_user_profile
+from controller.plan.types import Action
+
+Executor = Callable[[Action, ExecutionContext], str]
+
+EXECUTORS: dict[str, Executor] = {
+    "CreateFileSystem": create_file_system,
+    "CreateDirectory": ensure_share_directory,
+    "SetDirectoryOwnership": ensure_share_directory,
+    "CreateDomain": create_domain,
+    "UpdateDomain": update_domain,
+    "CreateUserProfile": create_user_profile,
+    "UpdateUserProfile": update_user_profile,
+}
+
+
+def execute(action: Action, ctx: ExecutionContext) -> str:
+    """Run one action; returns what was done, raises TerminalError / RequeueAfter / other."""
+    executor = EXECUTORS.get(action.name)
+    if executor is None:
+        raise NotImplementedError(f"no executor for {action.name}")
+    return executor(action, ctx)

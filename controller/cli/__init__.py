@@ -1,0 +1,1 @@
+"""studioctl, the command-line face of the operator."""

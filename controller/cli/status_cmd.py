@@ -1,0 +1,82 @@
+"""`studioctl status`: per-resource status from the status table, like `kubectl get`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from controller.cli.common import add_status_option
+from controller.gateway import AwsGateway
+from controller.status.conditions import READY, find
+from controller.status.store import DynamoStatusStore
+
+HELP = """\
+Show what the controller of a region last recorded for each resource: whether it is
+Ready, why not, how long since that last changed, and the desired-state revision it
+last had applied; and whether the newest desired-state revision was accepted.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("status", help="show per-resource status", description=HELP,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--region", required=True, help="the controller's region")
+    parser.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="AWS endpoint (the local emulator); default: $AWS_ENDPOINT_URL")
+    add_status_option(parser)
+    parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    gateway = AwsGateway(endpoint_url=args.endpoint_url, max_attempts=3)
+    store = DynamoStatusStore(gateway, args.region, args.status_table)
+    try:
+        resources, revision = store.load()
+    except (BotoCoreError, ClientError) as error:
+        print(f"could not read status in {args.region}: {error}", file=sys.stderr)
+        return 1
+    rows = sorted(resources.values(), key=lambda s: (s.kind, s.name))
+    if args.output == "json":
+        print(json.dumps({
+            "region": args.region,
+            "revision": {"seen": revision.seen, "valid": revision.valid,
+                         "lastGood": revision.last_good, "message": revision.message,
+                         "problems": list(revision.problems)},
+            "resources": [{
+                "kind": s.kind, "name": s.name, "region": s.region,
+                "observedRevision": s.observed_revision,
+                "lastAppliedRevision": s.last_applied_revision,
+                "conditions": [c.to_item() for c in s.conditions]} for s in rows],
+        }, indent=2))
+        return 0
+    now = time.time()
+    table = [("KIND", "NAME", "REGION", "READY", "REASON", "AGE", "REVISION")]
+    for status in rows:
+        ready = find(status.conditions, READY)
+        table.append((status.kind, status.name, status.region,
+                      ready.status if ready else "Unknown", ready.reason if ready else "",
+                      _age(now - ready.last_transition_time) if ready else "",
+                      status.last_applied_revision or "-"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+    if not revision.valid:
+        print(f"\ndesired state: {revision.message}; revision {revision.last_good} stays in "
+              "force", file=sys.stderr)
+        for problem in revision.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return 0
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

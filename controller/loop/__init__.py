@@ -1,0 +1,1 @@
+"""The reconcile loop: work queue, reconciler and the long-running controller."""

@@ -1,0 +1,137 @@
+"""The long-running controller: follow the source, reconcile, requeue, until told to stop.
+
+Each tick: fetch the source (at most every poll interval); validate a new revision,
+refusing an invalid one whole and keeping the last good one in force; run a pass when the
+periodic resync is due, a new revision arrived, or a key's backoff has run out. Time
+comes from an injected Clock. stop() lets the action in flight finish, then returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controller.clock import Clock
+from controller.desired import load_desired_state
+from controller.errors import DesiredStateError
+from controller.logs import get_logger
+from controller.loop.reconciler import PassResult, Reconciler
+from controller.metrics import LAST_SUCCESS, PASSES, REVISION, REVISION_VALID, ROLE
+from controller.model import DesiredState
+from controller.source import Source, SourceError
+from controller.status.store import RevisionStatus
+
+
+@dataclass(frozen=True)
+class Timing:
+    resync_seconds: float = 300.0
+    poll_seconds: float = 30.0
+
+
+class Controller:
+    def __init__(self, source: Source, reconciler: Reconciler, clock: Clock,
+                 timing: Timing = Timing(),
+                 on_pass: Callable[[PassResult], None] | None = None) -> None:
+        self.source = source
+        self.reconciler = reconciler
+        self.clock = clock
+        self.timing = timing
+        self.on_pass = on_pass
+        self.stopping = threading.Event()
+        self.desired: DesiredState | None = None
+        self.revision_status = RevisionStatus()
+        self.log = get_logger(region=reconciler.region)
+        self._next_pass = 0.0
+        self._next_poll = 0.0
+        self._last_fetched: tuple[str | None, str] | None = None
+        if reconciler.status is not None:
+            self.revision_status = reconciler.status.revision
+        reconciler.should_stop = self.stopping.is_set
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def tick(self) -> PassResult | None:
+        """One turn of the loop; returns the pass it ran, if any."""
+        now = self.clock.monotonic()
+        changed = False
+        if now >= self._next_poll:
+            changed = self._poll()
+            self._next_poll = now + self.timing.poll_seconds
+        backoff_due = bool(self.reconciler.queue.pop_ready())
+        if self.desired is None or self.stopping.is_set():
+            return None
+        if not (changed or backoff_due or now >= self._next_pass):
+            return None
+        try:
+            result = self.reconciler.reconcile(self.desired)
+        except Exception as error:  # a failed pass: the next one starts from scratch
+            PASSES.labels("error").inc()
+            self.log.error("pass_failed", error=f"{type(error).__name__}: {error}")
+            self._next_pass = now + min(30.0, self.timing.resync_seconds)
+            return None
+        LAST_SUCCESS.set(self.clock.now())
+        self._next_pass = self.clock.monotonic() + self.timing.resync_seconds
+        if self.on_pass is not None:
+            self.on_pass(result)
+        return result
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.tick()
+            if self.stopping.is_set():
+                break
+            self.clock.sleep(self._seconds_to_next_event(), self.stopping)
+        self.log.info("stopped")
+
+    def _seconds_to_next_event(self) -> float:
+        now = self.clock.monotonic()
+        candidates = [self._next_pass - now, self._next_poll - now]
+        due = self.reconciler.queue.next_due_in()
+        if due is not None:
+            candidates.append(due)
+        return max(0.05, min(candidates))
+
+    def _poll(self) -> bool:
+        """Fetch and validate; True when a new valid revision is now in force."""
+        try:
+            fetched = self.source.fetch()
+        except SourceError as error:
+            self.log.warning("source_unavailable", source=self.source.description, error=str(error))
+            return False
+        try:
+            desired = load_desired_state(fetched.path, revision=fetched.revision)
+        except DesiredStateError as error:
+            seen = fetched.revision or "unknown"
+            if self._last_fetched == (fetched.revision, "invalid"):
+                return False
+            self._last_fetched = (fetched.revision, "invalid")
+            self._record_revision(seen, valid=False, problems=[str(p) for p in error.problems])
+            self.log.error("revision_refused", revision=seen, problems=len(error.problems),
+                           first=str(error.problems[0]) if error.problems else "",
+                           keeping=self.desired.revision if self.desired else None)
+            return False
+        if self.desired is not None and desired.revision == self.desired.revision:
+            return False
+        self._last_fetched = (desired.revision, "valid")
+        self.log.info("revision_accepted", revision=desired.revision,
+                      previous=self.desired.revision if self.desired else None)
+        self.desired = desired
+        self._record_revision(desired.revision, valid=True, problems=[])
+        ROLE.labels(self.reconciler.region).set(
+            1 if desired.estate.active_region == self.reconciler.region else 0)
+        return True
+
+    def _record_revision(self, seen: str, valid: bool, problems: list[str]) -> None:
+        last_good = self.desired.revision if self.desired else ""
+        if valid:
+            last_good = seen
+        self.revision_status = RevisionStatus(
+            seen, valid, last_good,
+            "" if valid else f"revision {seen} refused: {len(problems)} problem(s)",
+            tuple(problems[:50]))
+        REVISION_VALID.set(1 if valid else 0)
+        REVISION.info({"revision": last_good, "seen": seen})
+        if self.reconciler.status is not None:
+            self.reconciler.status.store.put_revision(self.revision_status)

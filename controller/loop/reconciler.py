@@ -1,0 +1,140 @@
+"""One reconcile pass for a region: observe, plan, execute, record.
+
+Level-triggered: every pass starts from a fresh snapshot, so a pass that was cut short
+(a crash, SIGTERM) is simply finished by the next one. Each action's outcome is handled
+in one place (`_run_action`): success forgets the key's backoff; an expected wait
+requeues it quietly; a terminal error parks it until the desired state changes (no hot
+loop); anything else backs off exponentially. One resource's failure never stops the
+others, except the profiles of a domain that is not there yet, which wait for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.actions.context import ExecutionContext
+from controller.actions.registry import execute
+from controller.clock import Clock
+from controller.errors import LeaseLost, RequeueAfter, TerminalError
+from controller.gateway import AwsGateway
+from controller.logs import get_logger
+from controller.loop.status_writer import StatusWriter
+from controller.loop.workqueue import WorkQueue
+from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
+from controller.model import DesiredState
+from controller.observe import observe
+from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
+
+# A terminal failure is looked at again only this rarely (or when the revision changes).
+TERMINAL_RECHECK_SECONDS = 3600.0
+
+OK, WAITING, TERMINAL, ERROR, BACKING_OFF = "ok", "waiting", "terminal", "error", "backing_off"
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    key: ResourceKey
+    action: str
+    outcome: str
+    message: str
+    seconds: float
+
+
+@dataclass
+class PassResult:
+    plan: Plan
+    outcomes: list[ActionOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def result(self) -> str:
+        if not self.plan.actions:
+            return "converged"
+        done = not self.interrupted and all(o.outcome == OK for o in self.outcomes)
+        return "applied" if done else "partial"
+
+
+class Reconciler:
+    def __init__(self, gateway: AwsGateway, region: str, efs_root: Path | None,
+                 queue: WorkQueue, clock: Clock, status: StatusWriter | None = None) -> None:
+        self.gateway = gateway
+        self.region = region
+        self.efs_root = efs_root
+        self.queue = queue
+        self.clock = clock
+        self.status = status
+        self.log = get_logger(region=region)
+        self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
+        # Checked between actions: a stopping controller finishes the one in flight only.
+        self.should_stop: Callable[[], bool] = lambda: False
+
+    def reconcile(self, desired: DesiredState) -> PassResult:
+        started = time.monotonic()
+        self._release_terminal_keys(desired.revision)
+        observed = observe(self.gateway, desired, self.region, self.efs_root)
+        plan = make_plan(desired, observed)
+        ctx = ExecutionContext(
+            self.gateway, self.region, self.efs_root, desired.revision,
+            domain_status={name: d.status for name, d in observed.domains.items()})
+        result = PassResult(plan)
+        for action in plan.actions:
+            if self.should_stop():
+                result.interrupted = True
+                break
+            result.outcomes.append(self._run_action(action, ctx, desired.revision))
+        result.warnings = list(dict.fromkeys(ctx.warnings))
+        result.seconds = time.monotonic() - started
+        for kind in Kind:
+            DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
+        PASSES.labels(result.result).inc()
+        PASS_DURATION.observe(result.seconds)
+        if self.status is not None:
+            self.status.record_pass(desired, plan, result.outcomes, observed)
+        self.log.info("pass", revision=desired.revision, result=result.result,
+                      actions=len(plan.actions), problems=len(plan.problems),
+                      interrupted=result.interrupted,
+                      duration_s=round(result.seconds, 3))
+        for warning in result.warnings:
+            self.log.warning("partly_applied", message=warning)
+        return result
+
+    def _run_action(self, action: Action, ctx: ExecutionContext, revision: str) -> ActionOutcome:
+        key = action.key
+        if self.queue.waiting(key):
+            return ActionOutcome(key, action.name, BACKING_OFF, "backing off", 0.0)
+        started = time.monotonic()
+        try:
+            message = execute(action, ctx)
+            outcome = OK
+            self.queue.forget(key)
+        except RequeueAfter as wait:
+            outcome, message = WAITING, wait.reason
+            self.queue.add_after(key, wait.seconds)
+        except TerminalError as error:
+            outcome, message = TERMINAL, f"{error.reason}: {error}"
+            self._terminal[key] = revision
+            self.queue.add_after(key, TERMINAL_RECHECK_SECONDS)
+        except LeaseLost:
+            raise
+        except Exception as error:  # retryable: throttling, 5xx, timeouts, I/O
+            outcome, message = ERROR, f"{type(error).__name__}: {error}"
+            delay = self.queue.add_rate_limited(key)
+            message += f" (retry in {delay:.1f}s)"
+        seconds = time.monotonic() - started
+        ACTIONS.labels(key.kind, action.name, outcome).inc()
+        log = self.log.info if outcome in (OK, WAITING) else self.log.warning
+        log("action", resource=str(key), action=action.name, revision=revision,
+            outcome=outcome, message=message, duration_s=round(seconds, 3))
+        return ActionOutcome(key, action.name, outcome, message, seconds)
+
+    def _release_terminal_keys(self, revision: str) -> None:
+        """A new revision may have fixed what AWS refused: look at those keys again."""
+        for key, failed_under in list(self._terminal.items()):
+            if failed_under != revision:
+                del self._terminal[key]
+                self.queue.add(key)  # due now, so no longer waiting

@@ -1,0 +1,133 @@
+"""Turn a pass's plan and outcomes into conditions, and keep them in the status store.
+
+Conditions are set in this one place, at the end of a pass, for every resource the
+region should hold: Ready (usable as desired), Synced (the last revision was applied to
+it), Degraded (it is failing, not merely waiting).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from controller.clock import Clock
+from controller.metrics import RESOURCES_READY
+from controller.model import DesiredState
+from controller.observed import ObservedState
+from controller.plan import Plan, ResourceKey
+from controller.plan.keys import resource_keys
+from controller.status.conditions import (
+    DEGRADED,
+    FALSE,
+    READY,
+    SYNCED,
+    TRUE,
+    Condition,
+    set_condition,
+)
+from controller.status.store import DynamoStatusStore, ResourceStatus
+
+_WAIT_STATES = ("Pending", "Updating")
+_NOT_RUN = (Condition(READY, FALSE, "Pending", "planned; not run yet (the pass was cut short)"),
+            Condition(SYNCED, FALSE, "Pending", "planned; not run yet"),
+            Condition(DEGRADED, FALSE, "AsExpected"))
+
+
+class StatusWriter:
+    def __init__(self, store: DynamoStatusStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.current, self.revision = store.load()
+
+    def record_pass(self, desired: DesiredState, plan: Plan, outcomes: Iterable,  # type: ignore[type-arg]
+                    observed: ObservedState) -> None:
+        now = self.clock.now()
+        by_key = {o.key: o for o in outcomes}
+        not_run = {a.key for a in plan.actions} - set(by_key)
+        problems = {key: p for p in plan.problems for key in [_problem_key(p)] if key}
+        ready_counts: Counter[tuple[str, str]] = Counter()
+        for key in resource_keys(desired, plan.region):
+            if key in not_run:
+                ready, synced, degraded = _NOT_RUN
+            else:
+                ready, synced, degraded = _conditions_for(key, by_key.get(key),
+                                                          problems.get(str(key)), observed)
+            previous = self.current.get(f"{key.kind}#{key.name}")
+            outcome = by_key.get(key)
+            unchanged = (outcome is None and ready.status == TRUE and _is_ready(previous)) or (
+                outcome is not None and outcome.outcome == "backing_off")
+            if unchanged and previous is not None and (
+                    previous.observed_revision == desired.revision):
+                # Nothing happened to it (or it is still waiting out an earlier failure):
+                # keep what was recorded, with its reason, and write nothing.
+                ready_counts[(key.kind, _ready_status(previous))] += 1
+                continue
+            conditions: tuple[Condition, ...] = previous.conditions if previous else ()
+            for condition in (ready, synced, degraded):
+                conditions = set_condition(conditions, condition, now)
+            applied = desired.revision if synced.status == TRUE else (
+                previous.last_applied_revision if previous else "")
+            status = ResourceStatus(key.kind, key.name, key.region, conditions,
+                                    desired.revision, applied,
+                                    previous.created_at if previous else now)
+            self.current[status.pk] = status
+            self.store.put(status)
+            ready_counts[(key.kind, ready.status)] += 1
+        RESOURCES_READY.clear()
+        for (kind, ready_status), count in ready_counts.items():
+            RESOURCES_READY.labels(kind, ready_status).set(count)
+
+    def all_ready(self, desired: DesiredState, region: str) -> bool:
+        keys = resource_keys(desired, region)
+        return all(_is_ready(self.current.get(f"{k.kind}#{k.name}")) for k in keys)
+
+
+def _ready_status(status: ResourceStatus) -> str:
+    return next((c.status for c in status.conditions if c.type == READY), "Unknown")
+
+
+def _is_ready(status: ResourceStatus | None) -> bool:
+    return status is not None and any(c.type == READY and c.status == TRUE
+                                      for c in status.conditions)
+
+
+def _problem_key(problem: str) -> str | None:
+    head, sep, _ = problem.partition(": ")
+    return head if sep else None
+
+
+def _conditions_for(key: ResourceKey, outcome, problem: str | None,  # type: ignore[no-untyped-def]
+                    observed: ObservedState) -> tuple[Condition, Condition, Condition]:
+    if problem is not None:
+        return (Condition(READY, FALSE, "Blocked", problem),
+                Condition(SYNCED, FALSE, "Blocked", problem),
+                Condition(DEGRADED, TRUE, "Blocked", problem))
+    if outcome is None or outcome.outcome == "ok":
+        message = outcome.message if outcome else "matches the desired state"
+        waiting = _aws_still_working(key, observed)
+        if waiting:
+            return (Condition(READY, FALSE, waiting, f"AWS reports {waiting}"),
+                    Condition(SYNCED, TRUE, "Applied", message),
+                    Condition(DEGRADED, FALSE, "AsExpected"))
+        reason = "Applied" if outcome else "InSync"
+        return (Condition(READY, TRUE, reason, message),
+                Condition(SYNCED, TRUE, reason, message),
+                Condition(DEGRADED, FALSE, "AsExpected"))
+    if outcome.outcome in ("waiting", "backing_off"):
+        return (Condition(READY, FALSE, "Waiting", outcome.message),
+                Condition(SYNCED, FALSE, "Waiting", outcome.message),
+                Condition(DEGRADED, FALSE, "AsExpected"))
+    reason = "TerminalError" if outcome.outcome == "terminal" else "RetryingAfterError"
+    return (Condition(READY, FALSE, reason, outcome.message),
+            Condition(SYNCED, FALSE, reason, outcome.message),
+            Condition(DEGRADED, TRUE, reason, outcome.message))
+
+
+def _aws_still_working(key: ResourceKey, observed: ObservedState) -> str | None:
+    if key.kind == "Domain" and key.name in observed.domains:
+        status = observed.domains[key.name].status
+        return status if status in _WAIT_STATES else None
+    if key.kind == "UserProfile" and key.name in observed.profiles:
+        status = observed.profiles[key.name].status
+        return status if status in _WAIT_STATES else None
+    return None

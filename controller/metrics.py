@@ -1,0 +1,47 @@
+"""The controller's Prometheus metrics, in one place so dashboards and alerts can be
+checked against exactly these names (manifests/ uses them; a test compares).
+
+AWS call counts live with the gateway (studio_operator_aws_calls_total).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
+
+# The *_created series double every counter on the dashboards for no use here.
+disable_created_metrics()
+
+PASSES = Counter(
+    "studio_operator_reconcile_passes",
+    "Reconcile passes by result: converged (nothing to do), applied (all actions done), "
+    "partial (some actions waiting or failed), error (the pass itself failed).",
+    ["result"])
+PASS_DURATION = Histogram(
+    "studio_operator_reconcile_pass_duration_seconds",
+    "Wall time of one reconcile pass (observe, plan, execute).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
+DRIFTED = Gauge(
+    "studio_operator_drifted_resources",
+    "Resources whose observed state differed from the desired state in the last pass.",
+    ["kind"])
+ACTIONS = Counter(
+    "studio_operator_actions",
+    "Actions executed, by resource kind, action and outcome (ok, waiting, terminal, error).",
+    ["kind", "action", "outcome"])
+RESOURCES_READY = Gauge(
+    "studio_operator_resources",
+    "Managed resources by kind and Ready condition status.",
+    ["kind", "ready"])
+LAST_SUCCESS = Gauge(
+    "studio_operator_last_successful_pass_timestamp_seconds",
+    "When the last pass that raised no error finished (seconds since the epoch).")
+REVISION = Info(
+    "studio_operator_desired_state",
+    "The desired-state revision in force (last good) and the last one seen.")
+REVISION_VALID = Gauge(
+    "studio_operator_desired_state_valid",
+    "1 when the last desired-state revision seen was valid, 0 when it was refused.")
+ROLE = Gauge(
+    "studio_operator_region_active",
+    "1 when this controller's region is the estate's active region, 0 on standby.",
+    ["region"])

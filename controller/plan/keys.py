@@ -1,0 +1,22 @@
+"""The resources a region should hold, as keys: what status is kept for. Pure."""
+
+from __future__ import annotations
+
+from controller.model import DesiredState, Mode
+from controller.plan.types import Kind, ResourceKey
+
+
+def region_role(desired: DesiredState, region: str) -> str:
+    return "active" if region == desired.estate.active_region else "standby"
+
+
+def resource_keys(desired: DesiredState, region: str) -> list[ResourceKey]:
+    """Every resource the operator manages in `region` under this revision, sorted."""
+    if region_role(desired, region) == "standby" and desired.estate.mode is Mode.ACTIVE_PASSIVE:
+        return []
+    keys = [ResourceKey(Kind.DOMAIN, region, name) for name in desired.domains]
+    keys += [ResourceKey(Kind.USER_PROFILE, region, name) for name in desired.profiles]
+    keys += [ResourceKey(Kind.DIRECTORY, region, d.key_name) for d in desired.share_directories()]
+    keys += [ResourceKey(Kind.FILE_SYSTEM, region, name) for name, spec in
+             desired.file_systems.items() if spec.placements.get(region) is not None]
+    return sorted(keys)

@@ -1,0 +1,1 @@
+"""Per-resource status: conditions and revisions, and where they are kept."""

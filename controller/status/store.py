@@ -1,0 +1,140 @@
+"""The status store: per-resource conditions and revisions, in a DynamoDB table.
+
+One item per resource (partition key "pk" = "<kind>#<name>") in a table of the
+controller's own region, plus one item for the desired-state source (pk "revision"):
+the revision last seen, whether it was valid, the last good one and why a bad one was
+refused. A restarted controller and `studioctl status` read the same truth. Writes are
+skipped when nothing changed, so an idle pass writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from controller.gateway import AwsGateway
+from controller.status.conditions import Condition
+
+DEFAULT_TABLE = "studio-operator-status"
+REVISION_PK = "revision"
+# boto3's own DynamoDB type mapping; numbers are stored as strings to stay exact.
+_SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class ResourceStatus:
+    kind: str
+    name: str
+    region: str
+    conditions: tuple[Condition, ...] = ()
+    observed_revision: str = ""
+    last_applied_revision: str = ""
+    created_at: float = 0.0
+
+    @property
+    def pk(self) -> str:
+        return f"{self.kind}#{self.name}"
+
+
+@dataclass(frozen=True)
+class RevisionStatus:
+    seen: str = ""
+    valid: bool = True
+    last_good: str = ""
+    message: str = ""
+    problems: tuple[str, ...] = field(default=())
+
+
+class DynamoStatusStore:
+    def __init__(self, gateway: AwsGateway, region: str, table: str = DEFAULT_TABLE) -> None:
+        self._client = gateway.client("dynamodb", region)
+        self.region = region
+        self.table = table
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def ensure_table(self) -> None:
+        """Create the table (on-demand billing) when it does not exist yet."""
+        try:
+            self._client.describe_table(TableName=self.table)
+            return
+        except self._client.exceptions.ResourceNotFoundException:
+            pass
+        # ResourceInUse: another replica made it first.
+        with contextlib.suppress(self._client.exceptions.ResourceInUseException):
+            self._client.create_table(
+                TableName=self.table,
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+                Tags=[{"Key": "studio-operator.io/managed-by", "Value": "studio-operator"}],
+            )
+        self._client.get_waiter("table_exists").wait(
+            TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+    def load(self) -> tuple[dict[str, ResourceStatus], RevisionStatus]:
+        """Every resource status and the revision status, read once (a paged scan)."""
+        resources: dict[str, ResourceStatus] = {}
+        revision = RevisionStatus()
+        paginator = self._client.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
+            for raw in page["Items"]:
+                item = _plain(raw)
+                with self._lock:
+                    self._cache[item["pk"]] = item
+                if item["pk"] == REVISION_PK:
+                    revision = RevisionStatus(
+                        item.get("seen", ""), bool(item.get("valid", True)),
+                        item.get("lastGood", ""), item.get("message", ""),
+                        tuple(item.get("problems", [])))
+                else:
+                    status = ResourceStatus(
+                        item["kind"], item["name"], item.get("region", self.region),
+                        tuple(Condition.from_item(c) for c in item.get("conditions", [])),
+                        item.get("observedRevision", ""), item.get("lastAppliedRevision", ""),
+                        float(item.get("createdAt", 0)))
+                    resources[status.pk] = status
+        return resources, revision
+
+    def put(self, status: ResourceStatus) -> bool:
+        """Write one resource's status if it changed; True when a write was made."""
+        item = {
+            "pk": status.pk, "kind": status.kind, "name": status.name, "region": status.region,
+            "conditions": [c.to_item() for c in status.conditions],
+            "observedRevision": status.observed_revision,
+            "lastAppliedRevision": status.last_applied_revision,
+            "createdAt": str(status.created_at),
+        }
+        return self._write(item)
+
+    def put_revision(self, revision: RevisionStatus) -> bool:
+        item = {"pk": REVISION_PK, "seen": revision.seen, "valid": revision.valid,
+                "lastGood": revision.last_good, "message": revision.message,
+                "problems": list(revision.problems)}
+        return self._write(item)
+
+    def _write(self, item: dict[str, Any]) -> bool:
+        with self._lock:
+            if self._cache.get(item["pk"]) == item:
+                return False
+        self._client.put_item(TableName=self.table, Item=_typed(item))
+        with self._lock:
+            self._cache[item["pk"]] = item
+        return True
+
+
+def with_revision(status: ResourceStatus, observed: str, applied: str | None) -> ResourceStatus:
+    return replace(status, observed_revision=observed,
+                   last_applied_revision=applied or status.last_applied_revision)
+
+
+def _typed(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _SERIALIZER.serialize(value) for key, value in item.items()}
+
+
+def _plain(raw: dict[str, Any]) -> dict[str, Any]:
+    return {key: _DESERIALIZER.deserialize(value) for key, value in raw.items()}

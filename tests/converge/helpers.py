@@ -1,0 +1,51 @@
+"""Building a reconciler against the emulator, as studioctl does, for the converge tests."""
+
+from __future__ import annotations
+
+from controller.clock import ManualClock
+from controller.emulator import Emulator, prepare_estate
+from controller.gateway import AwsGateway
+from controller.loop.reconciler import Reconciler
+from controller.loop.status_writer import StatusWriter
+from controller.loop.workqueue import Backoff, WorkQueue
+from controller.model import DesiredState
+from controller.observe import observe
+from controller.plan import Plan, make_plan
+from controller.status.store import DynamoStatusStore
+
+REGION = "us-east-1"
+
+
+def reconciler(aws: Emulator, clock: ManualClock | None = None, max_attempts: int = 3,
+               status: bool = True, region: str = REGION) -> Reconciler:
+    clock = clock or ManualClock()
+    gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=max_attempts)
+    writer = None
+    if status:
+        store = DynamoStatusStore(gateway, region)
+        store.ensure_table()
+        writer = StatusWriter(store, clock)
+    queue = WorkQueue(clock, Backoff(base_seconds=1, max_seconds=30), seed=1)
+    return Reconciler(gateway, region, aws.efs_root, queue, clock, writer)
+
+
+def prepared(aws: Emulator, desired: DesiredState) -> DesiredState:
+    prepare_estate(aws.endpoint_url, desired, aws.efs_root)
+    return desired
+
+
+def plan_now(aws: Emulator, desired: DesiredState, region: str = REGION) -> Plan:
+    gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=2)
+    return make_plan(desired, observe(gateway, desired, region, aws.efs_root))
+
+
+def converge(rec: Reconciler, desired: DesiredState, clock: ManualClock,
+             max_passes: int = 30) -> int:
+    """Run passes, moving time past every backoff, until a pass has nothing to do."""
+    for passes in range(1, max_passes + 1):
+        result = rec.reconcile(desired)
+        if not result.plan.actions:
+            return passes
+        rec.queue.pop_ready()
+        clock.advance(60)
+    raise AssertionError(f"not converged after {max_passes} passes")
