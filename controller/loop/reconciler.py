@@ -26,6 +26,7 @@ from controller.loop.workqueue import WorkQueue
 from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
 from controller.model import DesiredState
 from controller.observe import observe
+from controller.observe.cache import DescribeCache
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
@@ -61,13 +62,16 @@ class PassResult:
 
 class Reconciler:
     def __init__(self, gateway: AwsGateway, region: str, efs_root: Path | None,
-                 queue: WorkQueue, clock: Clock, status: StatusWriter | None = None) -> None:
+                 queue: WorkQueue, clock: Clock, status: StatusWriter | None = None,
+                 full_refresh_seconds: float = 3600.0) -> None:
         self.gateway = gateway
         self.region = region
         self.efs_root = efs_root
         self.queue = queue
         self.clock = clock
         self.status = status
+        # Describes are reused while LastModifiedTime holds, for at most this long.
+        self.cache = DescribeCache(clock, full_refresh_seconds)
         self.log = get_logger(region=region)
         self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
         # Checked between actions: a stopping controller finishes the one in flight only.
@@ -76,7 +80,7 @@ class Reconciler:
     def reconcile(self, desired: DesiredState) -> PassResult:
         started = time.monotonic()
         self._release_terminal_keys(desired.revision)
-        observed = observe(self.gateway, desired, self.region, self.efs_root)
+        observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache)
         plan = make_plan(desired, observed)
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,

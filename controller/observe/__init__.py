@@ -10,6 +10,7 @@ from pathlib import Path
 
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
+from controller.observe.cache import DescribeCache
 from controller.observe.filesystems import observe_directory
 from controller.observe.references import resolve_references
 from controller.observe.sagemaker import observe_domains, observe_profiles
@@ -17,10 +18,11 @@ from controller.observed import ObservedDirectory, ObservedState
 
 
 def observe(gateway: AwsGateway, desired: DesiredState, region: str,
-            efs_root: Path | None) -> ObservedState:
+            efs_root: Path | None, cache: DescribeCache | None = None) -> ObservedState:
+    """One snapshot; with a cache, unchanged domains and profiles are not described."""
     references = resolve_references(gateway, desired, region)
-    domains = observe_domains(gateway, desired, region)
-    profiles = observe_profiles(gateway, desired, region, domains)
+    domains = observe_domains(gateway, desired, region, cache)
+    profiles = observe_profiles(gateway, desired, region, domains, cache)
     directories: dict[tuple[str, str], ObservedDirectory] = {}
     if efs_root is not None:
         for wanted in desired.share_directories():

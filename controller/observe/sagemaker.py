@@ -7,17 +7,19 @@ from it. Reads only; never changes AWS.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
+from controller.observe.cache import DescribeCache
 from controller.observed import ObservedDomain, ObservedProfile
 
 _PAGE = 100
 
 
-def observe_domains(gateway: AwsGateway, desired: DesiredState,
-                    region: str) -> dict[str, ObservedDomain]:
+def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
+                    cache: DescribeCache | None = None) -> dict[str, ObservedDomain]:
     sagemaker = gateway.client("sagemaker", region)
     summaries: dict[str, dict[str, Any]] = {}
     for page in sagemaker.get_paginator("list_domains").paginate(
@@ -28,7 +30,11 @@ def observe_domains(gateway: AwsGateway, desired: DesiredState,
             summaries.setdefault(summary["DomainName"], summary)
     observed: dict[str, ObservedDomain] = {}
     for name in sorted(set(desired.domains) & set(summaries)):
-        description = _strip(sagemaker.describe_domain(DomainId=summaries[name]["DomainId"]))
+        summary = summaries[name]
+        description = _described(cache, ("domain", region, summary["DomainId"]),
+                                 summary.get("LastModifiedTime"),
+                                 lambda s=summary: sagemaker.describe_domain(
+                                     DomainId=s["DomainId"]))
         observed[name] = ObservedDomain(
             domain_id=description["DomainId"],
             name=name,
@@ -39,7 +45,8 @@ def observe_domains(gateway: AwsGateway, desired: DesiredState,
 
 
 def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
-                     domains: dict[str, ObservedDomain]) -> dict[str, ObservedProfile]:
+                     domains: dict[str, ObservedDomain],
+                     cache: DescribeCache | None = None) -> dict[str, ObservedProfile]:
     sagemaker = gateway.client("sagemaker", region)
     observed: dict[str, ObservedProfile] = {}
     for domain_name in sorted(domains):
@@ -52,8 +59,10 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                 name = summary["UserProfileName"]
                 if name not in wanted or summary.get("Status") == "Deleting":
                     continue
-                description = _strip(sagemaker.describe_user_profile(
-                    DomainId=domain_id, UserProfileName=name))
+                description = _described(
+                    cache, ("profile", region, domain_id, name), summary.get("LastModifiedTime"),
+                    lambda d=domain_id, n=name: sagemaker.describe_user_profile(
+                        DomainId=d, UserProfileName=n))
                 observed[f"{domain_name}/{name}"] = ObservedProfile(
                     domain_id=domain_id,
                     name=name,
@@ -64,5 +73,14 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
     return observed
 
 
-def _strip(response: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified: Any,
+               describe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A describe, reused from the cache while the resource's LastModifiedTime holds."""
+    if cache is not None:
+        remembered = cache.get(key, last_modified)
+        if remembered is not None:
+            return remembered
+    description = {k: v for k, v in describe().items() if k != "ResponseMetadata"}
+    if cache is not None:
+        cache.put(key, last_modified, description)
+    return description

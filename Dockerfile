@@ -1,0 +1,27 @@
+# The controller image. The same image runs the long-lived controller (ECS Fargate
+# service) and, later, the worker jobs (RunTask) with a different command.
+FROM python:3.11-slim
+
+# git: desired state can be followed from a git repository.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY controller ./controller
+COPY manifests ./manifests
+RUN pip install --no-cache-dir .
+
+# The schemas in manifests/ are the single source of truth for validation.
+ENV STUDIO_OPERATOR_MANIFESTS=/app/manifests \
+    STUDIO_OPERATOR_EFS_ROOT=/mnt/efs \
+    PYTHONUNBUFFERED=1
+
+# Root is needed to create share directories with their users' owners on EFS (through
+# a root access point); the controller never follows links it finds there.
+# The task definition passes the desired-state source and region, e.g.
+#   run --desired https://git.example.com/platform/estate.git --git-subdir desired_state
+#       --region us-east-1 --efs-root /mnt/efs
+ENTRYPOINT ["studioctl"]
+CMD ["run", "--help"]

@@ -1,0 +1,42 @@
+# studio-operator: the two commands a fresh machine needs are `make run` and `make test`.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 5000
+DATA   ?= .local
+
+.PHONY: help install run test lint bench clean
+
+help:
+	@echo "make run    start the local AWS emulator, prepare it, and run the operator on desired_state/"
+	@echo "make test   run the whole test suite (installs into .venv first)"
+	@echo "make lint   ruff, mypy and the import-layer contract"
+	@echo "make bench  benchmarks in bench/, JSON reports in bench/results/"
+	@echo "make clean  remove .venv and local data"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/studioctl demo --port $(PORT) --data-dir $(DATA) --desired desired_state
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check controller tests bench
+	$(BIN)/mypy controller
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python bench/idle_pass.py
+
+clean:
+	rm -rf $(VENV) $(DATA)
