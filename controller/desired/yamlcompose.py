@@ -15,6 +15,7 @@ This module must not construct Python values (yamlsafe.py does) or know any sche
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
@@ -65,7 +66,7 @@ def _compose_root(loader: yaml.SafeLoader) -> Node:
         elif isinstance(event, AliasEvent):
             if event.anchor not in anchors:
                 raise ComposerError(None, None, f"found undefined alias {event.anchor!r}",
-                                    event.start_mark)
+                                    _mark(event.start_mark))
             node = anchors[event.anchor]
         else:
             node = _start_node(loader, event, anchors)
@@ -88,18 +89,20 @@ def _start_node(loader: yaml.SafeLoader, event: ScalarEvent | CollectionStartEve
     anchor = event.anchor
     if anchor is not None and anchor in anchors:
         raise ComposerError(f"found duplicate anchor {anchor!r}; first occurrence",
-                            anchors[anchor].start_mark, "second occurrence", event.start_mark)
+                            anchors[anchor].start_mark, "second occurrence",
+                            _mark(event.start_mark))
     node: Node
     tag = event.tag
+    start, end = _mark(event.start_mark), _mark(event.end_mark)
     if isinstance(event, ScalarEvent):
         if tag is None or tag == "!":
             tag = loader.resolve(ScalarNode, event.value, event.implicit)
-        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        node = ScalarNode(tag, event.value, start, end, style=event.style)
     else:
         kind = SequenceNode if not isinstance(event, MappingStartEvent) else MappingNode
         if tag is None or tag == "!":
             tag = loader.resolve(kind, None, event.implicit)
-        node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        node = kind(tag, [], start, None, flow_style=event.flow_style)
     if anchor is not None:
         # Registered before its children, as PyYAML does, so a recursive alias resolves
         # to the node itself and measure() can see the cycle.
@@ -170,3 +173,9 @@ def measure(root: Node, max_nodes: int) -> int:
         stack.append((node, True))
         stack.extend((kid, False) for kid in children(node))
     return size[id(root)]
+
+
+def _mark(mark: Any) -> Any:
+    """libyaml's parser hands out its own Mark type; nodes and errors only keep it for
+    messages (line and column), which both types give."""
+    return mark
