@@ -15,12 +15,30 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class ObservedReplication:
+    """An EFS replication configuration this region's file system takes part in."""
+
+    source_file_system_id: str
+    source_region: str
+    destination_file_system_id: str
+    destination_region: str
+    status: str  # ENABLING | ENABLED | PAUSED | ERROR | DELETING
+    last_replicated: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ObservedFileSystem:
     file_system_id: str
     lifecycle_state: str
     name_tag: str | None = None
     # ENABLED | DISABLED | REPLICATING (EFS FileSystemProtection)
     replication_overwrite_protection: str | None = None
+    replication: ObservedReplication | None = None
+
+    def is_replica(self) -> bool:
+        """True while it is the read-only destination of a replication."""
+        return (self.replication is not None
+                and self.replication.destination_file_system_id == self.file_system_id)
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,9 @@ class ResolvedReferences:
     roles: Mapping[str, str | None] = field(default_factory=dict)
     # Logical FileSystem name -> what this region holds for it.
     file_systems: Mapping[str, ObservedFileSystem | None] = field(default_factory=dict)
+    # Replicated file systems only: what the other region holds (None: nothing there).
+    # A name missing here means the other region could not be read this pass.
+    remote_file_systems: Mapping[str, ObservedFileSystem | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,3 +101,6 @@ class ObservedState:
     directories: Mapping[tuple[str, str], ObservedDirectory] = field(default_factory=dict)
     # False when no mount root was given: directories were not looked at.
     directories_observed: bool = True
+    # False when the controller does not run as root (a developer's laptop in local
+    # mode): it cannot give directories to their users, so owners are not compared.
+    can_set_owners: bool = True

@@ -6,6 +6,7 @@ a plan. Reads only.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from controller.gateway import AwsGateway
@@ -38,4 +39,5 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         profiles=profiles,
         directories=directories,
         directories_observed=efs_root is not None,
+        can_set_owners=os.geteuid() == 0,
     )

@@ -15,6 +15,7 @@ from controller.model import DesiredState, Mode, ShareDirectory
 from controller.observed import ObservedDirectory, ObservedState
 from controller.plan.diff import scoped_diff
 from controller.plan.keys import region_role
+from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
 
@@ -35,8 +36,15 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     notes: list[str] = []
     planned_fs = _plan_file_systems(desired, observed, actions)
     shapes = Shapes(desired, region, observed.references, planned_fs)
+    promoting = plan_replication(desired, observed, actions, shapes.problems, notes)
+    if promoting:
+        notes.append(f"share directories on {', '.join(sorted(promoting))} wait until the "
+                     "replica is promoted (writable)")
     if observed.directories_observed:
-        _plan_directories(shapes, observed, actions)
+        _plan_directories(shapes, observed, actions, promoting)
+        if not observed.can_set_owners:
+            notes.append("not running as root: share directory owners are not managed here "
+                         "(only created and given their modes)")
     else:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
     _plan_domains(desired, observed, shapes, actions)
@@ -71,8 +79,11 @@ def _plan_file_systems(desired: DesiredState, observed: ObservedState,
     return planned
 
 
-def _plan_directories(shapes: Shapes, observed: ObservedState, actions: list[Action]) -> None:
+def _plan_directories(shapes: Shapes, observed: ObservedState, actions: list[Action],
+                      promoting: set[str]) -> None:
     for wanted in shapes.desired.share_directories():
+        if wanted.file_system in promoting:
+            continue
         fs_id = shapes.file_system_id(wanted.file_system)
         if fs_id is None:
             continue  # Shapes has said why, for the domains and profiles that use it
@@ -89,6 +100,8 @@ def _plan_directories(shapes: Shapes, observed: ObservedState, actions: list[Act
                 f"{seen.kind}, not a directory; it is left alone (never followed)")
         else:
             changes = _directory_changes(wanted, seen)
+            if not observed.can_set_owners:
+                changes = tuple(c for c in changes if c.path == "Mode")
             if changes:
                 actions.append(Action("SetDirectoryOwnership", Verb.UPDATE, key, changes, params))
 

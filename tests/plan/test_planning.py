@@ -124,3 +124,78 @@ def test_profile_drift_in_a_setting_aws_defaults_is_ignored():
         alice.domain_id, alice.name, alice.status, None,
         {**alice.description, "UserSettings": settings})
     assert make_plan(desired, replace(observed, profiles=profiles)).actions == ()
+
+
+def _with_file_system(observed, remote="keep", **changes):
+    fs = replace(observed.references.file_systems["efs"], **changes)
+    remotes = dict(observed.references.remote_file_systems)
+    if remote is None:
+        remotes["efs"] = None
+    elif remote == "unreadable":
+        remotes.pop("efs", None)
+    elif remote != "keep":
+        remotes["efs"] = remote
+    return replace(observed, references=replace(observed.references, file_systems={"efs": fs},
+                                                remote_file_systems=remotes))
+
+
+def test_an_active_file_system_that_does_not_replicate_gets_a_new_replica():
+    desired = estate(EXAMPLE)
+    plan = make_plan(desired, _with_file_system(converged(desired), replication=None,
+                                                remote=None))
+    assert [(a.name, a.key.kind, a.key.name) for a in plan.actions] == [
+        ("EnsureReplication", Kind.REPLICATION, "efs")]
+    assert plan.actions[0].params["DestinationRegion"] == REPLICA
+    assert "DestinationFileSystemId" not in plan.actions[0].params
+
+
+def test_replication_never_targets_an_existing_copy_until_it_was_made_ready_for_it():
+    from controller.observed import ObservedFileSystem
+
+    desired = estate(EXAMPLE)
+    old_copy = ObservedFileSystem("fs-9", "available", "studio-efs", "ENABLED")
+    waiting = make_plan(desired, _with_file_system(converged(desired), replication=None,
+                                                   remote=old_copy))
+    assert waiting.actions == ()
+    assert any("waits until that region is fenced" in n for n in waiting.notes)
+    ready = make_plan(desired, _with_file_system(
+        converged(desired), replication=None,
+        remote=replace(old_copy, replication_overwrite_protection="DISABLED")))
+    assert [a.name for a in ready.actions] == ["EnsureReplication"]
+    assert ready.actions[0].params["DestinationFileSystemId"] == "fs-9"
+    unreadable = make_plan(desired, _with_file_system(converged(desired), replication=None,
+                                                      remote="unreadable"))
+    assert unreadable.actions == ()
+
+
+def test_when_the_active_regions_copy_is_still_a_replica_it_is_promoted_before_directories():
+    from controller.observed import ObservedReplication
+
+    desired = replace(estate(EXAMPLE), estate=replace(estate(EXAMPLE).estate,
+                                                      active_region=REPLICA))
+    replica = ObservedReplication("fs-1", PRIMARY, "fs-2", REPLICA, "ENABLED")
+    observed = _with_file_system(replace(empty(), region=REPLICA), file_system_id="fs-2",
+                                 replication=replica)
+    plan = make_plan(desired, observed)
+    assert plan.role == "active"
+    assert plan.actions[0].name == "PromoteReplica"
+    assert plan.actions[0].params == {"FileSystemId": "fs-2", "SourceFileSystemId": "fs-1",
+                                      "SourceRegion": PRIMARY}
+    assert not any(a.key.kind == Kind.DIRECTORY for a in plan.actions)
+    assert any("wait until the replica is promoted" in n for n in plan.notes)
+    # domains and profiles are made meanwhile: they only refer to the file system id
+    assert {a.name for a in plan.actions} >= {"CreateDomain", "CreateUserProfile"}
+
+
+def test_without_root_directory_owners_are_not_compared_but_modes_are():
+    desired = estate(EXAMPLE)
+    observed = converged(desired)
+    dirs = {key: replace(seen, uid=1000, gid=1000) for key, seen in observed.directories.items()}
+    dirs[("efs", "/teams/research")] = replace(dirs[("efs", "/teams/research")], mode=0o777)
+    not_root = replace(observed, directories=dirs, can_set_owners=False)
+    plan = make_plan(desired, not_root)
+    assert [(a.name, a.key.name, [c.path for c in a.changes]) for a in plan.actions] == [
+        ("SetDirectoryOwnership", "efs:/teams/research", ["Mode"])]
+    assert any("not running as root" in n for n in plan.notes)
+    as_root = make_plan(desired, replace(not_root, can_set_owners=True))
+    assert len(as_root.actions) == len(desired.share_directories())
