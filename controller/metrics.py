@@ -45,3 +45,16 @@ ROLE = Gauge(
     "studio_operator_region_active",
     "1 when this controller's region is the estate's active region, 0 on standby.",
     ["region"])
+REPLICATION_LAG = Gauge(
+    "studio_operator_replication_lag_seconds",
+    "Seconds since the replica of a file system last caught up with its source "
+    "(from EFS LastReplicatedTimestamp).",
+    ["file_system"])
+FAILOVER_PHASE = Gauge(
+    "studio_operator_failover_phase",
+    "1 for the failover phase this region is in (Steady, Standby, Promoting, Converging, "
+    "Complete), 0 for the others.",
+    ["phase"])
+FAILOVER_RECOVERY = Gauge(
+    "studio_operator_failover_recovery_seconds",
+    "Time from the first pass that saw this region become active to every resource Ready.")

@@ -108,6 +108,18 @@ class FileSystemSpec:
     replicate: bool = False
     replication_lag_threshold_seconds: int = 900
 
+    def placement_in(self, region: str) -> FileSystemPlacement | None:
+        """How the file system is found in `region`. A replicated file system with no
+        placement there is the replica: found by the same Name tag as its source."""
+        placement = self.placements.get(region)
+        if placement is not None or not self.replicate:
+            return placement
+        for other in sorted(self.placements):
+            tag = self.placements[other].name_tag
+            if tag:
+                return FileSystemPlacement(name_tag=tag)
+        return None
+
 
 @dataclass(frozen=True)
 class ShareSpec:

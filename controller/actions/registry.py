@@ -9,12 +9,15 @@ from controller.actions.directories import ensure_share_directory
 from controller.actions.domains import create_domain, update_domain
 from controller.actions.file_systems import create_file_system
 from controller.actions.profiles import create_user_profile, update_user_profile
+from controller.actions.replication import ensure_replication, promote_replica
 from controller.plan.types import Action
 
 Executor = Callable[[Action, ExecutionContext], str]
 
 EXECUTORS: dict[str, Executor] = {
     "CreateFileSystem": create_file_system,
+    "EnsureReplication": ensure_replication,
+    "PromoteReplica": promote_replica,
     "CreateDirectory": ensure_share_directory,
     "SetDirectoryOwnership": ensure_share_directory,
     "CreateDomain": create_domain,

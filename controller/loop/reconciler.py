@@ -21,7 +21,8 @@ from controller.clock import Clock
 from controller.errors import LeaseLost, RequeueAfter, TerminalError
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
-from controller.loop.status_writer import StatusWriter
+from controller.loop.failover import FailoverTracker
+from controller.loop.status_writer import StatusWriter, export_replication_lag, problems_left
 from controller.loop.workqueue import WorkQueue
 from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
 from controller.model import DesiredState
@@ -72,6 +73,7 @@ class Reconciler:
         self.status = status
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
+        self.failover = FailoverTracker(status.store, region, clock) if status else None
         self.log = get_logger(region=region)
         self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
         # Checked between actions: a stopping controller finishes the one in flight only.
@@ -82,6 +84,8 @@ class Reconciler:
         self._release_terminal_keys(desired.revision)
         observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache)
         plan = make_plan(desired, observed)
+        if self.failover is not None:
+            self.failover.on_plan(desired, plan)
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()})
@@ -97,8 +101,14 @@ class Reconciler:
             DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
         PASSES.labels(result.result).inc()
         PASS_DURATION.observe(result.seconds)
+        export_replication_lag(observed, self.clock.now())
         if self.status is not None:
             self.status.record_pass(desired, plan, result.outcomes, observed)
+        if self.failover is not None and self.status is not None:
+            promoting = any(a.name == "PromoteReplica" for a in plan.actions) and not any(
+                o.action == "PromoteReplica" and o.outcome == OK for o in result.outcomes)
+            self.failover.after_pass(promoting, result.result == "partial" or problems_left(plan),
+                                     self.status.all_ready(desired, self.region))
         self.log.info("pass", revision=desired.revision, result=result.result,
                       actions=len(plan.actions), problems=len(plan.problems),
                       interrupted=result.interrupted,

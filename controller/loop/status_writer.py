@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from controller.clock import Clock
-from controller.metrics import RESOURCES_READY
+from controller.metrics import REPLICATION_LAG, RESOURCES_READY
 from controller.model import DesiredState
 from controller.observed import ObservedState
 from controller.plan import Plan, ResourceKey
@@ -44,11 +44,22 @@ class StatusWriter:
         now = self.clock.now()
         by_key = {o.key: o for o in outcomes}
         not_run = {a.key for a in plan.actions} - set(by_key)
+        lags = replication_lag(observed, now)
         problems = {key: p for p in plan.problems for key in [_problem_key(p)] if key}
         ready_counts: Counter[tuple[str, str]] = Counter()
         for key in resource_keys(desired, plan.region):
+            lag = lags.get(key.name) if key.kind == "FileSystem" else None
+            threshold = (desired.file_systems[key.name].replication_lag_threshold_seconds
+                         if lag is not None else 0)
             if key in not_run:
                 ready, synced, degraded = _NOT_RUN
+            elif lag is not None and lag > threshold:
+                message = (f"replica is {lag:.0f}s behind (threshold {threshold}s)"
+                           if lag != float("inf") else "replica has not caught up yet")
+                ready, synced, degraded = (Condition(READY, FALSE, "ReplicationLagging", message),
+                                           Condition(SYNCED, TRUE, "Applied", message),
+                                           Condition(DEGRADED, TRUE, "ReplicationLagging",
+                                                     message))
             else:
                 ready, synced, degraded = _conditions_for(key, by_key.get(key),
                                                           problems.get(str(key)), observed)
@@ -80,6 +91,26 @@ class StatusWriter:
     def all_ready(self, desired: DesiredState, region: str) -> bool:
         keys = resource_keys(desired, region)
         return all(_is_ready(self.current.get(f"{k.kind}#{k.name}")) for k in keys)
+
+
+def problems_left(plan: Plan) -> bool:
+    return bool(plan.problems)
+
+
+def replication_lag(observed: ObservedState, now: float) -> dict[str, float]:
+    """Seconds behind, per logical file system this region replicates or receives."""
+    lags: dict[str, float] = {}
+    for name, found in observed.references.file_systems.items():
+        if found is None or found.replication is None:
+            continue
+        last = found.replication.last_replicated
+        lags[name] = max(0.0, now - last.timestamp()) if last is not None else float("inf")
+    return lags
+
+
+def export_replication_lag(observed: ObservedState, now: float) -> None:
+    for name, lag in replication_lag(observed, now).items():
+        REPLICATION_LAG.labels(name).set(lag if lag != float("inf") else -1)
 
 
 def _ready_status(status: ResourceStatus) -> str:

@@ -7,11 +7,14 @@ domains. A reference that starts with an id prefix is looked up as an id. Reads 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
-from controller.observed import ObservedFileSystem, ResolvedReferences
+from controller.observed import ObservedFileSystem, ObservedReplication, ResolvedReferences
 
 
 def resolve_references(gateway: AwsGateway, desired: DesiredState,
@@ -44,6 +47,7 @@ def resolve_references(gateway: AwsGateway, desired: DesiredState,
         security_groups=groups,
         roles=_roles(gateway, region, {d.execution_role for d in desired.domains.values()}),
         file_systems=_file_systems(gateway, desired, region),
+        remote_file_systems=_remote_file_systems(gateway, desired, region),
     )
 
 
@@ -104,8 +108,22 @@ def _roles(gateway: AwsGateway, region: str, references: set[str]) -> dict[str, 
     return found
 
 
-def _file_systems(gateway: AwsGateway, desired: DesiredState,
-                  region: str) -> dict[str, ObservedFileSystem | None]:
+def _remote_file_systems(gateway: AwsGateway, desired: DesiredState,
+                         region: str) -> dict[str, ObservedFileSystem | None]:
+    """The other region's copies of replicated file systems: a read that replication
+    needs (never to replicate onto a copy that was not made ready for it)."""
+    if not any(spec.replicate for spec in desired.file_systems.values()):
+        return {}
+    other = next(r for r in desired.estate.regions if r != region)
+    try:
+        found = _file_systems(gateway, desired, other, only_replicated=True)
+    except (BotoCoreError, ClientError):
+        return {}  # unreachable: decided again next pass
+    return found
+
+
+def _file_systems(gateway: AwsGateway, desired: DesiredState, region: str,
+                  only_replicated: bool = False) -> dict[str, ObservedFileSystem | None]:
     efs = gateway.client("efs", region)
     by_id: dict[str, ObservedFileSystem] = {}
     by_name: dict[str, ObservedFileSystem] = {}
@@ -123,11 +141,35 @@ def _file_systems(gateway: AwsGateway, desired: DesiredState,
                 by_name.setdefault(observed.name_tag, observed)
     result: dict[str, ObservedFileSystem | None] = {}
     for name in sorted(desired.file_systems):
-        placement = desired.file_systems[name].placements.get(region)
-        if placement is None:
-            result[name] = None
-        elif placement.file_system_id:
-            result[name] = by_id.get(placement.file_system_id)
-        else:
-            result[name] = by_name.get(placement.name_tag or "")
+        spec = desired.file_systems[name]
+        if only_replicated and not spec.replicate:
+            continue
+        placement = spec.placement_in(region)
+        found: ObservedFileSystem | None = None
+        if placement is not None and placement.file_system_id:
+            found = by_id.get(placement.file_system_id)
+        elif placement is not None:
+            found = by_name.get(placement.name_tag or "")
+        if found is not None and spec.replicate:
+            found = replace(found, replication=_replication(efs, found.file_system_id))
+        result[name] = found
     return result
+
+
+def _replication(efs: Any, file_system_id: str) -> ObservedReplication | None:
+    """The replication configuration the file system is source or destination of."""
+    try:
+        response = efs.describe_replication_configurations(FileSystemId=file_system_id)
+    except efs.exceptions.ReplicationNotFound:
+        return None
+    for config in response.get("Replications", []):
+        for destination in config.get("Destinations", []):
+            return ObservedReplication(
+                source_file_system_id=config["SourceFileSystemId"],
+                source_region=config["SourceFileSystemRegion"],
+                destination_file_system_id=destination["FileSystemId"],
+                destination_region=destination["Region"],
+                status=destination.get("Status", "UNKNOWN"),
+                last_replicated=destination.get("LastReplicatedTimestamp"),
+            )
+    return None

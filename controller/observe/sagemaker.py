@@ -8,6 +8,7 @@ from it. Reads only; never changes AWS.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from controller.gateway import AwsGateway
@@ -33,8 +34,8 @@ def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
         summary = summaries[name]
         description = _described(cache, ("domain", region, summary["DomainId"]),
                                  summary.get("LastModifiedTime"),
-                                 lambda s=summary: sagemaker.describe_domain(
-                                     DomainId=s["DomainId"]))
+                                 partial(sagemaker.describe_domain,
+                                         DomainId=summary["DomainId"]))
         observed[name] = ObservedDomain(
             domain_id=description["DomainId"],
             name=name,
@@ -61,8 +62,8 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                     continue
                 description = _described(
                     cache, ("profile", region, domain_id, name), summary.get("LastModifiedTime"),
-                    lambda d=domain_id, n=name: sagemaker.describe_user_profile(
-                        DomainId=d, UserProfileName=n))
+                    partial(sagemaker.describe_user_profile, DomainId=domain_id,
+                            UserProfileName=name))
                 observed[f"{domain_name}/{name}"] = ObservedProfile(
                     domain_id=domain_id,
                     name=name,

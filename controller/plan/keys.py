@@ -18,5 +18,5 @@ def resource_keys(desired: DesiredState, region: str) -> list[ResourceKey]:
     keys += [ResourceKey(Kind.USER_PROFILE, region, name) for name in desired.profiles]
     keys += [ResourceKey(Kind.DIRECTORY, region, d.key_name) for d in desired.share_directories()]
     keys += [ResourceKey(Kind.FILE_SYSTEM, region, name) for name, spec in
-             desired.file_systems.items() if spec.placements.get(region) is not None]
+             desired.file_systems.items() if spec.placement_in(region) is not None]
     return sorted(keys)

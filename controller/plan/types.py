@@ -14,13 +14,15 @@ from typing import Any
 
 class Kind(StrEnum):
     FILE_SYSTEM = "FileSystem"
+    REPLICATION = "Replication"
     DIRECTORY = "Directory"
     DOMAIN = "Domain"
     USER_PROFILE = "UserProfile"
 
 
 # The order in which kinds are acted on: what a later kind refers to exists first.
-KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.DIRECTORY, Kind.DOMAIN, Kind.USER_PROFILE)
+KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.REPLICATION, Kind.DIRECTORY, Kind.DOMAIN,
+                                 Kind.USER_PROFILE)
 
 
 class Verb(StrEnum):

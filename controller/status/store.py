@@ -91,7 +91,7 @@ class DynamoStatusStore:
                         item.get("seen", ""), bool(item.get("valid", True)),
                         item.get("lastGood", ""), item.get("message", ""),
                         tuple(item.get("problems", [])))
-                else:
+                elif "kind" in item:
                     status = ResourceStatus(
                         item["kind"], item["name"], item.get("region", self.region),
                         tuple(Condition.from_item(c) for c in item.get("conditions", [])),
@@ -115,6 +115,16 @@ class DynamoStatusStore:
         item = {"pk": REVISION_PK, "seen": revision.seen, "valid": revision.valid,
                 "lastGood": revision.last_good, "message": revision.message,
                 "problems": list(revision.problems)}
+        return self._write(item)
+
+    def get_item(self, pk: str) -> dict[str, Any] | None:
+        """One item by key, read consistently (for records other than resource status)."""
+        response = self._client.get_item(TableName=self.table, Key={"pk": {"S": pk}},
+                                         ConsistentRead=True)
+        return _plain(response["Item"]) if "Item" in response else None
+
+    def put_item(self, item: dict[str, Any]) -> bool:
+        """Write a record (a dict with "pk") if it changed."""
         return self._write(item)
 
     def _write(self, item: dict[str, Any]) -> bool:

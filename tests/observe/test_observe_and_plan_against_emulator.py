@@ -72,7 +72,7 @@ def test_a_prepared_emulator_resolves_every_reference_and_plans_the_whole_estate
 def test_sending_the_planned_requests_then_planning_again_leaves_only_directories(aws, prepared):
     _send_sagemaker_requests(aws, _plan(aws, prepared))
     again = _plan(aws, prepared)
-    assert {a.key.kind for a in again.actions} == {Kind.DIRECTORY}
+    assert {a.key.kind for a in again.actions} == {Kind.DIRECTORY, Kind.REPLICATION}
 
 
 def test_a_profile_changed_behind_the_operators_back_is_planned_back(aws, prepared):
@@ -123,7 +123,7 @@ def test_studioctl_plan_against_a_fresh_prepared_emulator_exits_2_and_lists_crea
     assert code == 2
     assert "+ Domain/research  (CreateDomain)" in out
     assert "+ UserProfile/analytics/dave  (CreateUserProfile)" in out
-    assert "Plan: 19 to create, 0 to update, 0 to delete." in out
+    assert "Plan: 20 to create, 0 to update, 0 to delete." in out
 
 
 def test_studioctl_plan_json_is_an_object_with_an_actions_list(aws, prepared, capsys):
@@ -131,8 +131,8 @@ def test_studioctl_plan_json_is_an_object_with_an_actions_list(aws, prepared, ca
                  "--endpoint-url", aws.endpoint_url, "--efs-root", str(aws.efs_root)])
     document = json.loads(capsys.readouterr().out)
     assert code == 2
-    assert len(document["actions"]) == 19
-    assert document["actions"][0]["action"] == "CreateDirectory"
+    assert len(document["actions"]) == 20
+    assert document["actions"][0]["action"] == "EnsureReplication"
 
 
 def test_studioctl_plan_in_an_unprepared_region_reports_what_is_missing_and_exits_1(

@@ -23,6 +23,7 @@ from controller.observed import (
     ObservedDomain,
     ObservedFileSystem,
     ObservedProfile,
+    ObservedReplication,
     ObservedState,
     ResolvedReferences,
 )
@@ -68,7 +69,12 @@ def references(region: str = PRIMARY) -> ResolvedReferences:
         subnets={("studio-vpc", "private-a"): "subnet-a", ("studio-vpc", "private-b"): "subnet-b"},
         security_groups={("studio-vpc", "nfs"): "sg-1"},
         roles={"studio-role": "arn:aws:iam::123456789012:role/studio-role"},
-        file_systems={"efs": ObservedFileSystem("fs-1", "available", "studio-efs")},
+        file_systems={"efs": ObservedFileSystem(
+            "fs-1", "available", "studio-efs", "ENABLED",
+            ObservedReplication("fs-1", PRIMARY, "fs-2", REPLICA, "ENABLED"))},
+        remote_file_systems={"efs": ObservedFileSystem(
+            "fs-2", "available", "studio-efs", "REPLICATING",
+            ObservedReplication("fs-1", PRIMARY, "fs-2", REPLICA, "ENABLED"))},
     )
 
 

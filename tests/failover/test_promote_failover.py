@@ -1,0 +1,116 @@
+"""Flipping activeRegion with strategy promote: the replica becomes writable and the
+estate comes up in the new region with everyone's files, owners and settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import boto3
+
+from controller.clock import ManualClock
+from controller.desired import load_desired_state
+from controller.plan import Kind
+from tests.converge.helpers import converge, plan_now, prepared, reconciler
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
+PRIMARY, REPLICA = "us-east-1", "us-west-2"
+
+
+def _file_system(aws, region: str) -> dict:
+    efs = boto3.client("efs", region_name=region, endpoint_url=aws.endpoint_url)
+    return next(f for f in efs.describe_file_systems()["FileSystems"]
+                if f.get("Name") == "studio-efs")
+
+
+def _flipped(desired):
+    return replace(desired, estate=replace(desired.estate, active_region=REPLICA),
+                   revision=desired.revision + "-flipped")
+
+
+def test_the_active_region_replicates_its_file_system_to_a_tagged_replica(aws):
+    desired = prepared(aws, load_desired_state(EXAMPLE))
+    first = reconciler(aws).reconcile(desired)
+    assert ("EnsureReplication", "ok") in [(o.action, o.outcome) for o in first.outcomes]
+    replica = _file_system(aws, REPLICA)
+    assert replica["FileSystemProtection"]["ReplicationOverwriteProtection"] == "REPLICATING"
+    source = _file_system(aws, PRIMARY)
+    efs = boto3.client("efs", region_name=PRIMARY, endpoint_url=aws.endpoint_url)
+    config = efs.describe_replication_configurations(FileSystemId=source["FileSystemId"])
+    assert config["Replications"][0]["Destinations"][0]["FileSystemId"] == (
+        replica["FileSystemId"])
+    # the standby region plans nothing in active-passive mode
+    assert plan_now(aws, desired, REPLICA).actions == ()
+
+
+def test_flipping_active_region_promotes_replica_and_attaches_profiles(aws):
+    desired = prepared(aws, load_desired_state(EXAMPLE))
+    clock = ManualClock()
+    primary = reconciler(aws, clock)
+    converge(primary, desired, clock)
+    mount = aws.efs_root / _file_system(aws, PRIMARY)["FileSystemId"]
+    notebook = mount / "home/research/alice/analysis.ipynb"
+    notebook.write_text('{"cells": []}')
+    os.chown(notebook, 200101, 1001)
+    aws.sync_replication()
+
+    flipped = _flipped(desired)
+    standby = reconciler(aws, clock, region=REPLICA)
+    first = standby.reconcile(flipped)
+    assert first.outcomes[0].action == "PromoteReplica" and first.outcomes[0].outcome == "ok"
+    assert standby.failover is not None
+    passes = converge(standby, flipped, clock)
+    assert passes <= 3
+
+    replica_id = _file_system(aws, REPLICA)["FileSystemId"]
+    described = _file_system(aws, REPLICA)
+    assert described["FileSystemProtection"]["ReplicationOverwriteProtection"] == "ENABLED"
+    copied = aws.efs_root / replica_id / "home/research/alice/analysis.ipynb"
+    assert copied.read_text() == '{"cells": []}'
+    assert (copied.stat().st_uid, copied.stat().st_gid) == (200101, 1001)
+    sagemaker = boto3.client("sagemaker", region_name=REPLICA, endpoint_url=aws.endpoint_url)
+    domains = {d["DomainName"]: d["DomainId"] for d in sagemaker.list_domains()["Domains"]}
+    assert sorted(domains) == ["analytics", "research"]
+    alice = sagemaker.describe_user_profile(DomainId=domains["research"],
+                                            UserProfileName="alice")["UserSettings"]
+    assert alice["CustomPosixUserConfig"] == {"Uid": 200101, "Gid": 1001}
+    paths = {c["EFSFileSystemConfig"]["FileSystemPath"]: c["EFSFileSystemConfig"]["FileSystemId"]
+             for c in alice["CustomFileSystemConfigs"]}
+    assert paths == {"/home/research/alice": replica_id, "/teams/research": replica_id,
+                     "/shared/datasets": replica_id}
+    record = standby.failover.record
+    assert record.phase == "Complete" and record.active_region == REPLICA
+    assert record.recovery_seconds >= 0
+    # the old region's file system is left alone: replication back waits for failback
+    assert plan_now(aws, flipped, REPLICA).actions == ()
+    assert any("fenced" in n for n in plan_now(aws, flipped, REPLICA).notes)
+    assert notebook.read_text() == '{"cells": []}'
+
+
+def test_a_controller_restarted_mid_failover_finishes_it(aws):
+    desired = prepared(aws, load_desired_state(EXAMPLE))
+    clock = ManualClock()
+    converge(reconciler(aws, clock), desired, clock)
+    aws.sync_replication()
+    flipped = _flipped(desired)
+    first = reconciler(aws, clock, region=REPLICA)
+    first.should_stop = _stop_after(1)  # killed right after PromoteReplica
+    cut = first.reconcile(flipped)
+    assert cut.interrupted and [o.action for o in cut.outcomes] == ["PromoteReplica"]
+    restarted = reconciler(aws, clock, region=REPLICA)
+    assert restarted.failover is not None
+    assert restarted.failover.record.phase in ("Promoting", "Converging"), "persisted"
+    converge(restarted, flipped, clock)
+    assert restarted.failover.record.phase == "Complete"
+    assert {a.key.kind for a in plan_now(aws, flipped, REPLICA).actions} <= {Kind.REPLICATION}
+
+
+def _stop_after(count: int):
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > count
+
+    return should_stop
