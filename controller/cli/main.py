@@ -29,6 +29,7 @@ Typical use:
 def build_parser() -> argparse.ArgumentParser:
     from controller.cli import (
         apply_cmd,
+        copy_cmd,
         demo_cmd,
         emulator_cmd,
         plan_cmd,
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"studioctl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (validate_cmd, plan_cmd, apply_cmd, run_cmd, status_cmd, demo_cmd,
+    for module in (validate_cmd, plan_cmd, apply_cmd, run_cmd, status_cmd, copy_cmd, demo_cmd,
                    emulator_cmd):
         module.register(subparsers)
     return parser

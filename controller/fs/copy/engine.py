@@ -1,0 +1,125 @@
+"""copy_tree: copy one directory tree onto another, preserving everything, resumably.
+
+Opens the two roots (never through a symlink at their last component), runs the
+parallel walk and turns its totals into a CopyReport. Entry-level problems end up in the
+report; only problems with the roots themselves raise CopyRefused. This module must not
+delete anything in the target, and must not copy into the source (or a source into
+itself).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import resource
+from collections.abc import Callable
+from pathlib import Path
+
+from controller.fs.copy.entries import Options, Outcome
+from controller.fs.copy.hardlinks import OPEN_DIR
+from controller.fs.copy.report import CopyReport, Progress
+from controller.fs.copy.tally import Tally
+from controller.fs.copy.walk import DirNode, ParallelWalk, describe
+
+DEFAULT_WORKERS = 16  # NFS/EFS: enough requests in flight to hide ~1 ms round trips
+
+
+class CopyRefused(Exception):
+    """The copy cannot start at all (a root is missing, a link, or inside the other)."""
+
+
+def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
+              overwrite_newer: bool = False,
+              progress: Callable[[Progress], None] | None = None,
+              dry_run: bool = False) -> CopyReport:
+    """Make `dst` hold everything `src` holds, with content, owners, modes and mtimes.
+
+    Entries already equal (type, size, mtime_ns, mode, owner) are not read again;
+    metadata-only differences are fixed in place; entries newer in the target are left
+    alone and listed as conflicts unless `overwrite_newer`. Nothing is ever removed from
+    the target: entries only found there are counted as `extra`.
+    """
+    if workers < 1:
+        raise CopyRefused(f"workers must be at least 1, not {workers}")
+    _refuse_nesting(src, dst)
+    opts = Options(dry_run=dry_run, overwrite_newer=overwrite_newer,
+                   set_owner=os.geteuid() == 0)
+    tally = Tally(progress)
+    _raise_open_file_limit()
+    src_fd = _open_root(src, "source")
+    dst_fd: int | None = None
+    try:
+        src_stat = os.fstat(src_fd)
+        created = False
+        if not os.path.lexists(dst):
+            created = True
+            if not dry_run:
+                _make_root(dst)
+        if not (created and dry_run):
+            dst_fd = _open_root(dst, "target")
+        if created:
+            tally.directory(None)
+        root = DirNode("", (), src_fd, dst_fd, src_stat, None, created)
+        ParallelWalk(dst_fd, opts, tally, workers).run(root)
+    finally:
+        os.close(src_fd)
+        if dst_fd is not None:
+            os.close(dst_fd)
+    tally.tick(force=True)
+    counts = tally.counts
+    return CopyReport(
+        files_copied=counts[Outcome.COPIED],
+        bytes_copied=tally.bytes_copied,
+        directories_created=tally.directories_created,
+        symlinks_created=counts[Outcome.SYMLINK],
+        hard_links_made=counts[Outcome.HARD_LINK],
+        special_files_created=counts[Outcome.SPECIAL],
+        metadata_fixed=counts[Outcome.METADATA_FIXED],
+        up_to_date=counts[Outcome.UP_TO_DATE],
+        extra=tally.extra,
+        conflicts=tuple(sorted(tally.conflicts)),
+        errors=tuple(sorted(tally.errors)),
+        owners_not_set=not opts.set_owner,
+        overwrite_newer=overwrite_newer,
+        dry_run=dry_run,
+        duration_seconds=tally.elapsed(),
+    )
+
+
+def _open_root(path: Path, role: str) -> int:
+    try:
+        return os.open(path, OPEN_DIR)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(path):
+            raise CopyRefused(f"the {role} {path} is a symlink; give the real directory "
+                              "(links are never followed)") from error
+        raise CopyRefused(f"cannot open the {role} {path}: {describe(error)}") from error
+
+
+def _make_root(path: Path) -> None:
+    try:
+        os.mkdir(path, 0o700)  # given the source root's mode when the copy is done
+    except OSError as error:
+        raise CopyRefused(f"cannot create the target {path}: {describe(error)}") from error
+
+
+def _refuse_nesting(src: Path, dst: Path) -> None:
+    # Copying a tree into itself would chase its own new entries forever.
+    real_src = Path(os.path.realpath(src))
+    real_dst = Path(os.path.realpath(dst))
+    if real_dst == real_src or real_src in real_dst.parents:
+        raise CopyRefused(f"the target {dst} is the source or inside it")
+    if real_dst in real_src.parents:
+        raise CopyRefused(f"the source {src} is inside the target {dst}")
+
+
+def _raise_open_file_limit() -> None:
+    # Each directory in progress holds two fds until everything below it is done.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        want = 65536 if hard == resource.RLIM_INFINITY else hard
+        if want > soft:
+            # On refusal keep the soft limit: the LIFO walk keeps few directories open.
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))

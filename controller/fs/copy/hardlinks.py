@@ -1,0 +1,95 @@
+"""Hard-link groups: the first name of a source inode is copied, the others are linked to it.
+
+Groups are keyed by (st_dev, st_ino) in the source. Whichever worker meets a group first
+becomes its leader and copies the content; the others wait for it (the leader never
+waits on anything, so this cannot deadlock) and then make their name with os.link to the
+leader's target, reached by opening each directory on the way with O_NOFOLLOW from the
+target root. This module must not copy content itself or remove any target entry except
+by renaming a fresh link over it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from dataclasses import dataclass, field
+
+from controller.fs.copy.entries import Done, EntryFailure, Options, Outcome, install
+
+OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(eq=False)
+class LinkGroup:
+    settled: threading.Event = field(default_factory=threading.Event)
+    leader_dir: tuple[str, ...] = ()  # directory components below the target root
+    leader_name: str = ""
+    target_inode: tuple[int, int] | None = None  # (st_dev, st_ino) of the leader's target
+    usable: bool = False  # False: the leader failed or was left alone (a conflict)
+
+    def settle(self, leader_dir: tuple[str, ...], leader_name: str,
+               target_inode: tuple[int, int] | None, usable: bool) -> None:
+        self.leader_dir, self.leader_name = leader_dir, leader_name
+        self.target_inode, self.usable = target_inode, usable
+        self.settled.set()
+
+
+class HardLinkGroups:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: dict[tuple[int, int], LinkGroup] = {}
+
+    def claim(self, src: os.stat_result) -> tuple[LinkGroup, bool]:
+        """The group of this source inode, and whether the caller is its leader."""
+        key = (src.st_dev, src.st_ino)
+        with self._lock:
+            group = self._groups.get(key)
+            if group is not None:
+                return group, False
+            group = self._groups[key] = LinkGroup()
+            return group, True
+
+
+def sync_follower(group: LinkGroup, dst_root: int | None, dst_dir: int | None, name: str,
+                  src: os.stat_result, dst: os.stat_result | None, opts: Options) -> Done:
+    """Make `name` another name of the leader's target inode (or say it already is)."""
+    if dst is not None and stat.S_ISDIR(dst.st_mode):
+        raise EntryFailure("the target has a directory where the source has a file; left alone")
+    if (dst is not None and stat.S_ISREG(dst.st_mode)
+            and (dst.st_dev, dst.st_ino) == group.target_inode):
+        return Done(Outcome.UP_TO_DATE)  # the leader carries the metadata for all names
+    conflict = dst is not None and dst.st_mtime_ns > src.st_mtime_ns
+    if conflict and not opts.overwrite_newer:
+        return Done(Outcome.CONFLICT, conflict=True)
+    if opts.dry_run:
+        return Done(Outcome.HARD_LINK, conflict=conflict)
+    assert dst_root is not None and dst_dir is not None
+    leader_dir = open_below(dst_root, group.leader_dir)
+    try:
+        def make_link(d: int, tmp: str) -> int:
+            os.link(group.leader_name, tmp, src_dir_fd=leader_dir, dst_dir_fd=d,
+                    follow_symlinks=False)
+            return 0
+        install(dst_dir, name, make_link)
+    finally:
+        if leader_dir != dst_root:
+            os.close(leader_dir)
+    return Done(Outcome.HARD_LINK, conflict=conflict, changed_dir=True)
+
+
+def open_below(root: int, parts: tuple[str, ...]) -> int:
+    """Open a directory below `root` one component at a time, refusing any symlink."""
+    fd = root
+    try:
+        for part in parts:
+            child = os.open(part, OPEN_DIR, dir_fd=fd)
+            if fd != root:
+                os.close(fd)
+            fd = child
+    except OSError as error:
+        if fd != root:
+            os.close(fd)
+        raise EntryFailure(f"cannot reach the first name of this hard link in the target "
+                           f"({error.strerror}); not linked") from error
+    return fd
