@@ -202,4 +202,7 @@ def start_emulator(
         Path(data_dir), host, port, transition_seconds, replication_interval_seconds
     )
     emulator._start()
+    # moto keeps its state per process, not per server: a new emulator must not see what
+    # an earlier one in the same process (a test, a drill) left behind.
+    emulator.reset()
     return emulator

@@ -118,3 +118,16 @@ def test_an_invalid_desired_state_is_reported_one_problem_per_line_and_exits_1(t
     err = capsys.readouterr().err
     assert "is invalid" in err
     assert str(tmp_path / "estate.yaml") in err
+
+
+def test_a_new_emulator_in_the_same_process_starts_empty(tmp_path):
+    import boto3
+
+    from controller.emulator import start_emulator
+
+    with start_emulator(tmp_path / "first") as first:
+        efs = boto3.client("efs", region_name="us-east-1", endpoint_url=first.endpoint_url)
+        efs.create_file_system(CreationToken="left-behind")
+    with start_emulator(tmp_path / "second") as second:
+        efs = boto3.client("efs", region_name="us-east-1", endpoint_url=second.endpoint_url)
+        assert efs.describe_file_systems()["FileSystems"] == []
