@@ -229,6 +229,13 @@ class DesiredState:
                 names.append(name)
         return tuple(self.shares[name] for name in names)
 
+    def space_backup_share(self, domain: str) -> ShareSpec | None:
+        """The share a domain's spaces back their homes up to, when space backup is on."""
+        backup = self.domains[domain].space_backup
+        if not backup.enabled or backup.share is None:
+            return None
+        return self.shares[backup.share]
+
     def domain_shares_of(self, domain: str) -> tuple[ShareSpec, ...]:
         """Domain and organisation scope shares attached to a domain's defaults."""
         return tuple(
@@ -254,7 +261,15 @@ class DesiredState:
             domain = self.domains[domain_name]
             for share in self.domain_shares_of(domain_name):
                 add(share, share.render(domain_name), domain.default_posix)
+            backup = self.space_backup_share(domain_name)
             for profile in self.profiles_of(domain_name):
                 for share in self.user_shares_of(profile):
                     add(share, share.render(domain_name, profile.name), profile.posix)
+                if backup is not None:
+                    # Each profile's spaces back up into a folder only that profile owns,
+                    # made by the operator so no user can claim another's name first.
+                    wanted.setdefault((backup.file_system, f"{backup.render(domain_name)}/"
+                                       f"{profile.name}"), ShareDirectory(
+                        backup.file_system, f"{backup.render(domain_name)}/{profile.name}",
+                        profile.posix, 0o700, backup.name))
         return [wanted[key] for key in sorted(wanted)]

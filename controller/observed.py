@@ -104,3 +104,5 @@ class ObservedState:
     # False when the controller does not run as root (a developer's laptop in local
     # mode): it cannot give directories to their users, so owners are not compared.
     can_set_owners: bool = True
+    # Names of the Studio lifecycle configs the region holds (None: not looked at).
+    lifecycle_configs: frozenset[str] | None = None

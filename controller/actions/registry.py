@@ -8,6 +8,7 @@ from controller.actions.context import ExecutionContext
 from controller.actions.directories import ensure_share_directory
 from controller.actions.domains import create_domain, update_domain
 from controller.actions.file_systems import create_file_system
+from controller.actions.lifecycle_configs import ensure_lifecycle_config
 from controller.actions.profiles import create_user_profile, update_user_profile
 from controller.actions.replication import ensure_replication, promote_replica
 from controller.plan.types import Action
@@ -20,6 +21,7 @@ EXECUTORS: dict[str, Executor] = {
     "PromoteReplica": promote_replica,
     "CreateDirectory": ensure_share_directory,
     "SetDirectoryOwnership": ensure_share_directory,
+    "EnsureLifecycleConfig": ensure_lifecycle_config,
     "CreateDomain": create_domain,
     "UpdateDomain": update_domain,
     "CreateUserProfile": create_user_profile,

@@ -14,7 +14,11 @@ from controller.model import DesiredState
 from controller.observe.cache import DescribeCache
 from controller.observe.filesystems import observe_directory
 from controller.observe.references import resolve_references
-from controller.observe.sagemaker import observe_domains, observe_profiles
+from controller.observe.sagemaker import (
+    observe_domains,
+    observe_lifecycle_configs,
+    observe_profiles,
+)
 from controller.observed import ObservedDirectory, ObservedState
 
 
@@ -37,6 +41,7 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         references=references,
         domains=domains,
         profiles=profiles,
+        lifecycle_configs=observe_lifecycle_configs(gateway, desired, region),
         directories=directories,
         directories_observed=efs_root is not None,
         can_set_owners=os.geteuid() == 0,

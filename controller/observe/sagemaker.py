@@ -85,3 +85,17 @@ def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified:
     if cache is not None:
         cache.put(key, last_modified, description)
     return description
+
+
+def observe_lifecycle_configs(gateway: AwsGateway, desired: DesiredState,
+                              region: str) -> frozenset[str] | None:
+    """Names of the region's Studio lifecycle configs; not looked at (None) when no
+    domain backs its spaces up."""
+    if not any(d.space_backup.enabled for d in desired.domains.values()):
+        return None
+    sagemaker = gateway.client("sagemaker", region)
+    names: set[str] = set()
+    for page in sagemaker.get_paginator("list_studio_lifecycle_configs").paginate(
+            PaginationConfig={"PageSize": _PAGE}):
+        names.update(c["StudioLifecycleConfigName"] for c in page["StudioLifecycleConfigs"])
+    return frozenset(names)

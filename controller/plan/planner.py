@@ -121,6 +121,17 @@ def _plan_domains(desired: DesiredState, observed: ObservedState, shapes: Shapes
         request = shapes.domain_request(desired.domains[name])
         if request is None:
             continue
+        for config in shapes.lifecycle_configs.get(name, []):
+            if observed.lifecycle_configs is not None and (
+                    config.name not in observed.lifecycle_configs):
+                body = config.request()
+                actions.append(Action(
+                    "EnsureLifecycleConfig", Verb.CREATE,
+                    ResourceKey(Kind.LIFECYCLE_CONFIG, observed.region, config.name),
+                    (Difference("AppType", config.app_type, None),
+                     Difference("Script", f"space start (restore, then backup), "
+                                          f"{len(config.script)} bytes", None)),
+                    body))
         key = ResourceKey(Kind.DOMAIN, observed.region, name)
         seen = observed.domains.get(name)
         if seen is None:

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.lifecycle import (
+    LifecycleConfigRequest,
+    app_settings_with_lifecycle,
+    lifecycle_configs,
+)
 from controller.model import DesiredState, DomainSpec, ShareScope, ShareSpec, UserProfileSpec
 from controller.observed import ResolvedReferences
 from controller.plan.types import Kind, Ref
@@ -28,6 +33,8 @@ class Shapes:
         self.refs = refs
         self.planned_file_systems = planned_file_systems
         self.problems: list[str] = []
+        # Domain name -> the lifecycle configs its app settings refer to.
+        self.lifecycle_configs: dict[str, list[LifecycleConfigRequest]] = {}
 
     def file_system_id(self, logical_name: str) -> str | Ref | None:
         observed = self.refs.file_systems.get(logical_name)
@@ -67,15 +74,28 @@ class Shapes:
             "CustomPosixUserConfig": posix,
             "CustomFileSystemConfigs": file_systems,
         }
+        user_settings = {**settings, **self._space_backup_settings(domain, str(role))}
         return {
             "DomainName": domain.name,
             "AuthMode": domain.auth_mode,
             "VpcId": vpc_id,
             "SubnetIds": subnets,
             "AppNetworkAccessType": APP_NETWORK_ACCESS,
-            "DefaultUserSettings": dict(settings),
+            "DefaultUserSettings": user_settings,
             "DefaultSpaceSettings": dict(settings),
         }
+
+    def _space_backup_settings(self, domain: DomainSpec, role_arn: str) -> dict[str, Any]:
+        """JupyterLab and Code Editor settings that run the backup/restore config on every
+        app start; nothing until the backup share's file system id is known."""
+        share = self.desired.space_backup_share(domain.name)
+        fs_id = self.file_system_id(share.file_system) if share is not None else None
+        if share is None or not isinstance(fs_id, str):
+            return {}
+        configs = lifecycle_configs(domain, share, fs_id)
+        self.lifecycle_configs[domain.name] = configs
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+        return app_settings_with_lifecycle(configs, self.region, account)
 
     def user_settings(self, profile: UserProfileSpec) -> dict[str, Any] | None:
         """A profile's UserSettings: its POSIX ids and all its shares.

@@ -16,13 +16,14 @@ class Kind(StrEnum):
     FILE_SYSTEM = "FileSystem"
     REPLICATION = "Replication"
     DIRECTORY = "Directory"
+    LIFECYCLE_CONFIG = "LifecycleConfig"
     DOMAIN = "Domain"
     USER_PROFILE = "UserProfile"
 
 
 # The order in which kinds are acted on: what a later kind refers to exists first.
-KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.REPLICATION, Kind.DIRECTORY, Kind.DOMAIN,
-                                 Kind.USER_PROFILE)
+KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.REPLICATION, Kind.DIRECTORY,
+                                 Kind.LIFECYCLE_CONFIG, Kind.DOMAIN, Kind.USER_PROFILE)
 
 
 class Verb(StrEnum):

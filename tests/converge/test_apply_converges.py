@@ -30,7 +30,8 @@ def test_the_example_estate_converges_in_one_pass_and_a_second_pass_mutates_noth
     rec = reconciler(aws)
     first = rec.reconcile(desired)
     assert first.result == "applied"
-    assert len(first.outcomes) == 20  # 10 directories, 2 domains, 7 profiles, 1 replication
+    # 10 directories, 2 domains, 7 profiles, 1 replication
+    assert len(first.outcomes) == 20
     assert plan_now(aws, desired).actions == ()
     rec.gateway.reset_counts()
     second = rec.reconcile(desired)
@@ -54,7 +55,7 @@ def test_an_existing_domain_with_the_same_name_is_adopted_not_duplicated(aws):
     plan = plan_now(aws, desired)
     research = next(a for a in plan.actions if a.name == "CreateDomain"
                     and a.key.name == "research")
-    made_by_hand = sagemaker.create_domain(**{**research.params, "AuthMode": "IAM"})
+    made_by_hand = sagemaker.create_domain(**research.params)
     rec = reconciler(aws)
     converge(rec, desired, ManualClock())
     names = [d["DomainName"] for d in sagemaker.list_domains()["Domains"]]

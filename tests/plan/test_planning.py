@@ -199,3 +199,36 @@ def test_without_root_directory_owners_are_not_compared_but_modes_are():
     assert any("not running as root" in n for n in plan.notes)
     as_root = make_plan(desired, replace(not_root, can_set_owners=True))
     assert len(as_root.actions) == len(desired.share_directories())
+
+
+def test_a_domain_that_backs_spaces_up_gets_lifecycle_configs_and_per_profile_folders():
+    from controller.model import ShareScope, ShareSpec, SpaceBackupSpec
+
+    base = estate(EXAMPLE)
+    backups = ShareSpec("backups", "efs", ShareScope.DOMAIN, "/backups/{domain}", 0o755)
+    research = replace(base.domains["research"],
+                       shares=(*base.domains["research"].shares, "backups"),
+                       space_backup=SpaceBackupSpec(True, "backups"))
+    desired = replace(base, shares={**base.shares, "backups": backups},
+                      domains={**base.domains, "research": research})
+    # the scripts name the file system, so it needs a real-looking id
+    observed = replace(_with_file_system(empty(), file_system_id="fs-0123456789abcdef0"),
+                       lifecycle_configs=frozenset())
+    plan = make_plan(desired, observed)
+    configs = [a for a in plan.actions if a.name == "EnsureLifecycleConfig"]
+    assert sorted(a.params["StudioLifecycleConfigAppType"] for a in configs) == [
+        "CodeEditor", "JupyterLab"]
+    domain = next(a for a in plan.actions if a.name == "CreateDomain"
+                  and a.key.name == "research").params
+    jupyter = domain["DefaultUserSettings"]["JupyterLabAppSettings"]
+    assert jupyter["DefaultResourceSpec"]["LifecycleConfigArn"].endswith(
+        next(a.key.name for a in configs if a.params["StudioLifecycleConfigAppType"]
+             == "JupyterLab"))
+    folders = {a.key.name: a.params for a in plan.actions if a.key.kind == Kind.DIRECTORY}
+    assert folders["efs:/backups/research/alice"]["Uid"] == 200101
+    assert folders["efs:/backups/research/alice"]["Mode"] == "0700"
+    assert "efs:/backups/analytics" not in folders, "analytics does not back up"
+    # configs that exist already are not planned again
+    names = frozenset(a.key.name for a in configs)
+    again = make_plan(desired, replace(observed, lifecycle_configs=names))
+    assert not any(a.name == "EnsureLifecycleConfig" for a in again.actions)

@@ -1,0 +1,67 @@
+"""A domain that backs its spaces up gets the lifecycle configs attached, and each
+profile a backup folder it alone owns."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import boto3
+
+from controller.desired import load_desired_state
+from tests.converge.helpers import REGION, plan_now, prepared, reconciler
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
+
+BACKUP_SHARE = """\
+apiVersion: studio-operator.io/v1alpha1
+kind: Share
+metadata:
+  name: space-backups
+spec:
+  fileSystem: studio-efs
+  scope: domain
+  path: /backups/{domain}
+  mode: "0755"
+"""
+
+
+def _with_space_backup(tmp_path: Path) -> Path:
+    folder = tmp_path / "desired"
+    shutil.copytree(EXAMPLE, folder)
+    (folder / "space-backups.yaml").write_text(BACKUP_SHARE)
+    research = folder / "research.yaml"
+    research.write_text(research.read_text().replace(
+        "  shares: [home, team, datasets]\n",
+        "  shares: [home, team, datasets, space-backups]\n"
+        "  spaceBackup: {enabled: true, share: space-backups}\n"))
+    return folder
+
+
+def test_space_backup_lifecycle_configs_are_created_and_attached(aws, tmp_path):
+    desired = prepared(aws, load_desired_state(_with_space_backup(tmp_path)))
+    first = reconciler(aws).reconcile(desired)
+    made = sorted(o.key.name for o in first.outcomes if o.action == "EnsureLifecycleConfig")
+    assert len(made) == 2 and all(n.startswith("studio-op-research-") for n in made)
+    assert plan_now(aws, desired).actions == ()
+    sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=aws.endpoint_url)
+    domains = {d["DomainName"]: d["DomainId"] for d in sagemaker.list_domains()["Domains"]}
+    settings = sagemaker.describe_domain(DomainId=domains["research"])["DefaultUserSettings"]
+    arn = settings["JupyterLabAppSettings"]["DefaultResourceSpec"]["LifecycleConfigArn"]
+    name = arn.rsplit("/", 1)[1]
+    assert name in made
+    config = sagemaker.describe_studio_lifecycle_config(StudioLifecycleConfigName=name)
+    script = base64.b64decode(config["StudioLifecycleConfigContent"]).decode()
+    assert script.startswith("#!/bin/bash") and "restore" in script
+    other = sagemaker.describe_domain(DomainId=domains["analytics"])["DefaultUserSettings"]
+    assert "LifecycleConfigArns" not in other.get("JupyterLabAppSettings", {})
+    efs = boto3.client("efs", region_name=REGION, endpoint_url=aws.endpoint_url)
+    fs_id = next(f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]
+                 if f.get("Name") == "studio-efs")
+    mount = aws.efs_root / fs_id
+    for profile, uid in (("alice", 200101), ("bob", 200102), ("carol", 200103)):
+        folder = mount / "backups" / "research" / profile
+        info = os.lstat(folder)
+        assert (info.st_uid, oct(info.st_mode & 0o7777)) == (uid, "0o700")
