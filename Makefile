@@ -7,11 +7,12 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 DATA   ?= .local
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint bench drill clean
 
 help:
 	@echo "make run    start the local AWS emulator, prepare it, and run the operator on desired_state/"
 	@echo "make test   run the whole test suite (installs into .venv first)"
+	@echo "make drill  a local failover drill: flip activeRegion in git, check the new region"
 	@echo "make lint   ruff, mypy and the import-layer contract"
 	@echo "make bench  benchmarks in bench/, JSON reports in bench/results/"
 	@echo "make clean  remove .venv and local data"
@@ -35,8 +36,12 @@ lint: $(STAMP)
 	$(BIN)/mypy controller
 	$(BIN)/lint-imports
 
+drill: $(STAMP)
+	$(BIN)/studioctl drill --desired desired_state
+
 bench: $(STAMP)
 	$(BIN)/python bench/idle_pass.py
+	$(BIN)/python bench/copy_engine.py
 
 clean:
 	rm -rf $(VENV) $(DATA)

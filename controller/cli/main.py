@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         apply_cmd,
         copy_cmd,
         demo_cmd,
+        drill_cmd,
         emulator_cmd,
         plan_cmd,
         run_cmd,
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"studioctl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (validate_cmd, plan_cmd, apply_cmd, run_cmd, status_cmd, copy_cmd, demo_cmd,
-                   emulator_cmd):
+                   drill_cmd, emulator_cmd):
         module.register(subparsers)
     return parser
 

@@ -61,6 +61,7 @@ def test_a_prepared_emulator_resolves_every_reference_and_plans_the_whole_estate
     assert counts[Kind.DOMAIN] == 2
     assert counts[Kind.USER_PROFILE] == 7
     # 7 homes, 2 team directories, 1 organisation directory
+    # 7 homes, 2 team directories, 1 organisation directory
     assert counts[Kind.DIRECTORY] == 10
     research = next(a for a in plan.actions if a.name == "CreateDomain"
                     and a.key.name == "research")

@@ -1,0 +1,218 @@
+"""The drill's story, step by step, against the local emulator and two controllers.
+
+Used by `studioctl drill` and by the failover tests. Starts the emulator and one
+controller per region (threads, each with its own gateway, status table and work
+queue, following the same git repository), then: waits for the primary to converge and
+replicate, writes users' files, waits for them to replicate, notes what had not
+replicated yet at the flip, flips, and checks the new region.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from controller.clock import SystemClock
+from controller.desired import load_desired_state
+from controller.emulator import Emulator, prepare_estate, start_emulator
+from controller.gateway import AwsGateway
+from controller.loop.controller import Controller, Timing
+from controller.loop.reconciler import Reconciler
+from controller.loop.status_writer import StatusWriter
+from controller.loop.workqueue import Backoff, WorkQueue
+from controller.model import DesiredState
+from controller.source import GitSource
+from controller.status.store import DynamoStatusStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class DrillResult:
+    new_region: str = ""
+    checks: list[Check] = field(default_factory=list)
+    recovery_seconds: float | None = None
+    recorded_recovery_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+
+class Drill:
+    def __init__(self, repo: Path, data: Path, timeout: float = 120.0,
+                 say: Callable[[str], None] = print) -> None:
+        self.repo = repo
+        self.data = data
+        self.timeout = timeout
+        self.say = say
+        self.controllers: dict[str, Controller] = {}
+        self.emulator: Emulator | None = None  # while the drill runs
+
+    def run(self, flip: Callable[[], str]) -> DrillResult:
+        desired = load_desired_state(self.repo / "desired_state")
+        result = DrillResult()
+        emulator = start_emulator(self.data / "aws", replication_interval_seconds=0.5)
+        self.emulator = emulator
+        threads: list[threading.Thread] = []
+        try:
+            prepare_estate(emulator.endpoint_url, desired, emulator.efs_root)
+            for region in desired.estate.regions:
+                controller = self._controller(emulator, region)
+                self.controllers[region] = controller
+                thread = threading.Thread(target=controller.run, name=f"controller-{region}",
+                                          daemon=True)
+                thread.start()
+                threads.append(thread)
+            primary = desired.estate.active_region
+            self.say(f"controllers running for {', '.join(desired.estate.regions)}; "
+                     f"{primary} is active")
+            self._wait(f"{primary} converged", lambda: self._all_ready(primary, desired))
+            written = self._write_users_files(emulator, desired, primary)
+            self.say(f"wrote {len(written)} files into users' homes in {primary}")
+            replica_root = self._wait("the files replicated",
+                                      lambda: self._replica_root(emulator, desired, written))
+            behind = [p for p in written if not (replica_root / p).exists()]
+            flipped_at = time.monotonic()
+            result.new_region = flip()
+            self.say(f"committed: activeRegion {result.new_region}")
+            new = self.controllers[result.new_region]
+            self._wait(f"failover to {result.new_region} complete",
+                       lambda: new.reconciler.failover is not None
+                       and new.reconciler.failover.record.phase == "Complete")
+            result.recovery_seconds = time.monotonic() - flipped_at
+            assert new.reconciler.failover is not None
+            result.recorded_recovery_seconds = new.reconciler.failover.record.recovery_seconds
+            flipped = new.desired
+            assert flipped is not None
+            result.checks = self._checks(emulator, flipped, result.new_region, primary,
+                                         written, behind)
+        except TimeoutError as error:
+            result.checks.append(Check("drill completed", False, str(error)))
+        finally:
+            for controller in self.controllers.values():
+                controller.stop()
+            for thread in threads:
+                thread.join(30)
+            emulator.stop()
+        return result
+
+    def _controller(self, emulator: Emulator, region: str) -> Controller:
+        clock = SystemClock()
+        gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
+        store = DynamoStatusStore(gateway, region)
+        store.ensure_table()
+        reconciler = Reconciler(gateway, region, emulator.efs_root,
+                                WorkQueue(clock, Backoff(base_seconds=0.5, max_seconds=5)),
+                                clock, StatusWriter(store, clock))
+        source = GitSource(f"file://{self.repo}", self.data / f"checkout-{region}", "main",
+                           "desired_state")
+        return Controller(source, reconciler, clock, Timing(resync_seconds=2, poll_seconds=0.5))
+
+    def _all_ready(self, region: str, desired: DesiredState) -> bool:
+        status = self.controllers[region].reconciler.status
+        return status is not None and status.all_ready(desired, region)
+
+    def _wait(self, what: str, done: Callable[[], T | None]) -> T:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            value = done()
+            if value:
+                self.say(what)
+                return value
+            time.sleep(0.2)
+        raise TimeoutError(f"{what}: not within {self.timeout:.0f} s")
+
+    def _write_users_files(self, emulator: Emulator, desired: DesiredState,
+                           region: str) -> list[str]:
+        root = self._mount(emulator, region)
+        written: list[str] = []
+        for share_dir in desired.share_directories():
+            if share_dir.share != "home":
+                continue
+            home = root / share_dir.path.lstrip("/")
+            notebook = home / "analysis.ipynb"
+            notebook.write_text(f'{{"owner": "{share_dir.path}"}}\n')
+            (home / ".bashrc").write_text("export PS1='$ '\n")
+            (home / "data").mkdir(exist_ok=True)
+            (home / "data" / "results.csv").write_text("a,b\n1,2\n")
+            os.link(home / "data" / "results.csv", home / "data" / "latest.csv")
+            (home / "link-to-notebook").symlink_to("analysis.ipynb")
+            for path in (notebook, home / ".bashrc", home / "data", home / "data/results.csv",
+                         home / "link-to-notebook"):
+                os.lchown(path, share_dir.owner.uid, share_dir.owner.gid)
+            os.chmod(notebook, 0o640)
+            written += [str(p.relative_to(root)) for p in (
+                notebook, home / ".bashrc", home / "data/results.csv",
+                home / "data/latest.csv", home / "link-to-notebook")]
+        return written
+
+    def mount(self, region: str) -> Path:
+        """The folder that stands in for the region's studio-efs mount."""
+        assert self.emulator is not None, "only while the drill runs"
+        return self._mount(self.emulator, region)
+
+    def _mount(self, emulator: Emulator, region: str) -> Path:
+        efs = AwsGateway(endpoint_url=emulator.endpoint_url).client("efs", region)
+        for fs in efs.describe_file_systems()["FileSystems"]:
+            if fs.get("Name") == "studio-efs":
+                return emulator.efs_root / fs["FileSystemId"]
+        raise TimeoutError(f"no studio-efs in {region}")
+
+    def _replica_root(self, emulator: Emulator, desired: DesiredState,
+                      written: list[str]) -> Path | None:
+        try:
+            root = self._mount(emulator, desired.estate.standby_region())
+        except TimeoutError:
+            return None
+        return root if all((root / p).exists() or (root / p).is_symlink()
+                           for p in written) else None
+
+    def _checks(self, emulator: Emulator, desired: DesiredState, region: str, old: str,
+                written: list[str], behind: list[str]) -> list[Check]:
+        source, target = self._mount(emulator, old), self._mount(emulator, region)
+        mismatched = [p for p in written if _fingerprint(source / p) != _fingerprint(target / p)]
+        checks = [Check("files arrived with the same content, owner and mode",
+                        not mismatched, f"{len(written) - len(mismatched)} of {len(written)}"
+                        + (f"; differ: {', '.join(mismatched[:5])}" if mismatched else "")),
+                  Check("nothing was still to replicate at the flip", not behind,
+                        "all replicated" if not behind else
+                        f"not yet replicated: {', '.join(behind[:5])}")]
+        links = [p for p in written if p.endswith("latest.csv")]
+        same_inode = all(os.lstat(target / p).st_ino == os.lstat(
+            target / p.replace("latest.csv", "results.csv")).st_ino for p in links)
+        checks.append(Check("hard links are still links", same_inode, f"{len(links)} groups"))
+        ready = self._all_ready(region, desired)
+        checks.append(Check(f"every resource Ready in {region}", ready,
+                            f"{len(desired.profiles)} profiles, {len(desired.domains)} domains"))
+        sagemaker = AwsGateway(endpoint_url=emulator.endpoint_url).client("sagemaker", region)
+        domains = {d["DomainName"]: d["DomainId"] for d in sagemaker.list_domains()["Domains"]}
+        wrong = []
+        for key, profile in sorted(desired.profiles.items()):
+            settings = sagemaker.describe_user_profile(
+                DomainId=domains[profile.domain], UserProfileName=profile.name)["UserSettings"]
+            posix = settings.get("CustomPosixUserConfig", {})
+            if (posix.get("Uid"), posix.get("Gid")) != (profile.posix.uid, profile.posix.gid):
+                wrong.append(key)
+        checks.append(Check("profiles have the same POSIX ids", not wrong,
+                            "all match" if not wrong else ", ".join(wrong)))
+        return checks
+
+
+def _fingerprint(path: Path) -> tuple[object, ...]:
+    info = os.lstat(path)
+    content = os.readlink(path) if stat.S_ISLNK(info.st_mode) else path.read_bytes()
+    return (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode), content)
