@@ -11,6 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.cli.common import add_status_option
 from controller.gateway import AwsGateway
+from controller.loop.failover import PK as FAILOVER_PK
+from controller.loop.failover import FailoverRecord
 from controller.status.conditions import READY, find
 from controller.status.store import DynamoStatusStore
 
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     store = DynamoStatusStore(gateway, args.region, args.status_table)
     try:
         resources, revision = store.load()
+        failover = FailoverRecord.from_item(store.get_item(FAILOVER_PK) or {})
     except (BotoCoreError, ClientError) as error:
         print(f"could not read status in {args.region}: {error}", file=sys.stderr)
         return 1
@@ -47,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
             "revision": {"seen": revision.seen, "valid": revision.valid,
                          "lastGood": revision.last_good, "message": revision.message,
                          "problems": list(revision.problems)},
+            "failover": {"activeRegion": failover.active_region, "phase": failover.phase,
+                         "revision": failover.revision,
+                         "recoverySeconds": failover.recovery_seconds},
             "resources": [{
                 "kind": s.kind, "name": s.name, "region": s.region,
                 "observedRevision": s.observed_revision,
@@ -66,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
               .rstrip())
+    if failover.active_region:
+        recovery = (f", recovered in {failover.recovery_seconds:.1f}s"
+                    if failover.phase == "Complete" and failover.started_at else "")
+        print(f"\nactive region: {failover.active_region}; this region: {failover.phase}"
+              f"{recovery}")
     if not revision.valid:
         print(f"\ndesired state: {revision.message}; revision {revision.last_good} stays in "
               "force", file=sys.stderr)
