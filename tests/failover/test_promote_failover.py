@@ -114,3 +114,37 @@ def _stop_after(count: int):
         return calls["n"] > count
 
     return should_stop
+
+
+def test_throttling_and_5xx_during_failover_still_finish_it_without_duplicates(aws):
+    desired = prepared(aws, load_desired_state(EXAMPLE))
+    clock = ManualClock()
+    converge(reconciler(aws, clock), desired, clock)
+    aws.sync_replication()
+    flipped = _flipped(desired)
+    standby = reconciler(aws, clock, region=REPLICA, max_attempts=1)
+    aws.set_faults(rate=0.3, kinds=("throttle", "5xx"), services={"sagemaker", "efs"}, seed=5)
+    finished = False
+    for _ in range(40):
+        try:
+            result = standby.reconcile(flipped)
+        except Exception:  # an observation call failed: the whole pass is retried
+            clock.advance(60)
+            continue
+        if not result.plan.actions and standby.failover.record.phase == "Complete":
+            finished = True
+            break
+        standby.queue.pop_ready()
+        clock.advance(60)
+    aws.clear_faults()
+    assert finished
+    refused = sum(n for (_, _, outcome), n in standby.gateway.calls.items() if outcome != "ok")
+    assert refused > 0, "faults were injected"
+    sagemaker = boto3.client("sagemaker", region_name=REPLICA, endpoint_url=aws.endpoint_url)
+    assert sorted(d["DomainName"] for d in sagemaker.list_domains()["Domains"]) == [
+        "analytics", "research"]
+    replica = _file_system(aws, REPLICA)
+    assert replica["FileSystemProtection"]["ReplicationOverwriteProtection"] == "ENABLED"
+    efs = boto3.client("efs", region_name=REPLICA, endpoint_url=aws.endpoint_url)
+    named = [f for f in efs.describe_file_systems()["FileSystems"] if f.get("Name") == "studio-efs"]
+    assert len(named) == 1, "no second replica was made"
