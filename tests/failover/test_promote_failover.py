@@ -148,3 +148,29 @@ def test_throttling_and_5xx_during_failover_still_finish_it_without_duplicates(a
     efs = boto3.client("efs", region_name=REPLICA, endpoint_url=aws.endpoint_url)
     named = [f for f in efs.describe_file_systems()["FileSystems"] if f.get("Name") == "studio-efs"]
     assert len(named) == 1, "no second replica was made"
+
+
+def test_a_flag_flipped_back_mid_failover_leaves_every_file_and_waits_for_failback(aws):
+    desired = prepared(aws, load_desired_state(EXAMPLE))
+    clock = ManualClock()
+    primary = reconciler(aws, clock)
+    converge(primary, desired, clock)
+    mount = aws.efs_root / _file_system(aws, PRIMARY)["FileSystemId"]
+    (mount / "home/research/bob/model.pt").write_bytes(b"weights")
+    aws.sync_replication()
+    flipped = _flipped(desired)
+    standby = reconciler(aws, clock, region=REPLICA)
+    standby.should_stop = _stop_after(1)
+    standby.reconcile(flipped)  # promoted, then cut short
+    back = replace(desired, revision=desired.revision + "-back")
+    # the old region is active again; its file system was never touched
+    result = primary.reconcile(back)
+    assert all(o.outcome == "ok" for o in result.outcomes)
+    assert not any(a.name.startswith(("Delete", "Promote")) for a in result.plan.actions)
+    assert (mount / "home/research/bob/model.pt").read_bytes() == b"weights"
+    assert any("waits until that region is fenced" in n for n in result.plan.notes)
+    standby.should_stop = lambda: False
+    standby.reconcile(back)
+    assert standby.failover.record.phase == "Standby"
+    promoted = aws.efs_root / _file_system(aws, REPLICA)["FileSystemId"]
+    assert (promoted / "home/research/bob/model.pt").read_bytes() == b"weights"
