@@ -16,8 +16,9 @@ import resource
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.fs.copy.entries import Options, Outcome
+from controller.fs.copy.entries import Options, Outcome, read_umask
 from controller.fs.copy.hardlinks import OPEN_DIR
+from controller.fs.copy.journal import Journal
 from controller.fs.copy.report import CopyReport, Progress
 from controller.fs.copy.tally import Tally
 from controller.fs.copy.walk import DirNode, ParallelWalk, describe
@@ -44,11 +45,12 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         raise CopyRefused(f"workers must be at least 1, not {workers}")
     _refuse_nesting(src, dst)
     opts = Options(dry_run=dry_run, overwrite_newer=overwrite_newer,
-                   set_owner=os.geteuid() == 0)
+                   set_owner=os.geteuid() == 0, umask=read_umask())
     tally = Tally(progress)
     _raise_open_file_limit()
     src_fd = _open_root(src, "source")
     dst_fd: int | None = None
+    journal: Journal | None = None
     try:
         src_stat = os.fstat(src_fd)
         created = False
@@ -60,9 +62,24 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
             dst_fd = _open_root(dst, "target")
         if created:
             tally.directory(None)
+        root_listing = None
+        if dst_fd is not None:
+            root_listing = [] if created else os.listdir(dst_fd)
+            if not dry_run:
+                journal = Journal(dst_fd, root_listing)
         root = DirNode("", (), src_fd, dst_fd, src_stat, None, created)
-        ParallelWalk(dst_fd, opts, tally, workers).run(root)
+        root.changed = journal is not None  # making the journal moved the root's mtime
+        ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing).run(root)
+        if journal is not None and journal.close(clean=not tally.errors):
+            # Removing the journal moved the root's mtime again: put the source's back.
+            assert dst_fd is not None
+            try:
+                os.utime(dst_fd, ns=(src_stat.st_atime_ns, src_stat.st_mtime_ns))
+            except OSError as error:
+                tally.error("", f"cannot set the directory's metadata: {describe(error)}")
     finally:
+        if journal is not None:
+            journal.close(clean=False)  # only after a failure above: keep it
         os.close(src_fd)
         if dst_fd is not None:
             os.close(dst_fd)

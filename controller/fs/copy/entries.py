@@ -3,9 +3,15 @@
 Every operation here works on a name inside an already opened directory (dir_fd) and
 never follows a symlink: files are opened with O_NOFOLLOW, replacements are written to a
 temporary name and renamed over the old entry (which replaces a link, never what it
-points at), and metadata fixes go through an O_PATH descriptor of the entry itself. This
-module must not walk directories, delete anything other than its own temporary names, or
-overwrite a target entry that is newer than the source unless told to.
+points at), and metadata fixes go through an O_PATH descriptor of the entry itself.
+Entries the target lacks are made directly under their final name (O_EXCL, so nothing
+existing is ever touched): regular files are first noted in the in-flight journal
+(journal.py), so a run killed mid-file leaves no partial file that a later run would take
+for a newer user file. Each target operation is a round trip on NFS, so a new file costs
+create, [chown], [chmod only when the create mode could not be final], utime and close.
+This module must not walk directories, delete anything other than its own temporary names
+and its own half-made new files, or overwrite a target entry that is newer than the
+source unless told to (or the journal says an earlier run was writing it).
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.fs.copy.journal import Journal
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for a regular file between stat and open must not hang us.
@@ -48,6 +58,39 @@ class Options:
     dry_run: bool
     overwrite_newer: bool
     set_owner: bool  # only root can give files away, so only root compares owners
+    umask: int = 0o777  # the process umask; unknown: every new entry gets an explicit chmod
+
+
+def read_umask() -> int:
+    """The process umask without changing it (os.umask would race with other threads)."""
+    try:
+        with open("/proc/self/status", "rb") as status:  # bytes: no codec needed
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o777
+
+
+def create_mode(mode: int, opts: Options, directory: bool = False) -> tuple[int, bool]:
+    """The mode to create a new entry with, and whether it is already the final mode.
+
+    Until the owner is set the entry belongs to us (and maybe the wrong group), so the
+    final mode is used at creation only when that gives nobody more than the source does:
+    no setuid/setgid/sticky bit (chown would clear them anyway), group bits no wider than
+    the bits everyone has, and nothing the umask would take away. A directory also keeps
+    owner rwx so that we can fill it. Otherwise: 0o600/0o700 now and chmod later.
+    """
+    final = stat.S_IMODE(mode)
+    fallback = 0o700 if directory else 0o600
+    if final & 0o7000 or final & opts.umask:
+        return fallback, False
+    if (final >> 3) & 0o7 & ~final:
+        return fallback, False
+    if directory and final & 0o700 != 0o700:
+        return fallback, False
+    return final, True
 
 
 @dataclass(frozen=True)
@@ -69,8 +112,15 @@ def metadata_differs(src: os.stat_result, dst: os.stat_result, opts: Options) ->
 
 
 def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result,
-               dst: os.stat_result | None, opts: Options) -> Done:
-    """Copy, fix or leave one non-directory entry; dst_dir None: the target dir is not there."""
+               dst: os.stat_result | None, opts: Options, journal: Journal | None = None,
+               rel: str = "", recovering: bool = False,
+               inode: list[os.stat_result] | None = None) -> Done:
+    """Copy, fix or leave one non-directory entry; dst_dir None: the target dir is not there.
+
+    `recovering`: an earlier run was writing this path (the journal says so), so a target
+    that differs is our own unfinished work, replaced without a conflict. `inode`, when
+    given, receives the stat of a regular file this call created (for hard-link leaders).
+    """
     if dst is not None and stat.S_ISDIR(dst.st_mode):
         # Replacing it would mean deleting a whole subtree of the target: never.
         raise EntryFailure("the target has a directory where the source has "
@@ -78,8 +128,11 @@ def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result
     if stat.S_ISREG(src.st_mode):
         same = (dst is not None and stat.S_ISREG(dst.st_mode)
                 and dst.st_size == src.st_size and dst.st_mtime_ns == src.st_mtime_ns)
+        if dst is None and dst_dir is not None and not opts.dry_run:
+            return _create_file(src_dir, dst_dir, name, src, opts, journal, rel, inode)
         return _sync(dst_dir, name, src, dst, same, opts, Outcome.COPIED,
-                     lambda d, tmp: _copy_file(src_dir, name, d, tmp, src, opts))
+                     lambda d, tmp: _copy_file(src_dir, name, d, tmp, src, opts, inode),
+                     recovering)
     if stat.S_ISLNK(src.st_mode):
         target = os.readlink(name, dir_fd=src_dir)
         # A link's "content" is its target; its mtime is metadata, fixed in place.
@@ -91,7 +144,17 @@ def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result
             os.symlink(target, tmp, dir_fd=d)
             fix_link_metadata(d, tmp, src, opts)
             return 0
-        return _sync(dst_dir, name, src, dst, same, opts, Outcome.SYMLINK, make_link)
+        if dst is None and dst_dir is not None and not opts.dry_run:
+            # A link is made whole; killed before its metadata, a re-run sees the same
+            # target and fixes the metadata (never a conflict): no temporary name needed.
+            try:
+                os.symlink(target, name, dir_fd=dst_dir)
+            except FileExistsError as error:
+                raise _appeared() from error
+            fix_link_metadata(dst_dir, name, src, opts)
+            return Done(Outcome.SYMLINK, changed_dir=True)
+        return _sync(dst_dir, name, src, dst, same, opts, Outcome.SYMLINK, make_link,
+                     recovering)
     same = (dst is not None and stat.S_IFMT(dst.st_mode) == stat.S_IFMT(src.st_mode)
             and dst.st_rdev == src.st_rdev and dst.st_mtime_ns == src.st_mtime_ns)
 
@@ -99,14 +162,33 @@ def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result
         os.mknod(tmp, stat.S_IFMT(src.st_mode) | 0o600, src.st_rdev, dir_fd=d)
         fix_metadata(d, tmp, src, None, opts)
         return 0
-    return _sync(dst_dir, name, src, dst, same, opts, Outcome.SPECIAL, make_node)
+    return _sync(dst_dir, name, src, dst, same, opts, Outcome.SPECIAL, make_node, recovering)
 
 
 MakeAt = Callable[[int, str], int]  # (target dir fd, temporary name) -> bytes copied
 
 
+def _appeared() -> EntryFailure:
+    return EntryFailure("appeared in the target while being copied; left alone, "
+                        "run the copy again")
+
+
+def _create_file(src_dir: int, dst_dir: int, name: str, src: os.stat_result, opts: Options,
+                 journal: Journal | None, rel: str,
+                 inode: list[os.stat_result] | None) -> Done:
+    """A file the target lacks: written directly under its final name, journaled first."""
+    if journal is not None:
+        journal.note(rel)
+    try:
+        copied = _copy_file(src_dir, name, dst_dir, name, src, opts, inode, fresh=True)
+    except FileExistsError as error:
+        raise _appeared() from error
+    return Done(Outcome.COPIED, copied, changed_dir=True)
+
+
 def _sync(dst_dir: int | None, name: str, src: os.stat_result, dst: os.stat_result | None,
-          same: bool, opts: Options, made: Outcome, make: MakeAt) -> Done:
+          same: bool, opts: Options, made: Outcome, make: MakeAt,
+          recovering: bool = False) -> Done:
     if dst is not None and same:
         if not metadata_differs(src, dst, opts):
             return Done(Outcome.UP_TO_DATE)
@@ -117,7 +199,8 @@ def _sync(dst_dir: int | None, name: str, src: os.stat_result, dst: os.stat_resu
             else:
                 fix_metadata(dst_dir, name, src, dst, opts)
         return Done(Outcome.METADATA_FIXED)
-    conflict = dst is not None and dst.st_mtime_ns > src.st_mtime_ns
+    # A path an earlier run was writing: newer only because we were killed mid-copy.
+    conflict = dst is not None and dst.st_mtime_ns > src.st_mtime_ns and not recovering
     if conflict and not opts.overwrite_newer:
         return Done(Outcome.CONFLICT, conflict=True)
     if opts.dry_run:
@@ -153,10 +236,14 @@ def install(dst_dir: int, name: str, make: MakeAt) -> int:
 
 
 def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_result,
-               opts: Options) -> int:
+               opts: Options, inode: list[os.stat_result] | None = None,
+               fresh: bool = False) -> int:
+    """Copy into a new entry `tmp` (O_EXCL). `fresh`: `tmp` is the final name, so a
+    failure removes the half-made file (ours: O_EXCL made it) instead of leaving it."""
     source = os.open(name, _READ_FILE, dir_fd=src_dir)
     try:
-        target = os.open(tmp, _NEW_FILE, 0o600, dir_fd=dst_dir)
+        mode, final = create_mode(src.st_mode, opts)
+        target = os.open(tmp, _NEW_FILE, mode, dir_fd=dst_dir)
         try:
             copied = copy_bytes(source, target)
             after = os.fstat(source)
@@ -165,9 +252,18 @@ def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_res
                 # Stamping the old mtime on new bytes would hide the change from re-runs.
                 raise EntryFailure("the source changed while being copied; not installed, "
                                    "run the copy again")
-            apply_metadata(target, src, opts)
+            apply_metadata(target, src, opts, mode_set=final)
+            if inode is not None:
+                inode.append(os.fstat(target))  # answered from the attributes just set
+        except BaseException:
+            if fresh:
+                os.close(target)
+                target = -1
+                _remove_temp(dst_dir, tmp)
+            raise
         finally:
-            os.close(target)
+            if target >= 0:
+                os.close(target)
     finally:
         os.close(source)
     return copied
@@ -202,11 +298,16 @@ def copy_bytes(source: int, target: int) -> int:
 _UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSUP}
 
 
-def apply_metadata(fd: int, src: os.stat_result, opts: Options) -> None:
-    """Owner first (a chown clears setuid/setgid), then mode, then times last."""
+def apply_metadata(fd: int, src: os.stat_result, opts: Options, mode_set: bool = False) -> None:
+    """Owner first (a chown clears setuid/setgid), then mode, then times last.
+
+    `mode_set`: the entry was created with its final mode (see create_mode), which a
+    chown leaves alone as it has no setuid/setgid bit: no chmod round trip.
+    """
     if opts.set_owner:
         os.fchown(fd, src.st_uid, src.st_gid)
-    os.fchmod(fd, stat.S_IMODE(src.st_mode))
+    if not mode_set:
+        os.fchmod(fd, stat.S_IMODE(src.st_mode))
     os.utime(fd, ns=(src.st_atime_ns, src.st_mtime_ns))
 
 
@@ -246,7 +347,8 @@ def fix_link_metadata(dst_dir: int, name: str, src: os.stat_result, opts: Option
 
 
 def _remove_temp(dst_dir: int, tmp: str) -> None:
-    # The only unlink in the engine: our own temporary name, never a user's entry.
+    # The only unlink in the engine: our own temporary name or a new file we made (O_EXCL)
+    # and failed to finish, never a user's entry.
     with contextlib.suppress(OSError):
         os.unlink(tmp, dir_fd=dst_dir)
 

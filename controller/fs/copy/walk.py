@@ -25,11 +25,13 @@ from controller.fs.copy.entries import (
     EntryFailure,
     Options,
     Outcome,
+    create_mode,
     metadata_differs,
     owner_or_mode_differs,
     sync_entry,
 )
 from controller.fs.copy.hardlinks import OPEN_DIR, HardLinkGroups, sync_follower
+from controller.fs.copy.journal import Journal, is_journal
 from controller.fs.copy.tally import Tally
 
 ENTRIES_PER_TASK = 16  # small enough to spread one big directory over many workers
@@ -49,8 +51,13 @@ class DirNode:
 
 
 class ParallelWalk:
-    def __init__(self, dst_root: int | None, opts: Options, tally: Tally, workers: int):
+    def __init__(self, dst_root: int | None, opts: Options, tally: Tally, workers: int,
+                 journal: Journal | None = None,
+                 root_listing: list[str] | None = None):
         self._dst_root = dst_root
+        self._journal = journal
+        self._recovering = journal.recovering if journal is not None else frozenset()
+        self._root_listing = root_listing  # the target root, already listed by the engine
         self._opts = opts
         self._tally = tally
         self._workers = max(1, workers)
@@ -71,6 +78,7 @@ class ParallelWalk:
             self._queue.put(None)
         for thread in threads:
             thread.join()
+        self._links.close()
 
     def _work(self) -> None:
         while (task := self._queue.get()) is not None:
@@ -95,7 +103,13 @@ class ParallelWalk:
         try:
             with os.scandir(node.src_fd) as listing:
                 entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in listing]
-            in_target = set(os.listdir(node.dst_fd)) if node.dst_fd is not None else set()
+            if node.parent is None and self._root_listing is not None:
+                in_target = set(self._root_listing)
+                in_target = {name for name in in_target if not is_journal(name)}
+            elif node.dst_fd is not None and not node.created:
+                in_target = set(os.listdir(node.dst_fd))
+            else:
+                in_target = set()  # we just made it (empty), or a dry run without it
             self._tally.add_extra(len(in_target - {name for name, _ in entries}))
             others = [name for name, is_dir in entries if not is_dir]
             for name in (name for name, is_dir in entries if is_dir):
@@ -129,7 +143,9 @@ class ParallelWalk:
             if parent.dst_fd is not None and not (created and self._opts.dry_run):
                 if created:
                     try:
-                        os.mkdir(name, 0o700, dir_fd=parent.dst_fd)  # final mode when done
+                        # Final mode now when that is safe, else 0o700 until it is finished.
+                        os.mkdir(name, create_mode(src_stat.st_mode, self._opts, True)[0],
+                                 dir_fd=parent.dst_fd)
                         parent.changed = True
                     except FileExistsError:
                         created = False  # appeared since the scan: open it like any other
@@ -143,10 +159,16 @@ class ParallelWalk:
 
     def _sync_entries(self, node: DirNode, names: list[str], in_target: set[str]) -> None:
         try:
+            if self._journal is not None and node.dst_fd is not None:
+                # One journal write for the whole chunk: every name the target lacks may
+                # be created under its final name below (noting more is harmless).
+                fresh = [_join(node.rel, name) for name in names if name not in in_target]
+                if fresh:
+                    self._journal.note(*fresh)
             for name in names:
                 rel = _join(node.rel, name)
                 try:
-                    done = self._sync_one(node, name, name in in_target)
+                    done = self._sync_one(node, name, rel, name in in_target)
                     if done.changed_dir:
                         node.changed = True
                     self._tally.record(rel, done)
@@ -159,7 +181,7 @@ class ParallelWalk:
         finally:
             self._release(node)
 
-    def _sync_one(self, node: DirNode, name: str, in_target: bool) -> Done:
+    def _sync_one(self, node: DirNode, name: str, rel: str, in_target: bool) -> Done:
         src = os.stat(name, dir_fd=node.src_fd, follow_symlinks=False)
         if stat.S_ISDIR(src.st_mode):
             raise EntryFailure("became a directory while being copied; run the copy again")
@@ -167,20 +189,28 @@ class ParallelWalk:
         if node.dst_fd is not None and in_target:
             with contextlib.suppress(FileNotFoundError):  # gone since the scan: copy it
                 dst = os.stat(name, dir_fd=node.dst_fd, follow_symlinks=False)
+        recovering = rel in self._recovering
         if not (stat.S_ISREG(src.st_mode) and src.st_nlink > 1):
-            return sync_entry(node.src_fd, node.dst_fd, name, src, dst, self._opts)
+            # The journal was written for the whole chunk already (_sync_entries).
+            return sync_entry(node.src_fd, node.dst_fd, name, src, dst, self._opts,
+                              None, rel, recovering)
         group, leader = self._links.claim(src)
         if not leader:
             group.settled.wait()
             if group.usable:
                 return sync_follower(group, self._dst_root, node.dst_fd, name, src, dst,
-                                     self._opts)
+                                     self._opts, recovering)
             # The leader failed or was left alone: copy this name on its own for now.
-            return sync_entry(node.src_fd, node.dst_fd, name, src, dst, self._opts)
+            return sync_entry(node.src_fd, node.dst_fd, name, src, dst, self._opts,
+                              None, rel, recovering)
         done, inode = None, None
         try:
-            done = sync_entry(node.src_fd, node.dst_fd, name, src, dst, self._opts)
-            if done.changed_dir and node.dst_fd is not None:
+            made: list[os.stat_result] = []
+            done = sync_entry(node.src_fd, node.dst_fd, name, src, dst, self._opts,
+                              None, rel, recovering, made)
+            if made:
+                inode = (made[0].st_dev, made[0].st_ino)
+            elif done.changed_dir and node.dst_fd is not None:
                 now = os.stat(name, dir_fd=node.dst_fd, follow_symlinks=False)
                 inode = (now.st_dev, now.st_ino)
             elif dst is not None:
@@ -188,7 +218,8 @@ class ParallelWalk:
             return done
         finally:
             usable = done is not None and done.outcome is not Outcome.CONFLICT
-            group.settle(node.parts, name, inode, usable)
+            group.settle(node.parts, name, inode, usable,
+                         self._links.hold(node.dst_fd) if usable else None)
 
     def _finish(self, node: DirNode) -> None:
         """Give the target directory the source's owner, mode and mtime, then close it."""
@@ -221,7 +252,9 @@ def _apply_dir_metadata(fd: int, src: os.stat_result, now: os.stat_result,
     chowned = opts.set_owner and (now.st_uid, now.st_gid) != (src.st_uid, src.st_gid)
     if chowned:
         os.fchown(fd, src.st_uid, src.st_gid)
-    if chowned or stat.S_IMODE(now.st_mode) != stat.S_IMODE(src.st_mode):
+    # A directory's chown keeps its mode on Linux; with special bits, set them again anyway.
+    if ((chowned and stat.S_IMODE(src.st_mode) & 0o7000)
+            or stat.S_IMODE(now.st_mode) != stat.S_IMODE(src.st_mode)):
         os.fchmod(fd, stat.S_IMODE(src.st_mode))
     if now.st_mtime_ns != src.st_mtime_ns:
         os.utime(fd, ns=(src.st_atime_ns, src.st_mtime_ns))
