@@ -33,12 +33,9 @@ from controller.desired import load_desired_state  # noqa: E402
 from controller.emulator import prepare_estate, start_emulator  # noqa: E402
 from controller.gateway import AwsGateway  # noqa: E402
 from controller.logs import configure  # noqa: E402
-from controller.loop.reconciler import Reconciler  # noqa: E402
-from controller.loop.status_writer import StatusWriter  # noqa: E402
-from controller.loop.workqueue import WorkQueue  # noqa: E402
+from controller.loop.factory import make_reconciler  # noqa: E402
 from controller.observe import observe  # noqa: E402
 from controller.plan import make_plan  # noqa: E402
-from controller.status.store import DynamoStatusStore  # noqa: E402
 
 REGION = "us-east-1"
 
@@ -93,10 +90,7 @@ def main() -> int:
             prepare_estate(emulator.endpoint_url, desired, emulator.efs_root)
             clock = SystemClock()
             gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
-            store = DynamoStatusStore(gateway, REGION)
-            store.ensure_table()
-            reconciler = Reconciler(gateway, REGION, emulator.efs_root, WorkQueue(clock), clock,
-                                    StatusWriter(store, clock))
+            reconciler = make_reconciler(gateway, REGION, emulator.efs_root, clock)
             print(f"converging {len(desired.profiles)} profiles in {len(desired.domains)} "
                   "domains ...", flush=True)
             converge_s, converge_calls, first = counted(gateway,

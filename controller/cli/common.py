@@ -90,16 +90,8 @@ def add_status_option(parser: argparse.ArgumentParser) -> None:
 def build_reconciler(args: argparse.Namespace, region: str, clock: Clock,
                      with_status: bool = True) -> Reconciler:
     """Gateway, status store and reconciler for one region, from the common options."""
-    from controller.loop.reconciler import Reconciler
-    from controller.loop.status_writer import StatusWriter
-    from controller.loop.workqueue import WorkQueue
-    from controller.status.store import DynamoStatusStore
+    from controller.loop.factory import make_reconciler
 
     gateway = AwsGateway(endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
-    status = None
-    if with_status:
-        store = DynamoStatusStore(gateway, region, args.status_table)
-        store.ensure_table()
-        status = StatusWriter(store, clock)
-    return Reconciler(gateway, region, resolve_efs_root(args.efs_root), WorkQueue(clock), clock,
-                      status)
+    return make_reconciler(gateway, region, resolve_efs_root(args.efs_root), clock,
+                           with_status, args.status_table)

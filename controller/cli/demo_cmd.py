@@ -23,11 +23,8 @@ from controller.gateway import AwsGateway
 from controller.health import HealthServer
 from controller.logs import configure
 from controller.loop.controller import Controller, Timing
-from controller.loop.reconciler import Reconciler
-from controller.loop.status_writer import StatusWriter
-from controller.loop.workqueue import WorkQueue
+from controller.loop.factory import make_reconciler
 from controller.source import GitSource
-from controller.status.store import DynamoStatusStore
 
 HELP = """\
 Run studio-operator locally: an embedded AWS emulator (moto in server mode plus this
@@ -79,10 +76,7 @@ def run(args: argparse.Namespace) -> int:
         region = desired.estate.active_region
         clock = SystemClock()
         gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
-        store = DynamoStatusStore(gateway, region)
-        store.ensure_table()
-        reconciler = Reconciler(gateway, region, emulator.efs_root, WorkQueue(clock), clock,
-                                StatusWriter(store, clock))
+        reconciler = make_reconciler(gateway, region, emulator.efs_root, clock)
         source = GitSource(f"file://{repo}", data / "checkout", "main", "desired_state")
         health = HealthServer(args.metrics_port, host="127.0.0.1").start()
         controller = Controller(source, reconciler, clock,

@@ -23,12 +23,10 @@ from controller.desired import load_desired_state
 from controller.emulator import Emulator, prepare_estate, start_emulator
 from controller.gateway import AwsGateway
 from controller.loop.controller import Controller, Timing
-from controller.loop.reconciler import Reconciler
-from controller.loop.status_writer import StatusWriter
-from controller.loop.workqueue import Backoff, WorkQueue
+from controller.loop.factory import make_reconciler
+from controller.loop.workqueue import Backoff
 from controller.model import DesiredState
 from controller.source import GitSource
-from controller.status.store import DynamoStatusStore
 
 T = TypeVar("T")
 
@@ -113,11 +111,8 @@ class Drill:
     def _controller(self, emulator: Emulator, region: str) -> Controller:
         clock = SystemClock()
         gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
-        store = DynamoStatusStore(gateway, region)
-        store.ensure_table()
-        reconciler = Reconciler(gateway, region, emulator.efs_root,
-                                WorkQueue(clock, Backoff(base_seconds=0.5, max_seconds=5)),
-                                clock, StatusWriter(store, clock))
+        reconciler = make_reconciler(gateway, region, emulator.efs_root, clock,
+                                     backoff=Backoff(base_seconds=0.5, max_seconds=5))
         source = GitSource(f"file://{self.repo}", self.data / f"checkout-{region}", "main",
                            "desired_state")
         return Controller(source, reconciler, clock, Timing(resync_seconds=2, poll_seconds=0.5))

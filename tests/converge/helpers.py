@@ -5,13 +5,12 @@ from __future__ import annotations
 from controller.clock import ManualClock
 from controller.emulator import Emulator, prepare_estate
 from controller.gateway import AwsGateway
+from controller.loop.factory import make_reconciler
 from controller.loop.reconciler import Reconciler
-from controller.loop.status_writer import StatusWriter
-from controller.loop.workqueue import Backoff, WorkQueue
+from controller.loop.workqueue import Backoff
 from controller.model import DesiredState
 from controller.observe import observe
 from controller.plan import Plan, make_plan
-from controller.status.store import DynamoStatusStore
 
 REGION = "us-east-1"
 
@@ -20,13 +19,8 @@ def reconciler(aws: Emulator, clock: ManualClock | None = None, max_attempts: in
                status: bool = True, region: str = REGION) -> Reconciler:
     clock = clock or ManualClock()
     gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=max_attempts)
-    writer = None
-    if status:
-        store = DynamoStatusStore(gateway, region)
-        store.ensure_table()
-        writer = StatusWriter(store, clock)
-    queue = WorkQueue(clock, Backoff(base_seconds=1, max_seconds=30), seed=1)
-    return Reconciler(gateway, region, aws.efs_root, queue, clock, writer)
+    return make_reconciler(gateway, region, aws.efs_root, clock, with_status=status,
+                           backoff=Backoff(base_seconds=1, max_seconds=30), seed=1)
 
 
 def prepared(aws: Emulator, desired: DesiredState) -> DesiredState:
