@@ -24,10 +24,16 @@ def configure(level: str = "info", json: bool = True) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr is looked up when a logger is made, not once here, so a stream that
+        # was swapped (by a test runner, say) and closed is never written to later.
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 
 
 def get_logger(**bound: object) -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger().bind(**bound)  # type: ignore[no-any-return]
+
+
+def _stderr_logger(*_: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
