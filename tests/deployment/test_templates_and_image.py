@@ -1,0 +1,37 @@
+"""Deployment artefacts: CloudFormation templates pass cfn-lint, and the image runs the
+same entry point the tests use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = sorted((ROOT / "infra" / "cloudformation").glob("*.yaml"))
+
+
+def test_every_cloudformation_template_passes_cfn_lint():
+    assert TEMPLATES, "templates exist"
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), *map(str, TEMPLATES)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_would_catch_a_broken_template(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(TEMPLATES[0].read_text().replace("Type: AWS::EC2::VPC",
+                                                       "Type: AWS::EC2::NotAThing"))
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(broken)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode != 0
+
+
+def test_the_image_runs_the_console_script_the_tests_use():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["studioctl"]' in dockerfile
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'studioctl = "controller.cli.main:main"' in pyproject
+    assert "COPY manifests ./manifests" in dockerfile, "the schemas ship in the image"
