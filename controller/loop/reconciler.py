@@ -22,7 +22,7 @@ from controller.errors import LeaseLost, RequeueAfter, TerminalError
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.failover import FailoverTracker
-from controller.loop.status_writer import StatusWriter, export_replication_lag, problems_left
+from controller.loop.status_writer import StatusWriter, export_replication_lag
 from controller.loop.workqueue import WorkQueue
 from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
 from controller.model import DesiredState
@@ -107,7 +107,7 @@ class Reconciler:
         if self.failover is not None and self.status is not None:
             promoting = any(a.name == "PromoteReplica" for a in plan.actions) and not any(
                 o.action == "PromoteReplica" and o.outcome == OK for o in result.outcomes)
-            self.failover.after_pass(promoting, result.result == "partial" or problems_left(plan),
+            self.failover.after_pass(promoting, result.result == "partial" or bool(plan.problems),
                                      self.status.all_ready(desired, self.region))
         self.log.info("pass", revision=desired.revision, result=result.result,
                       actions=len(plan.actions), problems=len(plan.problems),

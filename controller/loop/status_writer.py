@@ -93,10 +93,6 @@ class StatusWriter:
         return all(_is_ready(self.current.get(f"{k.kind}#{k.name}")) for k in keys)
 
 
-def problems_left(plan: Plan) -> bool:
-    return bool(plan.problems)
-
-
 def replication_lag(observed: ObservedState, now: float) -> dict[str, float]:
     """Seconds behind, per logical file system this region replicates or receives."""
     lags: dict[str, float] = {}

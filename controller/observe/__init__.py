@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from controller.gateway import AwsGateway
-from controller.model import DesiredState
+from controller.model import DesiredState, Mode
 from controller.observe.cache import DescribeCache
 from controller.observe.filesystems import observe_directory
 from controller.observe.references import resolve_references
@@ -24,8 +24,17 @@ from controller.observed import ObservedDirectory, ObservedState
 
 def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             efs_root: Path | None, cache: DescribeCache | None = None) -> ObservedState:
-    """One snapshot; with a cache, unchanged domains and profiles are not described."""
-    references = resolve_references(gateway, desired, region)
+    """One snapshot; with a cache, unchanged domains and profiles are not described.
+
+    A standby region of an active-passive estate holds no domains until a failover, so
+    only its file systems are looked at (for the replica's lag), not SageMaker, the
+    share directories or the other region.
+    """
+    acting = (region == desired.estate.active_region
+              or desired.estate.mode is Mode.ACTIVE_ACTIVE)
+    references = resolve_references(gateway, desired, region, acting)
+    if not acting:
+        return ObservedState(region=region, references=references, directories_observed=False)
     domains = observe_domains(gateway, desired, region, cache)
     profiles = observe_profiles(gateway, desired, region, domains, cache)
     directories: dict[tuple[str, str], ObservedDirectory] = {}

@@ -17,8 +17,12 @@ from controller.model import DesiredState
 from controller.observed import ObservedFileSystem, ObservedReplication, ResolvedReferences
 
 
-def resolve_references(gateway: AwsGateway, desired: DesiredState,
-                       region: str) -> ResolvedReferences:
+def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
+                       acting: bool = True) -> ResolvedReferences:
+    """Every reference, resolved in `region`; when not `acting` (a standby region), only
+    the region's own file systems, which is all a standby controller looks at."""
+    if not acting:
+        return ResolvedReferences(file_systems=_file_systems(gateway, desired, region))
     networks = [d.networks[region] for _, d in sorted(desired.domains.items())
                 if region in d.networks]
     ec2 = gateway.client("ec2", region)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -135,11 +135,6 @@ class DynamoStatusStore:
         with self._lock:
             self._cache[item["pk"]] = item
         return True
-
-
-def with_revision(status: ResourceStatus, observed: str, applied: str | None) -> ResourceStatus:
-    return replace(status, observed_revision=observed,
-                   last_applied_revision=applied or status.last_applied_revision)
 
 
 def _typed(item: dict[str, Any]) -> dict[str, Any]:

@@ -30,3 +30,17 @@ def test_an_idle_pass_describes_nothing_until_the_full_refresh_age(aws):
     rec.gateway.reset_counts()
     assert rec.reconcile(desired).plan.actions == ()
     assert _describes(rec) == 2 + 7, "every remembered describe is refreshed after its age"
+
+
+def test_a_standby_region_looks_only_at_its_own_file_systems(aws):
+    desired = prepared(aws, load_desired_state(EXAMPLE))
+    clock = ManualClock()
+    reconciler(aws, clock).reconcile(desired)  # the active region replicates
+    standby = reconciler(aws, clock, region="us-west-2")
+    standby.gateway.reset_counts()
+    result = standby.reconcile(desired)
+    assert result.plan.role == "standby" and result.plan.actions == ()
+    services = {service for (service, _, _) in standby.gateway.calls}
+    assert services <= {"efs", "dynamodb"}, services
+    regions = {client.meta.region_name for client in standby.gateway._clients.values()}
+    assert regions == {"us-west-2"}, "nothing read in the other region"
