@@ -3,8 +3,9 @@
 Completed after moto: CreateFileSystem (the file system's folder), DescribeFileSystems
 (FileSystemProtection and throughput updates), DeleteFileSystem (refused while
 replicating; the folder goes with it), CreateAccessPoint (ClientToken idempotency).
-Answered here: UpdateFileSystemProtection, UpdateFileSystem, Put/DescribeBackupPolicy
-and the replication configuration calls (efs_replication). This module must not
+Answered here: UpdateFileSystemProtection, UpdateFileSystem, Put/DescribeBackupPolicy,
+Put/Describe/DeleteFileSystemPolicy (moto has no delete) and the replication
+configuration calls (efs_replication). This module must not
 change moto's records of file systems, only what the caller sees of them.
 """
 
@@ -42,6 +43,9 @@ class ElasticFileSystem:
             "PutBackupPolicy": self._put_backup_policy,
             "DescribeBackupPolicy": self._describe_backup_policy,
             "CreateAccessPoint": self._create_access_point,
+            "PutFileSystemPolicy": self._put_policy,
+            "DescribeFileSystemPolicy": self._describe_policy,
+            "DeleteFileSystemPolicy": self._delete_policy,
             "CreateReplicationConfiguration": replication.create_replication_configuration,
             "DescribeReplicationConfigurations": replication.describe_replication_configurations,
             "DeleteReplicationConfiguration": replication.delete_replication_configuration,
@@ -164,6 +168,32 @@ class ElasticFileSystem:
             return _moto_reply(*self._forward(call))
         return json_reply({"BackupPolicy": {"Status": status}}, protocol="rest-json")
 
+    def _put_policy(self, call: EfsCall) -> Reply:
+        file_system_id = call.request.path_params.get("FileSystemId", "")
+        call.describe_file_system(file_system_id)
+        text = call.request.json().get("Policy")
+        if not isinstance(text, str) or not _is_policy(text):
+            raise AwsError(
+                "InvalidPolicyException",
+                "Policy must be a JSON policy document with a Statement list.",
+            )
+        self.store.policies[(call.account, call.region, file_system_id)] = text
+        return json_reply({"FileSystemId": file_system_id, "Policy": text}, protocol="rest-json")
+
+    def _describe_policy(self, call: EfsCall) -> Reply:
+        file_system_id = call.request.path_params.get("FileSystemId", "")
+        call.describe_file_system(file_system_id)
+        text = self.store.policies.get((call.account, call.region, file_system_id))
+        if text is None:
+            raise AwsError("PolicyNotFound", f"File system {file_system_id} has no policy.", 404)
+        return json_reply({"FileSystemId": file_system_id, "Policy": text}, protocol="rest-json")
+
+    def _delete_policy(self, call: EfsCall) -> Reply:
+        file_system_id = call.request.path_params.get("FileSystemId", "")
+        call.describe_file_system(file_system_id)
+        self.store.policies.pop((call.account, call.region, file_system_id), None)
+        return Reply(200, b"", {"Content-Type": "application/json"})
+
     def _create_access_point(self, call: EfsCall) -> Reply:
         body = call.request.json()
         token = body.get("ClientToken")
@@ -189,6 +219,14 @@ class ElasticFileSystem:
         if status == 200 and token:
             self.store.access_point_tokens[key] = (str(json.loads(raw)["AccessPointId"]), asked)
         return _moto_reply(status, headers, raw)
+
+
+def _is_policy(text: str) -> bool:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and isinstance(document.get("Statement"), list)
 
 
 def _moto_reply(status: int, headers: dict[str, str], body: bytes) -> Reply:

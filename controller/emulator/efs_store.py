@@ -2,7 +2,7 @@
 
 moto keeps file systems, mount targets and access points; the emulator adds what moto
 lacks: a real folder per file system (efs_root/<fs-id>/, standing in for the mounted
-EFS), replication overwrite protection, backup policies, throughput updates, access
+EFS), replication overwrite protection, backup and file system policies, throughput updates, access
 point client tokens and cross-region replication configurations. Replication is scoped
 per account (a configuration spans two regions); everything else per account and region.
 This module must not parse requests, call moto, or copy file contents.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,10 +110,15 @@ class EfsStore:
     lock: threading.RLock = field(default_factory=threading.RLock)
     protection: dict[FsKey, str] = field(default_factory=dict)
     backup_policies: dict[FsKey, str] = field(default_factory=dict)
+    # File system policies (JSON text), answered here: moto cannot delete one.
+    policies: dict[FsKey, str] = field(default_factory=dict)
     throughput: dict[FsKey, dict[str, Any]] = field(default_factory=dict)
     # (account, region, client token) -> (access point id, what was asked for)
     access_point_tokens: dict[FsKey, tuple[str, str]] = field(default_factory=dict)
     replications: list[Replication] = field(default_factory=list)
+    # Called with each configuration whose deletion has just completed (the replicator
+    # moves what the replica held beyond its source into EFS's lost+found folder).
+    on_deleted: Callable[[Replication], None] | None = None
 
     def protection_of(self, key: FsKey) -> str:
         return self.protection.get(key, "ENABLED")
@@ -127,6 +133,8 @@ class EfsStore:
                 replication.destination_id,
             )
             self.protection[destination] = "ENABLED"
+            if self.on_deleted is not None:
+                self.on_deleted(replication)
 
     def replication_of(self, account: str, region: str, file_system_id: str) -> Replication | None:
         return next(
@@ -134,7 +142,7 @@ class EfsStore:
         )
 
     def forget_file_system(self, key: FsKey) -> None:
-        for table in (self.protection, self.backup_policies, self.throughput):
+        for table in (self.protection, self.backup_policies, self.throughput, self.policies):
             table.pop(key, None)
         self.folders.remove(key[2])
 
@@ -142,6 +150,7 @@ class EfsStore:
         with self.lock:
             self.protection.clear()
             self.backup_policies.clear()
+            self.policies.clear()
             self.throughput.clear()
             self.access_point_tokens.clear()
             self.replications.clear()

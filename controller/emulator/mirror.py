@@ -117,6 +117,39 @@ def _mirror_file(
     _copy_metadata(info, target)
 
 
+def move_unmatched(source: Path, destination: Path, folder_name: str) -> int:
+    """Move what `destination` holds beyond `source` into destination/folder_name/.
+
+    What EFS does with data it finds on a replica when the replication is deleted: it
+    is put in a lost+found folder at the root, never thrown away. Entries are renamed
+    (same file system), keeping their relative paths; returns how many were moved.
+    """
+    moved = 0
+    folder = destination / folder_name
+    pending = [Path()]
+    while pending:
+        relative = pending.pop()
+        try:
+            names = sorted(os.listdir(destination / relative))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in names:
+            if relative == Path() and name == folder_name:
+                continue
+            here = relative / name
+            mine = _lstat(destination / here)
+            theirs = _lstat(source / here)
+            if mine is None:
+                continue
+            if theirs is None:
+                (folder / relative).mkdir(parents=True, exist_ok=True)
+                os.rename(destination / here, folder / here)
+                moved += 1
+            elif stat.S_ISDIR(mine.st_mode) and stat.S_ISDIR(theirs.st_mode):
+                pending.append(here)
+    return moved
+
+
 def _copy_metadata(info: os.stat_result, target: Path) -> None:
     is_link = stat.S_ISLNK(info.st_mode)
     if os.geteuid() == 0:

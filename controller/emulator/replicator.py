@@ -5,19 +5,22 @@ mirrors each active configuration's source folder into its destination folder, t
 records LastReplicatedTimestamp as the time the pass *started* (everything written
 before then is on the replica, which is what the EFS field promises) and moves a new
 configuration from ENABLING to ENABLED. Configurations being deleted are not mirrored
-any more. This module must not answer API calls.
+any more; when a deletion completes, whatever the replica held that its source did not
+is moved into EFS's lost+found folder at the replica's root. This module must not
+answer API calls.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from controller.emulator.efs_store import EfsStore, Replication
 from controller.emulator.lifecycle import EmulatorConfig
-from controller.emulator.mirror import mirror_tree
+from controller.emulator.mirror import mirror_tree, move_unmatched
 
 
 class Replicator:
@@ -27,8 +30,13 @@ class Replicator:
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._pass_lock = threading.Lock()  # one pass at a time: the thread or sync_now()
+        # Held while a replica's folder is changed: by a mirror, or by the lost+found move
+        # when a deletion completes (which happens under the store's lock, so a mirror
+        # must not take the store's lock while holding this one).
+        self._folder_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="efs-replicator", daemon=True)
         self.passes = 0
+        store.on_deleted = self._keep_unmatched
 
     def start(self) -> None:
         self._thread.start()
@@ -77,8 +85,11 @@ class Replicator:
             started = self._config.clock()
             folders = self._store.folders
             try:
-                source = folders.ensure(replication.source_id)
-                mirror_tree(source, folders.ensure(replication.destination_id))
+                with self._folder_lock:
+                    if replication.lifecycle.status == "DELETING":
+                        continue  # deleted since the pass began: the replica is on its own
+                    source = folders.ensure(replication.source_id)
+                    mirror_tree(source, folders.ensure(replication.destination_id))
             except OSError as error:
                 # The lag then grows, which is how a real stalled replication shows.
                 print(
@@ -91,6 +102,24 @@ class Replicator:
             mirrored += 1
         self.passes += 1
         return mirrored
+
+    def _keep_unmatched(self, replication: Replication) -> None:
+        """A deleted configuration leaves what only the replica held in lost+found."""
+        folders = self._store.folders
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._config.clock()))
+        try:
+            with self._folder_lock:
+                move_unmatched(
+                    folders.ensure(replication.source_id),
+                    folders.ensure(replication.destination_id),
+                    f"efs-replication-lost+found-{replication.source_id}-{stamp}",
+                )
+        except OSError as error:
+            print(
+                f"studio-operator emulator: lost+found of {replication.destination_id} "
+                f"failed: {error!r}",
+                file=sys.stderr,
+            )
 
     def _record(self, replication: Replication, started: float) -> None:
         with self._store.lock:

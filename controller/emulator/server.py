@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -136,6 +137,12 @@ class Emulator:
             "transition_seconds": self.config.transition_seconds,
             "replication_interval_seconds": self.config.replication_interval_seconds,
         }
+
+    @contextmanager
+    def replication_paused(self) -> Iterator[None]:
+        """No replication pass runs meanwhile (API calls still do): for staging a replica."""
+        with self._replicator.paused():
+            yield
 
     def sync_replication(self) -> int:
         """Mirror every active replication once, now, in this thread (no waiting on the timer)."""

@@ -148,3 +148,44 @@ def test_unknown_file_systems_and_missing_configurations_answer_aws_errors(aws, 
     )
     unknown = lambda: replicate(client, "fs-0123456789abcdef0")  # noqa: E731
     assert error_of(unknown) == ("FileSystemNotFound", 404)
+
+
+def test_what_only_the_replica_held_is_moved_to_lost_and_found_when_deletion_completes(
+    aws, client, source
+):
+    efs = client("efs")
+    (aws.efs_root / source / "shared").mkdir()
+    (aws.efs_root / source / "shared" / "kept.txt").write_text("in both")
+    replica = replicate(client, source)["Destinations"][0]["FileSystemId"]
+    aws.sync_replication()
+    with aws.replication_paused():
+        # Written to the replica behind replication's back, before a pass could undo it.
+        (aws.efs_root / replica / "shared" / "stray.txt").write_text("only on the replica")
+        (aws.efs_root / replica / "stray-dir").mkdir()
+        efs.delete_replication_configuration(SourceFileSystemId=source)
+    with pytest.raises(efs.exceptions.ReplicationNotFound):
+        efs.describe_replication_configurations(FileSystemId=source)
+    (found,) = [p for p in (aws.efs_root / replica).iterdir() if p.name.startswith("efs-rep")]
+    assert found.name.startswith(f"efs-replication-lost+found-{source}-")
+    assert (found / "shared" / "stray.txt").read_text() == "only on the replica"
+    assert (found / "stray-dir").is_dir()
+    assert (aws.efs_root / replica / "shared" / "kept.txt").read_text() == "in both"
+    assert not (aws.efs_root / replica / "shared" / "stray.txt").exists()
+
+
+def test_file_system_policies_are_put_described_and_deleted(aws, client, source):
+    efs = client("efs")
+    with pytest.raises(efs.exceptions.PolicyNotFound):
+        efs.describe_file_system_policy(FileSystemId=source)
+    policy = '{"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Deny"}]}'
+    efs.put_file_system_policy(FileSystemId=source, Policy=policy)
+    assert efs.describe_file_system_policy(FileSystemId=source)["Policy"] == policy
+    assert error_of(lambda: efs.put_file_system_policy(FileSystemId=source, Policy="{not json"))[
+        0
+    ] == "InvalidPolicyException"
+    efs.delete_file_system_policy(FileSystemId=source)
+    with pytest.raises(efs.exceptions.PolicyNotFound):
+        efs.describe_file_system_policy(FileSystemId=source)
+    assert error_of(lambda: efs.delete_file_system_policy(FileSystemId="fs-0000000000"))[0] == (
+        "FileSystemNotFound"
+    )
