@@ -52,9 +52,22 @@ REPLICATION_LAG = Gauge(
     ["file_system"])
 FAILOVER_PHASE = Gauge(
     "studio_operator_failover_phase",
-    "1 for the failover phase this region is in (Steady, Standby, Promoting, Converging, "
-    "Complete), 0 for the others.",
+    "1 for the failover phase this region is in, 0 for the others: Steady, Promoting, "
+    "Converging, Complete (active region); Standby, Fencing, Saving, ReadyForFailback, "
+    "Replicating, InSync (standby region, failing back).",
     ["phase"])
 FAILOVER_RECOVERY = Gauge(
     "studio_operator_failover_recovery_seconds",
-    "Time from the first pass that saw this region become active to every resource Ready.")
+    "Time from the controller seeing the revision that made this region active to every "
+    "resource Ready.")
+COPY_FILES = Counter(
+    "studio_operator_copied_files_total",
+    "Files the operator copied between file systems, by purpose (working_copy: filling or "
+    "refreshing a working copy from a replica; recovery: saving an old copy's files before "
+    "failback).",
+    ["purpose"])
+COPY_BYTES = Counter(
+    "studio_operator_copied_bytes_total",
+    "Bytes the operator copied between file systems, by purpose (as "
+    "studio_operator_copied_files_total).",
+    ["purpose"])

@@ -107,6 +107,9 @@ class FileSystemSpec:
     placements: Mapping[str, FileSystemPlacement]
     replicate: bool = False
     replication_lag_threshold_seconds: int = 900
+    # active-active: the standby region's working copy is refreshed from the replica
+    # this often.
+    refresh_minutes: int = 60
 
     def placement_in(self, region: str) -> FileSystemPlacement | None:
         """How the file system is found in `region`. A replicated file system with no

@@ -34,11 +34,24 @@ class ObservedFileSystem:
     # ENABLED | DISABLED | REPLICATING (EFS FileSystemProtection)
     replication_overwrite_protection: str | None = None
     replication: ObservedReplication | None = None
+    # When its file system policy fences it (NFS writes denied), the time it was fenced
+    # (controller.fencing); None when it is not fenced or the policy was not read.
+    fenced_at: str | None = None
 
     def is_replica(self) -> bool:
         """True while it is the read-only destination of a replication."""
         return (self.replication is not None
                 and self.replication.destination_file_system_id == self.file_system_id)
+
+
+@dataclass(frozen=True)
+class ObservedWorkingCopy:
+    """A writable copy of a region's replica, made by the copy engine (controller.fencing)."""
+
+    file_system_id: str
+    lifecycle_state: str
+    copied_at: float | None = None  # when the last complete copy began; None: never
+    attached: bool = False  # it has taken over from the replica (strategy copy)
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,19 @@ class ObservedProfile:
     status: str
     last_modified: datetime | None
     description: Mapping[str, Any]  # describe_user_profile's response
+
+
+@dataclass(frozen=True)
+class ObservedApp:
+    """A Studio app that is running (or starting) in a domain: fencing stops it."""
+
+    domain: str  # the domain's name in the desired state
+    domain_id: str
+    app_type: str
+    app_name: str
+    user_profile: str | None = None
+    space: str | None = None
+    status: str = "InService"
 
 
 @dataclass(frozen=True)
@@ -88,6 +114,11 @@ class ResolvedReferences:
     # Replicated file systems only: what the other region holds (None: nothing there).
     # A name missing here means the other region could not be read this pass.
     remote_file_systems: Mapping[str, ObservedFileSystem | None] = field(default_factory=dict)
+    # Replicated file systems with a working copy in this region (see ObservedWorkingCopy).
+    # Once one is attached, `file_systems` names it, and the replica it took over from,
+    # kept as it was, is in `superseded`.
+    working_copies: Mapping[str, ObservedWorkingCopy] = field(default_factory=dict)
+    superseded: Mapping[str, ObservedFileSystem] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,3 +137,12 @@ class ObservedState:
     can_set_owners: bool = True
     # Names of the Studio lifecycle configs the region holds (None: not looked at).
     lifecycle_configs: frozenset[str] | None = None
+    # Fencing and failback (a region that is no longer active; see controller.fencing).
+    running_apps: tuple[ObservedApp, ...] = ()
+    # Logical file system -> "saved" (this fence's recovery folder is complete on the
+    # active copy), "pending" (not yet) or "unmounted" (the active copy is not mounted).
+    recoveries: Mapping[str, str] = field(default_factory=dict)
+    # Logical file system -> EFS lost+found folders at the root of this region's copy.
+    lost_and_found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # When the snapshot was taken (epoch seconds): schedules (working copy refresh).
+    observed_at: float = 0.0

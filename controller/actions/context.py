@@ -29,6 +29,8 @@ class ExecutionContext:
     domain_status: dict[str, str] = field(default_factory=dict)
     # Said once per pass: things done only partly (ownership not set when not root).
     warnings: list[str] = field(default_factory=list)
+    # When the pass began, on the controller's clock (epoch seconds).
+    started_at: float = 0.0
 
     def client(self, service: str) -> Any:
         return self.gateway.client(service, self.region)

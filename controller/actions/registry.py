@@ -7,10 +7,19 @@ from collections.abc import Callable
 from controller.actions.context import ExecutionContext
 from controller.actions.directories import ensure_share_directory
 from controller.actions.domains import create_domain, update_domain
+from controller.actions.fencing import (
+    allow_replication_overwrite,
+    enable_overwrite_protection,
+    fence_file_system,
+    lift_fence,
+    save_unreplicated_writes,
+    stop_studio_apps,
+)
 from controller.actions.file_systems import create_file_system
 from controller.actions.lifecycle_configs import ensure_lifecycle_config
 from controller.actions.profiles import create_user_profile, update_user_profile
 from controller.actions.replication import ensure_replication, promote_replica
+from controller.actions.working_copies import attach_working_copy, fill_working_copy
 from controller.plan.types import Action
 
 Executor = Callable[[Action, ExecutionContext], str]
@@ -19,6 +28,15 @@ EXECUTORS: dict[str, Executor] = {
     "CreateFileSystem": create_file_system,
     "EnsureReplication": ensure_replication,
     "PromoteReplica": promote_replica,
+    "StopStudioApps": stop_studio_apps,
+    "FenceFileSystem": fence_file_system,
+    "SaveUnreplicatedWrites": save_unreplicated_writes,
+    "AllowReplicationOverwrite": allow_replication_overwrite,
+    "LiftFence": lift_fence,
+    "EnableOverwriteProtection": enable_overwrite_protection,
+    "CreateWorkingCopy": create_file_system,
+    "FillWorkingCopy": fill_working_copy,
+    "AttachWorkingCopy": attach_working_copy,
     "CreateDirectory": ensure_share_directory,
     "SetDirectoryOwnership": ensure_share_directory,
     "EnsureLifecycleConfig": ensure_lifecycle_config,

@@ -45,11 +45,11 @@ def ensure_replication(action: Action, ctx: ExecutionContext) -> str:
 def promote_replica(action: Action, ctx: ExecutionContext) -> str:
     efs = ctx.client("efs")
     params = action.params
-    _delete_replication(efs, params["FileSystemId"], params["SourceFileSystemId"])
+    delete_replication(efs, params["FileSystemId"], params["SourceFileSystemId"])
     described = efs.describe_file_systems(FileSystemId=params["FileSystemId"])["FileSystems"][0]
     protection = (described.get("FileSystemProtection") or {}).get(
         "ReplicationOverwriteProtection")
-    if protection == "REPLICATING" or _still_replicating(efs, params["FileSystemId"]):
+    if protection == "REPLICATING" or still_replicating(efs, params["FileSystemId"]):
         raise RequeueAfter(SETTLE_SECONDS, "replica is being promoted (replication deleting)")
     found = _lost_and_found(ctx, params["FileSystemId"])
     if found:
@@ -58,7 +58,7 @@ def promote_replica(action: Action, ctx: ExecutionContext) -> str:
     return f"promoted {params['FileSystemId']} (writable)"
 
 
-def _delete_replication(efs: Any, replica_id: str, source_id: str) -> None:
+def delete_replication(efs: Any, replica_id: str, source_id: str) -> None:
     """Delete the configuration from the replica's region.
 
     The call names the configuration by a file system id; the replica's own id is the one
@@ -83,7 +83,7 @@ def _delete_replication(efs: Any, replica_id: str, source_id: str) -> None:
     raise TerminalError("ReplicaNotFound", f"no replication found for {replica_id}")
 
 
-def _still_replicating(efs: Any, file_system_id: str) -> bool:
+def still_replicating(efs: Any, file_system_id: str) -> bool:
     try:
         efs.describe_replication_configurations(FileSystemId=file_system_id)
     except efs.exceptions.ReplicationNotFound:

@@ -6,7 +6,11 @@ are written in the primary's share directories and replicated; the platform team
 activeRegion in a git commit; the replica region's controller promotes its copy and
 brings domains and profiles up there. The drill then checks every file arrived with the
 same content, owner and mode, that every profile is Ready in the new region with the
-same POSIX ids, and prints the recovery time and a pass/fail summary.
+same POSIX ids. Then it fails back: a file written in the old region after the failover
+is saved into a recovery folder on the new active copy while the old region fences
+itself, replication runs back until the old region is in sync, the flag is flipped back
+and the old region comes up again. It prints the recovery and failback times and a
+pass/fail summary.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from controller.logs import configure
 HELP = """\
 Run a failover drill locally (no AWS): converge the example estate in the primary
 region, write users' files, let them replicate, flip activeRegion with a git commit,
-and check that the replica region comes up with every file, owner and profile.
+and check that the replica region comes up with every file, owner and profile; then
+fail back (fence the old region, save its late writes, replicate back, flip back).
 Exit 0 when every check passed, 1 otherwise.
 """
 
@@ -67,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"Recovery time: {result.recovery_seconds:.2f} s from the flip commit to every "
               f"resource Ready in {result.new_region} (controller-recorded: "
               f"{result.recorded_recovery_seconds:.2f} s)")
+    if result.failback_seconds is not None:
+        print(f"Failback: {result.failback_seconds:.2f} s from the flip-back commit to every "
+              f"resource Ready again; late writes saved in {result.recovery_folder}")
     print(f"Drill {'PASSED' if result.passed else 'FAILED'}: "
           f"{sum(c.passed for c in result.checks)} of {len(result.checks)} checks")
     return 0 if result.passed else 1

@@ -4,7 +4,11 @@ Used by `studioctl drill` and by the failover tests. Starts the emulator and one
 controller per region (threads, each with its own gateway, status table and work
 queue, following the same git repository), then: waits for the primary to converge and
 replicate, writes users' files, waits for them to replicate, notes what had not
-replicated yet at the flip, flips, and checks the new region.
+replicated yet at the flip, flips, and checks the new region. Then failback: a file is
+written in the old region after the failover (its Studio was still up), the old
+region's controller fences itself and saves that file into a recovery folder on the new
+active copy, replication runs back into the old region until it is in sync, the flag is
+flipped back, and the old region is checked Ready again.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TypeVar
 from controller.clock import SystemClock
 from controller.desired import load_desired_state
 from controller.emulator import Emulator, prepare_estate, start_emulator
+from controller.fencing import RECOVERY_ROOT
 from controller.gateway import AwsGateway
 from controller.loop.controller import Controller, Timing
 from controller.loop.factory import make_reconciler
@@ -44,6 +49,8 @@ class DrillResult:
     checks: list[Check] = field(default_factory=list)
     recovery_seconds: float | None = None
     recorded_recovery_seconds: float = 0.0
+    failback_seconds: float | None = None  # flip back commit -> old region Ready again
+    recovery_folder: str = ""  # where the old region's late writes were saved
 
     @property
     def passed(self) -> bool:
@@ -60,7 +67,7 @@ class Drill:
         self.controllers: dict[str, Controller] = {}
         self.emulator: Emulator | None = None  # while the drill runs
 
-    def run(self, flip: Callable[[], str]) -> DrillResult:
+    def run(self, flip: Callable[[], str], failback: bool = True) -> DrillResult:
         desired = load_desired_state(self.repo / "desired_state")
         result = DrillResult()
         emulator = start_emulator(self.data / "aws", replication_interval_seconds=0.5)
@@ -69,12 +76,7 @@ class Drill:
         try:
             prepare_estate(emulator.endpoint_url, desired, emulator.efs_root)
             for region in desired.estate.regions:
-                controller = self._controller(emulator, region)
-                self.controllers[region] = controller
-                thread = threading.Thread(target=controller.run, name=f"controller-{region}",
-                                          daemon=True)
-                thread.start()
-                threads.append(thread)
+                self._start(emulator, region, threads)
             primary = desired.estate.active_region
             self.say(f"controllers running for {', '.join(desired.estate.regions)}; "
                      f"{primary} is active")
@@ -84,6 +86,9 @@ class Drill:
             replica_root = self._wait("the files replicated",
                                       lambda: self._replica_root(emulator, desired, written))
             behind = [p for p in written if not (replica_root / p).exists()]
+            if failback:
+                self._stop(primary, threads)
+                self.say(f"{primary} goes down (its controller stops)")
             flipped_at = time.monotonic()
             result.new_region = flip()
             self.say(f"committed: activeRegion {result.new_region}")
@@ -98,6 +103,9 @@ class Drill:
             assert flipped is not None
             result.checks = self._checks(emulator, flipped, result.new_region, primary,
                                          written, behind)
+            if failback:
+                result.checks += self._failback(emulator, flip, primary, result, written,
+                                                threads)
         except TimeoutError as error:
             result.checks.append(Check("drill completed", False, str(error)))
         finally:
@@ -108,6 +116,66 @@ class Drill:
             emulator.stop()
         return result
 
+    def _stop(self, region: str, threads: list[threading.Thread]) -> None:
+        self.controllers[region].stop()
+        for thread in threads:
+            if thread.name == f"controller-{region}":
+                thread.join(30)
+
+    def _start(self, emulator: Emulator, region: str, threads: list[threading.Thread]) -> None:
+        controller = self._controller(emulator, region)
+        self.controllers[region] = controller
+        thread = threading.Thread(target=controller.run, name=f"controller-{region}",
+                                  daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    def _failback(self, emulator: Emulator, flip: Callable[[], str], old: str,
+                  result: DrillResult, written: list[str],
+                  threads: list[threading.Thread]) -> list[Check]:
+        """Writes in the old region while it was cut off, its controller back: fencing,
+        saving, replication back, flip back."""
+        new = result.new_region
+        old_root, new_root = self._mount(emulator, old), self._mount(emulator, new)
+        home = Path(written[0]).parent
+        late = home / "written-in-old-region-after-failover.txt"
+        (old_root / late).write_text("the old region was still up for a moment\n")
+        fresh = home / f"written-in-{new}.txt"
+        (new_root / fresh).write_text("work done in the new region\n")
+        owner = os.lstat(old_root / home)
+        for root, path in ((old_root, late), (new_root, fresh)):
+            os.lchown(root / path, owner.st_uid, owner.st_gid)
+        self.say(f"wrote {late.name} in {old} (after the failover) and {fresh.name} in {new}")
+        self._start(emulator, old, threads)
+        self.say(f"{old} is back (its controller starts)")
+        old_controller = self.controllers[old]
+        self._wait(f"{old} fenced, its late writes saved, and back in sync with {new}",
+                   lambda: old_controller.reconciler.failover is not None
+                   and old_controller.reconciler.failover.record.phase == "InSync")
+        saved = sorted((new_root / RECOVERY_ROOT).glob(f"*-{old}-*/{late}"))
+        result.recovery_folder = str(saved[0].relative_to(new_root)) if saved else ""
+        arrived = self._wait(f"{fresh.name} replicated to {old}",
+                             lambda: os.path.lexists(old_root / fresh))
+        checks = [Check(f"files written in {old} after the failover saved in {new}",
+                        bool(saved), result.recovery_folder or "not found"),
+                  Check(f"{old} replicates from {new} again", arrived and _fingerprint(
+                      old_root / fresh) == _fingerprint(new_root / fresh), f"{fresh} arrived")]
+        flipped_back_at = time.monotonic()
+        back = flip()
+        self.say(f"committed: activeRegion {back} (failback)")
+        self._wait(f"failback to {back} complete",
+                   lambda: old_controller.reconciler.failover is not None
+                   and old_controller.reconciler.failover.record.phase == "Complete"
+                   and old_controller.reconciler.failover.record.active_region == back)
+        result.failback_seconds = time.monotonic() - flipped_back_at
+        desired = old_controller.desired
+        assert desired is not None
+        checks.append(Check(f"every resource Ready in {back} again",
+                            self._all_ready(back, desired),
+                            f"{len(desired.profiles)} profiles; "
+                            f"{fresh.name} there: {(old_root / fresh).exists()}"))
+        return checks
+
     def _controller(self, emulator: Emulator, region: str) -> Controller:
         clock = SystemClock()
         gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
@@ -115,7 +183,8 @@ class Drill:
                                      backoff=Backoff(base_seconds=0.5, max_seconds=5))
         source = GitSource(f"file://{self.repo}", self.data / f"checkout-{region}", "main",
                            "desired_state")
-        return Controller(source, reconciler, clock, Timing(resync_seconds=2, poll_seconds=0.5))
+        return Controller(source, reconciler, clock, Timing(resync_seconds=2, poll_seconds=0.5,
+                                                            follow_up_seconds=0.5))
 
     def _all_ready(self, region: str, desired: DesiredState) -> bool:
         status = self.controllers[region].reconciler.status

@@ -27,6 +27,9 @@ from controller.status.store import RevisionStatus
 class Timing:
     resync_seconds: float = 300.0
     poll_seconds: float = 30.0
+    # After a pass that changed something, look again this soon: a step that builds on
+    # it (fence, then save, then open for failback) is planned from what it changed.
+    follow_up_seconds: float = 5.0
 
 
 class Controller:
@@ -43,6 +46,7 @@ class Controller:
         self.revision_status = RevisionStatus()
         self.log = get_logger(region=reconciler.region)
         self._next_pass = 0.0
+        self._revision_saved = True  # nothing to record yet
         self._next_poll = 0.0
         self._last_fetched: tuple[str | None, str] | None = None
         if reconciler.status is not None:
@@ -59,6 +63,7 @@ class Controller:
         if now >= self._next_poll:
             changed = self._poll()
             self._next_poll = now + self.timing.poll_seconds
+        self._save_revision()
         backoff_due = bool(self.reconciler.queue.pop_ready())
         if self.desired is None or self.stopping.is_set():
             return None
@@ -72,7 +77,10 @@ class Controller:
             self._next_pass = now + min(30.0, self.timing.resync_seconds)
             return None
         LAST_SUCCESS.set(self.clock.now())
-        self._next_pass = self.clock.monotonic() + self.timing.resync_seconds
+        changed_something = any(o.outcome == "ok" for o in result.outcomes)
+        wait = (min(self.timing.follow_up_seconds, self.timing.resync_seconds)
+                if changed_something else self.timing.resync_seconds)
+        self._next_pass = self.clock.monotonic() + wait
         if self.on_pass is not None:
             self.on_pass(result)
         return result
@@ -100,6 +108,10 @@ class Controller:
         except SourceError as error:
             self.log.warning("source_unavailable", source=self.source.description, error=str(error))
             return False
+        if fetched.revision is not None and (
+                (self.desired is not None and fetched.revision == self.desired.revision)
+                or self._last_fetched == (fetched.revision, "invalid")):
+            return False  # nothing new: not worth validating the whole estate again
         try:
             desired = load_desired_state(fetched.path, revision=fetched.revision)
         except DesiredStateError as error:
@@ -115,6 +127,7 @@ class Controller:
         if self.desired is not None and desired.revision == self.desired.revision:
             return False
         self._last_fetched = (desired.revision, "valid")
+        self.reconciler.revision_seen_at = {desired.revision: self.clock.now()}
         self.log.info("revision_accepted", revision=desired.revision,
                       previous=self.desired.revision if self.desired else None)
         self.desired = desired
@@ -133,5 +146,17 @@ class Controller:
             tuple(problems[:50]))
         REVISION_VALID.set(1 if valid else 0)
         REVISION.info({"revision": last_good, "seen": seen})
-        if self.reconciler.status is not None:
+        self._revision_saved = False
+        self._save_revision()
+
+    def _save_revision(self) -> None:
+        """Record the revision in the status store; a failed write (the table throttled,
+        unreachable) is tried again next tick, never fatal to the controller."""
+        if self._revision_saved or self.reconciler.status is None:
+            return
+        try:
             self.reconciler.status.store.put_revision(self.revision_status)
+            self._revision_saved = True
+        except Exception as error:
+            self.log.warning("status_write_failed", what="revision",
+                             error=f"{type(error).__name__}: {error}")

@@ -6,6 +6,10 @@ tracker persists, before the first pass acts on it, that this region has become 
 active one, then the phase (Promoting while the replica is not yet writable,
 Converging while actions remain, Complete when every resource is Ready) and, at the
 end, the recovery time. A restarted controller reads it back and carries on.
+
+A standby region records where it stands in a failback (Fencing, Saving,
+ReadyForFailback, Replicating, InSync), worked out again from each pass's plan and
+observations, and says so in the log when its copy is back in sync.
 """
 
 from __future__ import annotations
@@ -14,12 +18,21 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.clock import Clock
+from controller.logs import get_logger
 from controller.metrics import FAILOVER_PHASE, FAILOVER_RECOVERY
 from controller.model import DesiredState
+from controller.observed import ObservedFileSystem, ObservedState
 from controller.plan import Plan
 from controller.status.store import DynamoStatusStore
 
-PHASES = ("Steady", "Standby", "Promoting", "Converging", "Complete")
+# Active region: Steady, then on a failover Promoting -> Converging -> Complete.
+# Standby region: Standby, or while failing back Fencing -> Saving -> ReadyForFailback
+# -> Replicating -> InSync (its copy is a replica within the lag threshold again).
+PHASES = ("Steady", "Promoting", "Converging", "Complete", "Standby", "Fencing", "Saving",
+          "ReadyForFailback", "Replicating", "InSync")
+STANDBY_PHASES = PHASES[4:]
+_FENCING = ("StopStudioApps", "FenceFileSystem")
+_SAVING = ("SaveUnreplicatedWrites", "AllowReplicationOverwrite")
 PK = "failover"
 
 
@@ -50,11 +63,12 @@ class FailoverTracker:
         self.store = store
         self.region = region
         self.clock = clock
+        self.log = get_logger(region=region)
         item = store.get_item(PK)
         self.record = FailoverRecord.from_item(item) if item else FailoverRecord()
         self._export()
 
-    def on_plan(self, desired: DesiredState, plan: Plan) -> None:
+    def on_plan(self, desired: DesiredState, plan: Plan, seen_at: float | None = None) -> None:
         """Persist a change of role after planning, before any action is taken.
 
         A failover (or failback) into this region is recognised either way it shows:
@@ -63,15 +77,23 @@ class FailoverTracker:
         """
         active = desired.estate.active_region
         record = self.record
-        promotes = any(action.name == "PromoteReplica" for action in plan.actions)
+        promotes = any(action.name in ("PromoteReplica", "CreateWorkingCopy",
+                                       "FillWorkingCopy", "AttachWorkingCopy")
+                       for action in plan.actions)
         moved_here = bool(record.active_region) and record.active_region != active
         if active == self.region and (promotes or moved_here) and record.phase not in (
                 "Promoting", "Converging"):
-            self._save(FailoverRecord(active, "Promoting", desired.revision, self.clock.now()))
+            started = min(self.clock.now(), seen_at) if seen_at else self.clock.now()
+            self._save(FailoverRecord(active, "Promoting", desired.revision, started))
         elif active != self.region and record.active_region != active:
             self._save(FailoverRecord(active, "Standby", desired.revision))
         elif not record.active_region:
             self._save(FailoverRecord(active, "Steady", desired.revision))
+
+    def promoted(self) -> None:
+        """Every replica of this pass is writable: Converging starts now."""
+        if self.record.phase == "Promoting":
+            self._save(replace(self.record, phase="Converging"))
 
     def after_pass(self, promoting: bool, actions_left: bool, all_ready: bool) -> None:
         if self.record.phase not in ("Promoting", "Converging"):
@@ -87,6 +109,44 @@ class FailoverTracker:
             return
         if phase != self.record.phase:
             self._save(replace(self.record, phase=phase))
+
+    def after_standby_pass(self, desired: DesiredState, plan: Plan,
+                           observed: ObservedState) -> None:
+        """Where this standby region stands in a failback, from this pass's plan and
+        what it saw (level-triggered: worked out again every pass)."""
+        if desired.estate.active_region == self.region:
+            return
+        names = {action.name for action in plan.actions}
+        copies = [(name, fs) for name, fs in sorted(observed.references.file_systems.items())
+                  if fs is not None and desired.file_systems[name].replicate]
+        if names & set(_FENCING):
+            phase = "Fencing"
+        elif names & set(_SAVING):
+            phase = "Saving"
+        elif any(not fs.is_replica() for _, fs in copies):
+            phase = ("ReadyForFailback" if any(
+                not fs.is_replica() and fs.replication_overwrite_protection == "DISABLED"
+                for _, fs in copies) else "Fencing")
+        elif copies and all(self._in_sync(desired, name, fs) for name, fs in copies):
+            phase = "InSync"
+        elif copies:
+            phase = "Replicating"
+        else:
+            phase = "Standby"
+        if phase != self.record.phase:
+            if phase == "InSync":
+                self.log.info("failback_in_sync", region=self.region,
+                              active_region=desired.estate.active_region)
+            self._save(replace(self.record, active_region=desired.estate.active_region,
+                               phase=phase, revision=desired.revision))
+
+    def _in_sync(self, desired: DesiredState, name: str, fs: ObservedFileSystem) -> bool:
+        replication = fs.replication
+        if replication is None or replication.status != "ENABLED" or (
+                replication.last_replicated is None):
+            return False
+        lag = self.clock.now() - replication.last_replicated.timestamp()
+        return lag <= desired.file_systems[name].replication_lag_threshold_seconds
 
     def _save(self, record: FailoverRecord) -> None:
         self.store.put_item(record.to_item())

@@ -33,6 +33,11 @@ from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 # A terminal failure is looked at again only this rarely (or when the revision changes).
 TERMINAL_RECHECK_SECONDS = 3600.0
 
+# The last step of making a region's copy its own after a failover (promote, or strategy
+# copy's attach), and every step on the way (while any is planned, the copy is not yet).
+TAKES_OVER = frozenset({"PromoteReplica", "AttachWorkingCopy"})
+TAKING_OVER = TAKES_OVER | {"CreateWorkingCopy", "FillWorkingCopy"}
+
 OK, WAITING, TERMINAL, ERROR, BACKING_OFF = "ok", "waiting", "terminal", "error", "backing_off"
 
 
@@ -76,25 +81,37 @@ class Reconciler:
         self.failover = FailoverTracker(status.store, region, clock) if status else None
         self.log = get_logger(region=region)
         self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
+        # When the controller first saw each revision (a failover's recovery time starts
+        # at the commit being seen, not at the pass that follows).
+        self.revision_seen_at: dict[str, float] = {}
         # Checked between actions: a stopping controller finishes the one in flight only.
         self.should_stop: Callable[[], bool] = lambda: False
 
     def reconcile(self, desired: DesiredState) -> PassResult:
         started = time.monotonic()
         self._release_terminal_keys(desired.revision)
-        observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache)
+        observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache,
+                           now=self.clock.now())
         plan = make_plan(desired, observed)
         if self.failover is not None:
-            self.failover.on_plan(desired, plan)
+            self.failover.on_plan(desired, plan,
+                                  self.revision_seen_at.get(desired.revision))
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
-            domain_status={name: d.status for name, d in observed.domains.items()})
+            domain_status={name: d.status for name, d in observed.domains.items()},
+            started_at=observed.observed_at)
         result = PassResult(plan)
+        promotions = sum(1 for action in plan.actions if action.name in TAKES_OVER)
         for action in plan.actions:
             if self.should_stop():
                 result.interrupted = True
                 break
-            result.outcomes.append(self._run_action(action, ctx, desired.revision))
+            outcome = self._run_action(action, ctx, desired.revision)
+            result.outcomes.append(outcome)
+            if action.name in TAKES_OVER and outcome.outcome == OK:
+                promotions -= 1
+                if promotions == 0 and self.failover is not None:
+                    self.failover.promoted()  # recorded before the next phase's first step
         result.warnings = list(dict.fromkeys(ctx.warnings))
         result.seconds = time.monotonic() - started
         for kind in Kind:
@@ -105,10 +122,11 @@ class Reconciler:
         if self.status is not None:
             self.status.record_pass(desired, plan, result.outcomes, observed)
         if self.failover is not None and self.status is not None:
-            promoting = any(a.name == "PromoteReplica" for a in plan.actions) and not any(
-                o.action == "PromoteReplica" and o.outcome == OK for o in result.outcomes)
+            promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
+                o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)
             self.failover.after_pass(promoting, result.result == "partial" or bool(plan.problems),
                                      self.status.all_ready(desired, self.region))
+            self.failover.after_standby_pass(desired, plan, observed)
         self.log.info("pass", revision=desired.revision, result=result.result,
                       actions=len(plan.actions), problems=len(plan.problems),
                       interrupted=result.interrupted,

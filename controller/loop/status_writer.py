@@ -46,6 +46,8 @@ class StatusWriter:
         not_run = {a.key for a in plan.actions} - set(by_key)
         lags = replication_lag(observed, now)
         problems = {key: p for p in plan.problems for key in [_problem_key(p)] if key}
+        waiting = set(plan.waiting_file_systems)
+        changed: list[ResourceStatus] = []
         ready_counts: Counter[tuple[str, str]] = Counter()
         for key in resource_keys(desired, plan.region):
             lag = lags.get(key.name) if key.kind == "FileSystem" else None
@@ -53,6 +55,12 @@ class StatusWriter:
                          if lag is not None else 0)
             if key in not_run:
                 ready, synced, degraded = _NOT_RUN
+            elif key.kind == "Directory" and key.name.partition(":")[0] in waiting:
+                message = (f"waits until {key.name.partition(':')[0]} is writable here "
+                           "(promoted, taken over, not fenced)")
+                ready, synced, degraded = (Condition(READY, FALSE, "Waiting", message),
+                                           Condition(SYNCED, FALSE, "Waiting", message),
+                                           Condition(DEGRADED, FALSE, "AsExpected"))
             elif lag is not None and lag > threshold:
                 message = (f"replica is {lag:.0f}s behind (threshold {threshold}s)"
                            if lag != float("inf") else "replica has not caught up yet")
@@ -82,8 +90,9 @@ class StatusWriter:
                                     desired.revision, applied,
                                     previous.created_at if previous else now)
             self.current[status.pk] = status
-            self.store.put(status)
+            changed.append(status)
             ready_counts[(key.kind, ready.status)] += 1
+        self.store.put_many(changed)
         RESOURCES_READY.clear()
         for (kind, ready_status), count in ready_counts.items():
             RESOURCES_READY.labels(kind, ready_status).set(count)

@@ -7,23 +7,34 @@ a plan. Reads only.
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
 
+from controller.fencing import (
+    LOST_AND_FOUND_PREFIX,
+    RECOVERY_MANIFEST,
+    RECOVERY_ROOT,
+    recovery_folder,
+)
 from controller.gateway import AwsGateway
 from controller.model import DesiredState, Mode
 from controller.observe.cache import DescribeCache
 from controller.observe.filesystems import observe_directory
-from controller.observe.references import resolve_references
+from controller.observe.references import remote_file_systems, resolve_references
 from controller.observe.sagemaker import (
     observe_domains,
     observe_lifecycle_configs,
     observe_profiles,
+    observe_running_apps,
 )
-from controller.observed import ObservedDirectory, ObservedState
+from controller.observed import ObservedDirectory, ObservedState, ResolvedReferences
+from controller.plan.working_copy import serving_file_system
 
 
 def observe(gateway: AwsGateway, desired: DesiredState, region: str,
-            efs_root: Path | None, cache: DescribeCache | None = None) -> ObservedState:
+            efs_root: Path | None, cache: DescribeCache | None = None,
+            now: float | None = None) -> ObservedState:
     """One snapshot; with a cache, unchanged domains and profiles are not described.
 
     A standby region of an active-passive estate holds no domains until a failover, so
@@ -34,17 +45,17 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
               or desired.estate.mode is Mode.ACTIVE_ACTIVE)
     references = resolve_references(gateway, desired, region, acting)
     if not acting:
-        return ObservedState(region=region, references=references, directories_observed=False)
+        return _observe_standby(gateway, desired, region, efs_root, references)
     domains = observe_domains(gateway, desired, region, cache)
     profiles = observe_profiles(gateway, desired, region, domains, cache)
     directories: dict[tuple[str, str], ObservedDirectory] = {}
     if efs_root is not None:
         for wanted in desired.share_directories():
-            fs = references.file_systems.get(wanted.file_system)
-            if fs is None:
+            fs_id = serving_file_system(desired, region, references, wanted.file_system)
+            if fs_id is None:
                 continue
             directories[(wanted.file_system, wanted.path)] = observe_directory(
-                efs_root / fs.file_system_id, wanted.path)
+                efs_root / fs_id, wanted.path)
     return ObservedState(
         region=region,
         references=references,
@@ -54,4 +65,61 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         directories=directories,
         directories_observed=efs_root is not None,
         can_set_owners=os.geteuid() == 0,
+        lost_and_found=_lost_and_found(references, efs_root),
+        observed_at=time.time() if now is None else now,
     )
+
+
+def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
+                     efs_root: Path | None, references: ResolvedReferences) -> ObservedState:
+    """A standby region whose copies are all replicas (or absent) has nothing to fence:
+    its file systems are all that is read. A copy that is not a replica is the old
+    active region's, to be fenced and saved from before replication may overwrite it;
+    only then are the apps, the other region and the recovery folders looked at."""
+    old_copies = [name for name, fs in sorted(references.file_systems.items())
+                  if fs is not None and not fs.is_replica()
+                  and desired.file_systems[name].replicate]
+    if not old_copies:
+        return ObservedState(region=region, references=references, directories_observed=False)
+    remote = remote_file_systems(gateway, desired, region)
+    recoveries: dict[str, str] = {}
+    for name in old_copies:
+        mine, theirs = references.file_systems[name], remote.get(name)
+        if mine is None or mine.fenced_at is None or theirs is None:
+            continue
+        recoveries[name] = recovery_state(
+            efs_root, theirs.file_system_id,
+            recovery_folder(mine.fenced_at, region, mine.file_system_id))
+    return ObservedState(
+        region=region,
+        references=replace(references, remote_file_systems=remote),
+        directories_observed=False,
+        running_apps=observe_running_apps(gateway, desired, region),
+        recoveries=recoveries,
+    )
+
+
+def recovery_state(efs_root: Path | None, active_copy: str, folder: str) -> str:
+    """"saved" once the recovery folder's list has been written (it is written last)."""
+    if efs_root is None or not (efs_root / active_copy).is_dir():
+        return "unmounted"
+    manifest = efs_root / active_copy / RECOVERY_ROOT / folder / RECOVERY_MANIFEST
+    return "saved" if os.path.lexists(manifest) else "pending"
+
+
+def _lost_and_found(references: ResolvedReferences,
+                    efs_root: Path | None) -> dict[str, tuple[str, ...]]:
+    found: dict[str, tuple[str, ...]] = {}
+    if efs_root is None:
+        return found
+    for name, fs in sorted(references.file_systems.items()):
+        if fs is None or fs.is_replica():
+            continue
+        try:
+            entries = os.listdir(efs_root / fs.file_system_id)
+        except OSError:
+            continue
+        folders = tuple(sorted(e for e in entries if e.startswith(LOST_AND_FOUND_PREFIX)))
+        if folders:
+            found[name] = folders
+    return found

@@ -7,14 +7,20 @@ domains. A reference that starts with an id prefix is looked up as an id. Reads 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from controller.fencing import ATTACHED_TAG, COPIED_AT_TAG, WORKING_COPY_OF_TAG, fence_stamp
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
-from controller.observed import ObservedFileSystem, ObservedReplication, ResolvedReferences
+from controller.observed import (
+    ObservedFileSystem,
+    ObservedReplication,
+    ObservedWorkingCopy,
+    ResolvedReferences,
+)
 
 
 def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
@@ -22,7 +28,10 @@ def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
     """Every reference, resolved in `region`; when not `acting` (a standby region), only
     the region's own file systems, which is all a standby controller looks at."""
     if not acting:
-        return ResolvedReferences(file_systems=_file_systems(gateway, desired, region))
+        found = _file_systems(gateway, desired, region)
+        return ResolvedReferences(file_systems=found.copies, working_copies=found.working,
+                                  superseded=found.superseded)
+    file_systems = _file_systems(gateway, desired, region)
     networks = [d.networks[region] for _, d in sorted(desired.domains.items())
                 if region in d.networks]
     ec2 = gateway.client("ec2", region)
@@ -50,8 +59,10 @@ def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
         subnets=subnets,
         security_groups=groups,
         roles=_roles(gateway, region, {d.execution_role for d in desired.domains.values()}),
-        file_systems=_file_systems(gateway, desired, region),
-        remote_file_systems=_remote_file_systems(gateway, desired, region),
+        file_systems=file_systems.copies,
+        remote_file_systems=remote_file_systems(gateway, desired, region),
+        working_copies=file_systems.working,
+        superseded=file_systems.superseded,
     )
 
 
@@ -112,7 +123,7 @@ def _roles(gateway: AwsGateway, region: str, references: set[str]) -> dict[str, 
     return found
 
 
-def _remote_file_systems(gateway: AwsGateway, desired: DesiredState,
+def remote_file_systems(gateway: AwsGateway, desired: DesiredState,
                          region: str) -> dict[str, ObservedFileSystem | None]:
     """The other region's copies of replicated file systems: a read that replication
     needs (never to replicate onto a copy that was not made ready for it)."""
@@ -120,44 +131,87 @@ def _remote_file_systems(gateway: AwsGateway, desired: DesiredState,
         return {}
     other = next(r for r in desired.estate.regions if r != region)
     try:
-        found = _file_systems(gateway, desired, other, only_replicated=True)
+        found = _file_systems(gateway, desired, other, only_replicated=True).copies
     except (BotoCoreError, ClientError):
         return {}  # unreachable: decided again next pass
     return found
 
 
+@dataclass
+class _FoundFileSystems:
+    copies: dict[str, ObservedFileSystem | None] = field(default_factory=dict)
+    working: dict[str, ObservedWorkingCopy] = field(default_factory=dict)
+    superseded: dict[str, ObservedFileSystem] = field(default_factory=dict)
+
+
 def _file_systems(gateway: AwsGateway, desired: DesiredState, region: str,
-                  only_replicated: bool = False) -> dict[str, ObservedFileSystem | None]:
+                  only_replicated: bool = False) -> _FoundFileSystems:
+    """Each logical file system's copy in `region`: by id or Name tag, or the working copy
+    that has been attached in its place (the replica it took over from is `superseded`)."""
     efs = gateway.client("efs", region)
     by_id: dict[str, ObservedFileSystem] = {}
     by_name: dict[str, ObservedFileSystem] = {}
+    working: dict[str, tuple[ObservedWorkingCopy, ObservedFileSystem]] = {}
     for page in efs.get_paginator("describe_file_systems").paginate():
         for item in page["FileSystems"]:
+            tags = {t["Key"]: t["Value"] for t in item.get("Tags") or []}
             observed = ObservedFileSystem(
                 file_system_id=item["FileSystemId"],
                 lifecycle_state=item.get("LifeCycleState", "unknown"),
-                name_tag=item.get("Name") or _name_tag(item.get("Tags")),
+                name_tag=item.get("Name") or tags.get("Name"),
                 replication_overwrite_protection=(item.get("FileSystemProtection") or {}).get(
                     "ReplicationOverwriteProtection"),
             )
             by_id[observed.file_system_id] = observed
-            if observed.name_tag and observed.lifecycle_state != "deleted":
+            copy_of = tags.get(WORKING_COPY_OF_TAG)
+            if copy_of and observed.lifecycle_state != "deleted":
+                working.setdefault(copy_of, (ObservedWorkingCopy(
+                    observed.file_system_id, observed.lifecycle_state,
+                    _float(tags.get(COPIED_AT_TAG)), tags.get(ATTACHED_TAG) == "true"),
+                    observed))
+            elif observed.name_tag and observed.lifecycle_state != "deleted":
                 by_name.setdefault(observed.name_tag, observed)
-    result: dict[str, ObservedFileSystem | None] = {}
+    found = _FoundFileSystems()
     for name in sorted(desired.file_systems):
         spec = desired.file_systems[name]
         if only_replicated and not spec.replicate:
             continue
         placement = spec.placement_in(region)
-        found: ObservedFileSystem | None = None
+        copy: ObservedFileSystem | None = None
         if placement is not None and placement.file_system_id:
-            found = by_id.get(placement.file_system_id)
+            copy = by_id.get(placement.file_system_id)
         elif placement is not None:
-            found = by_name.get(placement.name_tag or "")
-        if found is not None and spec.replicate:
-            found = replace(found, replication=_replication(efs, found.file_system_id))
-        result[name] = found
-    return result
+            copy = by_name.get(placement.name_tag or "")
+        if spec.replicate and name in working:
+            working_copy, as_file_system = working[name]
+            found.working[name] = working_copy
+            if working_copy.attached:
+                if copy is not None:
+                    found.superseded[name] = replace(
+                        copy, replication=_replication(efs, copy.file_system_id))
+                copy = as_file_system
+        if copy is not None and spec.replicate:
+            copy = replace(copy, replication=_replication(efs, copy.file_system_id))
+            if not only_replicated and not copy.is_replica():
+                # Fenced or not: a replica never is (it is fenced, if ever, once promoted).
+                copy = replace(copy, fenced_at=_fence(efs, copy.file_system_id))
+        found.copies[name] = copy
+    return found
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _fence(efs: Any, file_system_id: str) -> str | None:
+    try:
+        policy = efs.describe_file_system_policy(FileSystemId=file_system_id)["Policy"]
+    except efs.exceptions.PolicyNotFound:
+        return None
+    return fence_stamp(policy)
 
 
 def _replication(efs: Any, file_system_id: str) -> ObservedReplication | None:

@@ -14,9 +14,11 @@ from typing import Any
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
 from controller.observe.cache import DescribeCache
-from controller.observed import ObservedDomain, ObservedProfile
+from controller.observed import ObservedApp, ObservedDomain, ObservedProfile
 
 _PAGE = 100
+# An app in any other state (Deleted, Failed) holds nothing open any more.
+RUNNING_APP_STATES = ("InService", "Pending", "Deleting")
 
 
 def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
@@ -99,3 +101,27 @@ def observe_lifecycle_configs(gateway: AwsGateway, desired: DesiredState,
             PaginationConfig={"PageSize": _PAGE}):
         names.update(c["StudioLifecycleConfigName"] for c in page["StudioLifecycleConfigs"])
     return frozenset(names)
+
+
+def observe_running_apps(gateway: AwsGateway, desired: DesiredState,
+                         region: str) -> tuple[ObservedApp, ...]:
+    """The Studio apps still running (or stopping) in the region's desired domains."""
+    sagemaker = gateway.client("sagemaker", region)
+    domain_ids: dict[str, str] = {}
+    for page in sagemaker.get_paginator("list_domains").paginate(
+            PaginationConfig={"PageSize": _PAGE}):
+        for summary in page["Domains"]:
+            if summary["DomainName"] in desired.domains:
+                domain_ids.setdefault(summary["DomainName"], summary["DomainId"])
+    apps: list[ObservedApp] = []
+    for name in sorted(domain_ids):
+        for page in sagemaker.get_paginator("list_apps").paginate(
+                DomainIdEquals=domain_ids[name], PaginationConfig={"PageSize": _PAGE}):
+            for app in page["Apps"]:
+                if app.get("Status") not in RUNNING_APP_STATES:
+                    continue
+                apps.append(ObservedApp(
+                    domain=name, domain_id=domain_ids[name], app_type=app["AppType"],
+                    app_name=app["AppName"], user_profile=app.get("UserProfileName"),
+                    space=app.get("SpaceName"), status=app["Status"]))
+    return tuple(apps)

@@ -14,10 +14,12 @@ from typing import Any
 from controller.model import DesiredState, Mode, ShareDirectory
 from controller.observed import ObservedDirectory, ObservedState
 from controller.plan.diff import scoped_diff
+from controller.plan.failback import plan_fencing, plan_unfencing
 from controller.plan.keys import region_role
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
+from controller.plan.working_copy import plan_working_copies
 
 # Fields CreateDomain sets that UpdateDomain cannot change.
 IMMUTABLE_DOMAIN_FIELDS = ("AuthMode", "VpcId")
@@ -29,17 +31,24 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     region = observed.region
     role = region_role(desired, region)
     if role == "standby" and desired.estate.mode is Mode.ACTIVE_PASSIVE:
-        return Plan(region, desired.revision, role, notes=(
-            f"{region} is the standby region (active-passive): its domains are created "
-            "when a failover makes it active.",))
+        return _standby_plan(desired, observed)
     actions: list[Action] = []
     notes: list[str] = []
     planned_fs = _plan_file_systems(desired, observed, actions)
     shapes = Shapes(desired, region, observed.references, planned_fs)
-    promoting = plan_replication(desired, observed, actions, shapes.problems, notes)
+    promoting: set[str] = set()
+    if role == "active":
+        promoting = plan_replication(desired, observed, actions, shapes.problems, notes)
+        promoting |= plan_unfencing(desired, observed, actions, notes)
+    elif any(fs is not None and not fs.is_replica() and desired.file_systems[n].replicate
+             for n, fs in observed.references.file_systems.items()):
+        notes.append(f"{region} is the standby region of an active-active estate and holds "
+                     "a copy that is not a replica (a failover happened): failing back into "
+                     "it is not automated in active-active mode; it is left as it is")
+    promoting |= plan_working_copies(desired, observed, actions, notes)
     if promoting:
         notes.append(f"share directories on {', '.join(sorted(promoting))} wait until the "
-                     "replica is promoted (writable)")
+                     "copy is writable (promoted, not fenced)")
     if observed.directories_observed:
         _plan_directories(shapes, observed, actions, promoting)
         if not observed.can_set_owners:
@@ -52,7 +61,22 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     order = {kind: index for index, kind in enumerate(KIND_ORDER)}
     actions.sort(key=lambda a: (order[Kind(a.key.kind)], a.key.name))
     problems = tuple(dict.fromkeys(shapes.problems))
-    return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes))
+    return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
+                tuple(sorted(promoting)))
+
+
+def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
+    """A standby region holds no domains until a failover makes it active; it only
+    fences an old active copy so that the active region can replicate back into it."""
+    actions: list[Action] = []
+    problems: list[str] = []
+    notes = [f"{observed.region} is the standby region (active-passive): its domains are "
+             "created when a failover makes it active."]
+    plan_fencing(desired, observed, actions, problems, notes)
+    order = {kind: index for index, kind in enumerate(KIND_ORDER)}
+    actions.sort(key=lambda a: (order[Kind(a.key.kind)], a.key.name))
+    return Plan(observed.region, desired.revision, "standby", tuple(actions),
+                tuple(problems), tuple(notes))
 
 
 def _plan_file_systems(desired: DesiredState, observed: ObservedState,

@@ -4,7 +4,8 @@ other region, and promote a replica when its region has become the active one.
 Pure. The active region owns replication: it creates the configuration when none
 exists, and, when its own copy is still the read-only destination of one (the flag has
 just been flipped), plans PromoteReplica (strategy promote) so the replica becomes
-writable before any share directory is touched. It never replicates onto a file system
+writable before any share directory is touched (strategy copy keeps the replica and
+takes over with a working copy instead: plan.working_copy). It never replicates onto a file system
 that already exists in the other region: that is failback, which needs fencing first.
 """
 
@@ -33,10 +34,7 @@ def plan_replication(desired: DesiredState, observed: ObservedState, actions: li
         if found.is_replica() and replication is not None:
             promoting.add(name)
             if desired.estate.failover_strategy is not FailoverStrategy.PROMOTE:
-                problems.append(f"Replication/{name}: {region} is active but its copy "
-                                f"{found.file_system_id} is still a replica; the copy "
-                                "strategy is not available yet")
-                continue
+                continue  # strategy copy: the replica is kept; plan.working_copy takes over
             if replication.status == "DELETING":
                 continue  # already being promoted; the next pass looks again
             actions.append(Action(

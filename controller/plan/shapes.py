@@ -18,6 +18,7 @@ from controller.lifecycle import (
 from controller.model import DesiredState, DomainSpec, ShareScope, ShareSpec, UserProfileSpec
 from controller.observed import ResolvedReferences
 from controller.plan.types import Kind, Ref
+from controller.plan.working_copy import serving_file_system, waits_for_working_copy
 
 # A domain must reach its custom EFS through its VPC, so traffic stays in the VPC.
 APP_NETWORK_ACCESS = "VpcOnly"
@@ -37,9 +38,9 @@ class Shapes:
         self.lifecycle_configs: dict[str, list[LifecycleConfigRequest]] = {}
 
     def file_system_id(self, logical_name: str) -> str | Ref | None:
-        observed = self.refs.file_systems.get(logical_name)
-        if observed is not None:
-            return observed.file_system_id
+        serving = serving_file_system(self.desired, self.region, self.refs, logical_name)
+        if serving is not None:
+            return serving
         if logical_name in self.planned_file_systems:
             return Ref(Kind.FILE_SYSTEM, logical_name, "FileSystemId")
         return None
@@ -120,10 +121,12 @@ class Shapes:
         for share in shares:
             fs_id = self.file_system_id(share.file_system)
             if fs_id is None:
-                self.problems.append(
-                    f"{owner}: file system {share.file_system} (share {share.name}) "
-                    f"has no copy in {self.region}")
-                return None
+                if not waits_for_working_copy(self.desired, self.region, self.refs,
+                                              share.file_system):
+                    self.problems.append(
+                        f"{owner}: file system {share.file_system} (share {share.name}) "
+                        f"has no copy in {self.region}")
+                return None  # else: waits for the working copy (plan.working_copy)
             path = share.render(domain, profile) if share.scope is ShareScope.USER else (
                 share.render(domain))
             configs.append({"EFSFileSystemConfig": {"FileSystemId": fs_id, "FileSystemPath": path}})

@@ -15,6 +15,7 @@ from typing import Any
 class Kind(StrEnum):
     FILE_SYSTEM = "FileSystem"
     REPLICATION = "Replication"
+    FENCE = "Fence"  # fencing an old active region's copy, and lifting it again
     DIRECTORY = "Directory"
     LIFECYCLE_CONFIG = "LifecycleConfig"
     DOMAIN = "Domain"
@@ -22,8 +23,9 @@ class Kind(StrEnum):
 
 
 # The order in which kinds are acted on: what a later kind refers to exists first.
-KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.REPLICATION, Kind.DIRECTORY,
-                                 Kind.LIFECYCLE_CONFIG, Kind.DOMAIN, Kind.USER_PROFILE)
+KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.REPLICATION, Kind.FENCE,
+                                 Kind.DIRECTORY, Kind.LIFECYCLE_CONFIG, Kind.DOMAIN,
+                                 Kind.USER_PROFILE)
 
 
 class Verb(StrEnum):
@@ -87,6 +89,9 @@ class Plan:
     # where a directory should be, an immutable field changed); each names the resource.
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # File systems whose share directories were not looked at this pass: not writable yet
+    # (a replica being promoted, a working copy taking over, a fence being lifted).
+    waiting_file_systems: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:

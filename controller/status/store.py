@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ from controller.status.conditions import Condition
 
 DEFAULT_TABLE = "studio-operator-status"
 REVISION_PK = "revision"
+BATCH_SIZE = 25  # BatchWriteItem's limit
+BATCH_ATTEMPTS = 8  # for items DynamoDB leaves unprocessed (throttled)
 # boto3's own DynamoDB type mapping; numbers are stored as strings to stay exact.
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 
@@ -102,14 +105,39 @@ class DynamoStatusStore:
 
     def put(self, status: ResourceStatus) -> bool:
         """Write one resource's status if it changed; True when a write was made."""
-        item = {
+        return self._write(self._status_item(status))
+
+    @staticmethod
+    def _status_item(status: ResourceStatus) -> dict[str, Any]:
+        return {
             "pk": status.pk, "kind": status.kind, "name": status.name, "region": status.region,
             "conditions": [c.to_item() for c in status.conditions],
             "observedRevision": status.observed_revision,
             "lastAppliedRevision": status.last_applied_revision,
             "createdAt": str(status.created_at),
         }
-        return self._write(item)
+
+    def put_many(self, statuses: list[ResourceStatus]) -> int:
+        """Write the statuses that changed, 25 to a BatchWriteItem call (a failover
+        changes every resource at once); returns how many were written."""
+        items = [self._status_item(s) for s in statuses]
+        with self._lock:
+            items = [i for i in items if self._cache.get(i["pk"]) != i]
+        for start in range(0, len(items), BATCH_SIZE):
+            chunk = items[start:start + BATCH_SIZE]
+            pending: list[dict[str, Any]] = [{"PutRequest": {"Item": _typed(i)}} for i in chunk]
+            for attempt in range(BATCH_ATTEMPTS):
+                response = self._client.batch_write_item(RequestItems={self.table: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table, [])
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))  # throttled: back off, then retry
+            else:
+                raise RuntimeError(f"{len(pending)} status items left unprocessed by "
+                                   f"BatchWriteItem after {BATCH_ATTEMPTS} attempts")
+            with self._lock:
+                self._cache.update({i["pk"]: i for i in chunk})
+        return len(items)
 
     def put_revision(self, revision: RevisionStatus) -> bool:
         item = {"pk": REVISION_PK, "seen": revision.seen, "valid": revision.valid,

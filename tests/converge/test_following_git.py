@@ -57,7 +57,9 @@ def test_a_commit_changes_what_is_converged_and_a_bad_commit_is_refused(aws, tmp
     clock = ManualClock()
     rec = reconciler(aws, clock)
     source = GitSource(f"file://{repo}", tmp_path / "checkout", "main", "desired_state")
-    controller = Controller(source, rec, clock, Timing(resync_seconds=300, poll_seconds=10))
+    # No follow-up passes here: every pass below is started by a commit or the resync.
+    controller = Controller(source, rec, clock, Timing(resync_seconds=300, poll_seconds=10,
+                                                       follow_up_seconds=300))
 
     first = controller.tick()
     head = _git(repo, "rev-parse", "HEAD")
@@ -99,3 +101,24 @@ def test_deleting_a_file_in_a_commit_removes_it_from_the_checkout(aws, tmp_path)
     _git(repo, "rm", "--quiet", "desired_state/analytics.yaml")
     _git(repo, "commit", "--quiet", "-m", "drop analytics")
     assert not (source.fetch().path / "analytics.yaml").exists()
+
+
+def test_a_pass_that_changed_something_is_followed_up_soon_a_converged_one_is_not(
+        aws, tmp_path):
+    prepared(aws, load_desired_state(EXAMPLE))
+    repo = _repo(tmp_path)
+    clock = ManualClock()
+    source = GitSource(f"file://{repo}", tmp_path / "checkout", "main", "desired_state")
+    controller = Controller(source, reconciler(aws, clock), clock,
+                            Timing(resync_seconds=300, poll_seconds=100, follow_up_seconds=5))
+    first = controller.tick()
+    assert first is not None and first.result == "applied"
+    clock.advance(4)
+    assert controller.tick() is None
+    clock.advance(1)
+    follow_up = controller.tick()
+    assert follow_up is not None and follow_up.result == "converged"
+    clock.advance(299)
+    assert controller.tick() is None, "converged: next pass at the resync"
+    clock.advance(1)
+    assert controller.tick() is not None

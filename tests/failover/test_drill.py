@@ -31,9 +31,13 @@ def test_the_drill_fails_over_by_git_commit_and_every_check_passes(tmp_path, emu
         flip=lambda: _flip(repo))
     assert result.new_region == "us-west-2"
     assert [c.name for c in result.checks if not c.passed] == []
-    assert len(result.checks) == 5
+    assert len(result.checks) == 8
     assert result.recovery_seconds is not None and result.recovery_seconds < 60
     assert any("failover to us-west-2 complete" in line for line in said)
+    assert any("failback to us-east-1 complete" in line for line in said)
+    assert result.recovery_folder.startswith(".studio-operator-recovery/")
+    assert result.recovery_folder.endswith("written-in-old-region-after-failover.txt")
+    assert result.failback_seconds is not None
 
 
 def test_the_drill_reports_files_that_differ_after_the_flip(tmp_path, emulator):
@@ -50,7 +54,7 @@ def test_the_drill_reports_files_that_differ_after_the_flip(tmp_path, emulator):
         notebook.write_text("written in the old region after the flip")
         return region
 
-    result = drill.run(flip=flip_and_keep_writing_in_the_old_region)
+    result = drill.run(flip=flip_and_keep_writing_in_the_old_region, failback=False)
     failed = {c.name: c.detail for c in result.checks if not c.passed}
     assert list(failed) == ["files arrived with the same content, owner and mode"]
     assert "home/research/alice/analysis.ipynb" in failed[

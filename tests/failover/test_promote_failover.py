@@ -60,6 +60,13 @@ def test_flipping_active_region_promotes_replica_and_attaches_profiles(aws):
     first = standby.reconcile(flipped)
     assert first.outcomes[0].action == "PromoteReplica" and first.outcomes[0].outcome == "ok"
     assert standby.failover is not None
+    # Share directories were not looked at while the copy was a replica: not Ready yet,
+    # so the failover is not Complete before the next pass has checked them.
+    assert standby.status is not None
+    home = standby.status.current["Directory#studio-efs:/home/research/alice"]
+    ready = next(c for c in home.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "Waiting")
+    assert standby.failover.record.phase == "Converging"
     passes = converge(standby, flipped, clock)
     assert passes <= 3
 
@@ -171,6 +178,7 @@ def test_a_flag_flipped_back_mid_failover_leaves_every_file_and_waits_for_failba
     assert any("waits until that region is fenced" in n for n in result.plan.notes)
     standby.should_stop = lambda: False
     standby.reconcile(back)
-    assert standby.failover.record.phase == "Standby"
+    # West's promoted copy is now an old copy: fenced before east may replicate onto it.
+    assert standby.failover.record.phase == "Fencing"
     promoted = aws.efs_root / _file_system(aws, REPLICA)["FileSystemId"]
     assert (promoted / "home/research/bob/model.pt").read_bytes() == b"weights"

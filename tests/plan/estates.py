@@ -64,17 +64,19 @@ def estate(domains: dict[str, list[tuple[str, int, int]]], shares: tuple[str, ..
 
 
 def references(region: str = PRIMARY) -> ResolvedReferences:
+    """PRIMARY's fs-1 replicates to REPLICA's fs-2; each region sees its own as its own."""
+    source = ObservedFileSystem("fs-1", "available", "studio-efs", "ENABLED",
+                                ObservedReplication("fs-1", PRIMARY, "fs-2", REPLICA, "ENABLED"))
+    replica = ObservedFileSystem("fs-2", "available", "studio-efs", "REPLICATING",
+                                 ObservedReplication("fs-1", PRIMARY, "fs-2", REPLICA, "ENABLED"))
+    mine, theirs = (replica, source) if region == REPLICA else (source, replica)
     return ResolvedReferences(
         vpcs={"studio-vpc": "vpc-1"},
         subnets={("studio-vpc", "private-a"): "subnet-a", ("studio-vpc", "private-b"): "subnet-b"},
         security_groups={("studio-vpc", "nfs"): "sg-1"},
         roles={"studio-role": "arn:aws:iam::123456789012:role/studio-role"},
-        file_systems={"efs": ObservedFileSystem(
-            "fs-1", "available", "studio-efs", "ENABLED",
-            ObservedReplication("fs-1", PRIMARY, "fs-2", REPLICA, "ENABLED"))},
-        remote_file_systems={"efs": ObservedFileSystem(
-            "fs-2", "available", "studio-efs", "REPLICATING",
-            ObservedReplication("fs-1", PRIMARY, "fs-2", REPLICA, "ENABLED"))},
+        file_systems={"efs": mine},
+        remote_file_systems={"efs": theirs},
     )
 
 

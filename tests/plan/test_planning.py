@@ -182,7 +182,7 @@ def test_when_the_active_regions_copy_is_still_a_replica_it_is_promoted_before_d
     assert plan.actions[0].params == {"FileSystemId": "fs-2", "SourceFileSystemId": "fs-1",
                                       "SourceRegion": PRIMARY}
     assert not any(a.key.kind == Kind.DIRECTORY for a in plan.actions)
-    assert any("wait until the replica is promoted" in n for n in plan.notes)
+    assert any("wait until the copy is writable" in n for n in plan.notes)
     # domains and profiles are made meanwhile: they only refer to the file system id
     assert {a.name for a in plan.actions} >= {"CreateDomain", "CreateUserProfile"}
 

@@ -1,0 +1,137 @@
+"""Fencing and failback executors (see controller.plan.failback for the order).
+
+StopStudioApps and FenceFileSystem fence an old active region; SaveUnreplicatedWrites
+copies what only its copy holds into a recovery folder on the active copy;
+AllowReplicationOverwrite then lets the active region replicate into it. LiftFence and
+EnableOverwriteProtection undo the fence on a copy that is active again. Each is
+idempotent: it reads what is there and changes only what differs. None deletes data.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from controller.actions.classify import classify, error_code
+from controller.actions.context import ExecutionContext
+from controller.errors import TerminalError
+from controller.fencing import fence_stamp, with_fence, without_fence
+from controller.fs.salvage import SalvageRefused, save_unreplicated
+from controller.logs import get_logger
+from controller.metrics import COPY_BYTES, COPY_FILES
+from controller.plan.types import Action
+
+# How many saved paths are named in the action's message (all are in the list file).
+NAMED_PATHS = 20
+
+
+def stop_studio_apps(action: Action, ctx: ExecutionContext) -> str:
+    sagemaker = ctx.client("sagemaker")
+    stopped = 0
+    for app in action.params["Apps"]:
+        try:
+            sagemaker.delete_app(**app)
+            stopped += 1
+        except Exception as error:
+            if error_code(error) not in ("ResourceNotFound", "ResourceInUse"):
+                raise classify(error) from error
+    return f"stopping {stopped} Studio app(s) in {action.params['Domain']}"
+
+
+def fence_file_system(action: Action, ctx: ExecutionContext) -> str:
+    efs = ctx.client("efs")
+    file_system_id = action.params["FileSystemId"]
+    policy = _policy(efs, file_system_id)
+    stamp = fence_stamp(policy)
+    if stamp is not None:
+        return f"{file_system_id} already fenced at {stamp}"
+    arn = efs.describe_file_systems(FileSystemId=file_system_id)["FileSystems"][0][
+        "FileSystemArn"]
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        efs.put_file_system_policy(FileSystemId=file_system_id,
+                                   Policy=with_fence(policy, stamp, arn))
+    except Exception as error:
+        raise classify(error) from error
+    return f"fenced {file_system_id}: NFS writes denied by its file system policy"
+
+
+def save_unreplicated_writes(action: Action, ctx: ExecutionContext) -> str:
+    params = action.params
+    if ctx.efs_root is None:
+        raise TerminalError("NotMounted", "no --efs-root: the copies cannot be compared")
+    old, active = params["FileSystemId"], params["ActiveFileSystemId"]
+    log = get_logger(region=ctx.region)
+    try:
+        report = save_unreplicated(
+            ctx.efs_root / old, ctx.efs_root / active, params["Folder"],
+            progress=lambda n: log.info("saving_unreplicated", file_system=old, compared=n))
+    except SalvageRefused as error:
+        raise TerminalError("SaveRefused", str(error)) from error
+    where = f"{active}:{report.folder}"
+    COPY_FILES.labels("recovery").inc(len(report.saved))
+    COPY_BYTES.labels("recovery").inc(report.bytes)
+    if report.errors:
+        shown = "; ".join(report.errors[:5])
+        raise RuntimeError(f"{len(report.errors)} entries of {old} could not be saved into "
+                           f"{where} ({shown}); the copy is not overwritten until they are")
+    names = [entry.path for entry in report.saved]
+    if names:
+        # Said loudly, by name: these files are not where their owners left them.
+        log.warning("unreplicated_writes_saved", file_system=params["LogicalName"],
+                    old_copy=old, saved_in=where, count=len(names),
+                    paths=names[:NAMED_PATHS], listed_in=f"{report.folder}/saved-files.txt")
+    listed = ", ".join(names[:NAMED_PATHS])
+    more = f" and {len(names) - NAMED_PATHS} more" if len(names) > NAMED_PATHS else ""
+    return f"{report.summary()} on {active}" + (f": {listed}{more}" if names else "")
+
+
+def allow_replication_overwrite(action: Action, ctx: ExecutionContext) -> str:
+    file_system_id = action.params["FileSystemId"]
+    _set_protection(ctx.client("efs"), file_system_id, "DISABLED")
+    return (f"{file_system_id}: replication overwrite protection off, so the active region "
+            f"can replicate into it; what only it held is in {action.params['Recovery']}")
+
+
+def lift_fence(action: Action, ctx: ExecutionContext) -> str:
+    efs = ctx.client("efs")
+    file_system_id = action.params["FileSystemId"]
+    policy = _policy(efs, file_system_id)
+    if fence_stamp(policy) is None:
+        return f"{file_system_id} is not fenced"
+    remaining = without_fence(policy)
+    try:
+        if remaining is None:
+            efs.delete_file_system_policy(FileSystemId=file_system_id)
+        else:
+            efs.put_file_system_policy(FileSystemId=file_system_id, Policy=remaining)
+    except Exception as error:
+        raise classify(error) from error
+    return f"{file_system_id} un-fenced: NFS writes allowed again"
+
+
+def enable_overwrite_protection(action: Action, ctx: ExecutionContext) -> str:
+    file_system_id = action.params["FileSystemId"]
+    try:
+        _set_protection(ctx.client("efs"), file_system_id, "ENABLED")
+    except Exception as error:
+        if error_code(error) == "ReplicationAlreadyExists":
+            return f"{file_system_id} is a replication destination again (REPLICATING)"
+        raise
+    return f"{file_system_id}: replication overwrite protection back on"
+
+
+def _policy(efs: Any, file_system_id: str) -> str | None:
+    try:
+        return str(efs.describe_file_system_policy(FileSystemId=file_system_id)["Policy"])
+    except efs.exceptions.PolicyNotFound:
+        return None
+
+
+def _set_protection(efs: Any, file_system_id: str, value: str) -> None:
+    try:
+        efs.update_file_system_protection(FileSystemId=file_system_id,
+                                          ReplicationOverwriteProtection=value)
+    except Exception as error:
+        raise classify(error) from error
+

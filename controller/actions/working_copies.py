@@ -1,0 +1,77 @@
+"""Working copy executors (see controller.plan.working_copy).
+
+CreateWorkingCopy makes the file system (CreateFileSystem's executor, idempotent on its
+CreationToken). FillWorkingCopy runs the copy engine from the replica's mount into the
+working copy's, then records when the copy began in a tag, which is what says "filled".
+AttachWorkingCopy stops the replication into the replica from this side (the replica
+keeps every file) and tags the working copy attached. None deletes anything.
+"""
+
+from __future__ import annotations
+
+import time
+
+from controller.actions.classify import classify
+from controller.actions.context import MANAGED_TAGS, SETTLE_SECONDS, ExecutionContext
+from controller.actions.replication import delete_replication, still_replicating
+from controller.errors import RequeueAfter, TerminalError
+from controller.fencing import ATTACHED_TAG, COPIED_AT_TAG
+from controller.fs.copy import CopyRefused, Progress, copy_tree
+from controller.logs import get_logger
+from controller.metrics import COPY_BYTES, COPY_FILES
+from controller.plan.types import Action
+
+
+def fill_working_copy(action: Action, ctx: ExecutionContext) -> str:
+    params = action.params
+    replica, working = params["ReplicaId"], params["FileSystemId"]
+    if ctx.efs_root is None:
+        raise TerminalError("NotMounted", "no --efs-root: the replica cannot be copied")
+    for fs_id in (replica, working):
+        if not (ctx.efs_root / fs_id).is_dir():
+            raise RequeueAfter(SETTLE_SECONDS, f"{fs_id} is not mounted at "
+                                               f"{ctx.efs_root / fs_id} yet")
+    began = ctx.started_at or time.time()
+    log = get_logger(region=ctx.region)
+
+    def progress(tick: Progress) -> None:
+        log.info("working_copy_progress", file_system=params["LogicalName"], files=tick.files,
+                 bytes=tick.bytes, elapsed_s=round(tick.elapsed, 1))
+    try:
+        report = copy_tree(ctx.efs_root / replica, ctx.efs_root / working, progress=progress)
+    except CopyRefused as error:
+        raise TerminalError("CopyRefused", str(error)) from error
+    COPY_FILES.labels("working_copy").inc(report.files_copied)
+    COPY_BYTES.labels("working_copy").inc(report.bytes_copied)
+    if report.errors:
+        shown = "; ".join(str(e) for e in report.errors[:5])
+        raise RuntimeError(f"{len(report.errors)} entries of {replica} could not be copied "
+                           f"into {working} ({shown}); tried again")
+    if report.conflicts:
+        log.warning("working_copy_conflicts", file_system=params["LogicalName"],
+                    count=len(report.conflicts), paths=list(report.conflicts[:20]),
+                    message="newer in the working copy: kept, not overwritten")
+    try:
+        ctx.client("efs").tag_resource(ResourceId=working, Tags=[
+            {"Key": COPIED_AT_TAG, "Value": f"{began:.3f}"}, *MANAGED_TAGS])
+    except Exception as error:
+        raise classify(error) from error
+    what = "refreshed" if params.get("Refresh") else "filled"
+    return (f"{what} {working} from {replica}: {report.files_copied} files, "
+            f"{report.bytes_copied} bytes copied, {report.up_to_date} already there, "
+            f"{len(report.conflicts)} newer there kept, in {report.duration_seconds:.1f}s")
+
+
+def attach_working_copy(action: Action, ctx: ExecutionContext) -> str:
+    params = action.params
+    efs = ctx.client("efs")
+    replica, working = params["ReplicaId"], params["FileSystemId"]
+    delete_replication(efs, replica, params.get("SourceFileSystemId") or replica)
+    if still_replicating(efs, replica):
+        raise RequeueAfter(SETTLE_SECONDS, f"replication into {replica} is being deleted")
+    try:
+        efs.tag_resource(ResourceId=working, Tags=[{"Key": ATTACHED_TAG, "Value": "true"}])
+    except Exception as error:
+        raise classify(error) from error
+    return (f"{working} now serves {params['LogicalName']} in {ctx.region}; the replica "
+            f"{replica} is kept as it was")
