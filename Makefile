@@ -41,6 +41,7 @@ drill: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/idle_pass.py
+	$(BIN)/python bench/failover_drill.py
 	$(BIN)/python bench/copy_engine.py
 
 clean:
