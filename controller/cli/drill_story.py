@@ -85,10 +85,9 @@ class Drill:
             self.say(f"wrote {len(written)} files into users' homes in {primary}")
             replica_root = self._wait("the files replicated",
                                       lambda: self._replica_root(emulator, desired, written))
-            behind = [p for p in written if not (replica_root / p).exists()]
-            if failback:
-                self._stop(primary, threads)
-                self.say(f"{primary} goes down (its controller stops)")
+            behind = _not_replicated(self._mount(emulator, primary), replica_root)
+            self._stop(primary, threads)
+            self.say(f"{primary} goes down (its controller stops)")
             flipped_at = time.monotonic()
             result.new_region = flip()
             self.say(f"committed: activeRegion {result.new_region}")
@@ -274,6 +273,25 @@ class Drill:
         checks.append(Check("profiles have the same POSIX ids", not wrong,
                             "all match" if not wrong else ", ".join(wrong)))
         return checks
+
+
+def _not_replicated(source: Path, replica: Path) -> list[str]:
+    """Files (and links) the source holds that the replica does not hold the same yet."""
+    behind: list[str] = []
+    for folder, dirs, files in os.walk(source):  # never follows links to directories
+        for name in sorted(files + [d for d in dirs if os.path.islink(Path(folder, d))]):
+            path = Path(folder, name)
+            rel = path.relative_to(source)
+            mine = os.lstat(path)
+            try:
+                theirs = os.lstat(replica / rel)
+            except FileNotFoundError:
+                behind.append(str(rel))
+                continue
+            if (mine.st_size, mine.st_mtime_ns, stat.S_IFMT(mine.st_mode)) != (
+                    theirs.st_size, theirs.st_mtime_ns, stat.S_IFMT(theirs.st_mode)):
+                behind.append(str(rel))
+    return sorted(behind)
 
 
 def _fingerprint(path: Path) -> tuple[object, ...]:

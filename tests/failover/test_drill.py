@@ -60,3 +60,24 @@ def test_the_drill_reports_files_that_differ_after_the_flip(tmp_path, emulator):
     assert "home/research/alice/analysis.ipynb" in failed[
         "files arrived with the same content, owner and mode"]
     assert not result.passed
+
+
+def test_the_drill_reports_what_had_not_replicated_at_the_flip(tmp_path, emulator):
+    repo = _repo(tmp_path)
+    holder: dict[str, Drill] = {}
+
+    def say(line: str) -> None:
+        if line == "the files replicated":  # then the link to the replica slows down
+            drill = holder["drill"]
+            assert drill.emulator is not None
+            drill.emulator.set_replication_interval(3600)
+            time.sleep(1.0)  # a mirror pass already under way finishes first
+            late = drill.mount("us-east-1") / "home/research/bob/unsaved-model.pt"
+            late.write_bytes(b"weights")
+
+    holder["drill"] = Drill(repo, tmp_path / "data", timeout=60, say=say)
+    result = holder["drill"].run(flip=lambda: _flip(repo), failback=False)
+    failed = {c.name: c.detail for c in result.checks if not c.passed}
+    assert list(failed) == ["nothing was still to replicate at the flip"]
+    assert failed["nothing was still to replicate at the flip"] == (
+        "not yet replicated: home/research/bob/unsaved-model.pt")
