@@ -84,6 +84,11 @@ def plan_working_copies(desired: DesiredState, observed: ObservedState,
             if due:
                 _fill(name, spec, mine, observed, actions,
                       refresh=working is not None and working.copied_at is not None)
+        if working is not None and not working.attached and not waits_for_working_copy(
+                desired, region, observed.references, name):
+            notes.append(f"FileSystem/{name}: the working copy {working.file_system_id} is not "
+                         f"used in {region} any more (the region's role changed); it is kept "
+                         "as it was, with whatever was written there since its last refresh")
     for name, replica in sorted(observed.references.superseded.items()):
         notes.append(f"FileSystem/{name}: {replica.file_system_id}, the replica the working "
                      "copy took over from, is kept as it was (never deleted)")

@@ -108,3 +108,14 @@ def test_lost_and_found_folders_are_surfaced_every_pass():
         "efs": ("efs-replication-lost+found-fs-9-20261122T000000Z",)})
     plan = make_plan(estate(DOMAINS), observed)
     assert any("efs-replication-lost+found-fs-9" in n and "fs-1" in n for n in plan.notes)
+
+
+def test_a_working_copy_left_by_a_role_change_is_named_and_kept():
+    from controller.observed import ObservedWorkingCopy
+
+    observed = empty(PRIMARY)
+    refs = replace(observed.references, working_copies={
+        "efs": ObservedWorkingCopy("fs-7", "available", copied_at=1.0)})
+    plan = make_plan(estate(DOMAINS), replace(observed, references=refs))
+    assert not any(a.key.name.startswith("efs/") for a in plan.actions)
+    assert any("fs-7 is not used" in n and "kept" in n for n in plan.notes)
