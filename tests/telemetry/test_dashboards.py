@@ -1,0 +1,80 @@
+"""The Grafana dashboard and the Prometheus alert rules in manifests/ use exactly the
+metric names the controller exports, and are well-formed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+from prometheus_client import REGISTRY
+
+import controller.gateway
+import controller.metrics  # noqa: F401  (registers the metrics)
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+DASHBOARD = MANIFESTS / "grafana" / "studio-operator-dashboard.json"
+ALERTS = MANIFESTS / "prometheus" / "studio-operator-alerts.yaml"
+NAME = re.compile(r"\bstudio_operator_[a-z0-9_]+")
+
+
+def exported() -> set[str]:
+    """Every sample name the controller's registry can expose (with _total, _bucket...)."""
+    assert controller.gateway.AWS_CALLS is not None
+    names: set[str] = set()
+    for family in REGISTRY.collect():
+        if not family.name.startswith("studio_operator_"):
+            continue
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                    "info": ("_info",)}.get(family.type, ("",))
+        names.update(family.name + suffix for suffix in suffixes)
+    return names
+
+
+def unknown_names(text: str) -> set[str]:
+    return set(NAME.findall(text)) - exported()
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+
+
+def alert_rules() -> list[dict]:
+    return [rule for group in yaml.safe_load(ALERTS.read_text())["groups"]
+            for rule in group["rules"]]
+
+
+def test_every_dashboard_expression_uses_exported_metrics_only():
+    expressions = dashboard_expressions()
+    assert len(expressions) >= 10
+    for expr in expressions:
+        assert NAME.search(expr), f"no studio-operator metric in {expr!r}"
+        assert unknown_names(expr) == set(), expr
+
+
+def test_every_alert_uses_exported_metrics_and_says_what_to_do():
+    rules = alert_rules()
+    assert {"StudioOperatorNotReconciling", "StudioOperatorReplicationLagging",
+            "StudioOperatorFailoverStuck"} <= {r["alert"] for r in rules}
+    for rule in rules:
+        assert unknown_names(rule["expr"]) == set(), rule["alert"]
+        assert rule["labels"]["severity"] in ("critical", "warning", "info")
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+
+
+def test_the_check_catches_a_name_the_controller_does_not_export():
+    assert unknown_names("rate(studio_operator_actions_total[5m])") == set()
+    assert unknown_names("studio_operator_replication_lag") == {
+        "studio_operator_replication_lag"}
+    assert unknown_names("sum(studio_operator_actions)") == {"studio_operator_actions"}, (
+        "a counter is exposed as _total only")
+
+
+def test_the_key_dr_metrics_are_on_the_dashboard():
+    text = " ".join(dashboard_expressions())
+    for name in ("studio_operator_replication_lag_seconds", "studio_operator_failover_phase",
+                 "studio_operator_failover_recovery_seconds",
+                 "studio_operator_copied_bytes_total"):
+        assert name in text
