@@ -71,3 +71,6 @@ COPY_BYTES = Counter(
     "Bytes the operator copied between file systems, by purpose (as "
     "studio_operator_copied_files_total).",
     ["purpose"])
+LEADER = Gauge(
+    "studio_operator_leader",
+    "1 while this replica holds the region's lease and acts, 0 while it stands by.")

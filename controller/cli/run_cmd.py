@@ -14,6 +14,7 @@ from controller.clock import SystemClock
 from controller.health import HealthServer
 from controller.logs import configure, get_logger
 from controller.loop.controller import Controller, Timing
+from controller.loop.lease import Lease
 from controller.source import open_source
 
 HELP = """\
@@ -53,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "default: %(default)s")
     parser.add_argument("--log-format", choices=("json", "console"), default="json",
                         help="default: %(default)s")
+    parser.add_argument("--lease-seconds", type=float, default=30.0,
+                        help="replicas of the controller in one region elect a leader with "
+                             "a lease this long in the status table; only the leader acts "
+                             "(0: no election, for a single replica); default: %(default)s")
+    parser.add_argument("--holder-id", default=None, metavar="ID",
+                        help="this replica's name in the lease; default: hostname:pid")
     parser.set_defaults(func=run)
 
 
@@ -71,10 +78,14 @@ def run(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as error:
         print(f"could not reach {region}: {error}", file=sys.stderr)
         return 1
+    lease = None
+    if args.lease_seconds > 0:
+        lease = Lease(reconciler.gateway, region, args.status_table, clock, args.holder_id,
+                      args.lease_seconds)
     health = HealthServer(args.metrics_port, host="0.0.0.0").start()
     controller = Controller(source, reconciler, clock,
                             Timing(args.resync_seconds, args.poll_seconds),
-                            on_pass=lambda _: health.ready.set())
+                            on_pass=lambda _: health.ready.set(), lease=lease)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: controller.stop())
     log.info("started", region=region, source=source.description,

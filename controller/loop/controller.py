@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from controller.clock import Clock
 from controller.desired import load_desired_state
-from controller.errors import DesiredStateError
+from controller.errors import DesiredStateError, LeaseLost
 from controller.logs import get_logger
+from controller.loop.lease import Lease
 from controller.loop.reconciler import PassResult, Reconciler
 from controller.metrics import LAST_SUCCESS, PASSES, REVISION, REVISION_VALID, ROLE
 from controller.model import DesiredState
@@ -35,7 +36,8 @@ class Timing:
 class Controller:
     def __init__(self, source: Source, reconciler: Reconciler, clock: Clock,
                  timing: Timing = Timing(),
-                 on_pass: Callable[[PassResult], None] | None = None) -> None:
+                 on_pass: Callable[[PassResult], None] | None = None,
+                 lease: Lease | None = None) -> None:
         self.source = source
         self.reconciler = reconciler
         self.clock = clock
@@ -52,6 +54,9 @@ class Controller:
         if reconciler.status is not None:
             self.revision_status = reconciler.status.revision
         reconciler.should_stop = self.stopping.is_set
+        self.lease = lease
+        if lease is not None:
+            reconciler.lease_check = lease.check
 
     def stop(self) -> None:
         self.stopping.set()
@@ -67,10 +72,15 @@ class Controller:
         backoff_due = bool(self.reconciler.queue.pop_ready())
         if self.desired is None or self.stopping.is_set():
             return None
+        if not self._leading():
+            return None
         if not (changed or backoff_due or now >= self._next_pass):
             return None
         try:
             result = self.reconciler.reconcile(self.desired)
+        except LeaseLost as lost:
+            self.log.warning("lease_lost", message=str(lost))
+            return None
         except Exception as error:  # a failed pass: the next one starts from scratch
             PASSES.labels("error").inc()
             self.log.error("pass_failed", error=f"{type(error).__name__}: {error}")
@@ -91,7 +101,21 @@ class Controller:
             if self.stopping.is_set():
                 break
             self.clock.sleep(self._seconds_to_next_event(), self.stopping)
+        if self.lease is not None:
+            self.lease.release()
         self.log.info("stopped")
+
+    def _leading(self) -> bool:
+        """Without a lease, always; with one, while it is held (taken or renewed here)."""
+        if self.lease is None:
+            return True
+        try:
+            if self.lease.held and self.lease.seconds_to_renewal() > 0:
+                return True
+            return self.lease.hold()
+        except Exception as error:  # the table unreachable: lead only while still safe
+            self.log.warning("lease_unavailable", error=f"{type(error).__name__}: {error}")
+            return self.lease.held
 
     def _seconds_to_next_event(self) -> float:
         now = self.clock.monotonic()
@@ -99,6 +123,8 @@ class Controller:
         due = self.reconciler.queue.next_due_in()
         if due is not None:
             candidates.append(due)
+        if self.lease is not None:
+            candidates.append(self.lease.seconds_to_renewal())
         return max(0.05, min(candidates))
 
     def _poll(self) -> bool:

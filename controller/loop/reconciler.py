@@ -84,6 +84,8 @@ class Reconciler:
         # When the controller first saw each revision (a failover's recovery time starts
         # at the commit being seen, not at the pass that follows).
         self.revision_seen_at: dict[str, float] = {}
+        # Called before each action when replicas elect a leader (raises LeaseLost).
+        self.lease_check: Callable[[], None] | None = None
         # Checked between actions: a stopping controller finishes the one in flight only.
         self.should_stop: Callable[[], bool] = lambda: False
 
@@ -106,6 +108,8 @@ class Reconciler:
             if self.should_stop():
                 result.interrupted = True
                 break
+            if self.lease_check is not None:
+                self.lease_check()  # LeaseLost: another replica may act now; stop here
             outcome = self._run_action(action, ctx, desired.revision)
             result.outcomes.append(outcome)
             if action.name in TAKES_OVER and outcome.outcome == OK:

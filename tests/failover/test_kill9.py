@@ -53,7 +53,8 @@ def kill_when(aws, tmp_path: Path, region: str, desired_dir: Path,
         [sys.executable, "-m", "controller.cli.main", "run", "--desired", str(desired_dir),
          "--region", region, "--endpoint-url", aws.endpoint_url, "--efs-root",
          str(aws.efs_root), "--metrics-port", "0", "--max-attempts", "1",
-         "--resync-seconds", "1", "--workdir", str(tmp_path / f"work-{region}")],
+         "--resync-seconds", "1", "--lease-seconds", "0",
+         "--workdir", str(tmp_path / f"work-{region}")],
         cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     events: list[dict] = []
