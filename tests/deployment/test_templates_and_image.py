@@ -21,8 +21,10 @@ def test_every_cloudformation_template_passes_cfn_lint():
 
 def test_cfn_lint_would_catch_a_broken_template(tmp_path):
     broken = tmp_path / "broken.yaml"
-    broken.write_text(TEMPLATES[0].read_text().replace("Type: AWS::EC2::VPC",
-                                                       "Type: AWS::EC2::NotAThing"))
+    prerequisites = next(t for t in TEMPLATES if t.name == "studio-prerequisites.yaml")
+    text = prerequisites.read_text()
+    assert "Type: AWS::EC2::VPC\n" in text
+    broken.write_text(text.replace("Type: AWS::EC2::VPC\n", "Type: AWS::EC2::NotAThing\n"))
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run([str(cfn_lint), str(broken)], capture_output=True, text=True,
                             timeout=300)

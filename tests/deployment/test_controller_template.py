@@ -1,0 +1,398 @@
+"""The controller's CloudFormation template: it passes cfn-lint, runs `studioctl run` the
+way the CLI expects, and its task role grants exactly the AWS API actions the controller
+makes, no fewer and no more.
+
+The actions are not listed by hand from the code: a real scenario runs on the emulator
+(converge the primary, change the estate, lead with the lease, fail over to the replica,
+let the old region fence itself and save its late writes, replicate back, fail back) and
+the emulator counts every request the controller made by "service:Operation". Each one
+must be allowed by the template's task role; each action the role grants must have been
+made, or be named below with the reason it is granted without a request of its own.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from controller.cli.main import build_parser
+from controller.clock import ManualClock
+from controller.desired import load_desired_state
+from controller.emulator import Emulator
+from controller.fencing import RECOVERY_ROOT
+from controller.loop.lease import Lease
+from controller.loop.reconciler import Reconciler
+from tests.converge.helpers import converge, prepared, reconciler
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "cloudformation" / "studio-operator-controller.yaml"
+EXAMPLE = ROOT / "desired_state"
+PRIMARY, REPLICA = "us-east-1", "us-west-2"
+
+# boto3 service name -> IAM service prefix, where they differ.
+IAM_PREFIX = {"efs": "elasticfilesystem"}
+
+# Granted although no request of their own reaches AWS: AWS authorizes them as part of
+# another operation (named here, and the test checks the scenario made it), or they are
+# NFS operations of the task's mounts, not API calls.
+AUTHORIZED_WITH = {
+    # The domain's settings carry the Studio execution role.
+    "iam:PassRole": ("sagemaker:CreateDomain", "sagemaker:UpdateDomain"),
+    # Resources are created with the managed-by tag; tag-on-create is authorized as AddTags.
+    "sagemaker:AddTags": ("sagemaker:CreateDomain", "sagemaker:CreateUserProfile",
+                          "sagemaker:CreateStudioLifecycleConfig"),
+    # The first domain of an account makes SageMaker's service-linked role (SageMaker's
+    # API permissions reference lists it for CreateDomain).
+    "iam:CreateServiceLinkedRole": ("sagemaker:CreateDomain",),
+}
+NFS_CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
+                      "elasticfilesystem:ClientRootAccess")
+# The only actions that may be granted on Resource "*": IAM has no resource-level
+# permissions for them (SageMaker List* calls, EC2 Describe* calls, the ECR login).
+WITHOUT_RESOURCE_LEVEL = frozenset({
+    "sagemaker:ListDomains", "sagemaker:ListUserProfiles", "sagemaker:ListApps",
+    "sagemaker:ListStudioLifecycleConfigs", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups", "ecr:GetAuthorizationToken",
+})
+
+SCRATCH_FILE_SYSTEM = """\
+---
+# Made by the operator (CreateFileSystem), as `create` and working copies are.
+apiVersion: studio-operator.io/v1alpha1
+kind: FileSystem
+metadata:
+  name: scratch
+spec:
+  regions:
+    us-east-1:
+      nameTag: studio-scratch
+      create: true
+"""
+BACKUP_SHARE = """\
+apiVersion: studio-operator.io/v1alpha1
+kind: Share
+metadata:
+  name: space-backups
+spec:
+  fileSystem: studio-efs
+  scope: domain
+  path: /backups/{domain}
+  mode: "0755"
+"""
+
+
+# --- the template, read with CloudFormation's short-form tags -------------------------
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """YAML with !Ref, !Sub, !GetAtt, !If, ... read as their long forms."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=CloudFormationLoader)  # noqa: S506
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(template: dict[str, Any], role: str = "TaskRole") -> list[dict[str, Any]]:
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def granted_actions(statements: Iterable[dict[str, Any]]) -> set[str]:
+    return {a for s in statements if s["Effect"] == "Allow" for a in _listed(s["Action"])}
+
+
+def is_allowed(statements: Iterable[dict[str, Any]], action: str) -> bool:
+    """Whether an Allow statement names `action` (IAM compares actions case-blind)."""
+    return any(fnmatch.fnmatch(action.lower(), granted.lower())
+               for granted in granted_actions(statements))
+
+
+def iam_action(request: str) -> str:
+    """"efs:DescribeFileSystems" (the emulator's count key) -> its IAM action."""
+    service, operation = request.split(":", 1)
+    return f"{IAM_PREFIX.get(service, service)}:{operation}"
+
+
+def missing_actions(statements: list[dict[str, Any]], made: Iterable[str]) -> list[str]:
+    """Actions the controller made that the policy does not allow."""
+    return sorted(a for a in set(made) if not is_allowed(statements, a))
+
+
+def unexplained_grants(statements: list[dict[str, Any]], made: set[str]) -> list[str]:
+    """Granted actions neither made in the scenario nor authorized with one that was."""
+    explained = set(made) | set(NFS_CLIENT_ACTIONS)
+    explained |= {action for action, triggers in AUTHORIZED_WITH.items()
+                  if made & set(triggers)}
+    return sorted(granted_actions(statements) - explained)
+
+
+# --- the scenario ----------------------------------------------------------------------
+
+@dataclass
+class Scenario:
+    requests: Counter[str]       # "service:Operation" -> count, the controller's only
+    gateway_calls: set[str]      # the same, as the controller's own gateways counted them
+    saved_late_write: bool
+
+    @property
+    def actions(self) -> set[str]:
+        return {iam_action(r) for r in self.requests}
+
+
+def _desired_folders(tmp: Path) -> tuple[Path, Path]:
+    """The example estate plus an operator-made file system (v1); then space backup on
+    and alice's uid changed (v2: lifecycle configs, UpdateDomain, UpdateUserProfile)."""
+    v1 = tmp / "v1"
+    shutil.copytree(EXAMPLE, v1)
+    (v1 / "scratch.yaml").write_text(SCRATCH_FILE_SYSTEM)
+    v2 = tmp / "v2"
+    shutil.copytree(v1, v2)
+    (v2 / "space-backups.yaml").write_text(BACKUP_SHARE)
+    research = v2 / "research.yaml"
+    text = research.read_text()
+    assert "uid: 200101" in text and "  shares: [home, team, datasets]\n" in text
+    research.write_text(text.replace("uid: 200101", "uid: 200111").replace(
+        "  shares: [home, team, datasets]\n",
+        "  shares: [home, team, datasets, space-backups]\n"
+        "  spaceBackup: {enabled: true, share: space-backups}\n"))
+    return v1, v2
+
+
+def _active_in(desired, region: str, suffix: str):  # type: ignore[no-untyped-def]
+    return replace(desired, estate=replace(desired.estate, active_region=region),
+                   revision=f"{desired.revision}-{suffix}")
+
+
+def _create_status_tables(aws: Emulator, template: dict[str, Any]) -> str:
+    """What the stack makes before the controller starts: the status table, from the
+    template's own definition, in both regions."""
+    table = template["Resources"]["StatusTable"]["Properties"]
+    name = template["Parameters"]["StatusTableName"]["Default"]
+    assert table["TableName"] == {"Ref": "StatusTableName"}
+    for region in (PRIMARY, REPLICA):
+        dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=aws.endpoint_url)
+        dynamodb.create_table(TableName=name, AttributeDefinitions=table["AttributeDefinitions"],
+                              KeySchema=table["KeySchema"], BillingMode=table["BillingMode"])
+    return name
+
+
+def _file_system(aws: Emulator, region: str, name: str) -> dict[str, Any]:
+    efs = boto3.client("efs", region_name=region, endpoint_url=aws.endpoint_url)
+    return next(f for f in efs.describe_file_systems()["FileSystems"] if f.get("Name") == name)
+
+
+def _start_app(aws: Emulator, region: str, domain: str, user: str) -> None:
+    sagemaker = boto3.client("sagemaker", region_name=region, endpoint_url=aws.endpoint_url)
+    domain_id = next(d["DomainId"] for d in sagemaker.list_domains()["Domains"]
+                     if d["DomainName"] == domain)
+    sagemaker.create_app(DomainId=domain_id, UserProfileName=user, AppType="JupyterServer",
+                         AppName="default")
+
+
+def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
+    template = load_template()
+    v1_folder, v2_folder = _desired_folders(tmp)
+    v1 = prepared(aws, load_desired_state(v1_folder))
+    v2 = load_desired_state(v2_folder)
+    table = _create_status_tables(aws, template)
+    requests: Counter[str] = Counter()
+    gateways = []
+
+    def by_the_controller(step: Callable[[], Any]) -> Any:
+        """Run `step` counting its requests; the test's own set-up calls stay outside."""
+        aws.reset_request_counts()
+        result = step()
+        requests.update(aws.request_counts())
+        return result
+
+    def controller_in(region: str) -> Reconciler:
+        rec: Reconciler = by_the_controller(lambda: reconciler(aws, clock, region=region))
+        gateways.append(rec.gateway)
+        return rec
+
+    clock = ManualClock()
+    primary = controller_in(PRIMARY)
+    by_the_controller(lambda: converge(primary, v1, clock))
+    by_the_controller(lambda: converge(primary, v2, clock))
+
+    # Two replicas of the primary's controller: one leads, the other stands by, the
+    # leader lets go at a clean stop.
+    leader = Lease(primary.gateway, PRIMARY, table, clock, "replica-a", 30.0)
+    other = Lease(primary.gateway, PRIMARY, table, clock, "replica-b", 30.0)
+    assert by_the_controller(leader.hold) and not by_the_controller(other.hold)
+    by_the_controller(leader.release)
+
+    # Failover: the replica region promotes its copy and brings Studio up there.
+    old = aws.efs_root / _file_system(aws, PRIMARY, "studio-efs")["FileSystemId"]
+    (old / "home/research/alice/before.txt").write_text("replicated before the flip")
+    aws.sync_replication()
+    flipped = _active_in(v2, REPLICA, "flipped")
+    active = controller_in(REPLICA)
+    by_the_controller(lambda: converge(active, flipped, clock))
+
+    # The old region was still serving for a moment: an app ran, a file was written.
+    (old / "home/research/alice/late.txt").write_text("written after the failover")
+    _start_app(aws, PRIMARY, "research", "alice")
+    # Its controller comes back as the standby: stops the app, fences, saves, opens up.
+    standby = controller_in(PRIMARY)
+    by_the_controller(lambda: converge(standby, flipped, clock))
+    # The active region replicates back into the old copy.
+    by_the_controller(lambda: active.reconcile(flipped))
+    new = aws.efs_root / _file_system(aws, REPLICA, "studio-efs")["FileSystemId"]
+    saved = any((new / RECOVERY_ROOT).glob("*/home/research/alice/late.txt"))
+
+    # Failback: the flag goes home; the old copy is promoted again and un-fenced.
+    aws.sync_replication()
+    primary_again = controller_in(PRIMARY)
+    by_the_controller(lambda: converge(primary_again, _active_in(v2, PRIMARY, "back"), clock))
+
+    calls = {f"{service}:{operation}" for gateway in gateways
+             for (service, operation, _) in gateway.calls}
+    return Scenario(requests, calls, saved)
+
+
+@pytest.fixture(scope="module")
+def scenario(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    emulator.reset()  # the per-test `aws` fixture resets it again afterwards
+    return run_scenario(emulator, tmp_path_factory.mktemp("controller-template"))
+
+
+@pytest.fixture(scope="module")
+def task_role() -> list[dict[str, Any]]:
+    return role_statements(load_template())
+
+
+# --- the tests --------------------------------------------------------------------------
+
+def test_the_controller_template_passes_cfn_lint():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
+    made = scenario.actions
+    for step in ("sagemaker:CreateDomain", "sagemaker:UpdateDomain",
+                 "sagemaker:CreateUserProfile", "sagemaker:UpdateUserProfile",
+                 "sagemaker:CreateStudioLifecycleConfig", "sagemaker:DeleteApp",
+                 "elasticfilesystem:CreateFileSystem",
+                 "elasticfilesystem:CreateReplicationConfiguration",
+                 "elasticfilesystem:DeleteReplicationConfiguration",
+                 "elasticfilesystem:PutFileSystemPolicy",
+                 "elasticfilesystem:DeleteFileSystemPolicy",
+                 "elasticfilesystem:UpdateFileSystemProtection",
+                 "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"):
+        assert step in made, f"the scenario never made {step}"
+    assert scenario.saved_late_write, "the standby saved its late write on the active copy"
+    # The stack makes the table: the controller only finds it.
+    assert "dynamodb:CreateTable" not in made
+    # What the emulator saw is what the controller's gateways sent (nothing of the test's).
+    assert set(scenario.requests) == scenario.gateway_calls
+
+
+def test_every_request_the_controller_made_is_allowed_by_the_task_role(scenario, task_role):
+    assert missing_actions(task_role, scenario.actions) == []
+
+
+def test_the_task_role_grants_nothing_the_controller_does_not_need(scenario, task_role):
+    assert unexplained_grants(task_role, scenario.actions) == []
+    for action, triggers in AUTHORIZED_WITH.items():
+        assert scenario.actions & set(triggers), f"{action}: none of {triggers} was made"
+
+
+def test_no_wildcard_actions_and_resource_star_only_where_iam_has_no_resource_level():
+    template = load_template()
+    for role in ("TaskRole", "TaskExecutionRole"):
+        for statement in role_statements(template, role):
+            actions = _listed(statement["Action"])
+            assert not any("*" in a for a in actions), (role, statement["Sid"])
+            if "*" in _listed(statement["Resource"]):
+                assert set(actions) <= WITHOUT_RESOURCE_LEVEL, (role, statement["Sid"])
+
+
+def test_nfs_access_and_role_passing_are_scoped_to_the_mounted_file_systems_and_role():
+    statements = {s["Sid"]: s for s in role_statements(load_template())}
+    mounts = statements["MountedFileSystems"]
+    assert sorted(mounts["Action"]) == sorted(NFS_CLIENT_ACTIONS)
+    assert all("${FileSystemId}" in str(r) or "${SecondFileSystemId}" in str(r)
+               for r in mounts["Resource"])
+    assert all(not any(a in NFS_CLIENT_ACTIONS for a in _listed(s["Action"]))
+               for sid, s in statements.items() if sid != "MountedFileSystems")
+    passing = [s for s in statements.values() if "iam:PassRole" in _listed(s["Action"])]
+    assert [s["Resource"] for s in passing] == [{"Ref": "StudioExecutionRoleArn"}]
+    assert passing[0]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_the_checker_catches_a_policy_missing_an_action_the_controller_made(scenario,
+                                                                           task_role):
+    mutated = [dict(s, Action=[a for a in _listed(s["Action"]) if a != "sagemaker:DeleteApp"])
+               for s in task_role]
+    assert missing_actions(mutated, scenario.actions) == ["sagemaker:DeleteApp"]
+    widened = [*task_role, {"Effect": "Allow", "Action": ["sagemaker:DeleteDomain"],
+                            "Resource": "*"}]
+    assert unexplained_grants(widened, scenario.actions) == ["sagemaker:DeleteDomain"]
+
+
+def test_the_tasks_security_group_has_no_ingress_and_only_https_and_nfs_egress():
+    resources = load_template()["Resources"]
+    group = resources["TaskSecurityGroup"]["Properties"]
+    assert "SecurityGroupIngress" not in group
+    assert not any(r["Type"] == "AWS::EC2::SecurityGroupIngress"
+                   and r["Properties"]["GroupId"] == {"Ref": "TaskSecurityGroup"}
+                   for r in resources.values())
+    egress = [*group["SecurityGroupEgress"],
+              *(r["Properties"] for r in resources.values()
+                if r["Type"] == "AWS::EC2::SecurityGroupEgress")]
+    assert {(e["FromPort"], e["ToPort"], str(e["CidrIp"])) for e in egress} == {
+        (443, 443, "0.0.0.0/0"), (2049, 2049, str({"Ref": "VpcCidr"})),
+        (2049, 2049, str({"Ref": "PeerNfsCidr"}))}
+
+
+def test_the_task_runs_studioctl_run_with_options_it_accepts():
+    template = load_template()
+    container = template["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"][0]
+    command = [part if isinstance(part, str) else "x" for part in container["Command"]]
+    args = build_parser().parse_args(command)
+    assert (args.command, args.efs_root, args.metrics_port) == ("run", "/mnt/efs", 9100)
+    assert container["Command"][container["Command"].index("--region") + 1] == {
+        "Ref": "AWS::Region"}
+    mounts = [m["ContainerPath"] for m in container["MountPoints"] if "ContainerPath" in m]
+    assert {"Fn::Sub": "/mnt/efs/${FileSystemId}"} in mounts
+    assert container["User"] == "0", "root: share directories are chowned to their users"
+    assert "http://localhost:9100/healthz" in " ".join(container["HealthCheck"]["Command"])
+    volume = template["Resources"]["TaskDefinition"]["Properties"]["Volumes"][0]
+    assert volume["EFSVolumeConfiguration"]["TransitEncryption"] == "ENABLED"
+    assert volume["EFSVolumeConfiguration"]["AuthorizationConfig"] == {"IAM": "ENABLED"}
