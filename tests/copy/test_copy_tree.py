@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.fs.copy import CopyRefused, Progress, copy_tree
+from controller.fs.copy.walk import LARGE_FILE
 from tests.copy.conftest import IS_ROOT, OLD_NS
 
 
@@ -185,3 +186,22 @@ def test_progress_is_reported_with_files_bytes_and_elapsed(source, tmp_path):
 def test_copying_a_tree_into_itself_is_refused(source, tmp_path, inside):
     with pytest.raises(CopyRefused, match="inside"):
         copy_tree(source, tmp_path / inside / "copy")
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_large_files_handed_to_copier_threads_end_up_like_the_rest(source, tmp_path,
+                                                                  workers):
+    big = source / "home/alice/data"
+    big.mkdir()
+    for index in range(4):  # more than the copiers: some stay with their worker
+        (big / f"part-{index}.bin").write_bytes(os.urandom(LARGE_FILE + index))
+    os.link(big / "part-0.bin", big / "part-0-again.bin")  # a large hard-link leader
+    os.chmod(big / "part-1.bin", 0o600)
+    os.utime(big / "part-1.bin", ns=(OLD_NS, OLD_NS))
+    os.utime(big, ns=(OLD_NS - 7, OLD_NS - 7))
+    dst = tmp_path / "dst"
+    report = copy_tree(source, dst, workers=workers)
+    assert report.ok and report.files_copied == 8 and report.hard_links_made == 3
+    assert snapshot(dst) == snapshot(source)  # contents, modes, mtimes of files and dirs
+    again = copy_tree(source, dst, workers=workers)
+    assert again.files_copied == 0 and again.ok

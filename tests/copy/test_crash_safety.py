@@ -25,11 +25,11 @@ from controller.fs.copy import copy_tree, entries
 
 real = entries.copy_bytes
 
-def dying(source, target):
+def dying(source, target, *size):
     if os.fstat(source).st_size == 14_000:  # the notebook
         os.write(target, os.read(source, 7_000))
         os._exit(9)
-    return real(source, target)
+    return real(source, target, *size)
 
 entries.copy_bytes = dying
 copy_tree(Path(sys.argv[1]), Path(sys.argv[2]), workers=1)

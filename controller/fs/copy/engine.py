@@ -16,12 +16,13 @@ import resource
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.fs.copy.entries import Options, Outcome, read_umask
+from controller.fs.copy.directories import DirNode
+from controller.fs.copy.entries import Options, Outcome, describe, read_umask
 from controller.fs.copy.hardlinks import OPEN_DIR
 from controller.fs.copy.journal import Journal
 from controller.fs.copy.report import CopyReport, Progress
 from controller.fs.copy.tally import Tally
-from controller.fs.copy.walk import DirNode, ParallelWalk, describe
+from controller.fs.copy.walk import ParallelWalk
 
 DEFAULT_WORKERS = 16  # NFS/EFS: enough requests in flight to hide ~1 ms round trips
 
@@ -58,20 +59,21 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
             created = True
             if not dry_run:
                 _make_root(dst)
+        dst_stat = None
         if not (created and dry_run):
             dst_fd = _open_root(dst, "target")
+            dst_stat = os.fstat(dst_fd)  # before listing it: from the open, no round trip
         if created:
             tally.directory(None)
         root_listing = None
         if dst_fd is not None:
             root_listing = [] if created else os.listdir(dst_fd)
             if not dry_run:
-                journal = Journal(dst_fd, root_listing)
-        root = DirNode("", (), src_fd, dst_fd, src_stat, None, created)
-        root.changed = journal is not None  # making the journal moved the root's mtime
+                journal = Journal(dst_fd, root_listing)  # made in the root once needed
+        root = DirNode("", (), src_fd, dst_fd, src_stat, dst_stat, None, created)
         ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing).run(root)
         if journal is not None and journal.close(clean=not tally.errors):
-            # Removing the journal moved the root's mtime again: put the source's back.
+            # Removing journals moved the root's mtime again: put the source's back.
             assert dst_fd is not None
             try:
                 os.utime(dst_fd, ns=(src_stat.st_atime_ns, src_stat.st_mtime_ns))

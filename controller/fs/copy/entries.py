@@ -43,6 +43,11 @@ class EntryFailure(Exception):
     """This entry could not be brought in line; the message is for the report."""
 
 
+def describe(error: OSError) -> str:
+    """An OSError as a report says it: the system's message, without the errno prefix."""
+    return error.strerror or str(error)
+
+
 class Outcome(enum.Enum):
     COPIED = "copied"
     SYMLINK = "symlink"
@@ -109,6 +114,14 @@ def owner_or_mode_differs(src: os.stat_result, dst: os.stat_result, opts: Option
 
 def metadata_differs(src: os.stat_result, dst: os.stat_result, opts: Options) -> bool:
     return src.st_mtime_ns != dst.st_mtime_ns or owner_or_mode_differs(src, dst, opts)
+
+
+def same_file(src: os.stat_result, dst: os.stat_result, set_owner: bool) -> bool:
+    """Both regular files that sync_entry would call up to date: the quick check (size
+    and mtime), the same mode and, when owners are set, the same owner."""
+    return (src.st_mode == dst.st_mode and stat.S_ISREG(src.st_mode)
+            and src.st_size == dst.st_size and src.st_mtime_ns == dst.st_mtime_ns
+            and (not set_owner or (src.st_uid == dst.st_uid and src.st_gid == dst.st_gid)))
 
 
 def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result,
@@ -245,7 +258,7 @@ def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_res
         mode, final = create_mode(src.st_mode, opts)
         target = os.open(tmp, _NEW_FILE, mode, dir_fd=dst_dir)
         try:
-            copied = copy_bytes(source, target)
+            copied = copy_bytes(source, target, src.st_size)
             after = os.fstat(source)
             if (after.st_ino, after.st_size, after.st_mtime_ns, copied) != (
                     src.st_ino, src.st_size, src.st_mtime_ns, src.st_size):
@@ -269,12 +282,18 @@ def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_res
     return copied
 
 
-def copy_bytes(source: int, target: int) -> int:
-    """Copy in the kernel where it can (no bytes through Python), else read/write."""
+def copy_bytes(source: int, target: int, size: int = -1) -> int:
+    """Copy in the kernel where it can (no bytes through Python), else read/write.
+
+    `size`, the size the source was seen with: the copy stops once that much is copied
+    (no extra call to find the end). A source that grew meanwhile is caught by the
+    caller, which compares the source's size after the copy.
+    """
     total = 0
     if _fast_copy["copy_file_range"]:
         try:
-            while count := os.copy_file_range(source, target, _COPY_CHUNK):
+            while total != size and (count := os.copy_file_range(source, target,
+                                                                  _COPY_CHUNK)):
                 total += count
             return total
         except OSError as error:
@@ -283,7 +302,8 @@ def copy_bytes(source: int, target: int) -> int:
             _fast_copy["copy_file_range"] = False
     if _fast_copy["sendfile"]:
         try:
-            while count := os.sendfile(target, source, None, _COPY_CHUNK):
+            while total != size and (count := os.sendfile(target, source, None,
+                                                          _COPY_CHUNK)):
                 total += count
             return total
         except OSError as error:

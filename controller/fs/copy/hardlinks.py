@@ -57,17 +57,18 @@ class HardLinkGroups:
 
     def hold(self, dir_fd: int | None) -> int | None:
         """A dup of a leader's target directory for its followers, or None (over budget)."""
-        if dir_fd is None:
+        if dir_fd is None or len(self._held) >= self._budget:  # a hint; checked again below
             return None
-        with self._lock:
-            if len(self._held) >= self._budget:
-                return None
-            try:
-                fd = os.dup(dir_fd)  # no round trip: the same open directory
-            except OSError:
-                return None
-            self._held.append(fd)
-            return fd
+        try:
+            fd = os.dup(dir_fd)  # no round trip: the same open directory
+        except OSError:
+            return None
+        with self._lock:  # not held across the dup: other workers claim groups meanwhile
+            if len(self._held) < self._budget:
+                self._held.append(fd)
+                return fd
+        os.close(fd)
+        return None
 
     def close(self) -> None:
         """Close the held directory fds; only when no worker can use them any more."""

@@ -5,13 +5,17 @@ plus a rename, which matters when every round trip costs a millisecond). A run k
 mid-file would then leave a half-written file whose mtime is newer than the source, which
 the next run would report as a conflict (a "newer user file") and leave alone. So before
 creating a file a run appends its relative path to a small journal in the target root,
-`.studio-copy-inflight-<host>-<pid>-<n>`. The next run reads every such journal, carries
-their paths into its own, and treats those paths as its own unfinished work: if the
-target entry is not already equal to the source it is copied again, without a conflict.
-A run that finishes without errors removes its journal; otherwise the journal stays for
-the next run. The journal lists starts only: the final utime is the last step of a copy,
-so an entry equal to the source (size and mtime) is complete. This module must not touch
-anything in the target other than its own journal files.
+`.studio-copy-inflight-<host>-<pid>-<n>`. The next run reads every such journal and
+treats those paths as its own unfinished work: if the target entry is not already equal
+to the source it is copied again, without a conflict. The journal lists starts only: the
+final utime is the last step of a copy, so an entry equal to the source (size and mtime)
+is complete.
+
+A run makes its journal only when it first needs it (a re-run with nothing to create
+writes nothing into the target root), and removes it, with the journals of earlier runs,
+only when it finishes without errors; otherwise all of them stay for the next run, which
+reads them all. This module must not touch anything in the target other than journal
+files.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import contextlib
 import itertools
 import json
 import os
-import socket
 import threading
 
 PREFIX = ".studio-copy-inflight-"
@@ -39,49 +42,68 @@ class Journal:
     def __init__(self, dst_root: int, root_names: list[str]) -> None:
         self._root = dst_root
         self._lock = threading.Lock()
-        old = [name for name in root_names if is_journal(name)]
-        self.recovering: frozenset[str] = frozenset(_read_paths(dst_root, old))
-        host = socket.gethostname().replace("/", "_") or "host"
-        while True:
-            self.name = f"{PREFIX}{host}-{os.getpid()}-{next(_counter)}"
-            try:
-                self._fd: int | None = os.open(self.name, _OPEN_NEW, 0o600, dir_fd=dst_root)
-                break
-            except FileExistsError:
-                continue
-        if self.recovering:
-            # Carried into ours before the old ones go: a crash now loses nothing.
-            self._write(sorted(self.recovering))
-        for name in old:
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=dst_root)  # only journal files, never user entries
+        self._earlier = [name for name in root_names if is_journal(name)]
+        self.recovering: frozenset[str] = frozenset(_read_paths(dst_root, self._earlier))
+        self.name: str | None = None  # made on the first note()
+        self._fd: int | None = None
+        self._closed = False
+
+    @property
+    def made(self) -> bool:
+        """Whether this run created its journal file (which moved the root's mtime)."""
+        return self.name is not None
 
     def note(self, *rels: str) -> None:
         """Record that these paths may now be created under their final names."""
-        self._write(list(rels))
+        data = "".join(json.dumps(path) + "\n" for path in rels).encode()
+        fd = self._fd
+        if fd is None:
+            with self._lock:
+                if self._closed:
+                    raise OSError("the in-flight journal is closed")
+                if self._fd is None:
+                    self._fd = self._create()
+                fd = self._fd
+        # No lock around the write: with O_APPEND the kernel appends each write whole
+        # (writes to one file are serialized per inode), and a worker holding a lock
+        # across a round trip would make all the others queue behind it.
+        view = memoryview(data)
+        while view:
+            # A short write (a full disk) could let another worker's line in between;
+            # the reader skips the lines that leaves undecodable.
+            view = view[os.write(fd, view):]
 
-    def _write(self, paths: list[str]) -> None:
-        data = "".join(json.dumps(path) + "\n" for path in paths).encode()
-        with self._lock:
-            if self._fd is None:
-                raise OSError("the in-flight journal is closed")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+    def _create(self) -> int:
+        host = os.uname().nodename.replace("/", "_") or "host"
+        while True:
+            name = f"{PREFIX}{host}-{os.getpid()}-{next(_counter)}"
+            try:
+                fd = os.open(name, _OPEN_NEW, 0o600, dir_fd=self._root)
+            except FileExistsError:
+                continue
+            self.name = name
+            return fd
 
     def close(self, clean: bool) -> bool:
-        """Close; remove the journal when the run left nothing unfinished (returns True)."""
+        """Close; after a clean run remove this run's and earlier runs' journals.
+
+        Returns True when a journal file was removed (the root's mtime moved).
+        """
         with self._lock:
-            if self._fd is None:
+            if self._closed:
                 return False
-            os.close(self._fd)
-            self._fd = None
-        if clean:
-            try:
-                os.unlink(self.name, dir_fd=self._root)
-            except OSError:
-                return False
-        return clean
+            self._closed = True
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+        if not clean:
+            return False
+        removed = False
+        for name in ([self.name] if self.name else []) + self._earlier:
+            with contextlib.suppress(OSError):  # only journal files, never user entries
+                os.unlink(name, dir_fd=self._root)
+                removed = True
+        return removed
 
 
 def _read_paths(dst_root: int, names: list[str]) -> set[str]:

@@ -31,13 +31,18 @@ class Tally:
         self.conflicts: list[str] = []
         self.errors: list[EntryError] = []
 
-    def record(self, rel: str, done: Done) -> None:
+    def record_batch(self, results: list[tuple[str, Done]], up_to_date: int = 0) -> None:
+        """What a batch of non-directory entries ended as, plus `up_to_date` more entries
+        found equal (counted, not listed): one lock and one progress check per batch."""
         with self._lock:
-            self.counts[done.outcome] += 1
-            self.bytes_copied += done.bytes
-            self.entries_done += 1
-            if done.conflict:
-                self.conflicts.append(rel)
+            counts = self.counts
+            for rel, done in results:
+                counts[done.outcome] += 1
+                self.bytes_copied += done.bytes
+                if done.conflict:
+                    self.conflicts.append(rel)
+            counts[Outcome.UP_TO_DATE] += up_to_date
+            self.entries_done += len(results) + up_to_date
         self.tick()
 
     def directory(self, outcome: Outcome | None) -> None:

@@ -1,0 +1,133 @@
+"""A directory pair of the walk: opened (the target made when it is missing) and finished.
+
+A target directory is finished (the source's owner, mode and mtime set, both fds closed)
+only when everything below it is done, because creating entries in it moves its mtime.
+Its attributes are taken when it is opened, where they come with the open (no round trip
+on NFS); the walk notes in `changed` when its own work moved the mtime, so at the end
+only what differs is set, and a directory a re-run did not touch is not touched at all.
+This module must not walk, copy entries, or remove anything.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+from controller.fs.copy.entries import (
+    EntryFailure,
+    Options,
+    Outcome,
+    create_mode,
+    describe,
+    metadata_differs,
+    owner_or_mode_differs,
+)
+from controller.fs.copy.hardlinks import OPEN_DIR
+from controller.fs.copy.tally import Tally
+
+
+@dataclass(eq=False)
+class DirNode:
+    rel: str  # relative to the copy roots; "" for the roots themselves
+    parts: tuple[str, ...]
+    src_fd: int
+    dst_fd: int | None  # None only in a dry run, below a directory the target lacks
+    src_stat: os.stat_result
+    # The target directory as we found (or made) it, taken when it was opened: the
+    # attributes just fetched by the open, so no round trip. Our own entry changes move
+    # only its mtime (see `changed`), so it still tells its owner and mode at the end.
+    dst_stat: os.stat_result | None
+    parent: DirNode | None
+    created: bool
+    pending: int = 1  # the scan itself, plus one per task queued for this directory
+    changed: bool = False  # we created, replaced or removed entries in it: its mtime moved
+
+
+def open_pair(parent: DirNode, name: str, rel: str, in_target: bool,
+              opts: Options) -> DirNode:
+    """Open the source directory `name` below `parent` and its target, making the target
+    (with the final mode when that is safe, else 0o700 until it is finished) if the
+    parent's listing lacked it. Raises OSError or EntryFailure (a link or a file there)."""
+    src_fd = os.open(name, OPEN_DIR, dir_fd=parent.src_fd)
+    try:
+        src_stat = os.fstat(src_fd)
+        dst_fd, created = None, not in_target
+        if parent.dst_fd is not None and not (created and opts.dry_run):
+            if created:
+                try:
+                    os.mkdir(name, create_mode(src_stat.st_mode, opts, True)[0],
+                             dir_fd=parent.dst_fd)
+                    parent.changed = True
+                except FileExistsError:
+                    created = False  # appeared since the scan: open it like any other
+            dst_fd = _open_target_dir(parent.dst_fd, name)
+        dst_stat = None
+        if dst_fd is not None:
+            try:
+                dst_stat = os.fstat(dst_fd)
+            except BaseException:
+                os.close(dst_fd)
+                raise
+    except BaseException:
+        os.close(src_fd)
+        raise
+    return DirNode(rel, (*parent.parts, name), src_fd, dst_fd, src_stat, dst_stat, parent,
+                   created)
+
+
+def finish(node: DirNode, opts: Options, tally: Tally, mtime_moved: bool) -> None:
+    """Give the target directory the source's owner, mode and mtime, then close it.
+
+    `mtime_moved`: our own changes in it moved its mtime since it was opened.
+    """
+    try:
+        if node.dst_fd is not None and node.dst_stat is not None:
+            before = node.dst_stat
+            if mtime_moved or metadata_differs(node.src_stat, before, opts):
+                if not opts.dry_run:
+                    _apply_dir_metadata(node.dst_fd, node.src_stat, before, opts, mtime_moved)
+                # Our own changes move the mtime back: that is no fix worth counting.
+                real_fix = owner_or_mode_differs(node.src_stat, before, opts) or not mtime_moved
+                if not node.created:
+                    tally.directory(Outcome.METADATA_FIXED if real_fix else Outcome.UP_TO_DATE)
+            elif not node.created:
+                tally.directory(Outcome.UP_TO_DATE)
+    except OSError as error:
+        tally.error(node.rel, f"cannot set the directory's metadata: {describe(error)}")
+    finally:
+        if node.parent is not None:  # the roots belong to the caller
+            os.close(node.src_fd)
+            if node.dst_fd is not None:
+                os.close(node.dst_fd)
+
+
+def _apply_dir_metadata(fd: int, src: os.stat_result, before: os.stat_result,
+                        opts: Options, mtime_moved: bool) -> None:
+    """Only what differs from `before` (each call is a round trip on NFS); the mtime
+    also when our own entry changes moved it since `before` was taken."""
+    chowned = opts.set_owner and (before.st_uid, before.st_gid) != (src.st_uid, src.st_gid)
+    if chowned:
+        os.fchown(fd, src.st_uid, src.st_gid)
+    # A directory's chown keeps its mode on Linux; with special bits, set them again anyway.
+    if ((chowned and stat.S_IMODE(src.st_mode) & 0o7000)
+            or stat.S_IMODE(before.st_mode) != stat.S_IMODE(src.st_mode)):
+        os.fchmod(fd, stat.S_IMODE(src.st_mode))
+    if mtime_moved or before.st_mtime_ns != src.st_mtime_ns:
+        os.utime(fd, ns=(src.st_atime_ns, src.st_mtime_ns))
+
+
+def _open_target_dir(parent: int, name: str) -> int:
+    try:
+        return os.open(name, OPEN_DIR, dir_fd=parent)
+    except OSError as error:
+        # O_NOFOLLOW|O_DIRECTORY on a link fails with ENOTDIR or ELOOP: look at what it is.
+        if error.errno in (errno.ELOOP, errno.ENOTDIR) and stat.S_ISLNK(
+                os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
+            raise EntryFailure("is a symlink in the target where the source has a "
+                               "directory; not followed, this subtree was skipped") from error
+        if error.errno == errno.ENOTDIR:
+            raise EntryFailure("the target has a non-directory where the source has a "
+                               "directory; left alone, this subtree was skipped") from error
+        raise
