@@ -21,7 +21,6 @@ This module must not talk to AWS.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -29,7 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
-from controller.fs.copy.entries import EntryFailure, Options, apply_metadata, read_umask, sync_entry
+from controller.fs.copy.entries import (
+    EntryFailure,
+    Options,
+    apply_metadata,
+    describe,
+    read_umask,
+    sync_entry,
+)
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 RECOVERY_MODE = 0o700
@@ -263,6 +269,4 @@ def _write_manifest(recovery_fd: int, report: SalvageReport) -> None:
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.errno is not None:
-        return f"{errno.errorcode.get(error.errno, error.errno)}: {error.strerror}"
-    return str(error)
+    return describe(error) if isinstance(error, OSError) else str(error)

@@ -23,6 +23,7 @@ from controller.metrics import FAILOVER_PHASE, FAILOVER_RECOVERY
 from controller.model import DesiredState
 from controller.observed import ObservedFileSystem, ObservedState
 from controller.plan import Plan
+from controller.plan.types import TAKING_OVER
 from controller.status.store import DynamoStatusStore
 
 # Active region: Steady, then on a failover Promoting -> Converging -> Complete.
@@ -77,9 +78,7 @@ class FailoverTracker:
         """
         active = desired.estate.active_region
         record = self.record
-        promotes = any(action.name in ("PromoteReplica", "CreateWorkingCopy",
-                                       "FillWorkingCopy", "AttachWorkingCopy")
-                       for action in plan.actions)
+        promotes = any(action.name in TAKING_OVER for action in plan.actions)
         moved_here = bool(record.active_region) and record.active_region != active
         if active == self.region and (promotes or moved_here) and record.phase not in (
                 "Promoting", "Converging"):

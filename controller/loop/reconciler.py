@@ -29,14 +29,10 @@ from controller.model import DesiredState
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
+from controller.plan.types import TAKES_OVER, TAKING_OVER
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
 TERMINAL_RECHECK_SECONDS = 3600.0
-
-# The last step of making a region's copy its own after a failover (promote, or strategy
-# copy's attach), and every step on the way (while any is planned, the copy is not yet).
-TAKES_OVER = frozenset({"PromoteReplica", "AttachWorkingCopy"})
-TAKING_OVER = TAKES_OVER | {"CreateWorkingCopy", "FillWorkingCopy"}
 
 OK, WAITING, TERMINAL, ERROR, BACKING_OFF = "ok", "waiting", "terminal", "error", "backing_off"
 

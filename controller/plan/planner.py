@@ -58,8 +58,7 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
     _plan_domains(desired, observed, shapes, actions)
     _plan_profiles(desired, observed, shapes, actions)
-    order = {kind: index for index, kind in enumerate(KIND_ORDER)}
-    actions.sort(key=lambda a: (order[Kind(a.key.kind)], a.key.name))
+    _order(actions)
     problems = tuple(dict.fromkeys(shapes.problems))
     return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
                 tuple(sorted(promoting)))
@@ -73,10 +72,15 @@ def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     notes = [f"{observed.region} is the standby region (active-passive): its domains are "
              "created when a failover makes it active."]
     plan_fencing(desired, observed, actions, problems, notes)
-    order = {kind: index for index, kind in enumerate(KIND_ORDER)}
-    actions.sort(key=lambda a: (order[Kind(a.key.kind)], a.key.name))
+    _order(actions)
     return Plan(observed.region, desired.revision, "standby", tuple(actions),
                 tuple(problems), tuple(notes))
+
+
+def _order(actions: list[Action]) -> None:
+    """Kinds in KIND_ORDER (what a later kind refers to exists first), then by name."""
+    order = {kind: index for index, kind in enumerate(KIND_ORDER)}
+    actions.sort(key=lambda a: (order[Kind(a.key.kind)], a.key.name))
 
 
 def _plan_file_systems(desired: DesiredState, observed: ObservedState,

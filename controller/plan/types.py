@@ -28,6 +28,12 @@ KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.REPLICATION, Kind.FENCE,
                                  Kind.USER_PROFILE)
 
 
+# The last step of making a region's copy its own after a failover (promote, or strategy
+# copy's attach), and every step on the way (while any is planned, it is not yet).
+TAKES_OVER = frozenset({"PromoteReplica", "AttachWorkingCopy"})
+TAKING_OVER = TAKES_OVER | {"CreateWorkingCopy", "FillWorkingCopy"}
+
+
 class Verb(StrEnum):
     CREATE = "create"
     UPDATE = "update"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import boto3
+
 from controller.clock import ManualClock
 from controller.emulator import Emulator, prepare_estate
 from controller.gateway import AwsGateway
@@ -21,6 +23,12 @@ def reconciler(aws: Emulator, clock: ManualClock | None = None, max_attempts: in
     gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=max_attempts)
     return make_reconciler(gateway, region, aws.efs_root, clock, with_status=status,
                            backoff=Backoff(base_seconds=1, max_seconds=30), seed=1)
+
+
+def file_system(aws: Emulator, region: str, name: str = "studio-efs") -> dict:
+    """The region's file system with this Name tag, as describe_file_systems gives it."""
+    efs = boto3.client("efs", region_name=region, endpoint_url=aws.endpoint_url)
+    return next(f for f in efs.describe_file_systems()["FileSystems"] if f.get("Name") == name)
 
 
 def prepared(aws: Emulator, desired: DesiredState) -> DesiredState:

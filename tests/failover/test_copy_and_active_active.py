@@ -14,7 +14,7 @@ import boto3
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
 from controller.fencing import ATTACHED_TAG, RECOVERY_ROOT
-from tests.converge.helpers import converge, plan_now, prepared, reconciler
+from tests.converge.helpers import converge, file_system, plan_now, prepared, reconciler
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
@@ -37,9 +37,6 @@ def file_systems(aws, region: str) -> dict[str, dict]:
 def tags(fs: dict) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in fs.get("Tags", [])}
 
-
-def by_name(aws, region: str, name: str) -> dict:
-    return next(f for f in file_systems(aws, region).values() if f.get("Name") == name)
 
 
 def users_files(mount: Path) -> dict[str, tuple]:
@@ -68,10 +65,10 @@ def test_strategy_copy_keeps_the_replica_and_attaches_a_filled_working_copy(aws,
     desired = prepared(aws, estate_with(tmp_path, "strategy: promote", "strategy: copy"))
     clock = ManualClock()
     converge(reconciler(aws, clock), desired, clock)
-    old = aws.efs_root / by_name(aws, PRIMARY, "studio-efs")["FileSystemId"]
+    old = aws.efs_root / file_system(aws, PRIMARY, "studio-efs")["FileSystemId"]
     before = users_files(old)
     aws.sync_replication()
-    replica_id = by_name(aws, REPLICA, "studio-efs")["FileSystemId"]
+    replica_id = file_system(aws, REPLICA, "studio-efs")["FileSystemId"]
 
     flipped = replace(desired, estate=replace(desired.estate, active_region=REPLICA),
                       revision="flipped")
@@ -120,7 +117,7 @@ def test_active_active_standby_works_on_a_refreshed_working_copy(aws, tmp_path):
     clock = ManualClock()
     primary = reconciler(aws, clock)
     converge(primary, desired, clock)
-    source = aws.efs_root / by_name(aws, PRIMARY, "studio-efs")["FileSystemId"]
+    source = aws.efs_root / file_system(aws, PRIMARY, "studio-efs")["FileSystemId"]
     before = users_files(source)
     aws.sync_replication()
 

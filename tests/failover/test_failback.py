@@ -14,16 +14,11 @@ import boto3
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
-from tests.converge.helpers import converge, plan_now, prepared, reconciler
+from tests.converge.helpers import converge, file_system, plan_now, prepared, reconciler
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
 
-
-def file_system(aws, region: str) -> dict:
-    efs = boto3.client("efs", region_name=region, endpoint_url=aws.endpoint_url)
-    return next(f for f in efs.describe_file_systems()["FileSystems"]
-                if f.get("Name") == "studio-efs")
 
 
 def protection(aws, region: str) -> str:

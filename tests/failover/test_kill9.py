@@ -28,7 +28,7 @@ from controller.desired import load_desired_state
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
 from controller.loop.failover import PK
 from controller.status.store import DEFAULT_TABLE
-from tests.converge.helpers import converge, plan_now, prepared, reconciler
+from tests.converge.helpers import converge, file_system, plan_now, prepared, reconciler
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "desired_state"
@@ -106,11 +106,6 @@ def recorded_phase(aws, region: str) -> str:
                            endpoint_url=aws.endpoint_url).Table(DEFAULT_TABLE)
     return table.get_item(Key={"pk": PK}).get("Item", {}).get("phase", "")
 
-
-def file_system(aws, region: str) -> dict:
-    efs = boto3.client("efs", region_name=region, endpoint_url=aws.endpoint_url)
-    return next(f for f in efs.describe_file_systems()["FileSystems"]
-                if f.get("Name") == "studio-efs")
 
 
 def primary_converged_with_files(aws) -> tuple[object, ManualClock, Path, dict[str, str]]:

@@ -12,16 +12,11 @@ import boto3
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
 from controller.plan import Kind
-from tests.converge.helpers import converge, plan_now, prepared, reconciler
+from tests.converge.helpers import converge, file_system, plan_now, prepared, reconciler
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
 
-
-def _file_system(aws, region: str) -> dict:
-    efs = boto3.client("efs", region_name=region, endpoint_url=aws.endpoint_url)
-    return next(f for f in efs.describe_file_systems()["FileSystems"]
-                if f.get("Name") == "studio-efs")
 
 
 def _flipped(desired):
@@ -33,9 +28,9 @@ def test_the_active_region_replicates_its_file_system_to_a_tagged_replica(aws):
     desired = prepared(aws, load_desired_state(EXAMPLE))
     first = reconciler(aws).reconcile(desired)
     assert ("EnsureReplication", "ok") in [(o.action, o.outcome) for o in first.outcomes]
-    replica = _file_system(aws, REPLICA)
+    replica = file_system(aws, REPLICA)
     assert replica["FileSystemProtection"]["ReplicationOverwriteProtection"] == "REPLICATING"
-    source = _file_system(aws, PRIMARY)
+    source = file_system(aws, PRIMARY)
     efs = boto3.client("efs", region_name=PRIMARY, endpoint_url=aws.endpoint_url)
     config = efs.describe_replication_configurations(FileSystemId=source["FileSystemId"])
     assert config["Replications"][0]["Destinations"][0]["FileSystemId"] == (
@@ -49,7 +44,7 @@ def test_flipping_active_region_promotes_replica_and_attaches_profiles(aws):
     clock = ManualClock()
     primary = reconciler(aws, clock)
     converge(primary, desired, clock)
-    mount = aws.efs_root / _file_system(aws, PRIMARY)["FileSystemId"]
+    mount = aws.efs_root / file_system(aws, PRIMARY)["FileSystemId"]
     notebook = mount / "home/research/alice/analysis.ipynb"
     notebook.write_text('{"cells": []}')
     os.chown(notebook, 200101, 1001)
@@ -70,8 +65,8 @@ def test_flipping_active_region_promotes_replica_and_attaches_profiles(aws):
     passes = converge(standby, flipped, clock)
     assert passes <= 3
 
-    replica_id = _file_system(aws, REPLICA)["FileSystemId"]
-    described = _file_system(aws, REPLICA)
+    replica_id = file_system(aws, REPLICA)["FileSystemId"]
+    described = file_system(aws, REPLICA)
     assert described["FileSystemProtection"]["ReplicationOverwriteProtection"] == "ENABLED"
     copied = aws.efs_root / replica_id / "home/research/alice/analysis.ipynb"
     assert copied.read_text() == '{"cells": []}'
@@ -150,7 +145,7 @@ def test_throttling_and_5xx_during_failover_still_finish_it_without_duplicates(a
     sagemaker = boto3.client("sagemaker", region_name=REPLICA, endpoint_url=aws.endpoint_url)
     assert sorted(d["DomainName"] for d in sagemaker.list_domains()["Domains"]) == [
         "analytics", "research"]
-    replica = _file_system(aws, REPLICA)
+    replica = file_system(aws, REPLICA)
     assert replica["FileSystemProtection"]["ReplicationOverwriteProtection"] == "ENABLED"
     efs = boto3.client("efs", region_name=REPLICA, endpoint_url=aws.endpoint_url)
     named = [f for f in efs.describe_file_systems()["FileSystems"] if f.get("Name") == "studio-efs"]
@@ -162,7 +157,7 @@ def test_a_flag_flipped_back_mid_failover_leaves_every_file_and_waits_for_failba
     clock = ManualClock()
     primary = reconciler(aws, clock)
     converge(primary, desired, clock)
-    mount = aws.efs_root / _file_system(aws, PRIMARY)["FileSystemId"]
+    mount = aws.efs_root / file_system(aws, PRIMARY)["FileSystemId"]
     (mount / "home/research/bob/model.pt").write_bytes(b"weights")
     aws.sync_replication()
     flipped = _flipped(desired)
@@ -180,5 +175,5 @@ def test_a_flag_flipped_back_mid_failover_leaves_every_file_and_waits_for_failba
     standby.reconcile(back)
     # West's promoted copy is now an old copy: fenced before east may replicate onto it.
     assert standby.failover.record.phase == "Fencing"
-    promoted = aws.efs_root / _file_system(aws, REPLICA)["FileSystemId"]
+    promoted = aws.efs_root / file_system(aws, REPLICA)["FileSystemId"]
     assert (promoted / "home/research/bob/model.pt").read_bytes() == b"weights"
