@@ -8,10 +8,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY controller ./controller
 COPY manifests ./manifests
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c constraints.txt .
 
 # The schemas in manifests/ are the single source of truth for validation.
 ENV STUDIO_OPERATOR_MANIFESTS=/app/manifests \

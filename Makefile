@@ -17,10 +17,14 @@ help:
 	@echo "make bench  benchmarks in bench/, JSON reports in bench/results/"
 	@echo "make clean  remove .venv and local data"
 
-$(STAMP): pyproject.toml
+# Every version is pinned in constraints.txt (the Dockerfile uses it too), so a release
+# upstream cannot change what the tests or the image run.
+PIP_VERSION := 26.3
+
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
 install: $(STAMP)

@@ -122,8 +122,11 @@ def test_nesting_thousands_of_levels_deep_is_refused_in_under_a_second(estate: P
     deep = estate / "deep.yaml"
     deep.write_text("a: " + "[" * 1_000_000 + "\n", encoding="utf-8")
     elapsed, problems = timed_problems(estate)
-    assert problems == [f"{deep}:1: refused: nests more than 64 levels deep (desired state "
-                        "never needs that)"]
+    # Refusal is the point, whoever refuses first: our composer's depth limit, or a
+    # PyYAML that checks nesting itself ("exceeded maximum nesting depth").
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{deep}:1: ")
+    assert "nest" in problems[0]
     assert elapsed < 1.0
 
 
