@@ -74,3 +74,9 @@ COPY_BYTES = Counter(
 LEADER = Gauge(
     "studio_operator_leader",
     "1 while this replica holds the region's lease and acts, 0 while it stands by.")
+TAKEOVER_AWAITED = Gauge(
+    "studio_operator_takeover_awaited_seconds",
+    "On a region the active-region flag has moved away from: seconds since this controller "
+    "saw that revision while the region the flag points at has not recorded taking over "
+    "(its controller is not acting); 0 otherwise. The old region fences only after the "
+    "takeover is recorded.")
