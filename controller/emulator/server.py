@@ -157,8 +157,9 @@ class Emulator:
         operations: Iterable[str] | None = None,
         seed: int = 0,
         timeout_seconds: float = 1.0,
+        regions: Iterable[str] | None = None,
     ) -> None:
-        self._faults.set(rate, kinds, services, operations, seed, timeout_seconds)
+        self._faults.set(rate, kinds, services, operations, seed, timeout_seconds, regions)
 
     def clear_faults(self) -> None:
         self._faults.clear()
