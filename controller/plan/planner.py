@@ -16,6 +16,7 @@ from controller.observed import ObservedDirectory, ObservedState
 from controller.plan.diff import scoped_diff
 from controller.plan.failback import plan_fencing, plan_unfencing
 from controller.plan.keys import region_role
+from controller.plan.names import creation_token
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
@@ -95,7 +96,7 @@ def _plan_file_systems(desired: DesiredState, observed: ObservedState,
         planned.add(name)
         settings = placement.create
         params = {
-            "CreationToken": f"studio-operator-{name}",
+            "CreationToken": creation_token(name),
             "PerformanceMode": settings.performance_mode,
             "ThroughputMode": settings.throughput_mode,
             "Encrypted": settings.encrypted,

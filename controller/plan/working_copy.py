@@ -18,6 +18,7 @@ from __future__ import annotations
 from controller.fencing import WORKING_COPY_OF_TAG
 from controller.model import DesiredState, FailoverStrategy, FileSystemSpec, Mode
 from controller.observed import ObservedFileSystem, ObservedState, ResolvedReferences
+from controller.plan.names import creation_token, derived_tag
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
 
 
@@ -117,10 +118,10 @@ def _fill(name: str, spec: FileSystemSpec, replica: ObservedFileSystem,
     working = observed.references.working_copies.get(name)
     if working is None:
         tag = replica.name_tag or name
-        params = {"CreationToken": f"studio-operator-{name}-working-copy-{replica.file_system_id}",
+        params = {"CreationToken": creation_token(name, "working-copy", replica.file_system_id),
                   "PerformanceMode": "generalPurpose", "ThroughputMode": "elastic",
                   "Encrypted": True,
-                  "Tags": [{"Key": "Name", "Value": f"{tag}-working-copy"},
+                  "Tags": [{"Key": "Name", "Value": derived_tag(tag, "working-copy")},
                            {"Key": WORKING_COPY_OF_TAG, "Value": name}]}
         actions.append(Action("CreateWorkingCopy", Verb.CREATE, key,
                               (Difference("WorkingCopy", f"a writable copy of "
