@@ -20,8 +20,9 @@ from controller.fencing import (
 from controller.gateway import AwsGateway
 from controller.model import DesiredState, Mode
 from controller.observe.cache import DescribeCache
+from controller.observe.efs import read_remote, replica_ids
 from controller.observe.filesystems import observe_directory
-from controller.observe.references import remote_file_systems, resolve_references
+from controller.observe.references import resolve_references
 from controller.observe.sagemaker import (
     observe_domains,
     observe_lifecycle_configs,
@@ -81,10 +82,10 @@ def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
                   and desired.file_systems[name].replicate]
     if not old_copies:
         return ObservedState(region=region, references=references, directories_observed=False)
-    remote = remote_file_systems(gateway, desired, region)
+    remote = read_remote(gateway, desired, region, replica_ids(references.file_systems, region))
     recoveries: dict[str, str] = {}
     for name in old_copies:
-        mine, theirs = references.file_systems[name], remote.get(name)
+        mine, theirs = references.file_systems[name], remote.copies.get(name)
         if mine is None or mine.fenced_at is None or theirs is None:
             continue
         recoveries[name] = recovery_state(
@@ -92,7 +93,9 @@ def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
             recovery_folder(mine.fenced_at, region, mine.file_system_id))
     return ObservedState(
         region=region,
-        references=replace(references, remote_file_systems=remote),
+        references=replace(references, remote_file_systems=remote.copies,
+                           ambiguous=(*references.ambiguous, *remote.ambiguous),
+                           remote_read=remote.outcome),
         directories_observed=False,
         running_apps=observe_running_apps(gateway, desired, region),
         recoveries=recoveries,
