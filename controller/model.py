@@ -106,7 +106,9 @@ class FileSystemSpec:
     name: str
     placements: Mapping[str, FileSystemPlacement]
     replicate: bool = False
-    replication_lag_threshold_seconds: int = 900
+    # Above EFS's own objective (RPO of 15 minutes for most file systems), which an
+    # alarm at 15 minutes would flap on.
+    replication_lag_threshold_seconds: int = 1800
     # active-active: the standby region's working copy is refreshed from the replica
     # this often.
     refresh_minutes: int = 60

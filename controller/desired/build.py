@@ -161,7 +161,7 @@ def _file_system(name: str, spec: Mapping[str, Any]) -> FileSystemSpec:
         name=name,
         placements=placements,
         replicate=bool(spec.get("replicate", False)),
-        replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 900)),
+        replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 1800)),
         refresh_minutes=int(spec.get("workingCopyRefreshMinutes", 60)))
 
 

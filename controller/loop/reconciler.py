@@ -22,7 +22,8 @@ from controller.errors import LeaseLost, RequeueAfter, TerminalError
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.failover import FailoverTracker
-from controller.loop.status_writer import StatusWriter, export_replication_lag
+from controller.loop.replication_lag import LagReporter
+from controller.loop.status_writer import StatusWriter
 from controller.loop.workqueue import WorkQueue
 from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
 from controller.model import DesiredState
@@ -75,6 +76,7 @@ class Reconciler:
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
         self.failover = FailoverTracker(status.store, region, clock) if status else None
+        self.lag = LagReporter(region)
         self.log = get_logger(region=region)
         self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
         # When the controller first saw each revision (a failover's recovery time starts
@@ -118,7 +120,7 @@ class Reconciler:
             DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
         PASSES.labels(result.result).inc()
         PASS_DURATION.observe(result.seconds)
-        export_replication_lag(observed, self.clock.now())
+        self.lag.report(observed, self.clock.now())
         if self.status is not None:
             self.status.record_pass(desired, plan, result.outcomes, observed)
         if self.failover is not None and self.status is not None:
