@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.actions.context import ExecutionContext
@@ -22,6 +22,7 @@ from controller.errors import LeaseLost, RequeueAfter, TerminalError
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.failover import FailoverTracker
+from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
 from controller.loop.status_writer import StatusWriter
 from controller.loop.workqueue import WorkQueue
@@ -29,6 +30,7 @@ from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
 from controller.model import DesiredState
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
+from controller.observed import ObservedState
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
 
@@ -76,6 +78,9 @@ class Reconciler:
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
         self.failover = FailoverTracker(status.store, region, clock) if status else None
+        # Whether the other region is down, from this controller's passes (it decides how
+        # a replica is promoted: controller.loop.reachability).
+        self.reachability = RegionReachability(clock)
         self.lag = LagReporter(region)
         self.log = get_logger(region=region)
         self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
@@ -92,6 +97,7 @@ class Reconciler:
         self._release_terminal_keys(desired.revision)
         observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache,
                            now=self.clock.now())
+        observed = self._with_reachability(desired, observed)
         plan = make_plan(desired, observed)
         if self.failover is not None:
             self.failover.on_plan(desired, plan,
@@ -136,6 +142,20 @@ class Reconciler:
         for warning in result.warnings:
             self.log.warning("partly_applied", message=warning)
         return result
+
+    def _with_reachability(self, desired: DesiredState, observed: ObservedState) -> ObservedState:
+        other = next(r for r in desired.estate.regions if r != self.region)
+        was = self.reachability.unreachable()
+        self.reachability.record(other, observed.references.remote_read)
+        now = self.reachability.unreachable()
+        if other in now - was:
+            self.log.warning("region_unreachable", other_region=other,
+                             since=self.reachability.down_since(other),
+                             message="a replica of it is promoted with "
+                                     "LOCAL_CONFIGURATION_ONLY; it deletes its side on return")
+        elif other in was - now:
+            self.log.info("region_reachable", other_region=other)
+        return replace(observed, unreachable_regions=now)
 
     def _run_action(self, action: Action, ctx: ExecutionContext, revision: str) -> ActionOutcome:
         key = action.key

@@ -25,6 +25,7 @@ from __future__ import annotations
 from controller.fencing import RECOVERY_ROOT, recovery_folder
 from controller.model import DesiredState
 from controller.observed import ObservedFileSystem, ObservedState
+from controller.plan.replication import plan_orphan_cleanup
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
 
 
@@ -36,8 +37,11 @@ def plan_fencing(desired: DesiredState, observed: ObservedState, actions: list[A
     old_copies = _old_copies(desired, observed)
     if not old_copies:
         return
+    orphans = plan_orphan_cleanup(desired, observed, actions, notes)
     _stop_apps(observed, actions, notes)
     for name, mine in old_copies:
+        if name in orphans:
+            continue  # its orphaned configuration goes first; fenced next pass
         key = ResourceKey(Kind.FENCE, region, name)
         if mine.fenced_at is None:
             actions.append(Action(
