@@ -66,6 +66,9 @@ class EstateSpec:
     mode: Mode = Mode.ACTIVE_PASSIVE
     failover_strategy: FailoverStrategy = FailoverStrategy.PROMOTE
     safety: SafetyLimits = SafetyLimits()
+    # The old active region fences itself without waiting for the new one to record its
+    # takeover (controller.plan.takeover): for when that region's controller cannot.
+    fence_without_takeover: bool = False
 
     @property
     def regions(self) -> tuple[str, str]:

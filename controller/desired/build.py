@@ -136,6 +136,8 @@ def _estate(name: str, spec: Mapping[str, Any]) -> EstateSpec:
         mode=Mode(spec.get("mode", Mode.ACTIVE_PASSIVE.value)),
         failover_strategy=FailoverStrategy(
             spec.get("failover", {}).get("strategy", FailoverStrategy.PROMOTE.value)),
+        fence_without_takeover=bool(spec.get("failover", {}).get("fenceWithoutTakeover",
+                                                                 False)),
         safety=SafetyLimits(max_removal_fraction=float(safety.get("maxRemovalPercent", 10))
                             / 100),
     )

@@ -33,6 +33,7 @@ from controller.observe.cache import DescribeCache
 from controller.observed import ObservedState
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
+from controller.status.store import DEFAULT_TABLE
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
 TERMINAL_RECHECK_SECONDS = 3600.0
@@ -96,7 +97,8 @@ class Reconciler:
         started = time.monotonic()
         self._release_terminal_keys(desired.revision)
         observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache,
-                           now=self.clock.now())
+                           now=self.clock.now(),
+                           status_table=self.status.store.table if self.status else DEFAULT_TABLE)
         observed = self._with_reachability(desired, observed)
         plan = make_plan(desired, observed)
         if self.failover is not None:

@@ -26,6 +26,7 @@ from controller.fencing import RECOVERY_ROOT, recovery_folder
 from controller.model import DesiredState
 from controller.observed import ObservedFileSystem, ObservedState
 from controller.plan.replication import plan_orphan_cleanup
+from controller.plan.takeover import awaiting_takeover
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
 
 
@@ -38,6 +39,10 @@ def plan_fencing(desired: DesiredState, observed: ObservedState, actions: list[A
     if not old_copies:
         return
     orphans = plan_orphan_cleanup(desired, observed, actions, notes)
+    waiting = awaiting_takeover(desired, observed)
+    if waiting:
+        notes.append(f"Fence/takeover: {waiting}")
+        return
     _stop_apps(observed, actions, notes)
     for name, mine in old_copies:
         if name in orphans:
