@@ -3,7 +3,10 @@
 Pure. When the flag has moved away from a region, its copy of a replicated file system
 is no longer a replica: it is the old active copy, and people may have written to it
 after the failover. Before the new active region may replicate onto it, this region's
-controller, in order, one pass after the other:
+controller deletes the orphaned replication configuration its copy may still hold
+(plan.replication), waits until the new active region has recorded its takeover
+(plan.takeover: nothing is stopped before that), then, in order, one pass after the
+other:
 
 1. fences it: stops the region's Studio apps (StopStudioApps, per domain) and denies NFS
    writes through the file system policy (FenceFileSystem);
