@@ -53,8 +53,9 @@ REPLICATION_LAG = Gauge(
 FAILOVER_PHASE = Gauge(
     "studio_operator_failover_phase",
     "1 for the failover phase this region is in, 0 for the others: Steady, Promoting, "
-    "Converging, Complete (active region); Standby, Fencing, Saving, ReadyForFailback, "
-    "Replicating, InSync (standby region, failing back).",
+    "Converging, Complete (active region); Standby, AwaitingTakeover (the flag moved away "
+    "and the new region has not recorded taking over: nothing is fenced), Fencing, Saving, "
+    "ReadyForFailback, Replicating, InSync (standby region, failing back).",
     ["phase"])
 FAILOVER_RECOVERY = Gauge(
     "studio_operator_failover_recovery_seconds",

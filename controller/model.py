@@ -66,6 +66,9 @@ class EstateSpec:
     mode: Mode = Mode.ACTIVE_PASSIVE
     failover_strategy: FailoverStrategy = FailoverStrategy.PROMOTE
     safety: SafetyLimits = SafetyLimits()
+    # The old active region fences itself without waiting for the new one to record its
+    # takeover (controller.plan.takeover): for when that region's controller cannot.
+    fence_without_takeover: bool = False
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -106,7 +109,9 @@ class FileSystemSpec:
     name: str
     placements: Mapping[str, FileSystemPlacement]
     replicate: bool = False
-    replication_lag_threshold_seconds: int = 900
+    # Above EFS's own objective (RPO of 15 minutes for most file systems), which an
+    # alarm at 15 minutes would flap on.
+    replication_lag_threshold_seconds: int = 1800
     # active-active: the standby region's working copy is refreshed from the replica
     # this often.
     refresh_minutes: int = 60

@@ -101,6 +101,33 @@ class ObservedDirectory:
 
 
 @dataclass(frozen=True)
+class AmbiguousName:
+    """A Name tag the desired state looks something up by, carried by several resources.
+
+    Tags are not unique in AWS: the reference stays unresolved (never a silent pick) and
+    the plan reports the ids, so that a person decides which one is meant.
+    """
+
+    kind: str  # "file system", "VPC", "subnet", "security group"
+    name: str
+    region: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ObservedTakeover:
+    """What the region the flag points at has recorded about itself (its failover record,
+    read across regions from its status table), for the old region's fencing decision."""
+
+    region: str
+    active_region: str | None = None  # None: no record, or it could not be read
+    phase: str = ""
+    # The revision that region's controller last acted on as the active region.
+    acting_revision: str = ""
+    error: str | None = None  # why it could not be read
+
+
+@dataclass(frozen=True)
 class ResolvedReferences:
     """Names from the desired state mapped to AWS ids; None when nothing matched."""
 
@@ -119,6 +146,11 @@ class ResolvedReferences:
     # kept as it was, is in `superseded`.
     working_copies: Mapping[str, ObservedWorkingCopy] = field(default_factory=dict)
     superseded: Mapping[str, ObservedFileSystem] = field(default_factory=dict)
+    # Name tags that more than one resource carries (see AmbiguousName).
+    ambiguous: tuple[AmbiguousName, ...] = ()
+    # How reading the other region went: "ok", "unreachable" (connection errors,
+    # timeouts, 5xx), "refused" (any other error), or "" when it was not read.
+    remote_read: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,3 +178,8 @@ class ObservedState:
     lost_and_found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # When the snapshot was taken (epoch seconds): schedules (working copy refresh).
     observed_at: float = 0.0
+    # Regions classified unreachable by the loop (controller.loop.reachability): a
+    # replica whose source is in one is promoted with LOCAL_CONFIGURATION_ONLY.
+    unreachable_regions: frozenset[str] = frozenset()
+    # The standby's read of the active region's failover record (None: not read).
+    takeover: ObservedTakeover | None = None

@@ -16,6 +16,8 @@ TERMINAL_CODES = frozenset({
     "InvalidParameterCombination", "BadRequest", "AccessDenied", "AccessDeniedException",
     "UnauthorizedOperation", "UnrecognizedClientException", "ResourceLimitExceeded",
     "IncorrectFileSystemLifeCycleState", "FileSystemLimitExceeded",
+    # EFS replication: an encrypted source and an unencrypted destination (model).
+    "ConflictException",
 })
 
 

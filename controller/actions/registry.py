@@ -18,7 +18,12 @@ from controller.actions.fencing import (
 from controller.actions.file_systems import create_file_system
 from controller.actions.lifecycle_configs import ensure_lifecycle_config
 from controller.actions.profiles import create_user_profile, update_user_profile
-from controller.actions.replication import ensure_replication, promote_replica
+from controller.actions.replication import (
+    delete_orphaned_replication,
+    ensure_replication,
+    promote_replica,
+    tag_replica,
+)
 from controller.actions.working_copies import attach_working_copy, fill_working_copy
 from controller.plan.types import Action
 
@@ -28,6 +33,8 @@ EXECUTORS: dict[str, Executor] = {
     "CreateFileSystem": create_file_system,
     "EnsureReplication": ensure_replication,
     "PromoteReplica": promote_replica,
+    "TagReplica": tag_replica,
+    "DeleteOrphanedReplication": delete_orphaned_replication,
     "StopStudioApps": stop_studio_apps,
     "FenceFileSystem": fence_file_system,
     "SaveUnreplicatedWrites": save_unreplicated_writes,

@@ -66,7 +66,8 @@ def attach_working_copy(action: Action, ctx: ExecutionContext) -> str:
     params = action.params
     efs = ctx.client("efs")
     replica, working = params["ReplicaId"], params["FileSystemId"]
-    delete_replication(efs, replica, params.get("SourceFileSystemId") or replica)
+    if params.get("SourceFileSystemId"):
+        delete_replication(efs, params["SourceFileSystemId"], params.get("DeletionMode"))
     if still_replicating(efs, replica):
         raise RequeueAfter(SETTLE_SECONDS, f"replication into {replica} is being deleted")
     try:

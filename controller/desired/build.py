@@ -136,6 +136,8 @@ def _estate(name: str, spec: Mapping[str, Any]) -> EstateSpec:
         mode=Mode(spec.get("mode", Mode.ACTIVE_PASSIVE.value)),
         failover_strategy=FailoverStrategy(
             spec.get("failover", {}).get("strategy", FailoverStrategy.PROMOTE.value)),
+        fence_without_takeover=bool(spec.get("failover", {}).get("fenceWithoutTakeover",
+                                                                 False)),
         safety=SafetyLimits(max_removal_fraction=float(safety.get("maxRemovalPercent", 10))
                             / 100),
     )
@@ -161,7 +163,7 @@ def _file_system(name: str, spec: Mapping[str, Any]) -> FileSystemSpec:
         name=name,
         placements=placements,
         replicate=bool(spec.get("replicate", False)),
-        replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 900)),
+        replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 1800)),
         refresh_minutes=int(spec.get("workingCopyRefreshMinutes", 60)))
 
 

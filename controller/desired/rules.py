@@ -56,6 +56,11 @@ def _estate_rules(specs: Specs, root: str) -> list[Problem]:
             problems.append(located.problem(
                 "activeRegion", f"must be the primary region ({estate.primary_region}) or the "
                 f"replica region ({estate.replica_region}); found {estate.active_region}"))
+        if estate.fence_without_takeover and estate.mode is Mode.ACTIVE_ACTIVE:
+            problems.append(located.document.problem(
+                ("spec", "failover", "fenceWithoutTakeover"),
+                "applies to active-passive estates only: in active-active mode the standby "
+                "region keeps serving and is never fenced by a flip"))
     return problems
 
 

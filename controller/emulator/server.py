@@ -61,8 +61,8 @@ class Emulator:
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._faults = FaultInjector()
         self._counter = RequestCounter()
-        self._efs_store = EfsStore(EfsFolders(self.efs_root))
-        self._replicator = Replicator(self._efs_store, self.config)
+        self._efs_store = EfsStore(EfsFolders(self.efs_root), clock=lambda: self.config.clock())
+        self._replicator = Replicator(self._efs_store, self.config, self._faults.region_down)
         # The extensions need the bound port (for their in-process calls), so the list is
         # filled in once the server socket exists.
         extensions: list[ServiceExtension] = []
@@ -82,7 +82,9 @@ class Emulator:
         self.endpoint_url = f"http://{host}:{self.port}"
         self._gateway = MotoGateway(self._moto, f"{host}:{self.port}")
         self._studio = SageMakerStudio(self.config, self._gateway, self._efs_store.folders)
-        self._efs = ElasticFileSystem(self.config, self._gateway, self._efs_store, self._replicator)
+        self._efs = ElasticFileSystem(
+            self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
+        )
         extensions.extend([self._studio, self._efs])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -157,8 +159,9 @@ class Emulator:
         operations: Iterable[str] | None = None,
         seed: int = 0,
         timeout_seconds: float = 1.0,
+        regions: Iterable[str] | None = None,
     ) -> None:
-        self._faults.set(rate, kinds, services, operations, seed, timeout_seconds)
+        self._faults.set(rate, kinds, services, operations, seed, timeout_seconds, regions)
 
     def clear_faults(self) -> None:
         self._faults.clear()

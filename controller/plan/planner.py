@@ -13,9 +13,11 @@ from typing import Any
 
 from controller.model import DesiredState, Mode, ShareDirectory
 from controller.observed import ObservedDirectory, ObservedState
+from controller.plan.ambiguity import ambiguity_problems, ambiguous_file_systems
 from controller.plan.diff import scoped_diff
 from controller.plan.failback import plan_fencing, plan_unfencing
 from controller.plan.keys import region_role
+from controller.plan.names import creation_token
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
@@ -59,7 +61,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     _plan_domains(desired, observed, shapes, actions)
     _plan_profiles(desired, observed, shapes, actions)
     _order(actions)
-    problems = tuple(dict.fromkeys(shapes.problems))
+    problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
+                                    *shapes.problems]))
     return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
                 tuple(sorted(promoting)))
 
@@ -71,6 +74,7 @@ def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     problems: list[str] = []
     notes = [f"{observed.region} is the standby region (active-passive): its domains are "
              "created when a failover makes it active."]
+    problems.extend(ambiguity_problems(desired, observed.references))
     plan_fencing(desired, observed, actions, problems, notes)
     _order(actions)
     return Plan(observed.region, desired.revision, "standby", tuple(actions),
@@ -86,16 +90,17 @@ def _order(actions: list[Action]) -> None:
 def _plan_file_systems(desired: DesiredState, observed: ObservedState,
                        actions: list[Action]) -> set[str]:
     planned: set[str] = set()
+    ambiguous = ambiguous_file_systems(desired, observed.references, observed.region)
     for name in sorted(desired.file_systems):
         placement = desired.file_systems[name].placements.get(observed.region)
-        if placement is None or placement.create is None:
+        if placement is None or placement.create is None or name in ambiguous:
             continue
         if observed.references.file_systems.get(name) is not None:
             continue
         planned.add(name)
         settings = placement.create
         params = {
-            "CreationToken": f"studio-operator-{name}",
+            "CreationToken": creation_token(name),
             "PerformanceMode": settings.performance_mode,
             "ThroughputMode": settings.throughput_mode,
             "Encrypted": settings.encrypted,

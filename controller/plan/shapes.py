@@ -17,6 +17,8 @@ from controller.lifecycle import (
 )
 from controller.model import DesiredState, DomainSpec, ShareScope, ShareSpec, UserProfileSpec
 from controller.observed import ResolvedReferences
+from controller.plan.ambiguity import describe as describe_ambiguity
+from controller.plan.ambiguity import find as find_ambiguity
 from controller.plan.types import Kind, Ref
 from controller.plan.working_copy import serving_file_system, waits_for_working_copy
 
@@ -133,7 +135,11 @@ class Shapes:
         return configs
 
     def _resolved(self, owner: str, what: str, reference: str, found: str | None) -> str | None:
-        if found is None:
+        unclear = find_ambiguity(self.refs, what, reference, self.region)
+        if found is None and unclear is not None:
+            self.problems.append(f"{owner}: {describe_ambiguity(unclear)}; none of them is "
+                                 "used until only one carries it, or the id is given")
+        elif found is None:
             self.problems.append(
                 f"{owner}: {what} {reference} not found in {self.region}"
                 + ("" if _looks_like_id(reference) else " (looked up by its Name tag)"))

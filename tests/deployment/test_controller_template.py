@@ -396,3 +396,15 @@ def test_the_task_runs_studioctl_run_with_options_it_accepts():
     volume = template["Resources"]["TaskDefinition"]["Properties"]["Volumes"][0]
     assert volume["EFSVolumeConfiguration"]["TransitEncryption"] == "ENABLED"
     assert volume["EFSVolumeConfiguration"]["AuthorizationConfig"] == {"IAM": "ENABLED"}
+
+
+def test_the_only_cross_region_table_access_is_reading_the_other_regions_failover_record():
+    """The old active region reads the new one's takeover from its status table (same
+    name in both regions); nothing else of that table, and nothing is written there."""
+    statements = role_statements(load_template())
+    other = [s for s in statements if "${OtherRegion}" in str(s["Resource"])
+             and any(a.startswith("dynamodb:") for a in _listed(s["Action"]))]
+    assert [(s["Sid"], _listed(s["Action"])) for s in other] == [
+        ("OtherRegionsFailoverRecord", ["dynamodb:GetItem"])]
+    assert other[0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${OtherRegion}:"
+                                               "${AWS::AccountId}:table/${StatusTableName}"}

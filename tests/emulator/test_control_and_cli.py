@@ -70,6 +70,9 @@ def test_faults_counts_and_reset_over_http(aws, client):
     assert control(aws, "POST", "/replication/sync")[1] == {"mirrored": 0}
     assert control(aws, "GET", "/nothing-here")[0] == 404
     assert control(aws, "POST", "/faults", {"kinds": ["throttle"]})[0] == 400
+    down = {"rate": 1.0, "kinds": ["5xx"], "regions": ["us-east-1"]}
+    assert control(aws, "POST", "/faults", down)[1]["regions"] == ["us-east-1"]
+    assert client("efs", "us-west-2", attempts=1).describe_file_systems()["FileSystems"] == []
 
 
 def test_the_emulator_command_prints_how_to_use_it_and_exits_0_on_sigterm(tmp_path):

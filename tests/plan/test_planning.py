@@ -180,7 +180,8 @@ def test_when_the_active_regions_copy_is_still_a_replica_it_is_promoted_before_d
     assert plan.role == "active"
     assert plan.actions[0].name == "PromoteReplica"
     assert plan.actions[0].params == {"FileSystemId": "fs-2", "SourceFileSystemId": "fs-1",
-                                      "SourceRegion": PRIMARY}
+                                      "SourceRegion": PRIMARY,
+                                      "DeletionMode": "ALL_CONFIGURATIONS"}
     assert not any(a.key.kind == Kind.DIRECTORY for a in plan.actions)
     assert any("wait until the copy is writable" in n for n in plan.notes)
     # domains and profiles are made meanwhile: they only refer to the file system id
