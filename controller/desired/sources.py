@@ -3,8 +3,9 @@
 A desired state is a folder searched recursively for *.yaml and *.yml files (hidden
 files and folders such as .git or .github are skipped; a link to a file outside the
 folder is refused unread: a commit must not make the controller read, and quote in its
-problems, a file of its own), in sorted order, or one file given directly. Each file is read once, refused whole when it is over MAX_FILE_BYTES
-(before it is read) or not UTF-8, and hashed into the revision. This module must not
+problems, a file of its own), in sorted order, or one file given directly. Each file is
+read once, refused whole when it is over MAX_FILE_BYTES (before it is read) or not
+UTF-8, and hashed into the revision. This module must not
 parse YAML or know anything about the documents inside.
 """
 
