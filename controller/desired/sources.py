@@ -99,7 +99,8 @@ def _inside(root: Path, found: list[tuple[Path, str]]) -> tuple[list[tuple[Path,
                                                                  list[tuple[Path, str]]]:
     """Files whose real path is inside the folder, and links that lead out of it."""
     top = os.path.realpath(root)
-    inside, outside = [], []
+    inside: list[tuple[Path, str]] = []
+    outside: list[tuple[Path, str]] = []
     for full, relative in found:
         real = os.path.realpath(full)
         (inside if os.path.commonpath((top, real)) == top else outside).append(
