@@ -74,6 +74,7 @@ def test_a_changed_uid_is_one_update_with_the_field_before_and_after():
     text = render_text(plan)
     assert "~ UserProfile/research/alice" in text and "200101 -> 200999" in text
     assert '~ Entries: "12 owned by uid 200101" -> "12 re-owned to 200999:1001"' in text
+    assert "(after Directory/efs:/home/research/alice in this pass)" in text
 
 
 def test_a_profile_missing_from_the_desired_state_is_never_deleted():
