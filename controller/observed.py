@@ -85,12 +85,32 @@ class ObservedApp:
 
 
 @dataclass(frozen=True)
+class HomeCensus:
+    """Who owns what is inside a directory whose profile's POSIX ids are changing.
+
+    Counted (controller.fs.reown, without changing anything) only while SageMaker still
+    holds other ids for the profile than the desired state: an idle pass walks no home.
+    """
+
+    previous_uid: int  # the ids SageMaker holds for the profile (CustomPosixUserConfig)
+    previous_gid: int
+    to_reown: int  # entries owned by the previous uid
+    current: int  # entries owned by the new uid already
+    others: int  # entries owned by anyone else (left as they are)
+    linked: int  # files of the previous uid with links from outside (left)
+    skipped: int = 0  # changed while being counted
+    examples: tuple[str, ...] = ()  # some of the others, "'path' (uid:gid)"
+
+
+@dataclass(frozen=True)
 class ObservedDirectory:
     """A share directory on a mounted file system, seen without following links.
 
     `kind` is "directory", "missing", "symlink" (a link planted where the directory
     should be, or on the way to it: never followed) or "other" (a file, a socket...).
-    `blocked_at` names the path component that is not a plain directory.
+    `blocked_at` names the path component that is not a plain directory. `empty` is
+    looked at only for a directory whose owner is not the one desired, `census` only
+    while its profile's ids are changing (None otherwise).
     """
 
     kind: str
@@ -98,6 +118,8 @@ class ObservedDirectory:
     gid: int | None = None
     mode: int | None = None
     blocked_at: str | None = None
+    empty: bool | None = None
+    census: HomeCensus | None = None
 
 
 @dataclass(frozen=True)

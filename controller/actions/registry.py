@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from controller.actions.context import ExecutionContext
-from controller.actions.directories import ensure_share_directory
+from controller.actions.directories import ensure_share_directory, reown_home
 from controller.actions.domains import create_domain, update_domain
 from controller.actions.fencing import (
     allow_replication_overwrite,
@@ -46,6 +46,7 @@ EXECUTORS: dict[str, Executor] = {
     "AttachWorkingCopy": attach_working_copy,
     "CreateDirectory": ensure_share_directory,
     "SetDirectoryOwnership": ensure_share_directory,
+    "ReownHome": reown_home,
     "EnsureLifecycleConfig": ensure_lifecycle_config,
     "CreateDomain": create_domain,
     "UpdateDomain": update_domain,
@@ -59,4 +60,6 @@ def execute(action: Action, ctx: ExecutionContext) -> str:
     executor = EXECUTORS.get(action.name)
     if executor is None:
         raise NotImplementedError(f"no executor for {action.name}")
+    for ref in action.after:
+        ctx.resolve(ref)  # RequeueAfter until that earlier action has done its part
     return executor(action, ctx)

@@ -5,7 +5,9 @@ unique per kind (profiles per domain, table rows included); every reference reso
 to a document of the right kind (and a profile's own shares are user scope); no two
 profiles with user shares on one file system share a uid; every domain has a network
 in both estate regions; file system placements are well formed and cover the regions
-they must; share paths are safe (paths.py). Each problem is reported at the line of
+they must; a space-backup share's root can be the operator's (no owner, not writable by
+group or others: the lifecycle scripts refuse anything else); share paths are safe and
+do not nest (paths.py, overlaps.py). Each problem is reported at the line of
 the field that refers or is wrong, and names the other party where there is one.
 
 The rules run only over documents that passed their schemas. They must not build the
@@ -34,6 +36,7 @@ def check_rules(specs: Specs, root: str) -> list[Problem]:
         problems += _networks(catalog, estate)
         problems += _placements(catalog, estate)
     problems += _shared_uids(catalog)
+    problems += _space_backup_shares(catalog)
     problems += check_paths(catalog)
     return sorted(set(problems))
 
@@ -204,4 +207,26 @@ def _shared_uids(catalog: Catalog) -> list[Problem]:
                     f"{profile.spec.qualified_name} both have user shares on file system "
                     f"{file_system!r}, so they need distinct uids")))
                 break
+    return problems
+
+
+def _space_backup_shares(catalog: Catalog) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for domain in catalog.domains.values():
+        backup = domain.spec.space_backup
+        share = catalog.shares.get(backup.share) if backup.enabled and backup.share else None
+        if share is None or share.spec.name in seen:
+            continue
+        seen.add(share.spec.name)
+        if share.spec.mode & 0o022:
+            problems.append(share.problem("mode", (
+                f"{share.spec.mode:04o} lets group or others write in the space-backup root; "
+                "the lifecycle scripts refuse a backup root writable by group or others "
+                "(anyone who can write in it could replace a profile's folder): use 0755 or "
+                "0711")))
+        if share.spec.owner is not None:
+            problems.append(share.problem("owner", (
+                "a space-backup share's root is owned by root (the operator makes each "
+                "profile's folder in it, owned by that profile); remove owner")))
     return problems

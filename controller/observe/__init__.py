@@ -21,7 +21,7 @@ from controller.gateway import AwsGateway
 from controller.model import DesiredState, Mode
 from controller.observe.cache import DescribeCache
 from controller.observe.efs import read_remote, replica_ids
-from controller.observe.filesystems import observe_directory
+from controller.observe.filesystems import observe_share_directory, previous_ids
 from controller.observe.references import resolve_references
 from controller.observe.sagemaker import (
     observe_domains,
@@ -59,8 +59,9 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             fs_id = serving_file_system(desired, region, references, wanted.file_system)
             if fs_id is None:
                 continue
-            directories[(wanted.file_system, wanted.path)] = observe_directory(
-                efs_root / fs_id, wanted.path)
+            directories[(wanted.file_system, wanted.path)] = observe_share_directory(
+                efs_root / fs_id, wanted, previous_ids(profiles.get(wanted.profile or "")),
+                os.geteuid() == 0)
     return ObservedState(
         region=region,
         references=references,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.model import DesiredState, Mode, ShareDirectory
-from controller.observed import ObservedDirectory, ObservedState
+from controller.model import DesiredState, Mode
+from controller.observed import ObservedState
 from controller.plan.ambiguity import ambiguity_problems, ambiguous_file_systems
 from controller.plan.diff import scoped_diff
 from controller.plan.failback import plan_fencing, plan_unfencing
+from controller.plan.homes import hold_profile_updates, plan_share_directories
 from controller.plan.keys import region_role
 from controller.plan.names import creation_token
 from controller.plan.replication import plan_replication
@@ -52,7 +53,7 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
         notes.append(f"share directories on {', '.join(sorted(promoting))} wait until the "
                      "copy is writable (promoted, not fenced)")
     if observed.directories_observed:
-        _plan_directories(shapes, observed, actions, promoting)
+        plan_share_directories(shapes, observed, actions, notes, promoting)
         if not observed.can_set_owners:
             notes.append("not running as root: share directory owners are not managed here "
                          "(only created and given their modes)")
@@ -60,6 +61,7 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
     _plan_domains(desired, observed, shapes, actions)
     _plan_profiles(desired, observed, shapes, actions)
+    hold_profile_updates(actions)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
@@ -110,42 +112,6 @@ def _plan_file_systems(desired: DesiredState, observed: ObservedState,
                               ResourceKey(Kind.FILE_SYSTEM, observed.region, name),
                               _all_new(params), params))
     return planned
-
-
-def _plan_directories(shapes: Shapes, observed: ObservedState, actions: list[Action],
-                      promoting: set[str]) -> None:
-    for wanted in shapes.desired.share_directories():
-        if wanted.file_system in promoting:
-            continue
-        fs_id = shapes.file_system_id(wanted.file_system)
-        if fs_id is None:
-            continue  # Shapes has said why, for the domains and profiles that use it
-        key = ResourceKey(Kind.DIRECTORY, observed.region, wanted.key_name)
-        seen = observed.directories.get((wanted.file_system, wanted.path))
-        params = {"FileSystemId": fs_id, "Path": wanted.path, "Uid": wanted.owner.uid,
-                  "Gid": wanted.owner.gid, "Mode": f"{wanted.mode:04o}", "Share": wanted.share}
-        if seen is None or seen.kind == "missing":
-            actions.append(Action("CreateDirectory", Verb.CREATE, key,
-                                  _directory_changes(wanted, None), params))
-        elif seen.kind != "directory":
-            shapes.problems.append(
-                f"Directory/{wanted.key_name}: {seen.blocked_at or wanted.path} is a "
-                f"{seen.kind}, not a directory; it is left alone (never followed)")
-        else:
-            changes = _directory_changes(wanted, seen)
-            if not observed.can_set_owners:
-                changes = tuple(c for c in changes if c.path == "Mode")
-            if changes:
-                actions.append(Action("SetDirectoryOwnership", Verb.UPDATE, key, changes, params))
-
-
-def _directory_changes(wanted: ShareDirectory,
-                       seen: ObservedDirectory | None) -> tuple[Difference, ...]:
-    pairs = (("Uid", wanted.owner.uid, seen.uid if seen else None),
-             ("Gid", wanted.owner.gid, seen.gid if seen else None),
-             ("Mode", f"{wanted.mode:04o}",
-              f"{seen.mode:04o}" if seen and seen.mode is not None else None))
-    return tuple(Difference(path, want, have) for path, want, have in pairs if want != have)
 
 
 def _plan_domains(desired: DesiredState, observed: ObservedState, shapes: Shapes,

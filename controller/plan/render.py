@@ -48,6 +48,8 @@ def _action_lines(action: Action) -> list[str]:
         else:
             lines.append(f"      ~ {change.path}: {_show(change.observed)} -> "
                          f"{_show(change.desired)}")
+    for ref in action.after:
+        lines.append(f"      (after {ref.kind}/{ref.name} in this pass)")
     return lines
 
 

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from controller.model import Mode
-from controller.observed import ObservedDirectory, ObservedProfile
+from controller.observed import HomeCensus, ObservedDirectory, ObservedProfile
 from controller.plan import Kind, Verb, make_plan
 from controller.plan.render import render_json, render_text
 from tests.plan.estates import PRIMARY, REPLICA, converged, empty, estate
@@ -53,6 +53,11 @@ def test_a_converged_region_plans_nothing():
 def test_a_changed_uid_is_one_update_with_the_field_before_and_after():
     desired = estate(EXAMPLE)
     observed = converged(desired)
+    # What observe counts in alice's home while her ids change (see test_home_ownership).
+    home = ("efs", "/home/research/alice")
+    dirs = {**observed.directories, home: replace(observed.directories[home], census=HomeCensus(
+        200101, 1001, to_reown=12, current=0, others=0, linked=0))}
+    observed = replace(observed, directories=dirs)
     moved = estate({**EXAMPLE, "research": [("alice", 200999, 1001), ("bob", 200102, 1001)]})
     plan = make_plan(moved, observed)
     updates = [a for a in plan.actions if a.key.kind == Kind.USER_PROFILE]
@@ -61,11 +66,15 @@ def test_a_changed_uid_is_one_update_with_the_field_before_and_after():
         ("UserSettings.CustomPosixUserConfig.Uid", 200101, 200999)]
     assert updates[0].params["UserSettings"] == {
         "CustomPosixUserConfig": {"Uid": 200999, "Gid": 1001}}
-    # alice's home directory must now belong to the new uid
-    ownership = [a for a in plan.actions if a.name == "SetDirectoryOwnership"]
-    assert [a.key.name for a in ownership] == ["efs:/home/research/alice"]
+    # alice's whole home must now belong to the new uid, before SageMaker says so
+    ownership = [a for a in plan.actions if a.key.kind == Kind.DIRECTORY]
+    assert [(a.name, a.key.name) for a in ownership] == [
+        ("ReownHome", "efs:/home/research/alice")]
+    assert [str(ref) for ref in updates[0].after] == ["(known after apply)"]
     text = render_text(plan)
     assert "~ UserProfile/research/alice" in text and "200101 -> 200999" in text
+    assert '~ Entries: "12 owned by uid 200101" -> "12 re-owned to 200999:1001"' in text
+    assert "(after Directory/efs:/home/research/alice in this pass)" in text
 
 
 def test_a_profile_missing_from_the_desired_state_is_never_deleted():
@@ -198,8 +207,11 @@ def test_without_root_directory_owners_are_not_compared_but_modes_are():
     assert [(a.name, a.key.name, [c.path for c in a.changes]) for a in plan.actions] == [
         ("SetDirectoryOwnership", "efs:/teams/research", ["Mode"])]
     assert any("not running as root" in n for n in plan.notes)
+    # As root, a directory owned by someone else is not handed over: it is reported.
     as_root = make_plan(desired, replace(not_root, can_set_owners=True))
-    assert len(as_root.actions) == len(desired.share_directories())
+    assert as_root.actions == ()
+    assert len(as_root.problems) == len(desired.share_directories())
+    assert all("exists owned by 1000:1000" in p for p in as_root.problems)
 
 
 def test_a_domain_that_backs_spaces_up_gets_lifecycle_configs_and_per_profile_folders():
