@@ -5,7 +5,8 @@ unique per kind (profiles per domain, table rows included); every reference reso
 to a document of the right kind (and a profile's own shares are user scope); no two
 profiles with user shares on one file system share a uid; every domain has a network
 in both estate regions; file system placements are well formed and cover the regions
-they must; share paths are safe (paths.py). Each problem is reported at the line of
+they must; share paths are safe (paths.py); Studio's limits and SSO rules hold
+(studio_limits.py). Each problem is reported at the line of
 the field that refers or is wrong, and names the other party where there is one.
 
 The rules run only over documents that passed their schemas. They must not build the
@@ -21,6 +22,7 @@ from typing import Any
 from controller.desired.build import Located, Specs
 from controller.desired.catalog import Catalog
 from controller.desired.paths import check_paths
+from controller.desired.studio_limits import check_studio_limits
 from controller.errors import Problem
 from controller.model import EstateSpec, Mode, ShareScope
 
@@ -35,6 +37,7 @@ def check_rules(specs: Specs, root: str) -> list[Problem]:
         problems += _placements(catalog, estate)
     problems += _shared_uids(catalog)
     problems += check_paths(catalog)
+    problems += check_studio_limits(catalog)
     return sorted(set(problems))
 
 
