@@ -36,14 +36,14 @@ def check_studio_limits(catalog: Catalog) -> list[Problem]:
             problems.append(domain.problem("shares", _too_many(
                 f"domain {domain.spec.name}'s defaults", file_systems)))
     for profile in catalog.profiles.values():
-        domain = catalog.domains.get(profile.spec.domain)
-        if domain is None:
+        its_domain = catalog.domains.get(profile.spec.domain)
+        if its_domain is None:
             continue  # rules.py reports the unknown domain
-        problems += _single_sign_on(profile, domain)
-        if domain.spec.name in crowded:
+        problems += _single_sign_on(profile, its_domain)
+        if its_domain.spec.name in crowded:
             continue  # the domain's own list is too long already: said once, there
         shares = [*(s.spec for s in catalog.user_shares_of(profile.spec)),
-                  *_domain_shares(catalog, domain.spec)]
+                  *_domain_shares(catalog, its_domain.spec)]
         file_systems = _file_systems(shares)
         if len(file_systems) > MAX_FILE_SYSTEMS_PER_LIST:
             problems.append(profile.problem("shares", _too_many(
