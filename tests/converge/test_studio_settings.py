@@ -190,3 +190,47 @@ def test_a_profile_made_outside_the_desired_state_is_reported_by_plan(aws, capsy
     assert main(["plan", "--output", "json", *common]) == 0
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert any("unmanaged" in n and n.endswith(": zed") for n in notes)
+
+
+
+def _converge_through_faults(rec: Any, desired: Any, clock: ManualClock) -> int:
+    """Passes until one has nothing to do; a pass whose observation failed is retried
+    whole, as the controller does. Returns the faults the passes met."""
+    met = 0
+    for _ in range(60):
+        try:
+            result = rec.reconcile(desired)
+        except Exception:  # an observation call failed after botocore's retries
+            met += 1
+            clock.advance(60)
+            continue
+        met += sum(1 for o in result.outcomes if o.outcome == "error")
+        if not result.plan.actions:
+            return met
+        rec.queue.pop_ready()
+        clock.advance(60)
+    raise AssertionError("not converged through the faults after 60 passes")
+
+
+def test_merged_updates_and_held_network_changes_converge_through_faults(aws, tmp_path):
+    desired = prepared(aws, load_desired_state(_estate(tmp_path)))
+    clock = ManualClock()
+    rec = reconciler(aws, clock, max_attempts=1, status=False)
+    aws.set_faults(0.3, kinds=("throttle", "5xx"), services=["sagemaker"], seed=7)
+    met = _converge_through_faults(rec, desired, clock)
+    aws.clear_faults()
+    sagemaker = _sagemaker(aws)
+    domain = _domain_id(sagemaker, "research")
+    sagemaker.update_domain(DomainId=domain, AppNetworkAccessType="PublicInternetOnly",
+                            DefaultUserSettings={"DefaultLandingUri": "studio::jupyterlab"})
+    aws.set_faults(0.3, kinds=("throttle", "5xx"), services=["sagemaker"], seed=8)
+    met += _converge_through_faults(rec, desired, clock)
+    injected = aws.faults_snapshot()["injected"]
+    aws.clear_faults()
+    assert met > 0 and sum(injected.values()) > 0, "the faults must have been met"
+    described = sagemaker.describe_domain(DomainId=domain)
+    assert described["AppNetworkAccessType"] == "VpcOnly"
+    assert described["DefaultUserSettings"]["DefaultLandingUri"] == "studio::jupyterlab"
+    assert [d["DomainName"] for d in sagemaker.list_domains()["Domains"]].count("research") == 1
+    assert len(sagemaker.list_studio_lifecycle_configs()["StudioLifecycleConfigs"]) == 2
+    assert plan_now(aws, desired).actions == ()
