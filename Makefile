@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/idle_pass.py
 	$(BIN)/python bench/failover_drill.py
 	$(BIN)/python bench/copy_engine.py
+	$(BIN)/python bench/model_validation.py
 
 clean:
 	rm -rf $(VENV) $(DATA)

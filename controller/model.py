@@ -183,12 +183,22 @@ class DomainSpec:
 
 
 @dataclass(frozen=True)
+class SingleSignOnSpec:
+    """The IAM Identity Center user of a profile in an SSO domain (set at creation only)."""
+
+    user_value: str
+    user_identifier: str = "UserName"
+
+
+@dataclass(frozen=True)
 class UserProfileSpec:
     name: str
     domain: str
     posix: Posix
     # Extra user scope shares beyond the domain's.
     shares: tuple[str, ...] = ()
+    # Required in an SSO domain, absent in an IAM one (controller.desired checks it).
+    sso: SingleSignOnSpec | None = None
 
     @property
     def qualified_name(self) -> str:

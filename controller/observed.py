@@ -189,8 +189,9 @@ class ObservedState:
     # False when the controller does not run as root (a developer's laptop in local
     # mode): it cannot give directories to their users, so owners are not compared.
     can_set_owners: bool = True
-    # Names of the Studio lifecycle configs the region holds (None: not looked at).
-    lifecycle_configs: frozenset[str] | None = None
+    # The Studio lifecycle configs the region holds, name -> ARN as AWS gives it
+    # (None: not looked at).
+    lifecycle_configs: Mapping[str, str] | None = None
     # Fencing and failback (a region that is no longer active; see controller.fencing).
     running_apps: tuple[ObservedApp, ...] = ()
     # Logical file system -> "saved" (this fence's recovery folder is complete on the
@@ -205,3 +206,10 @@ class ObservedState:
     unreachable_regions: frozenset[str] = frozenset()
     # The standby's read of the active region's failover record (None: not read).
     takeover: ObservedTakeover | None = None
+    # Active region: the running apps (InService, Pending, Deleting) of each desired domain
+    # whose network must change, keyed by domain name; other domains are not looked at.
+    running_apps_by_domain: Mapping[str, tuple[ObservedApp, ...]] = field(
+        default_factory=dict)
+    # Profiles in the region's desired domains that the desired state does not name
+    # ("domain/profile"): reported, never changed.
+    unmanaged_profiles: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from controller.actions.context import ExecutionContext
 from controller.actions.directories import ensure_share_directory, reown_home
-from controller.actions.domains import create_domain, update_domain
+from controller.actions.domains import create_domain, update_domain, update_domain_network
 from controller.actions.fencing import (
     allow_replication_overwrite,
     enable_overwrite_protection,
@@ -50,6 +50,7 @@ EXECUTORS: dict[str, Executor] = {
     "EnsureLifecycleConfig": ensure_lifecycle_config,
     "CreateDomain": create_domain,
     "UpdateDomain": update_domain,
+    "UpdateDomainNetwork": update_domain_network,
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
 }

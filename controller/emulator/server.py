@@ -1,8 +1,9 @@
 """Start, control and stop the local AWS emulator: moto plus the project's extensions.
 
 One werkzeug server on loopback, in a background thread of the calling process, serves
-`EmulatorApp` (control endpoints, request counting, fault injection, the SageMaker
-Studio and EFS extensions, then moto's own DomainDispatcherApplication). A daemon
+`EmulatorApp` (control endpoints, request counting, fault injection, the check of every
+request against its service model, the SageMaker Studio and EFS extensions, then moto's
+own DomainDispatcherApplication). A daemon
 thread mirrors replicated EFS folders. Everything lives in memory except the EFS
 folders under data_dir/efs. This module must not implement AWS behaviour; it wires the
 pieces together and exposes the Python API the tests and the CLI use.
@@ -34,6 +35,7 @@ from controller.emulator.moto_gateway import MotoGateway
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
 from controller.emulator.sagemaker import SageMakerStudio
+from controller.emulator.validation import ModelValidator
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -63,6 +65,9 @@ class Emulator:
         self._counter = RequestCounter()
         self._efs_store = EfsStore(EfsFolders(self.efs_root), clock=lambda: self.config.clock())
         self._replicator = Replicator(self._efs_store, self.config, self._faults.region_down)
+        self._model_check = ModelValidator()
+        # Read by EmulatorApp on every request; emptied only by set_model_checks(False).
+        self._checks: list[ModelValidator] = [self._model_check]
         # The extensions need the bound port (for their in-process calls), so the list is
         # filled in once the server socket exists.
         extensions: list[ServiceExtension] = []
@@ -73,6 +78,7 @@ class Emulator:
             self._counter,
             ControlApp(self),
             self._reset_state,
+            checks=self._checks,
         )
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=_QuietHandler
@@ -174,6 +180,11 @@ class Emulator:
 
     def reset_request_counts(self) -> None:
         self._counter.reset()
+
+    def set_model_checks(self, enabled: bool) -> None:
+        """Turn the model check (validation.py) off or back on: only to measure what it
+        costs (bench/model_validation.py). AWS always checks; tests never turn it off."""
+        self._checks[:] = [self._model_check] if enabled else []
 
     # -- lifetime ------------------------------------------------------------------------
     def stop(self) -> None:

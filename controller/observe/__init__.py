@@ -24,13 +24,21 @@ from controller.observe.efs import read_remote, replica_ids
 from controller.observe.filesystems import observe_share_directory, previous_ids
 from controller.observe.references import resolve_references
 from controller.observe.sagemaker import (
+    apps_of,
     observe_domains,
     observe_lifecycle_configs,
     observe_profiles,
     observe_running_apps,
 )
 from controller.observe.takeover import read_takeover
-from controller.observed import ObservedDirectory, ObservedState, ResolvedReferences
+from controller.observed import (
+    ObservedApp,
+    ObservedDirectory,
+    ObservedDomain,
+    ObservedState,
+    ResolvedReferences,
+)
+from controller.plan.studio_updates import network_change_pending
 from controller.plan.working_copy import serving_file_system
 from controller.status.store import DEFAULT_TABLE
 
@@ -52,7 +60,8 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
     if not acting:
         return _observe_standby(gateway, desired, region, efs_root, references, status_table)
     domains = observe_domains(gateway, desired, region, cache)
-    profiles = observe_profiles(gateway, desired, region, domains, cache)
+    unmanaged: list[str] = []
+    profiles = observe_profiles(gateway, desired, region, domains, cache, unmanaged)
     directories: dict[tuple[str, str], ObservedDirectory] = {}
     if efs_root is not None:
         for wanted in desired.share_directories():
@@ -73,7 +82,25 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         can_set_owners=os.geteuid() == 0,
         lost_and_found=_lost_and_found(references, efs_root),
         observed_at=time.time() if now is None else now,
+        running_apps_by_domain=_apps_under_network_change(gateway, desired, region,
+                                                          references, domains),
+        unmanaged_profiles=tuple(sorted(unmanaged)),
     )
+
+
+def _apps_under_network_change(gateway: AwsGateway, desired: DesiredState, region: str,
+                               references: ResolvedReferences,
+                               domains: dict[str, ObservedDomain]
+                               ) -> dict[str, tuple[ObservedApp, ...]]:
+    """Running apps of the domains whose network must change (AWS refuses that change
+    while apps run); no call at all when no domain's network changes."""
+    pending = {name: seen.domain_id for name, seen in sorted(domains.items())
+               if network_change_pending(desired.domains[name], region, references,
+                                         seen.description)}
+    if not pending:
+        return {}
+    apps = apps_of(gateway, region, pending)
+    return {name: tuple(a for a in apps if a.domain == name) for name in pending}
 
 
 def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,

@@ -21,13 +21,17 @@ from controller.plan.keys import region_role
 from controller.plan.names import creation_token
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
+from controller.plan.studio_updates import (
+    plan_domain_update,
+    plan_profile_update,
+    profile_identity_problems,
+    unmanaged_profile_notes,
+)
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
 from controller.plan.working_copy import plan_working_copies
 
 # Fields CreateDomain sets that UpdateDomain cannot change.
 IMMUTABLE_DOMAIN_FIELDS = ("AuthMode", "VpcId")
-UPDATABLE_DOMAIN_FIELDS = ("SubnetIds", "AppNetworkAccessType", "DefaultUserSettings",
-                           "DefaultSpaceSettings")
 
 
 def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
@@ -38,7 +42,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     actions: list[Action] = []
     notes: list[str] = []
     planned_fs = _plan_file_systems(desired, observed, actions)
-    shapes = Shapes(desired, region, observed.references, planned_fs)
+    shapes = Shapes(desired, region, observed.references, planned_fs,
+                    observed.lifecycle_configs)
     promoting: set[str] = set()
     if role == "active":
         promoting = plan_replication(desired, observed, actions, shapes.problems, notes)
@@ -59,9 +64,10 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
                          "(only created and given their modes)")
     else:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
-    _plan_domains(desired, observed, shapes, actions)
+    _plan_domains(desired, observed, shapes, actions, notes)
     _plan_profiles(desired, observed, shapes, actions)
     hold_profile_updates(actions)
+    notes.extend(unmanaged_profile_notes(observed.unmanaged_profiles))
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
@@ -115,7 +121,7 @@ def _plan_file_systems(desired: DesiredState, observed: ObservedState,
 
 
 def _plan_domains(desired: DesiredState, observed: ObservedState, shapes: Shapes,
-                  actions: list[Action]) -> None:
+                  actions: list[Action], notes: list[str]) -> None:
     for name in sorted(desired.domains):
         request = shapes.domain_request(desired.domains[name])
         if request is None:
@@ -141,12 +147,8 @@ def _plan_domains(desired: DesiredState, observed: ObservedState, shapes: Shapes
                 shapes.problems.append(
                     f"Domain/{name}: {field} is {seen.description.get(field)!r} in AWS but "
                     f"{request[field]!r} is desired; it cannot be changed in place")
-        wanted = {field: request[field] for field in UPDATABLE_DOMAIN_FIELDS}
-        changes = scoped_diff(wanted, seen.description)
-        if changes:
-            update = _update_request(wanted, changes)
-            actions.append(Action("UpdateDomain", Verb.UPDATE, key, tuple(changes),
-                                  {"DomainId": seen.domain_id, **update}))
+        plan_domain_update(key, request, seen.description,
+                           observed.running_apps_by_domain.get(name), actions, notes)
 
 
 def _plan_profiles(desired: DesiredState, observed: ObservedState, shapes: Shapes,
@@ -162,39 +164,21 @@ def _plan_profiles(desired: DesiredState, observed: ObservedState, shapes: Shape
                                 else Ref(Kind.DOMAIN, profile.domain, "DomainId"))
         key = ResourceKey(Kind.USER_PROFILE, observed.region, qualified)
         seen = observed.profiles.get(qualified)
+        identity = shapes.profile_identity(profile)
         if seen is None:
             request = {"DomainId": domain_id, "UserProfileName": profile.name,
-                       "UserSettings": settings}
+                       **identity, "UserSettings": settings}
             actions.append(Action("CreateUserProfile", Verb.CREATE, key,
-                                  _all_new({"UserSettings": settings}), request))
+                                  _all_new({**identity, "UserSettings": settings}), request))
             continue
-        changes = scoped_diff({"UserSettings": settings}, seen.description)
-        if changes:
-            update = _update_request({"UserSettings": settings}, changes)
-            actions.append(Action("UpdateUserProfile", Verb.UPDATE, key, tuple(changes),
-                                  {"DomainId": domain_id, "UserProfileName": profile.name,
-                                   **update}))
+        shapes.problems.extend(profile_identity_problems(key, identity, seen.description))
+        update = plan_profile_update(key, settings, seen.description, domain_id, profile.name)
+        if update is not None:
+            actions.append(update)
 
 
 def _creates_domain(actions: list[Action], domain: str) -> bool:
     return any(a.name == "CreateDomain" and a.key.name == domain for a in actions)
-
-
-def _update_request(wanted: dict[str, Any], changes: list[Difference]) -> dict[str, Any]:
-    """The update body: each changed top-level settings key, whole (AWS replaces keys).
-
-    For nested settings (DefaultUserSettings.X), only the changed X is sent so that
-    settings the desired state does not manage are left as AWS holds them.
-    """
-    body: dict[str, Any] = {}
-    for change in changes:
-        top, _, rest = change.path.partition(".")
-        if rest and isinstance(wanted[top], dict):
-            second = rest.split(".", 1)[0]
-            body.setdefault(top, {})[second] = wanted[top][second]
-        else:
-            body[top] = wanted[top]
-    return body
 
 
 def _all_new(values: dict[str, Any], prefix: str = "") -> tuple[Difference, ...]:
