@@ -36,4 +36,5 @@ def test_the_image_runs_the_console_script_the_tests_use():
     assert 'ENTRYPOINT ["studioctl"]' in dockerfile
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'studioctl = "controller.cli.main:main"' in pyproject
-    assert "COPY manifests ./manifests" in dockerfile, "the schemas ship in the image"
+    assert "COPY manifests ./manifests" in dockerfile, "the package's schemas link there"
+    assert "STUDIO_OPERATOR_MANIFESTS" not in dockerfile, "the package ships its schemas"
