@@ -77,11 +77,18 @@ class SchemaSet:
         return sorted(self.by_kind)
 
 
+_loaded: dict[str, SchemaSet] = {}
+
+
 def load_schemas(directory: Traversable | None = None) -> SchemaSet:
-    return _load_schemas(directory or schema_folder())
+    """The schemas of `directory` (default: those in force), read once per folder."""
+    folder = directory or schema_folder()
+    key = str(folder)
+    if key not in _loaded:
+        _loaded[key] = _load_schemas(folder)
+    return _loaded[key]
 
 
-@lru_cache(maxsize=8)
 def _load_schemas(folder: Traversable) -> SchemaSet:
     problems: list[Problem] = []
     contents: dict[str, dict[str, Any]] = {}
