@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     health = HealthServer(args.metrics_port, host="0.0.0.0").start()
     controller = Controller(source, reconciler, clock,
                             Timing(args.resync_seconds, args.poll_seconds),
-                            on_pass=lambda _: health.ready.set(), lease=lease)
+                            on_pass=lambda _: health.ready.set(), lease=lease,
+                            on_standby=health.ready.set)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: controller.stop())
     log.info("started", region=region, source=source.description,
