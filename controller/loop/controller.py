@@ -92,7 +92,8 @@ class Controller:
             return None
         except Exception as error:  # a failed pass: the next one starts from scratch
             PASSES.labels("error").inc()
-            self.log.error("pass_failed", error=f"{type(error).__name__}: {error}")
+            self.log.error("pass_failed", error=f"{type(error).__name__}: {error}",
+                           exc_info=True)
             self._next_pass = now + min(30.0, self.timing.resync_seconds)
             return None
         LAST_SUCCESS.set(self.clock.now())
