@@ -4,6 +4,7 @@ busy port, no credentials for the local emulator, a refused revision in `status`
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli.main import main
+from controller.cli.main import build_parser, main
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
 from controller.loop.controller import Controller, Timing
@@ -101,3 +102,12 @@ def test_status_exits_2_when_the_newest_revision_was_refused(aws, tmp_path, caps
         assert main(["status", "--region", REGION, "--endpoint-url", aws.endpoint_url,
                      "--output", output]) == 2
     assert "refused" in capsys.readouterr().err
+
+
+def test_make_run_moves_both_ports():
+    dry = subprocess.run(["make", "-n", "run", "PORT=5123", "METRICS_PORT=9123"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    command = dry.replace("\\\n", " ")
+    demo = next(line for line in command.splitlines() if "studioctl demo" in line)
+    args = build_parser().parse_args(shlex.split(demo.split("studioctl", 1)[1]))
+    assert (args.command, args.port, args.metrics_port) == ("demo", 5123, 9123)
