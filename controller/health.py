@@ -18,6 +18,7 @@ per connection); it must not grow into a web framework.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -57,7 +58,10 @@ class HealthServer:
 
     def stop(self) -> None:
         if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._shut_down)
+            closing = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
+            with contextlib.suppress(Exception):  # stopping anyway; nothing to report
+                closing.result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
         else:
             self._socket.close()
@@ -75,12 +79,14 @@ class HealthServer:
         finally:
             self._loop.close()
 
-    def _shut_down(self) -> None:
+    async def _close(self) -> None:
+        """Stop listening, then end every connection and wait until each has."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._open):
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
             task.cancel()
-        self._loop.call_soon(self._loop.stop)
+        await asyncio.gather(*others, return_exceptions=True)
 
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
