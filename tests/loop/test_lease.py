@@ -140,3 +140,23 @@ def test_a_standby_replica_tries_the_lease_at_a_fraction_of_its_duration_and_is_
         "a standby makes no other AWS call", counts)
     assert standing_by, "the standby said it stands by (ready)"
     assert standby.reconciler.status is not None
+
+
+def test_a_replica_that_cannot_reach_the_lease_table_backs_off_the_same_way(aws):
+    prepared(aws, load_desired_state(EXAMPLE))
+    clock = _StopAfter(seconds=120, sleeps=400)
+    reconciler(aws, clock)  # makes the status table
+    standby = Controller(FolderSource(EXAMPLE), reconciler(aws, clock), clock,
+                         Timing(resync_seconds=300, poll_seconds=300),
+                         lease=lease(aws, clock, "cut-off"))
+    clock.controller = standby
+    aws.reset_request_counts()
+    aws.set_faults(rate=1.0, kinds=("5xx", "throttle"), operations={"PutItem"}, seed=7)
+    standby.run()
+
+    assert clock.now() - clock.start >= 120, "no hot loop while the table fails either"
+    puts = aws.request_counts().get("dynamodb:PutItem", 0)
+    # A turn of the loop every 10 s: 13 in 120 s, each a lease try (2 attempts with the
+    # lease's client) and another go at recording the revision (3 with the reconciler's).
+    assert puts <= 13 * (2 + 3), aws.request_counts()
+    assert standby.reconciler.lease_check is not None and not standby.lease.held
