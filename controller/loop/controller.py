@@ -124,18 +124,19 @@ class Controller:
         if self.lease.held and self.lease.seconds_to_renewal() > 0:
             return True
         now = self.clock.monotonic()
-        if not self.lease.held and now < self._next_lease_attempt:
-            return False
+        if now < self._next_lease_attempt:
+            return self.lease.held
         try:
             leading = self.lease.hold()
         except Exception as error:  # the table unreachable: lead only while still safe
             self.log.warning("lease_unavailable", error=f"{type(error).__name__}: {error}")
-            self._next_lease_attempt = now + self.lease.retry_seconds
+            # Holding it, try again soon enough to renew before the safety margin.
+            self._next_lease_attempt = now + (self.lease.renewal_retry_seconds
+                                              if self.lease.held else self.lease.retry_seconds)
             return self.lease.held
-        if not leading:
-            self._next_lease_attempt = now + self.lease.retry_seconds
-            if self.on_standby is not None:
-                self.on_standby()
+        self._next_lease_attempt = 0.0 if leading else now + self.lease.retry_seconds
+        if not leading and self.on_standby is not None:
+            self.on_standby()
         return leading
 
     def _seconds_to_next_event(self) -> float:
@@ -150,7 +151,8 @@ class Controller:
             if due is not None:
                 candidates.append(due)
             if self.lease is not None:
-                candidates.append(self.lease.seconds_to_renewal())
+                candidates.append(max(self.lease.seconds_to_renewal(),
+                                      self._next_lease_attempt - now))
         return max(0.05, min(candidates))
 
     def _poll(self) -> bool:

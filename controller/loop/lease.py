@@ -49,6 +49,12 @@ class Lease:
         return self.duration / 3
 
     @property
+    def renewal_retry_seconds(self) -> float:
+        """How long the holder waits after a failed renewal: short enough for a few more
+        tries between renewal (half the lease left) and the safety margin (a third)."""
+        return self.duration / 10
+
+    @property
     def held(self) -> bool:
         return self.clock.now() < self.expires_at - self.margin
 

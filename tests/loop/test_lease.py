@@ -160,3 +160,20 @@ def test_a_replica_that_cannot_reach_the_lease_table_backs_off_the_same_way(aws)
     # lease's client) and another go at recording the revision (3 with the reconciler's).
     assert puts <= 13 * (2 + 3), aws.request_counts()
     assert standby.reconciler.lease_check is not None and not standby.lease.held
+
+
+def test_a_leader_that_cannot_renew_retries_in_steps_then_stands_by(aws):
+    prepared(aws, load_desired_state(EXAMPLE))
+    clock = _StopAfter(seconds=60, sleeps=400)
+    leader = controller(aws, clock, "leader")
+    assert leader.tick() is not None and leader.lease is not None and leader.lease.held
+    clock.controller = leader
+    aws.reset_request_counts()
+    aws.set_faults(rate=1.0, kinds=("5xx",), operations={"PutItem"}, seed=1)
+    leader.run()
+
+    assert clock.now() - clock.start >= 60, "no hot loop while renewals fail"
+    assert not leader.lease.held, "it stood down once the margin was reached"
+    # Renewal is due at 15 s; tries every 3 s until the lease is no longer safely held
+    # (20 s), then every 10 s standing by: about 7 tries of 2 attempts each.
+    assert aws.request_counts().get("dynamodb:PutItem", 0) <= 2 * 10, aws.request_counts()
