@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from controller.actions.classify import is_expected_failure
 from controller.actions.context import ExecutionContext
 from controller.actions.registry import execute
 from controller.clock import Clock
@@ -164,6 +165,7 @@ class Reconciler:
         if self.queue.waiting(key):
             return ActionOutcome(key, action.name, BACKING_OFF, "backing off", 0.0)
         started = time.monotonic()
+        unexpected: BaseException | None = None
         try:
             message = execute(action, ctx)
             outcome = OK
@@ -179,13 +181,15 @@ class Reconciler:
             raise
         except Exception as error:  # retryable: throttling, 5xx, timeouts, I/O
             outcome, message = ERROR, f"{type(error).__name__}: {error}"
+            unexpected = None if is_expected_failure(error) else error
             delay = self.queue.add_rate_limited(key)
             message += f" (retry in {delay:.1f}s)"
         seconds = time.monotonic() - started
         ACTIONS.labels(key.kind, action.name, outcome).inc()
         log = self.log.info if outcome in (OK, WAITING) else self.log.warning
         log("action", resource=str(key), action=action.name, revision=revision,
-            outcome=outcome, message=message, duration_s=round(seconds, 3))
+            outcome=outcome, message=message, duration_s=round(seconds, 3),
+            **({"exc_info": unexpected} if unexpected is not None else {}))
         return ActionOutcome(key, action.name, outcome, message, seconds)
 
     def _release_terminal_keys(self, revision: str) -> None:

@@ -387,6 +387,10 @@ def test_the_task_runs_studioctl_run_with_options_it_accepts():
     command = [part if isinstance(part, str) else "x" for part in container["Command"]]
     args = build_parser().parse_args(command)
     assert (args.command, args.efs_root, args.metrics_port) == ("run", "/mnt/efs", 9100)
+    # The metrics server binds loopback unless told: the task says where, explicitly (its
+    # awsvpc namespace holds its own ENI and loopback, which the health check uses).
+    assert args.metrics_address == "0.0.0.0"
+    assert build_parser().parse_args(["run"]).metrics_address == "127.0.0.1"
     assert container["Command"][container["Command"].index("--region") + 1] == {
         "Ref": "AWS::Region"}
     mounts = [m["ContainerPath"] for m in container["MountPoints"] if "ContainerPath" in m]
