@@ -43,6 +43,10 @@ class EntryFailure(Exception):
     """This entry could not be brought in line; the message is for the report."""
 
 
+class LinkedElsewhere(Exception):
+    """The target inode has other names: its metadata must not be changed in place."""
+
+
 def describe(error: OSError) -> str:
     """An OSError as a report says it: the system's message, without the errno prefix."""
     return error.strerror or str(error)
@@ -205,13 +209,20 @@ def _sync(dst_dir: int | None, name: str, src: os.stat_result, dst: os.stat_resu
     if dst is not None and same:
         if not metadata_differs(src, dst, opts):
             return Done(Outcome.UP_TO_DATE)
-        if not opts.dry_run:
+        # An inode with other names may be anyone's (a user can hard-link a teammate's
+        # file in place of ours): it is replaced below, never changed in place.
+        if dst.st_nlink == 1:
+            if opts.dry_run:
+                return Done(Outcome.METADATA_FIXED)
             assert dst_dir is not None
-            if stat.S_ISLNK(src.st_mode):
-                fix_link_metadata(dst_dir, name, src, opts)
-            else:
-                fix_metadata(dst_dir, name, src, dst, opts)
-        return Done(Outcome.METADATA_FIXED)
+            try:
+                if stat.S_ISLNK(src.st_mode):
+                    fix_link_metadata(dst_dir, name, src, opts)
+                else:
+                    fix_metadata(dst_dir, name, src, dst, opts)
+                return Done(Outcome.METADATA_FIXED)
+            except LinkedElsewhere:
+                pass  # linked since the stat: replaced like any shared inode
     # A path an earlier run was writing: newer only because we were killed mid-copy.
     conflict = dst is not None and dst.st_mtime_ns > src.st_mtime_ns and not recovering
     if conflict and not opts.overwrite_newer:
@@ -345,6 +356,8 @@ def fix_metadata(dst_dir: int, name: str, src: os.stat_result, dst: os.stat_resu
         now = os.fstat(fd)
         if stat.S_IFMT(now.st_mode) != stat.S_IFMT(src.st_mode):
             raise EntryFailure("the target entry changed type while being fixed; left alone")
+        if now.st_nlink != 1:
+            raise LinkedElsewhere
         pinned = f"/proc/self/fd/{fd}"
         chowned = False
         if opts.set_owner and (now.st_uid, now.st_gid) != (src.st_uid, src.st_gid):
@@ -359,7 +372,9 @@ def fix_metadata(dst_dir: int, name: str, src: os.stat_result, dst: os.stat_resu
 
 
 def fix_link_metadata(dst_dir: int, name: str, src: os.stat_result, opts: Options) -> None:
-    # A link's mode cannot be set on Linux; lchown/lutimes act on the link itself.
+    # A link's mode cannot be set on Linux; lchown/lutimes act on the link itself. The
+    # caller checked it has one name; another user cannot hard-link someone else's
+    # symlink (fs.protected_hardlinks), so it cannot be swapped for one meanwhile.
     if opts.set_owner:
         os.chown(name, src.st_uid, src.st_gid, dir_fd=dst_dir, follow_symlinks=False)
     os.utime(name, ns=(src.st_atime_ns, src.st_mtime_ns), dir_fd=dst_dir,
