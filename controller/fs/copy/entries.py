@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import errno
 import itertools
 import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from controller.fs.copy.content import copy_bytes
 
 if TYPE_CHECKING:
     from controller.fs.copy.journal import Journal
@@ -33,10 +34,7 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for a regular file between stat and open must not hang us.
 _READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _PATH_ONLY = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
-_COPY_CHUNK = 1 << 30
 _temp_counter = itertools.count()
-# Once copy_file_range/sendfile is refused (another fs, an old kernel), stop trying it.
-_fast_copy = {"copy_file_range": hasattr(os, "copy_file_range"), "sendfile": True}
 
 
 class EntryFailure(Exception):
@@ -291,42 +289,6 @@ def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_res
     finally:
         os.close(source)
     return copied
-
-
-def copy_bytes(source: int, target: int, size: int = -1) -> int:
-    """Copy in the kernel where it can (no bytes through Python), else read/write.
-
-    `size`, the size the source was seen with: the copy stops once that much is copied
-    (no extra call to find the end). A source that grew meanwhile is caught by the
-    caller, which compares the source's size after the copy.
-    """
-    total = 0
-    if _fast_copy["copy_file_range"]:
-        try:
-            while total != size and (count := os.copy_file_range(source, target,
-                                                                  _COPY_CHUNK)):
-                total += count
-            return total
-        except OSError as error:
-            if total or error.errno not in _UNSUPPORTED:
-                raise
-            _fast_copy["copy_file_range"] = False
-    if _fast_copy["sendfile"]:
-        try:
-            while total != size and (count := os.sendfile(target, source, None,
-                                                          _COPY_CHUNK)):
-                total += count
-            return total
-        except OSError as error:
-            if total or error.errno not in _UNSUPPORTED:
-                raise
-            _fast_copy["sendfile"] = False
-    while chunk := os.read(source, 1 << 20):
-        total += os.write(target, chunk)
-    return total
-
-
-_UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSUP}
 
 
 def apply_metadata(fd: int, src: os.stat_result, opts: Options, mode_set: bool = False) -> None:
