@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from controller.fs.copy.content import copy_bytes
+from controller.fs.copy.content import copy_bytes, may_have_holes
 
 if TYPE_CHECKING:
     from controller.fs.copy.journal import Journal
@@ -267,7 +267,7 @@ def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_res
         mode, final = create_mode(src.st_mode, opts)
         target = os.open(tmp, _NEW_FILE, mode, dir_fd=dst_dir)
         try:
-            copied = copy_bytes(source, target, src.st_size)
+            copied = copy_bytes(source, target, src.st_size, may_have_holes(src))
             after = os.fstat(source)
             if (after.st_ino, after.st_size, after.st_mtime_ns, copied) != (
                     src.st_ino, src.st_size, src.st_mtime_ns, src.st_size):
