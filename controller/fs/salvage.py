@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
-from controller.fs.copy.entries import (
+from controller.fs.copy import xattrs
+from controller.fs.copy.entries import sync_entry
+from controller.fs.copy.metadata import (
     EntryFailure,
     Options,
     apply_metadata,
     describe,
     read_umask,
-    sync_entry,
 )
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -58,6 +59,8 @@ class SalvageReport:
     saved: list[SavedEntry] = field(default_factory=list)
     compared: int = 0
     errors: list[str] = field(default_factory=list)
+    # xattrs/ACLs the active copy could not hold ("path: what"): saved without them.
+    not_kept: list[str] = field(default_factory=list)
 
     @property
     def bytes(self) -> int:
@@ -81,10 +84,10 @@ def save_unreplicated(old_root: Path, active_root: Path, folder: str,
     if "/" in folder or folder in ("", ".", ".."):
         raise SalvageRefused(f"{folder!r} is not a folder name")
     report = SalvageReport(f"/{RECOVERY_ROOT}/{folder}")
-    opts = Options(dry_run=False, overwrite_newer=False, set_owner=os.geteuid() == 0,
-                   umask=read_umask())
     old_fd = _open_root(old_root, "old copy")
     try:
+        opts = Options(dry_run=False, overwrite_newer=False, set_owner=os.geteuid() == 0,
+                       umask=read_umask(), xattrs=xattrs.supported(old_fd))
         active_fd = _open_root(active_root, "active copy")
         try:
             recovery_fd = _open_recovery(active_fd, folder)
@@ -114,6 +117,7 @@ class _Walk:
         # they are filled (mtimes last, deepest first).
         self.made: set[str] = set()
         self.old_dirs: dict[str, os.stat_result] = {}
+        self.old_xattrs: dict[str, dict[str, bytes]] = {}
 
     def directory(self, old_fd: int, active_fd: int | None, rel: str,
                   skip_recovery: bool = False) -> None:
@@ -146,6 +150,8 @@ class _Walk:
     def _directory_entry(self, old_fd: int, active_fd: int | None, name: str, path: str,
                          mine: os.stat_result, theirs: os.stat_result | None) -> None:
         self.old_dirs[path] = mine
+        if self.opts.xattrs:
+            self.old_xattrs[path] = xattrs.read(xattrs.entry(old_fd, name))
         child_old = os.open(name, _OPEN_DIR, dir_fd=old_fd)
         child_active: int | None = None
         try:
@@ -166,7 +172,8 @@ class _Walk:
         existing = _lstat_at(parent, name)
         # Everything in the recovery folder is our own work: a differing entry there is
         # one a killed run left half-made, replaced (recovering=True).
-        sync_entry(old_fd, parent, name, mine, existing, self.opts, recovering=True)
+        done = sync_entry(old_fd, parent, name, mine, existing, self.opts, recovering=True)
+        self.report.not_kept += [f"{path}: {note}" for note in done.not_kept]
         size = mine.st_size if stat.S_ISREG(mine.st_mode) else 0
         self.report.saved.append(SavedEntry(path, reason, size))
 
@@ -191,7 +198,10 @@ class _Walk:
         for rel in sorted(self.made, key=lambda r: r.count("/"), reverse=True):
             fd = self._parent(rel)
             try:
-                apply_metadata(fd, self.old_dirs[rel], self.opts)
+                not_kept: list[str] = []
+                apply_metadata(fd, self.old_dirs[rel], self.opts,
+                               wanted=self.old_xattrs.get(rel), not_kept=not_kept)
+                self.report.not_kept += [f"{rel}/: {note}" for note in not_kept]
             except OSError as error:
                 self.report.errors.append(f"{rel}/: {_describe(error)}")
             finally:

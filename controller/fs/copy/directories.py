@@ -15,16 +15,17 @@ import os
 import stat
 from dataclasses import dataclass
 
-from controller.fs.copy.entries import (
+from controller.fs.copy import xattrs
+from controller.fs.copy.entries import Outcome
+from controller.fs.copy.hardlinks import OPEN_DIR
+from controller.fs.copy.metadata import (
     EntryFailure,
     Options,
-    Outcome,
     create_mode,
     describe,
     metadata_differs,
     owner_or_mode_differs,
 )
-from controller.fs.copy.hardlinks import OPEN_DIR
 from controller.fs.copy.tally import Tally
 
 
@@ -78,18 +79,29 @@ def open_pair(parent: DirNode, name: str, rel: str, in_target: bool,
 
 
 def finish(node: DirNode, opts: Options, tally: Tally, mtime_moved: bool) -> None:
-    """Give the target directory the source's owner, mode and mtime, then close it.
+    """Give the target directory the source's owner, mode, xattrs/ACLs and mtime, then
+    close it.
 
     `mtime_moved`: our own changes in it moved its mtime since it was opened.
     """
     try:
         if node.dst_fd is not None and node.dst_stat is not None:
             before = node.dst_stat
-            if mtime_moved or metadata_differs(node.src_stat, before, opts):
+            wanted = have = None
+            if opts.xattrs:  # a directory's default ACL too
+                wanted = xattrs.read(xattrs.of_fd(node.src_fd))
+                have = xattrs.read(xattrs.of_fd(node.dst_fd))
+            xattrs_differ = wanted is not None and have is not None and not xattrs.same(
+                wanted, have)
+            if mtime_moved or xattrs_differ or metadata_differs(node.src_stat, before, opts):
                 if not opts.dry_run:
-                    _apply_dir_metadata(node.dst_fd, node.src_stat, before, opts, mtime_moved)
+                    not_kept = _apply_dir_metadata(node.dst_fd, node.src_stat, before, opts,
+                                                   mtime_moved, wanted if xattrs_differ else None)
+                    for message in not_kept:
+                        tally.not_kept(node.rel, message)
                 # Our own changes move the mtime back: that is no fix worth counting.
-                real_fix = owner_or_mode_differs(node.src_stat, before, opts) or not mtime_moved
+                real_fix = (owner_or_mode_differs(node.src_stat, before, opts)
+                            or xattrs_differ or not mtime_moved)
                 if not node.created:
                     tally.directory(Outcome.METADATA_FIXED if real_fix else Outcome.UP_TO_DATE)
             elif not node.created:
@@ -104,18 +116,24 @@ def finish(node: DirNode, opts: Options, tally: Tally, mtime_moved: bool) -> Non
 
 
 def _apply_dir_metadata(fd: int, src: os.stat_result, before: os.stat_result,
-                        opts: Options, mtime_moved: bool) -> None:
+                        opts: Options, mtime_moved: bool,
+                        wanted: dict[str, bytes] | None) -> list[str]:
     """Only what differs from `before` (each call is a round trip on NFS); the mtime
-    also when our own entry changes moved it since `before` was taken."""
+    also when our own entry changes moved it since `before` was taken. `wanted`: the
+    source's xattrs when the target's differ. Returns the xattrs not kept, in words."""
     chowned = opts.set_owner and (before.st_uid, before.st_gid) != (src.st_uid, src.st_gid)
     if chowned:
         os.fchown(fd, src.st_uid, src.st_gid)
-    # A directory's chown keeps its mode on Linux; with special bits, set them again anyway.
+    applied = xattrs.apply(xattrs.of_fd(fd), wanted) if wanted is not None else None
+    # A directory's chown keeps its mode on Linux; with special bits, set them again
+    # anyway; an ACL set moves the group bits.
     if ((chowned and stat.S_IMODE(src.st_mode) & 0o7000)
+            or (applied is not None and applied.acl_changed)
             or stat.S_IMODE(before.st_mode) != stat.S_IMODE(src.st_mode)):
         os.fchmod(fd, stat.S_IMODE(src.st_mode))
     if mtime_moved or before.st_mtime_ns != src.st_mtime_ns:
         os.utime(fd, ns=(src.st_atime_ns, src.st_mtime_ns))
+    return applied.not_kept if applied is not None else []
 
 
 def _open_target_dir(parent: int, name: str) -> int:

@@ -16,10 +16,12 @@ import resource
 from collections.abc import Callable
 from pathlib import Path
 
+from controller.fs.copy import xattrs
 from controller.fs.copy.directories import DirNode
-from controller.fs.copy.entries import Options, Outcome, describe, read_umask
+from controller.fs.copy.entries import Outcome
 from controller.fs.copy.hardlinks import OPEN_DIR
 from controller.fs.copy.journal import Journal
+from controller.fs.copy.metadata import Options, describe, read_umask
 from controller.fs.copy.report import CopyReport, Progress
 from controller.fs.copy.tally import Tally
 from controller.fs.copy.walk import ParallelWalk
@@ -35,9 +37,10 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
               overwrite_newer: bool = False,
               progress: Callable[[Progress], None] | None = None,
               dry_run: bool = False) -> CopyReport:
-    """Make `dst` hold everything `src` holds, with content, owners, modes and mtimes.
+    """Make `dst` hold everything `src` holds, with content (holes kept), owners, modes,
+    mtimes, extended attributes and POSIX ACLs.
 
-    Entries already equal (type, size, mtime_ns, mode, owner) are not read again;
+    Entries already equal (type, size, mtime_ns, mode, owner, xattrs) are not read again;
     metadata-only differences are fixed in place; entries newer in the target are left
     alone and listed as conflicts unless `overwrite_newer`. Nothing is ever removed from
     the target: entries only found there are counted as `extra`.
@@ -45,14 +48,15 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
     if workers < 1:
         raise CopyRefused(f"workers must be at least 1, not {workers}")
     _refuse_nesting(src, dst)
-    opts = Options(dry_run=dry_run, overwrite_newer=overwrite_newer,
-                   set_owner=os.geteuid() == 0, umask=read_umask())
     tally = Tally(progress)
     _raise_open_file_limit()
     src_fd = _open_root(src, "source")
     dst_fd: int | None = None
     journal: Journal | None = None
     try:
+        opts = Options(dry_run=dry_run, overwrite_newer=overwrite_newer,
+                       set_owner=os.geteuid() == 0, umask=read_umask(),
+                       xattrs=xattrs.supported(src_fd))
         src_stat = os.fstat(src_fd)
         created = False
         if not os.path.lexists(dst):
@@ -99,6 +103,7 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         extra=tally.extra,
         conflicts=tuple(sorted(tally.conflicts)),
         errors=tuple(sorted(tally.errors)),
+        not_kept=tuple(sorted(tally.metadata_not_kept)),
         owners_not_set=not opts.set_owner,
         overwrite_newer=overwrite_newer,
         dry_run=dry_run,

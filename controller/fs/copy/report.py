@@ -45,6 +45,9 @@ class CopyReport:
     extra: int  # entries found only in the target: always left in place, never removed
     conflicts: tuple[str, ...]  # target newer and different: left alone unless asked
     errors: tuple[EntryError, ...]
+    # Extended attributes and ACLs the target could not hold (its file system lacks
+    # them, or not root): the entries were copied, these attributes were not.
+    not_kept: tuple[EntryError, ...]
     owners_not_set: bool  # not running as root: uid/gid were neither set nor compared
     overwrite_newer: bool
     dry_run: bool
@@ -62,6 +65,7 @@ class CopyReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
+        data["not_kept"] = [{"path": e.path, "message": e.message} for e in self.not_kept]
         data["conflicts"] = list(self.conflicts)
         data["ok"] = self.ok
         return data
@@ -87,6 +91,11 @@ def render_text(report: CopyReport, max_listed: int = 50) -> str:
                else "they were left alone (use --overwrite-newer to replace them)"))
         lines += [f"  conflict: {path}" for path in report.conflicts[:max_listed]]
         lines += _more(len(report.conflicts), max_listed)
+    if report.not_kept:
+        lines.append(f"not kept (the target cannot hold them): {len(report.not_kept)} "
+                     "extended attributes or ACLs")
+        lines += [f"  not kept: {entry}" for entry in report.not_kept[:max_listed]]
+        lines += _more(len(report.not_kept), max_listed)
     if report.errors:
         lines.append(f"errors: {len(report.errors)}")
         lines += [f"  error: {error}" for error in report.errors[:max_listed]]

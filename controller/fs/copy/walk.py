@@ -25,18 +25,11 @@ import threading
 from collections.abc import Callable
 
 from controller.fs.copy.directories import DirNode, finish, open_pair
-from controller.fs.copy.entries import (
-    Done,
-    EntryFailure,
-    Options,
-    Outcome,
-    describe,
-    same_file,
-    sync_entry,
-)
+from controller.fs.copy.entries import Done, Outcome, sync_entry
 from controller.fs.copy.hardlinks import HardLinkGroups, LinkGroup, sync_follower
 from controller.fs.copy.journal import Journal, is_journal
 from controller.fs.copy.listing import read_entries
+from controller.fs.copy.metadata import EntryFailure, Options, describe, same_file, same_xattrs
 from controller.fs.copy.tally import Tally
 
 ENTRIES_PER_TASK = 16  # small enough to spread one big directory over many workers
@@ -199,7 +192,8 @@ class ParallelWalk:
                                                                      *claim):
                             current += 1
                             continue
-                    elif dst is not None and same_file(src, dst, set_owner):
+                    elif (dst is not None and same_file(src, dst, set_owner)
+                          and same_xattrs(src_fd, dst_fd, name, self._opts)):
                         current += 1
                         continue
                     # Listed in the target but gone since: not journaled with the rest.
@@ -264,7 +258,8 @@ class ParallelWalk:
                          dst: os.stat_result, group: LinkGroup, leader: bool) -> bool:
         """A name of a hard-linked source file whose target is already right."""
         if leader:
-            if not same_file(src, dst, self._opts.set_owner):
+            if not (same_file(src, dst, self._opts.set_owner)
+                    and same_xattrs(node.src_fd, node.dst_fd, name, self._opts)):
                 return False  # _sync_one settles the group once the leader is done
             # No directory fd held for followers: they rarely need to link on a re-run,
             # and those that do open the leader's directory from the root.
