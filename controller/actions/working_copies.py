@@ -44,7 +44,7 @@ def fill_working_copy(action: Action, ctx: ExecutionContext) -> str:
     COPY_FILES.labels("working_copy").inc(report.files_copied)
     COPY_BYTES.labels("working_copy").inc(report.bytes_copied)
     if report.errors:
-        shown = "; ".join(str(e) for e in report.errors[:5])
+        shown = "; ".join(e.line() for e in report.errors[:5])
         raise RuntimeError(f"{len(report.errors)} entries of {replica} could not be copied "
                            f"into {working} ({shown}); tried again")
     if report.not_kept:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.escaping import escape
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
 from controller.fs.copy import xattrs
 from controller.fs.copy.entries import sync_entry
@@ -265,13 +266,15 @@ def _write_manifest(recovery_fd: int, report: SalvageReport) -> None:
     lines = [f"# saved by studio-operator before failback: {len(report.saved)} entries, "
              f"{report.bytes} bytes, {report.compared} compared",
              "# reason\tbytes\tpath (relative to the file system root; the saved copy is "
-             "at the same path in this folder)"]
-    lines += [f"{e.reason}\t{e.size}\t{e.path}" for e in report.saved]
+             "at the same path in this folder; C-style escapes: \\n newline, \\t tab, "
+             "\\\\ backslash, \\xHH a byte that is not UTF-8)"]
+    # Escaped (controller.escaping): a tab or newline in a name cannot forge a field or line.
+    lines += [f"{e.reason}\t{e.size}\t{escape(e.path)}" for e in report.saved]
     temporary = f".{RECOVERY_MANIFEST}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
                  | os.O_CLOEXEC, 0o600, dir_fd=recovery_fd)
     try:
-        os.write(fd, ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+        os.write(fd, ("\n".join(lines) + "\n").encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
