@@ -14,13 +14,14 @@ import errno
 import os
 import resource
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from controller.fs.copy import xattrs
 from controller.fs.copy.directories import DirNode
 from controller.fs.copy.entries import Outcome
 from controller.fs.copy.hardlinks import OPEN_DIR
-from controller.fs.copy.journal import Journal
+from controller.fs.copy.journal import STATE_DIR, Journal, is_state_folder
 from controller.fs.copy.metadata import Options, describe, read_umask
 from controller.fs.copy.report import CopyReport, Progress
 from controller.fs.copy.tally import Tally
@@ -70,13 +71,20 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         if created:
             tally.directory(None)
         root_listing = None
+        source_state = _state_entry(src_fd)
         if dst_fd is not None:
             root_listing = [] if created else os.listdir(dst_fd)
             if not dry_run:
-                journal = Journal(dst_fd, root_listing)  # made in the root once needed
+                journal = Journal(dst_fd, STATE_DIR in root_listing,
+                                  source_has_user_entry=source_state == "user")
+                opts = replace(opts, create_in_place=journal.enabled)
+        root_rules = _root_rules(source_state, journal)
         root = DirNode("", (), src_fd, dst_fd, src_stat, dst_stat, None, created)
-        ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing).run(root)
-        if journal is not None and journal.close(clean=not tally.errors):
+        ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing,
+                     root_rules).run(root)
+        # The one error that waits for the journal's folder to go is no reason to keep it.
+        clean = all(error.path in root_rules for error in tally.errors)
+        if journal is not None and journal.close(clean):
             # Removing journals moved the root's mtime again: put the source's back.
             assert dst_fd is not None
             try:
@@ -109,6 +117,28 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         dry_run=dry_run,
         duration_seconds=tally.elapsed(),
     )
+
+
+def _state_entry(src_fd: int) -> str | None:
+    """What the source root holds under the engine's folder name: nothing, "engine" (the
+    engine's own folder, of a copy into the source: not data) or "user" (an entry)."""
+    try:
+        info = os.stat(STATE_DIR, dir_fd=src_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return "engine" if is_state_folder(info) else "user"
+
+
+def _root_rules(source_state: str | None, journal: Journal | None) -> dict[str, str | None]:
+    """Source root names the walk leaves out: None silently, else with that error."""
+    if source_state == "engine":
+        return {STATE_DIR: None}
+    if source_state == "user" and journal is not None and journal.reserved:
+        return {STATE_DIR: "not copied yet: in the target this name is the copy engine's "
+                           "folder for the journal of an unfinished earlier run; it goes "
+                           "when this run ends with no other error, and the next run "
+                           "copies this entry"}
+    return {}
 
 
 def _open_root(path: Path, role: str) -> int:

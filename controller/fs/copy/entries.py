@@ -7,7 +7,8 @@ points at), and metadata fixes go through an O_PATH descriptor of the entry itse
 Entries the target lacks are made directly under their final name (O_EXCL, so nothing
 existing is ever touched): regular files are first noted in the in-flight journal
 (journal.py), so a run killed mid-file leaves no partial file that a later run would take
-for a newer user file. Each target operation is a round trip on NFS, so a new file costs
+for a newer user file; a run with no journal (Options.create_in_place off) writes them
+under a temporary name instead. Each target operation is a round trip on NFS, so a new file costs
 create, [chown], [chmod only when the create mode could not be final], utime and close.
 This module must not walk directories, delete anything other than its own temporary names
 and its own half-made new files, or overwrite a target entry that is newer than the
@@ -121,7 +122,7 @@ def _sync_kind(entry: _Entry, dst: os.stat_result | None, journal: Journal | Non
     if stat.S_ISREG(src.st_mode):
         same = (dst is not None and stat.S_ISREG(dst.st_mode)
                 and dst.st_size == src.st_size and dst.st_mtime_ns == src.st_mtime_ns)
-        if dst is None and dst_dir is not None and not opts.dry_run:
+        if dst is None and dst_dir is not None and not opts.dry_run and opts.create_in_place:
             return _create_file(entry, journal, rel, inode)
         return _sync(entry, dst, same, Outcome.COPIED,
                      lambda d, tmp: _copy_file(entry, d, tmp, inode), recovering)

@@ -39,6 +39,9 @@ class Options:
     set_owner: bool  # only root can give files away, so only root compares owners
     umask: int = 0o777  # the process umask; unknown: every new entry gets an explicit chmod
     xattrs: bool = False  # the source file system has extended attributes: copy them
+    # New files may be written under their final names (the journal notes them first);
+    # else under a temporary name, renamed once complete.
+    create_in_place: bool = True
 
 
 def read_umask() -> int:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from controller.fs.copy.directories import DirNode, finish, open_pair
 from controller.fs.copy.entries import Done, Outcome, sync_entry
 from controller.fs.copy.hardlinks import HardLinkGroups, LinkGroup, sync_follower
-from controller.fs.copy.journal import Journal, is_journal
+from controller.fs.copy.journal import STATE_DIR, Journal
 from controller.fs.copy.listing import read_entries
 from controller.fs.copy.metadata import EntryFailure, Options, describe, same_file, same_xattrs
 from controller.fs.copy.tally import Tally
@@ -44,11 +44,16 @@ class ParallelWalk:
 
     def __init__(self, dst_root: int | None, opts: Options, tally: Tally, workers: int,
                  journal: Journal | None = None,
-                 root_listing: list[str] | None = None):
+                 root_listing: list[str] | None = None,
+                 root_rules: dict[str, str | None] | None = None):
         self._dst_root = dst_root
         self._journal = journal
         self._recovering = journal.recovering if journal is not None else frozenset()
+        # Paths to tell the journal about once equal to the source (empty: nothing to do).
+        self._pending = journal.pending if journal is not None else set()
         self._root_listing = root_listing  # the target root, already listed by the engine
+        # Source root names left out (the engine's folder): None silently, else an error.
+        self._root_rules = root_rules or {}
         self._opts = opts
         self._tally = tally
         self._workers = max(1, workers)
@@ -107,8 +112,12 @@ class ParallelWalk:
         try:
             # The types come with the listing: no stat.
             dirs, others = read_entries(node.src_fd, self._batched_listing)
+            if node.parent is None:
+                dirs, others = self._leave_out(dirs), self._leave_out(others)
             if node.parent is None and self._root_listing is not None:
-                in_target = {name for name in self._root_listing if not is_journal(name)}
+                in_target = set(self._root_listing)
+                if self._journal is not None and self._journal.reserved:
+                    in_target.discard(STATE_DIR)  # the engine's folder, not an entry
             elif node.dst_fd is not None and not node.created:
                 target_dirs, target_others = read_entries(node.dst_fd, self._batched_listing)
                 in_target = set(target_dirs)
@@ -131,6 +140,14 @@ class ParallelWalk:
         finally:
             self._release(node)
 
+    def _leave_out(self, names: list[str]) -> list[str]:
+        if not self._root_rules:
+            return names
+        for name, message in self._root_rules.items():
+            if name in names and message is not None:
+                self._tally.error(name, message)
+        return [name for name in names if name not in self._root_rules]
+
     def _note_new_entries(self, node: DirNode, names: list[str], in_target: set[str]) -> bool:
         """Journal every name this directory's target lacks, before any is created.
 
@@ -139,7 +156,7 @@ class ParallelWalk:
         up not created is harmless. False: the journal cannot be written, so none of
         these entries may be created under their final names.
         """
-        if self._journal is None or node.dst_fd is None:
+        if self._journal is None or not self._journal.enabled or node.dst_fd is None:
             return True
         fresh = [_join(node.rel, name) for name in names if name not in in_target]
         if not fresh:
@@ -170,6 +187,7 @@ class ParallelWalk:
         src_fd, dst_fd = node.src_fd, node.dst_fd
         set_owner = self._opts.set_owner
         current = 0  # entries found equal: counted once per chunk, not per entry
+        pending = self._pending
         results: list[tuple[str, Done]] = []
         try:
             # The names the target lacks were journaled when the directory was listed.
@@ -191,10 +209,14 @@ class ParallelWalk:
                         if dst is not None and self._linked_in_place(node, name, src, dst,
                                                                      *claim):
                             current += 1
+                            if pending:
+                                pending.discard(_join(node.rel, name))
                             continue
                     elif (dst is not None and same_file(src, dst, set_owner)
                           and same_xattrs(src_fd, dst_fd, name, self._opts)):
                         current += 1
+                        if pending:
+                            pending.discard(_join(node.rel, name))
                         continue
                     # Listed in the target but gone since: not journaled with the rest.
                     unjournaled = dst is None and name in in_target
@@ -205,6 +227,8 @@ class ParallelWalk:
                     if done.changed_dir:
                         node.changed = True
                     results.append((rel, done))
+                    if pending and done.outcome is not Outcome.CONFLICT:
+                        pending.discard(rel)
                 except Exception as error:
                     # A failed entry may have made and removed a name: the directory's
                     # mtime may have moved, so it is set again when the directory is done.
@@ -239,6 +263,8 @@ class ParallelWalk:
             if done.changed_dir:
                 node.changed = True
             self._tally.record_batch([(rel, done)])
+            if done.outcome is not Outcome.CONFLICT:
+                self._pending.discard(rel)
         except Exception as error:
             node.changed = True
             self._entry_error(rel, error)
@@ -313,7 +339,7 @@ class ParallelWalk:
     def _finish(self, node: DirNode) -> None:
         # Making the journal in the root moved the root's mtime too.
         journal_made = (node.parent is None and self._journal is not None
-                        and self._journal.made)
+                        and self._journal.made_folder)
         finish(node, self._opts, self._tally, mtime_moved=node.changed or journal_made)
 
 
