@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from controller import __version__
+from controller.fs.limits import raise_open_file_limit
 
 DESCRIPTION = """\
 studio-operator keeps Amazon SageMaker Studio estates (domains, user profiles, custom
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    raise_open_file_limit()  # copies and saves of large trees, metrics, AWS calls at once
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -9,10 +9,8 @@ itself).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import resource
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +24,7 @@ from controller.fs.copy.metadata import Options, describe, read_umask
 from controller.fs.copy.report import CopyReport, Progress
 from controller.fs.copy.tally import Tally
 from controller.fs.copy.walk import ParallelWalk
+from controller.fs.limits import raise_open_file_limit
 
 DEFAULT_WORKERS = 16  # NFS/EFS: enough requests in flight to hide ~1 ms round trips
 
@@ -50,7 +49,8 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         raise CopyRefused(f"workers must be at least 1, not {workers}")
     _refuse_nesting(src, dst)
     tally = Tally(progress)
-    _raise_open_file_limit()
+    # Each directory in progress holds two fds until everything below it is done.
+    raise_open_file_limit()
     src_fd = _open_root(src, "source")
     dst_fd: int | None = None
     journal: Journal | None = None
@@ -168,12 +168,3 @@ def _refuse_nesting(src: Path, dst: Path) -> None:
         raise CopyRefused(f"the source {src} is inside the target {dst}")
 
 
-def _raise_open_file_limit() -> None:
-    # Each directory in progress holds two fds until everything below it is done.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        want = 65536 if hard == resource.RLIM_INFINITY else hard
-        if want > soft:
-            # On refusal keep the soft limit: the LIFO walk keeps few directories open.
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
