@@ -39,7 +39,7 @@ class Level:
     name: str
     ids: list[Identity | None]  # None: no directory at this path on that side
     fds: list[int | None] = field(default_factory=list)
-    path: str = ""  # relative to the roots
+    path_length: int = 0  # of its path, the start of the deepest level's path
 
 
 def budget_for_limit() -> int:
@@ -59,6 +59,9 @@ class DirStack:
         self.levels: list[Level] = [Level("", ids, list(roots))]
         self._open = 0  # descriptors held below the roots
         self._holding: set[int] = set()  # the levels below the roots that hold some
+        # Only the deepest level's path is kept (each level knows how much of it is its
+        # own): one path per level would be quadratic in the depth.
+        self._path = ""
 
     @property
     def top(self) -> int:
@@ -66,14 +69,14 @@ class DirStack:
 
     def path(self, index: int | None = None) -> str:
         """The relative path of a level ("" for the roots)."""
-        return self.levels[self.top if index is None else index].path
+        return self._path[:self.levels[self.top if index is None else index].path_length]
 
     def push(self, name: str, fds: list[int | None]) -> Level:
         """A new deepest level whose directories the caller opened (one per side, or
         None); the stack owns them from now on."""
-        above = self.levels[-1].path
+        self._path = f"{self._path}/{name}" if self._path else name
         level = Level(name, [_identity(fd) if fd is not None else None for fd in fds],
-                      list(fds), f"{above}/{name}" if above else name)
+                      list(fds), len(self._path))
         self.levels.append(level)
         held = sum(fd is not None for fd in fds)
         if held:
@@ -96,6 +99,7 @@ class DirStack:
                         self._settle(parent, side, os.open("..", OPEN_DIR, dir_fd=fd))
         self._close(self.top)
         self.levels.pop()
+        self._path = self._path[:self.levels[-1].path_length]
         self._evict(keep=self.top)
         return level
 

@@ -31,8 +31,10 @@ from controller.fs.copy.tally import Tally
 
 @dataclass(eq=False)
 class DirNode:
-    rel: str  # relative to the copy roots; "" for the roots themselves
-    parts: tuple[str, ...]
+    name: str  # below the parent; "" for the roots themselves
+    # Relative to the copy roots, kept while the directory is worked on; a parked one
+    # drops it (a tree 30,000 levels deep would hold 900 million characters of paths).
+    kept_rel: str | None
     src_fd: int
     dst_fd: int | None  # None only in a dry run, below a directory the target lacks
     src_stat: os.stat_result
@@ -44,6 +46,23 @@ class DirNode:
     created: bool
     pending: int = 1  # the scan itself, plus one per task queued for this directory
     changed: bool = False  # we created, replaced or removed entries in it: its mtime moved
+    users: int = 1  # the scan and the queued tasks that use its descriptors (parking.py)
+    held: int = 0  # descriptors it holds that count against the budget (parking.py)
+    parked: bool = False  # its descriptors are closed until its subtrees are done
+
+    @property
+    def rel(self) -> str:
+        """The path relative to the copy roots ("" for the roots)."""
+        return self.kept_rel if self.kept_rel is not None else "/".join(self.parts())
+
+    def parts(self) -> tuple[str, ...]:
+        """The directory names from the roots down to this one."""
+        names = []
+        node: DirNode | None = self
+        while node is not None and node.parent is not None:
+            names.append(node.name)
+            node = node.parent
+        return tuple(reversed(names))
 
 
 def open_pair(parent: DirNode, name: str, rel: str, in_target: bool,
@@ -74,7 +93,7 @@ def open_pair(parent: DirNode, name: str, rel: str, in_target: bool,
     except BaseException:
         os.close(src_fd)
         raise
-    return DirNode(rel, (*parent.parts, name), src_fd, dst_fd, src_stat, dst_stat, parent,
+    return DirNode(name, rel, src_fd, dst_fd, src_stat, dst_stat, parent,
                    created)
 
 
@@ -84,6 +103,10 @@ def finish(node: DirNode, opts: Options, tally: Tally, mtime_moved: bool) -> Non
 
     `mtime_moved`: our own changes in it moved its mtime since it was opened.
     """
+    if node.parked:  # could not be opened again as the same directory: moved meanwhile
+        tally.error(node.rel, "moved or replaced while being copied; its owner, mode and "
+                              "mtime were not set, run the copy again")
+        return
     try:
         if node.dst_fd is not None and node.dst_stat is not None:
             before = node.dst_stat

@@ -79,7 +79,7 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
                                   source_has_user_entry=source_state == "user")
                 opts = replace(opts, create_in_place=journal.enabled)
         root_rules = _root_rules(source_state, journal)
-        root = DirNode("", (), src_fd, dst_fd, src_stat, dst_stat, None, created)
+        root = DirNode("", "", src_fd, dst_fd, src_stat, dst_stat, None, created)
         ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing,
                      root_rules).run(root)
         # The one error that waits for the journal's folder to go is no reason to keep it.

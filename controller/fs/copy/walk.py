@@ -1,7 +1,9 @@
 """The parallel walk: directories are scanned and their entries synced by a pool of workers.
 
 Work items are "enter this directory" and "sync these few entries"; both are pushed on
-one LIFO queue, so the walk goes depth-first and few directories are open at once. A
+one LIFO queue, so the walk goes depth-first and few directories are open at once (past
+a budget, a directory that only waits for its subtrees gives its descriptors back:
+parking.py, so no depth stops the copy). A
 directory is finished (directories.py) only when everything below it is done, because
 creating children moves a directory's mtime. A large file whose content is to be copied
 goes to an idle copier thread if there is one, so that a worker is not held by a copy
@@ -30,6 +32,7 @@ from controller.fs.copy.hardlinks import HardLinkGroups, LinkGroup, sync_followe
 from controller.fs.copy.journal import STATE_DIR, Journal
 from controller.fs.copy.listing import read_entries
 from controller.fs.copy.metadata import EntryFailure, Options, describe, same_file, same_xattrs
+from controller.fs.copy.parking import DirectoryBudget
 from controller.fs.copy.tally import Tally
 
 ENTRIES_PER_TASK = 16  # small enough to spread one big directory over many workers
@@ -66,6 +69,7 @@ class ParallelWalk:
         self._idle_copiers = threading.Semaphore(self._copiers)
         self._large: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._budget = DirectoryBudget(self._lock)
         self._finished = threading.Event()
         self._links = HardLinkGroups()
 
@@ -96,6 +100,7 @@ class ParallelWalk:
     def _push(self, node: DirNode, task: Callable[[], None]) -> None:
         with self._lock:
             node.pending += 1
+            node.users += 1  # every task queued for a directory uses its descriptors
         self._queue.put(task)
 
     def _release(self, node: DirNode | None) -> None:
@@ -104,6 +109,7 @@ class ParallelWalk:
                 node.pending -= 1
                 if node.pending:
                     return
+            self._budget.before_finish(node)
             self._finish(node)
             node = node.parent
         self._finished.set()
@@ -138,6 +144,7 @@ class ParallelWalk:
         except Exception as error:  # a bug must cost one directory, not hang the pool
             self._tally.error(node.rel, f"unexpected {type(error).__name__}: {error}")
         finally:
+            self._budget.done(node)
             self._release(node)
 
     def _leave_out(self, names: list[str]) -> list[str]:
@@ -177,8 +184,11 @@ class ParallelWalk:
         except (OSError, EntryFailure) as error:
             message = describe(error) if isinstance(error, OSError) else str(error)
             self._tally.error(rel, message)
+            self._budget.done(parent)
             self._release(parent)
             return
+        self._budget.opened(node)
+        self._budget.done(parent, releases=False)  # the subtree releases it when done
         if node.created:
             self._tally.directory(None)
         self._scan(node)
@@ -236,6 +246,7 @@ class ParallelWalk:
                     self._entry_error(_join(node.rel, name), error)
         finally:
             self._tally.record_batch(results, current)
+            self._budget.done(node)
             self._release(node)
 
     def _hand_over(self, node: DirNode, name: str, src: os.stat_result,
@@ -252,6 +263,7 @@ class ParallelWalk:
             return False
         with self._lock:
             node.pending += 1
+            node.users += 1
         self._large.put(_bind(self._copy_large, node, name, src, dst, unjournaled))
         return True
 
@@ -270,6 +282,7 @@ class ParallelWalk:
             self._entry_error(rel, error)
         finally:
             self._idle_copiers.release()
+            self._budget.done(node)
             self._release(node)
 
     def _entry_error(self, rel: str, error: Exception) -> None:
@@ -289,7 +302,7 @@ class ParallelWalk:
                 return False  # _sync_one settles the group once the leader is done
             # No directory fd held for followers: they rarely need to link on a re-run,
             # and those that do open the leader's directory from the root.
-            group.settle(node.parts, name, (dst.st_dev, dst.st_ino), True)
+            group.settle(node.parts(), name, (dst.st_dev, dst.st_ino), True)
             return True
         group.settled.wait()
         return (group.usable and stat.S_ISREG(dst.st_mode)
@@ -334,13 +347,15 @@ class ParallelWalk:
             # was just made: then they all need a link.
             held = (self._links.hold(node.dst_fd)
                     if usable and done is not None and done.changed_dir else None)
-            group.settle(node.parts, name, inode, usable, held)
+            group.settle(node.parts(), name, inode, usable, held)
 
     def _finish(self, node: DirNode) -> None:
         # Making the journal in the root moved the root's mtime too.
         journal_made = (node.parent is None and self._journal is not None
                         and self._journal.made_folder)
         finish(node, self._opts, self._tally, mtime_moved=node.changed or journal_made)
+        if node.held:
+            self._budget.closed(node)
 
 
 def _cores() -> int:
