@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for a regular file between stat and open must not hang us.
 _READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_NO_ATIME = getattr(os, "O_NOATIME", 0)  # owner or CAP_FOWNER only: used as root
 _temp_counter = itertools.count()
 
 
@@ -240,7 +241,9 @@ def _copy_file(entry: _Entry, dst_dir: int, tmp: str,
     """Copy into a new entry `tmp` (O_EXCL). `fresh`: `tmp` is the final name, so a
     failure removes the half-made file (ours: O_EXCL made it) instead of leaving it."""
     src, opts = entry.src, entry.opts
-    source = os.open(entry.name, _READ_FILE, dir_fd=entry.src_dir)
+    # As root, reading the source leaves its atime alone (the target gets it as it was).
+    source = os.open(entry.name, _READ_FILE | (_NO_ATIME if opts.set_owner else 0),
+                     dir_fd=entry.src_dir)
     try:
         mode, final = create_mode(src.st_mode, opts)
         target = os.open(tmp, _NEW_FILE, mode, dir_fd=dst_dir)
