@@ -76,6 +76,10 @@ def save_unreplicated_writes(action: Action, ctx: ExecutionContext) -> str:
         shown = "; ".join(escape(error) for error in report.errors[:5])
         raise RuntimeError(f"{len(report.errors)} entries of {old} could not be saved into "
                            f"{where} ({shown}); the copy is not overwritten until they are")
+    if report.not_kept:
+        # xattrs/ACLs the active copy cannot hold (EFS holds none): saved without them.
+        log.warning("unreplicated_writes_metadata_not_kept", file_system=params["LogicalName"],
+                    count=len(report.not_kept), examples=report.not_kept[:NAMED_PATHS])
     names = [entry.path for entry in report.saved]
     if names:
         # Said loudly, by name: these files are not where their owners left them.

@@ -136,7 +136,8 @@ def _sync_kind(entry: _Entry, dst: os.stat_result | None, journal: Journal | Non
 
         def make_link(d: int, tmp: str) -> int:
             os.symlink(target, tmp, dir_fd=d)
-            fix_link_metadata(d, tmp, src, opts, entry.wanted(), entry.not_kept)
+            # A new link has no attributes (no ACL is inherited by a link): only set some.
+            fix_link_metadata(d, tmp, src, opts, entry.wanted() or None, entry.not_kept)
             return 0
         if dst is None and dst_dir is not None and not opts.dry_run:
             # A link is made whole; killed before its metadata, a re-run sees the same
@@ -145,7 +146,8 @@ def _sync_kind(entry: _Entry, dst: os.stat_result | None, journal: Journal | Non
                 os.symlink(target, name, dir_fd=dst_dir)
             except FileExistsError as error:
                 raise _appeared() from error
-            fix_link_metadata(dst_dir, name, src, opts, entry.wanted(), entry.not_kept)
+            fix_link_metadata(dst_dir, name, src, opts, entry.wanted() or None,
+                              entry.not_kept)
             return Done(Outcome.SYMLINK, changed_dir=True)
         return _sync(entry, dst, same, Outcome.SYMLINK, make_link, recovering)
     same = (dst is not None and stat.S_IFMT(dst.st_mode) == stat.S_IFMT(src.st_mode)

@@ -67,7 +67,12 @@ class Journal:
             self._folder = _open_folder(dst_root)
             self.reserved = self._folder is not None
         if self._folder is not None:
-            self._earlier, paths = _read_journals(self._folder)
+            try:
+                self._earlier, paths = _read_journals(self._folder)
+            except OSError:
+                # Unreadable: a file a killed run half wrote then counts as a newer target
+                # file (a conflict, left alone), and no journal here is removed.
+                self._earlier, paths = [], set()
             self.recovering = frozenset(paths)
         # A user's entry of that name in the source must land where our folder would.
         self.enabled = not source_has_user_entry and (self.reserved or not target_has_folder)
