@@ -113,8 +113,10 @@ class Journal:
         name = f"{JOURNAL_PREFIX}{self._run}"
         fd = os.open(name, _OPEN_NEW, 0o600, dir_fd=self._folder)
         self.name = name
-        # What earlier runs left unfinished is carried over first; then theirs can go.
-        _write_all(fd, _journal_text(self._run, self.recovering))
+        # What earlier runs left unfinished (and this run has not finished yet) is carried
+        # over first; then theirs can go. Membership tests only: workers change pending.
+        unfinished = frozenset(path for path in self.recovering if path in self.pending)
+        _write_all(fd, _journal_text(self._run, unfinished))
         os.fsync(fd)
         self._remove(self._earlier)
         self._earlier = []
