@@ -108,7 +108,10 @@ def no_xattr_target(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a file system needs root")
     point = tmp_path / "ramfs"
     point.mkdir()
-    subprocess.run(["mount", "-t", "ramfs", "none", str(point)], check=True)
+    mounted = subprocess.run(["mount", "-t", "ramfs", "none", str(point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:  # a container without CAP_SYS_ADMIN
+        pytest.skip(f"cannot mount a ramfs here: {mounted.stderr.strip()}")
     try:
         yield point
     finally:
