@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from controller import __version__
+from controller.fs.limits import raise_open_file_limit
 
 DESCRIPTION = """\
 studio-operator keeps Amazon SageMaker Studio estates (domains, user profiles, custom
@@ -59,6 +60,7 @@ def run_startup_hooks() -> None:
     must not print, and must not fail the command when the platform does not allow what
     it asks (it may log why).
     """
+    raise_open_file_limit()  # copies and saves of large trees, metrics, AWS calls at once
 
 
 def main(argv: Sequence[str] | None = None) -> int:
