@@ -3,7 +3,8 @@
 moto keeps file systems, mount targets and access points; the emulator adds what moto
 lacks: a real folder per file system (efs_root/<fs-id>/, standing in for the mounted
 EFS), replication overwrite protection, backup and file system policies, throughput updates, access
-point client tokens and cross-region replication configurations. Replication is scoped
+point client tokens, when each mount target was created (they are `creating` first) and
+cross-region replication configurations. Replication is scoped
 per account (a configuration spans two regions); everything else per account and region.
 This module must not parse requests, call moto, or copy file contents.
 """
@@ -116,12 +117,19 @@ class EfsStore:
     # (account, region, client token) -> (access point id, what was asked for)
     access_point_tokens: dict[FsKey, tuple[str, str]] = field(default_factory=dict)
     replications: list[Replication] = field(default_factory=list)
+    # (account, region, mount target id) -> creating -> available; mount targets the
+    # emulator did not see created (a domain's home EFS) are available.
+    mount_targets: dict[FsKey, Lifecycle] = field(default_factory=dict)
     # Called with each configuration whose deletion has just completed (the replicator
     # moves what the replica held beyond its source into EFS's lost+found folder).
     on_deleted: Callable[[Replication], None] | None = None
 
     def protection_of(self, key: FsKey) -> str:
         return self.protection.get(key, "ENABLED")
+
+    def mount_target_state(self, key: FsKey, now: float) -> str:
+        lifecycle = self.mount_targets.get(key)
+        return lifecycle.current(now) if lifecycle is not None else "available"
 
     def sweep(self, now: float) -> None:
         """Finish deletions whose time has come: the destination then stands alone."""
@@ -154,4 +162,5 @@ class EfsStore:
             self.throughput.clear()
             self.access_point_tokens.clear()
             self.replications.clear()
+            self.mount_targets.clear()
             self.folders.wipe()
