@@ -101,6 +101,32 @@ class ObservedDirectory:
 
 
 @dataclass(frozen=True)
+class ObservedMountTarget:
+    """One EFS mount target (DescribeMountTargets, with its security groups)."""
+
+    mount_target_id: str
+    subnet_id: str
+    availability_zone: str
+    vpc_id: str
+    lifecycle_state: str  # creating | available | updating | deleting | deleted | error
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObservedNfsAccess:
+    """What Studio needs to mount the region's file systems, as the region holds it."""
+
+    # File system id -> its mount targets (only the file systems domains here use).
+    mount_targets: Mapping[str, tuple[ObservedMountTarget, ...]] = field(default_factory=dict)
+    # Subnet id -> (VPC id, availability zone), for the domains' subnets.
+    subnets: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Security group id -> the groups it lets in on NFS (TCP 2049), for the NFS groups.
+    nfs_sources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # VPC id -> the NFS security group the operator made there (found by its name).
+    operator_groups: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ResolvedReferences:
     """Names from the desired state mapped to AWS ids; None when nothing matched."""
 
@@ -146,3 +172,8 @@ class ObservedState:
     lost_and_found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # When the snapshot was taken (epoch seconds): schedules (working copy refresh).
     observed_at: float = 0.0
+    # Mount targets and NFS security groups (None: not looked at this pass).
+    nfs: ObservedNfsAccess | None = None
+    # Fencing: logical file system -> clients EFS reports connected to this region's old
+    # copy (ClientConnections); None when the metric could not be read.
+    client_connections: Mapping[str, int | None] = field(default_factory=dict)

@@ -47,6 +47,7 @@ class StatusWriter:
         lags = replication_lag(observed, now)
         problems = {key: p for p in plan.problems for key in [_problem_key(p)] if key}
         waiting = set(plan.waiting_file_systems)
+        waits_for = dict(plan.waiting)  # "Domain/x" -> why it is not planned yet
         changed: list[ResourceStatus] = []
         ready_counts: Counter[tuple[str, str]] = Counter()
         for key in resource_keys(desired, plan.region):
@@ -58,6 +59,11 @@ class StatusWriter:
             elif key.kind == "Directory" and key.name.partition(":")[0] in waiting:
                 message = (f"waits until {key.name.partition(':')[0]} is writable here "
                            "(promoted, taken over, not fenced)")
+                ready, synced, degraded = (Condition(READY, FALSE, "Waiting", message),
+                                           Condition(SYNCED, FALSE, "Waiting", message),
+                                           Condition(DEGRADED, FALSE, "AsExpected"))
+            elif str(key) in waits_for:
+                message = f"waits: {waits_for[str(key)]}"
                 ready, synced, degraded = (Condition(READY, FALSE, "Waiting", message),
                                            Condition(SYNCED, FALSE, "Waiting", message),
                                            Condition(DEGRADED, FALSE, "AsExpected"))

@@ -20,7 +20,9 @@ from controller.fencing import (
 from controller.gateway import AwsGateway
 from controller.model import DesiredState, Mode
 from controller.observe.cache import DescribeCache
+from controller.observe.connections import client_connections
 from controller.observe.filesystems import observe_directory
+from controller.observe.nfs_access import observe_nfs_access
 from controller.observe.references import remote_file_systems, resolve_references
 from controller.observe.sagemaker import (
     observe_domains,
@@ -44,8 +46,9 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
     acting = (region == desired.estate.active_region
               or desired.estate.mode is Mode.ACTIVE_ACTIVE)
     references = resolve_references(gateway, desired, region, acting)
+    when = time.time() if now is None else now
     if not acting:
-        return _observe_standby(gateway, desired, region, efs_root, references)
+        return _observe_standby(gateway, desired, region, efs_root, references, when)
     domains = observe_domains(gateway, desired, region, cache)
     profiles = observe_profiles(gateway, desired, region, domains, cache)
     directories: dict[tuple[str, str], ObservedDirectory] = {}
@@ -66,12 +69,14 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         directories_observed=efs_root is not None,
         can_set_owners=os.geteuid() == 0,
         lost_and_found=_lost_and_found(references, efs_root),
-        observed_at=time.time() if now is None else now,
+        observed_at=when,
+        nfs=observe_nfs_access(gateway, desired, region, references),
     )
 
 
 def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
-                     efs_root: Path | None, references: ResolvedReferences) -> ObservedState:
+                     efs_root: Path | None, references: ResolvedReferences,
+                     now: float) -> ObservedState:
     """A standby region whose copies are all replicas (or absent) has nothing to fence:
     its file systems are all that is read. A copy that is not a replica is the old
     active region's, to be fenced and saved from before replication may overwrite it;
@@ -90,12 +95,18 @@ def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
         recoveries[name] = recovery_state(
             efs_root, theirs.file_system_id,
             recovery_folder(mine.fenced_at, region, mine.file_system_id))
+    # Only a fenced copy's connections matter (plan.failback waits for them to end).
+    fenced = {name: fs.file_system_id for name in old_copies
+              if (fs := references.file_systems[name]) is not None and fs.fenced_at}
+    connected = client_connections(gateway, region, fenced.values(), now)
     return ObservedState(
         region=region,
         references=replace(references, remote_file_systems=remote),
         directories_observed=False,
         running_apps=observe_running_apps(gateway, desired, region),
         recoveries=recoveries,
+        observed_at=now,
+        client_connections={name: connected[fs_id] for name, fs_id in fenced.items()},
     )
 
 

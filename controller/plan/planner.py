@@ -16,6 +16,7 @@ from controller.observed import ObservedDirectory, ObservedState
 from controller.plan.diff import scoped_diff
 from controller.plan.failback import plan_fencing, plan_unfencing
 from controller.plan.keys import region_role
+from controller.plan.nfs_access import plan_nfs_access
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
@@ -49,6 +50,10 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     if promoting:
         notes.append(f"share directories on {', '.join(sorted(promoting))} wait until the "
                      "copy is writable (promoted, not fenced)")
+    serving = {name: fs for name in sorted(desired.file_systems)
+               if (fs := shapes.file_system_id(name)) is not None}
+    shapes.studio_waits = plan_nfs_access(desired, observed, serving, actions,
+                                          shapes.problems, notes)
     if observed.directories_observed:
         _plan_directories(shapes, observed, actions, promoting)
         if not observed.can_set_owners:
@@ -61,7 +66,7 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     _order(actions)
     problems = tuple(dict.fromkeys(shapes.problems))
     return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
-                tuple(sorted(promoting)))
+                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())))
 
 
 def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:

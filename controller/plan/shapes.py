@@ -8,6 +8,7 @@ of things the plan itself creates become Refs. Pure; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from controller.lifecycle import (
@@ -36,6 +37,11 @@ class Shapes:
         self.problems: list[str] = []
         # Domain name -> the lifecycle configs its app settings refer to.
         self.lifecycle_configs: dict[str, list[LifecycleConfigRequest]] = {}
+        # (logical file system, domain) -> why the domain's apps could not mount it yet
+        # (plan.nfs_access); while so, the domain and its profiles do not refer to it.
+        self.studio_waits: Mapping[tuple[str, str], str] = {}
+        # "Domain/x" or "UserProfile/x/y" -> why it waits (Plan.waiting).
+        self.waiting: dict[str, str] = {}
 
     def file_system_id(self, logical_name: str) -> str | Ref | None:
         serving = serving_file_system(self.desired, self.region, self.refs, logical_name)
@@ -127,6 +133,10 @@ class Shapes:
                         f"{owner}: file system {share.file_system} (share {share.name}) "
                         f"has no copy in {self.region}")
                 return None  # else: waits for the working copy (plan.working_copy)
+            why = self.studio_waits.get((share.file_system, domain))
+            if why is not None:
+                self.waiting[owner] = why
+                return None
             path = share.render(domain, profile) if share.scope is ShareScope.USER else (
                 share.render(domain))
             configs.append({"EFSFileSystemConfig": {"FileSystemId": fs_id, "FileSystemPath": path}})
