@@ -3,11 +3,13 @@ Pure: made-up observations, no AWS."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from controller.model import NetworkSpec
 from controller.observed import ObservedMountTarget, ObservedNfsAccess
 from controller.plan import make_plan
+from controller.plan.render import render_json, render_text
 from controller.plan.types import Kind, Ref
 from tests.plan.estates import PRIMARY, REPLICA, empty, estate
 
@@ -122,3 +124,15 @@ def test_nothing_is_planned_where_the_network_was_not_looked_at():
     assert not any(a.key.kind in (Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET)
                    for a in plan.actions)
     assert "CreateDomain" in names(plan)
+
+
+def test_a_plan_with_nothing_to_do_but_resources_waiting_does_not_claim_to_match():
+    nfs = replace(READY, mount_targets={"fs-1": (target("subnet-a", "deleting"),
+                                                 target("subnet-b"))})
+    plan = make_plan(estate(DOMAINS), replace(empty(PRIMARY), nfs=nfs,
+                                              directories_observed=False))
+    assert plan.actions == () and plan.waiting
+    text = render_text(plan)
+    assert "No changes" not in text and "2 resource(s) wait" in text
+    assert {w["resource"] for w in json.loads(render_json(plan))["waiting"]} == {
+        "Domain/research", "UserProfile/research/alice"}
