@@ -32,7 +32,7 @@ def create_mount_target(call: EfsCall) -> Reply:
     key = (call.account, call.region, str(target["MountTargetId"]))
     call.store.mount_targets[key] = Lifecycle.begin("creating", call.config)
     target["LifeCycleState"] = call.store.mount_target_state(key, call.config.clock())
-    return json_reply(_described(target), protocol="rest-json")
+    return json_reply(_described(_with_vpc(call, target)), protocol="rest-json")
 
 
 def describe_mount_targets(call: EfsCall) -> Reply:
@@ -44,7 +44,8 @@ def describe_mount_targets(call: EfsCall) -> Reply:
     for target in listing.get("MountTargets", []):
         key = (call.account, call.region, str(target["MountTargetId"]))
         target["LifeCycleState"] = call.store.mount_target_state(key, now)
-    listing["MountTargets"] = [_described(t) for t in listing.get("MountTargets", [])]
+    listing["MountTargets"] = [_described(_with_vpc(call, t))
+                               for t in listing.get("MountTargets", [])]
     return json_reply(listing, protocol="rest-json")
 
 
@@ -95,6 +96,19 @@ def _check_groups_in_subnet_vpc(call: EfsCall, subnet_id: str, groups: list[str]
 _FIELDS = ("OwnerId", "MountTargetId", "FileSystemId", "SubnetId", "LifeCycleState",
            "IpAddress", "Ipv6Address", "NetworkInterfaceId", "AvailabilityZoneId",
            "AvailabilityZoneName", "VpcId")
+
+
+def _with_vpc(call: EfsCall, target: dict[str, Any]) -> dict[str, Any]:
+    """AWS always answers VpcId; moto 5.2.5 does too, from an internal attribute that an
+    upgrade could rename: fill it from the subnet then."""
+    if not target.get("VpcId") and target.get("SubnetId"):
+        ec2 = call.gateway.client("ec2", call.region, call.account)
+        try:
+            target["VpcId"] = ec2.describe_subnets(SubnetIds=[target["SubnetId"]])[
+                "Subnets"][0]["VpcId"]
+        except ClientError:
+            pass
+    return target
 
 
 def _described(target: dict[str, Any]) -> dict[str, Any]:
