@@ -23,5 +23,6 @@ def resource_keys(desired: DesiredState, region: str) -> list[ResourceKey]:
     keys += sorted({ResourceKey(Kind.MOUNT_TARGET, region, f"{fs}/{subnet}")
                     for name, domain in desired.domains.items() if region in domain.networks
                     for fs in file_systems_of(desired, name)
+                    if desired.file_systems[fs].placement_in(region) is not None
                     for subnet in domain.networks[region].subnets})
     return sorted(keys)
