@@ -87,27 +87,31 @@ def plan_nfs_access(desired: DesiredState, observed: ObservedState, file_system_
         return {}  # not looked at this pass: nothing is planned, nothing waits
     region = observed.region
     created: dict[str, Ref] = {}
-    networks = [net for name in sorted(desired.domains)
+    # Only domains whose apps mount something need any of it.
+    networks = [net for name in sorted(desired.domains) if file_systems_of(desired, name)
                 if (net := _network(desired, observed, nfs, name, created, actions))]
     for net in networks:
         _plan_ingress(net, nfs, region, actions)
     needs: dict[str, Needs] = {}
+    used: dict[str, list[str]] = {}  # domain -> the file systems it uses here
     for net in networks:
         for logical in file_systems_of(desired, net.name):
             fs_id = file_system_ids.get(logical)
             if fs_id is None:
                 continue  # no copy here (Shapes says why)
+            used.setdefault(net.name, []).append(logical)
+            if net.nfs_group is None:
+                continue  # its NFS group is a problem: no mount target without one
             need = needs.setdefault(logical, Needs(logical, fs_id))
             need.add(net.name, net.vpc_id, net.subnets, net.nfs_group, net.nfs_label,
                      nfs.subnets)
+    fs_waits = {logical: plan_mount_targets(need, nfs, region, actions, problems)
+                for logical, need in sorted(needs.items())}
     waits: dict[tuple[str, str], str] = {}
-    for logical, need in sorted(needs.items()):
-        fs_waits = plan_mount_targets(need, nfs, region, actions, problems)
-        for net in networks:
-            if net.name not in need.domains:
-                continue
+    for net in networks:
+        for logical in used.get(net.name, []):
             reasons = [*(p.partition(": ")[2] for p in net.problems),
-                       *fs_waits.get(net.name, []), *net.pending]
+                       *fs_waits.get(logical, {}).get(net.name, []), *net.pending]
             if reasons:
                 waits[(logical, net.name)] = reasons[0]
     for net in networks:

@@ -136,3 +136,17 @@ def test_a_plan_with_nothing_to_do_but_resources_waiting_does_not_claim_to_match
     assert "No changes" not in text and "2 resource(s) wait" in text
     assert {w["resource"] for w in json.loads(render_json(plan))["waiting"]} == {
         "Domain/research", "UserProfile/research/alice"}
+
+
+def test_a_domain_that_mounts_nothing_needs_no_nfs_group_and_an_unresolved_one_no_target():
+    bare = plan_with(ObservedNfsAccess(subnets=SUBNETS), estate(DOMAINS, shares=()))
+    assert not any(a.key.kind in (Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET)
+                   for a in bare.actions)
+    desired = estate(DOMAINS)
+    named = NetworkSpec("studio-vpc", ("private-a", "private-b"), ("nfs",), "missing")
+    domain = replace(desired.domains["research"], networks={PRIMARY: named, REPLICA: named})
+    plan = plan_with(ObservedNfsAccess(subnets=SUBNETS),
+                     replace(desired, domains={"research": domain}))
+    assert not any(a.key.kind in (Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET)
+                   for a in plan.actions)
+    assert "NFS security group missing not found" in dict(plan.waiting)["Domain/research"]
