@@ -11,6 +11,7 @@ only what the caller sees of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -103,11 +104,9 @@ def _with_vpc(call: EfsCall, target: dict[str, Any]) -> dict[str, Any]:
     upgrade could rename: fill it from the subnet then."""
     if not target.get("VpcId") and target.get("SubnetId"):
         ec2 = call.gateway.client("ec2", call.region, call.account)
-        try:
+        with contextlib.suppress(ClientError):  # an unknown subnet: left without
             target["VpcId"] = ec2.describe_subnets(SubnetIds=[target["SubnetId"]])[
                 "Subnets"][0]["VpcId"]
-        except ClientError:
-            pass
     return target
 
 
