@@ -95,7 +95,10 @@ def main() -> int:
                   "domains ...", flush=True)
             converge_s, converge_calls, first = counted(gateway,
                                                         lambda: reconciler.reconcile(desired))
-            reconciler.reconcile(desired)  # the first look at what was just created
+            # Domains wait a pass for their file systems' mount targets and NFS access;
+            # then one more: the first look at what was just created.
+            while reconciler.reconcile(desired).plan.actions:
+                pass
 
             def naive_pass():  # type: ignore[no-untyped-def]
                 return make_plan(desired, observe(gateway, desired, REGION, emulator.efs_root))

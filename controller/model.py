@@ -160,6 +160,9 @@ class NetworkSpec:
     vpc: str
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...] = ()
+    # The security group on the file systems' mount targets that lets NFS in from the
+    # security groups above; None: the operator makes one per VPC (see plan.nfs_access).
+    nfs_security_group: str | None = None
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,32 @@ class ObservedTakeover:
 
 
 @dataclass(frozen=True)
+class ObservedMountTarget:
+    """One EFS mount target (DescribeMountTargets, with its security groups)."""
+
+    mount_target_id: str
+    subnet_id: str
+    availability_zone: str
+    vpc_id: str
+    lifecycle_state: str  # creating | available | updating | deleting | deleted | error
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObservedNfsAccess:
+    """What Studio needs to mount the region's file systems, as the region holds it."""
+
+    # File system id -> its mount targets (only the file systems domains here use).
+    mount_targets: Mapping[str, tuple[ObservedMountTarget, ...]] = field(default_factory=dict)
+    # Subnet id -> (VPC id, availability zone), for the domains' subnets.
+    subnets: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Security group id -> the groups it lets in on NFS (TCP 2049), for the NFS groups.
+    nfs_sources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # VPC id -> the NFS security group the operator made there (found by its name).
+    operator_groups: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ResolvedReferences:
     """Names from the desired state mapped to AWS ids; None when nothing matched."""
 
@@ -213,3 +239,8 @@ class ObservedState:
     # Profiles in the region's desired domains that the desired state does not name
     # ("domain/profile"): reported, never changed.
     unmanaged_profiles: tuple[str, ...] = ()
+    # Mount targets and NFS security groups (None: not looked at this pass).
+    nfs: ObservedNfsAccess | None = None
+    # Fencing: logical file system -> clients EFS reports connected to this region's old
+    # copy (ClientConnections); None when the metric could not be read.
+    client_connections: Mapping[str, int | None] = field(default_factory=dict)

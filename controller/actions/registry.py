@@ -17,6 +17,13 @@ from controller.actions.fencing import (
 )
 from controller.actions.file_systems import create_file_system
 from controller.actions.lifecycle_configs import ensure_lifecycle_config
+from controller.actions.nfs_access import (
+    add_mount_target_security_groups,
+    allow_nfs_ingress,
+    await_mount_target,
+    create_mount_target,
+    create_nfs_security_group,
+)
 from controller.actions.profiles import create_user_profile, update_user_profile
 from controller.actions.replication import (
     delete_orphaned_replication,
@@ -31,6 +38,11 @@ Executor = Callable[[Action, ExecutionContext], str]
 
 EXECUTORS: dict[str, Executor] = {
     "CreateFileSystem": create_file_system,
+    "CreateNfsSecurityGroup": create_nfs_security_group,
+    "AllowNfsIngress": allow_nfs_ingress,
+    "CreateMountTarget": create_mount_target,
+    "AwaitMountTarget": await_mount_target,
+    "AddMountTargetSecurityGroups": add_mount_target_security_groups,
     "EnsureReplication": ensure_replication,
     "PromoteReplica": promote_replica,
     "TagReplica": tag_replica,

@@ -182,7 +182,8 @@ def _share(name: str, spec: Mapping[str, Any]) -> ShareSpec:
 def _domain(name: str, spec: Mapping[str, Any]) -> DomainSpec:
     networks = {
         region: NetworkSpec(vpc=net["vpc"], subnets=tuple(net["subnets"]),
-                            security_groups=tuple(net.get("securityGroups", ())))
+                            security_groups=tuple(net.get("securityGroups", ())),
+                            nfs_security_group=net.get("nfsSecurityGroup"))
         for region, net in spec["network"].items()
     }
     backup = spec.get("spaceBackup")

@@ -14,6 +14,13 @@ turns the same knobs as the Python API through these:
     GET  /_emulator/request-counts          DELETE /_emulator/request-counts
     POST /_emulator/reset                   all state, as Emulator.reset()
     POST /_emulator/replication/sync        one replication pass now
+    GET  /_emulator/mounts                  {"mounts": [...]} the mounts active now
+    POST /_emulator/mounts                  {"file_system_id": .., "region": .., "client_id"?,
+                                             "principal"?, "read_only"?, "subnet_ids"?,
+                                             "security_groups"?} -> {"client_id": ..};
+                                            403 {"error": why} when EFS would refuse it
+    DELETE /_emulator/mounts/<client id>    {"unmounted": n}
+    POST /_emulator/metrics/publish         {"published": n} ClientConnections now
 
 These are never faulted or counted. This module must not hold state: it calls the
 Emulator's own methods.
@@ -22,10 +29,12 @@ Emulator's own methods.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
+
+from controller.emulator.efs_mounts import MountRefused
 
 
 class Controllable(Protocol):
@@ -34,6 +43,7 @@ class Controllable(Protocol):
         self,
         transition_seconds: float | None = None,
         replication_interval_seconds: float | None = None,
+        client_connections_interval_seconds: float | None = None,
     ) -> None: ...
     def set_faults(
         self,
@@ -51,6 +61,21 @@ class Controllable(Protocol):
     def reset_request_counts(self) -> None: ...
     def reset(self) -> None: ...
     def sync_replication(self) -> int: ...
+    def mount(
+        self,
+        file_system_id: str,
+        region: str = ...,
+        *,
+        client_id: str | None = None,
+        principal: str | None = None,
+        read_only: bool = False,
+        subnet_ids: Sequence[str] = (),
+        security_groups: Iterable[str] = (),
+        account: str = ...,
+    ) -> str: ...
+    def unmount(self, client_id: str) -> int: ...
+    def mounts(self) -> list[dict[str, Any]]: ...
+    def publish_client_connections(self) -> int: ...
 
 
 class ControlApp:
@@ -66,6 +91,9 @@ class ControlApp:
             body = request.get_json(silent=True) or {}
             result = self._route(route, body)
             response = Response(json.dumps(result), 200, content_type="application/json")
+        except MountRefused as error:  # what mount.nfs would report: access denied
+            response = Response(json.dumps({"error": str(error)}), 403,
+                                content_type="application/json")
         except (LookupError, TypeError, ValueError) as error:
             # A missing field (KeyError) or a bad value is the caller's mistake: 400;
             # an endpoint that does not exist: 404.
@@ -87,6 +115,8 @@ class ControlApp:
                 emulator.configure(
                     transition_seconds=body.get("transition_seconds"),
                     replication_interval_seconds=body.get("replication_interval_seconds"),
+                    client_connections_interval_seconds=body.get(
+                        "client_connections_interval_seconds"),
                 )
             return emulator.config_snapshot()
         if path == "/faults" and method in ("GET", "POST", "DELETE"):
@@ -112,4 +142,20 @@ class ControlApp:
             return {"reset": True}
         if route == ("POST", "/replication/sync"):
             return {"mirrored": emulator.sync_replication()}
+        if route == ("GET", "/mounts"):
+            return {"mounts": emulator.mounts()}
+        if route == ("POST", "/mounts"):
+            return {"client_id": emulator.mount(
+                str(body["file_system_id"]), str(body.get("region", "us-east-1")),
+                client_id=body.get("client_id"), principal=body.get("principal"),
+                read_only=bool(body.get("read_only", False)),
+                subnet_ids=list(body.get("subnet_ids") or []),
+                security_groups=list(body.get("security_groups") or []))}
+        if method == "DELETE" and path.startswith("/mounts/"):
+            ended = emulator.unmount(path.removeprefix("/mounts/"))
+            if not ended:
+                raise LookupError(f"no active mount of client {path.removeprefix('/mounts/')}")
+            return {"unmounted": ended}
+        if route == ("POST", "/metrics/publish"):
+            return {"published": emulator.publish_client_connections()}
         raise LookupError(f"no control endpoint {method} /_emulator{path}")

@@ -6,7 +6,8 @@ EFS promises none), DeleteFileSystem (refused while
 replicating; the folder goes with it), CreateAccessPoint (ClientToken idempotency).
 Answered here: UpdateFileSystemProtection, UpdateFileSystem, Put/DescribeBackupPolicy,
 Put/Describe/DeleteFileSystemPolicy (moto has no delete) and the replication
-configuration calls (efs_replication). This module must not
+configuration calls (efs_replication); mount targets' creating -> available and the
+checks moto lacks (efs_mount_targets). This module must not
 change moto's records of file systems, only what the caller sees of them.
 """
 
@@ -16,6 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from controller.emulator import efs_mount_targets as mount_targets
 from controller.emulator import efs_replication as replication
 from controller.emulator.efs_replication import EfsCall
 from controller.emulator.efs_store import EfsStore
@@ -56,6 +58,10 @@ class ElasticFileSystem:
             "CreateReplicationConfiguration": replication.create_replication_configuration,
             "DescribeReplicationConfigurations": replication.describe_replication_configurations,
             "DeleteReplicationConfiguration": replication.delete_replication_configuration,
+            "CreateMountTarget": mount_targets.create_mount_target,
+            "DescribeMountTargets": mount_targets.describe_mount_targets,
+            "ModifyMountTargetSecurityGroups": mount_targets.modify_mount_target_security_groups,
+            "DeleteMountTarget": mount_targets.delete_mount_target,
         }
 
     def handle(self, request: AwsRequest) -> Reply | None:

@@ -3,7 +3,8 @@
 moto keeps file systems, mount targets and access points; the emulator adds what moto
 lacks: a real folder per file system (efs_root/<fs-id>/, standing in for the mounted
 EFS), replication overwrite protection, backup and file system policies, throughput updates, access
-point client tokens and cross-region replication configurations. Replication is scoped
+point client tokens, when each mount target was created (they are `creating` first) and
+cross-region replication configurations. Replication is scoped
 per account (a configuration spans two regions); everything else per account and region.
 This module must not parse requests, call moto, or copy file contents.
 """
@@ -163,6 +164,11 @@ class EfsStore:
     replications: list[Replication] = field(default_factory=list)
     # Called with each configuration whose destination side has just been deleted (the
     # replicator moves what the replica held beyond its source into EFS's lost+found).
+    # (account, region, mount target id) -> creating -> available; mount targets the
+    # emulator did not see created (a domain's home EFS) are available.
+    mount_targets: dict[FsKey, Lifecycle] = field(default_factory=dict)
+    # Called with each configuration whose deletion has just completed (the replicator
+    # moves what the replica held beyond its source into EFS's lost+found folder).
     on_deleted: Callable[[Replication], None] | None = None
     # The emulator's clock, for lookups that must not see a side already deleted.
     clock: Callable[[], float] = time.time
@@ -175,6 +181,10 @@ class EfsStore:
 
     def protection_of(self, key: FsKey) -> str:
         return self.protection.get(key, "ENABLED")
+
+    def mount_target_state(self, key: FsKey, now: float) -> str:
+        lifecycle = self.mount_targets.get(key)
+        return lifecycle.current(now) if lifecycle is not None else "available"
 
     def sweep(self, now: float) -> None:
         """Finish deletions whose time has come: once the destination's side is gone the
@@ -230,4 +240,5 @@ class EfsStore:
             self.access_point_tokens.clear()
             self.replications.clear()
             self.order.seed(ORDER_SEED)
+            self.mount_targets.clear()
             self.folders.wipe()

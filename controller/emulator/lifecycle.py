@@ -24,6 +24,7 @@ SETTLES_TO = {
     "Deleting": GONE,
     "ENABLING": "ENABLED",
     "DELETING": GONE,
+    "creating": "available",  # EFS mount targets
 }
 
 
@@ -33,6 +34,9 @@ class EmulatorConfig:
 
     transition_seconds: float = 0.0
     replication_interval_seconds: float = 1.0
+    # How often a file system with clients connected publishes AWS/EFS ClientConnections
+    # (EFS publishes every minute); a change is published as it happens.
+    client_connections_interval_seconds: float = 60.0
     clock: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -40,6 +44,7 @@ class EmulatorConfig:
         self,
         transition_seconds: float | None = None,
         replication_interval_seconds: float | None = None,
+        client_connections_interval_seconds: float | None = None,
     ) -> None:
         with self.lock:
             if transition_seconds is not None:
@@ -50,6 +55,12 @@ class EmulatorConfig:
                 if replication_interval_seconds <= 0:
                     raise ValueError("replication_interval_seconds must be > 0")
                 self.replication_interval_seconds = float(replication_interval_seconds)
+            if client_connections_interval_seconds is not None:
+                if client_connections_interval_seconds <= 0:
+                    raise ValueError("client_connections_interval_seconds must be > 0")
+                self.client_connections_interval_seconds = float(
+                    client_connections_interval_seconds
+                )
 
 
 @dataclass

@@ -4,8 +4,10 @@ For a validated desired state, in each region of the estate: the VPCs, subnets (
 availability zone) and NFS security groups the domains name, the IAM execution role
 (once: IAM is global), and each custom EFS file system that is adopted by its Name tag
 and not created by the operator, with its folder and mount targets in the domains'
-subnets. Every step looks before it creates, so a second run creates nothing. A value
-that looks like an id (vpc-, subnet-, sg-, fs-, arn:) is only checked, never created.
+subnets (the controller's own task mounts it at first start; Studio's mount targets are
+the operator's job, which adopts these). Every step looks before it creates, so a second
+run creates nothing. A value that looks like an id (vpc-, subnet-, sg-, fs-, arn:) is
+only checked, never created.
 This module must not create domains, profiles or anything else the operator owns; it
 talks to the emulator through its public endpoint only, like any AWS client.
 """
@@ -163,9 +165,10 @@ def _ensure_mount_targets(
     vpc_of_targets = targets[0]["VpcId"] if targets else None
     for domain in domains:
         network = domain.networks[region.name]
-        groups = [
-            g for g in (region.groups.get((network.vpc, n)) for n in network.security_groups) if g
-        ]
+        # The stack puts its NFS group on them (the one domains name as nfsSecurityGroup).
+        names = [network.nfs_security_group] if network.nfs_security_group else (
+            network.security_groups)
+        groups = [g for g in (region.groups.get((network.vpc, n)) for n in names) if g]
         for subnet_name in network.subnets:
             subnet_id = region.subnets.get((network.vpc, subnet_name))
             if subnet_id is None:

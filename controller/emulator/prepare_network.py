@@ -46,7 +46,7 @@ def ensure_network(region: PreparedRegion, network: NetworkSpec) -> None:
     for name in network.subnets:
         if (network.vpc, name) not in region.subnets:
             region.subnets[(network.vpc, name)] = _ensure_subnet(region, vpc_id, name)
-    for name in network.security_groups:
+    for name in (*network.security_groups, *filter(None, [network.nfs_security_group])):
         if (network.vpc, name) not in region.groups:
             region.groups[(network.vpc, name)] = _ensure_group(region, vpc_id, name)
 

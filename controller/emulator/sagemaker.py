@@ -15,6 +15,7 @@ from typing import Any
 from controller.emulator import sagemaker_apps as apps
 from controller.emulator import sagemaker_domains as domains
 from controller.emulator import sagemaker_profiles as profiles
+from controller.emulator.efs_mounts import MountTable
 from controller.emulator.efs_store import EfsFolders
 from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import MotoGateway
@@ -28,7 +29,8 @@ TAG_OPERATIONS = {"AddTags", "ListTags", "DeleteTags"}
 class SageMakerStudio:
     """The Studio half of SageMaker, served from `StudioStore`."""
 
-    def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders):
+    def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders,
+                 mounts: MountTable):
         self.config = config
         self.gateway = gateway
         self.store = StudioStore()
@@ -48,10 +50,10 @@ class SageMakerStudio:
             "ListSpaces": profiles.list_spaces,
             "UpdateSpace": profiles.update_space,
             "DeleteSpace": profiles.delete_space,
-            "CreateApp": apps.create_app,
+            "CreateApp": lambda c: apps.create_app(c, mounts),
             "DescribeApp": apps.describe_app,
             "ListApps": apps.list_apps,
-            "DeleteApp": apps.delete_app,
+            "DeleteApp": lambda c: apps.delete_app(c, mounts),
             "CreateStudioLifecycleConfig": apps.create_studio_lifecycle_config,
             "DescribeStudioLifecycleConfig": apps.describe_studio_lifecycle_config,
             "ListStudioLifecycleConfigs": apps.list_studio_lifecycle_configs,

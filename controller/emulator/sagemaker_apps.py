@@ -13,8 +13,10 @@ import json
 import re
 from typing import Any
 
+from controller.emulator.efs_mounts import MountTable
 from controller.emulator.lifecycle import epoch
 from controller.emulator.protocol import AwsError
+from controller.emulator.sagemaker_app_mounts import start_app, stop_app
 from controller.emulator.sagemaker_store import (
     App,
     StudioCall,
@@ -66,10 +68,12 @@ def _describe(app: App, now: float) -> dict[str, Any]:
         "Status": app.status(now),
         "CreationTime": epoch(app.lifecycle.created_at),
         "ResourceSpec": app.resource_spec,
+        **({"FailureReason": app.failure_reason}
+           if app.status(now) == "Failed" and app.failure_reason else {}),
     }
 
 
-def create_app(call: StudioCall) -> dict[str, Any]:
+def create_app(call: StudioCall, mounts: MountTable) -> dict[str, Any]:
     key = _app_key(call)
     domain_id, kind, owner, app_type, name = key
     call.name("AppName")
@@ -91,7 +95,7 @@ def create_app(call: StudioCall) -> dict[str, Any]:
     if spec.get("LifecycleConfigArn"):
         require_lifecycle_configs(call, [spec["LifecycleConfigArn"]], "resourceSpec")
     arn = call.part.arn("app", domain_id, owner, app_type.lower(), name)
-    call.part.apps[key] = App(
+    app = App(
         arn=arn,
         lifecycle=call.lifecycle(),
         tags=merge_tags([], call.body.get("Tags") or []),
@@ -102,6 +106,8 @@ def create_app(call: StudioCall) -> dict[str, Any]:
         name=name,
         resource_spec=spec,
     )
+    call.part.apps[key] = app
+    start_app(call, mounts, app)  # created either way; it may end Failed, as on AWS
     return {"AppArn": arn}
 
 
@@ -135,13 +141,14 @@ def list_apps(call: StudioCall) -> dict[str, Any]:
     return {"Apps": summaries, **({"NextToken": token} if token else {})}
 
 
-def delete_app(call: StudioCall) -> dict[str, Any]:
+def delete_app(call: StudioCall, mounts: MountTable) -> dict[str, Any]:
     app = call.part.apps.get(_app_key(call))
     if app is None or app.status(call.now) == "Deleted":
         raise AwsError("ResourceNotFound", f"App {call.body['AppName']} not found")
     if app.status(call.now) in ("Pending", "Deleting"):
         raise AwsError("ResourceInUse", f"App {app.name} is {app.status(call.now)}")
     app.lifecycle.move("Deleting", call.config)
+    stop_app(mounts, app)
     return {}
 
 

@@ -80,7 +80,8 @@ def create_domain(call: StudioCall, folders: EfsFolders) -> dict[str, Any]:
     )
     spec.setdefault("AppNetworkAccessType", "PublicInternetOnly")
     spec.setdefault("TagPropagation", "DISABLED")
-    home = _create_home_file_system(call, domain_id, arn, zones, body.get("VpcId", ""))
+    home, nfs_groups = _create_home_file_system(call, domain_id, arn, zones,
+                                                body.get("VpcId", ""))
     folders.ensure(home)
     part.domains[domain_id] = Domain(
         arn=arn,
@@ -90,6 +91,7 @@ def create_domain(call: StudioCall, folders: EfsFolders) -> dict[str, Any]:
         name=name,
         spec=spec,
         home_efs_id=home,
+        nfs_groups=nfs_groups,
     )
     return {"DomainArn": arn, "DomainId": domain_id, "Url": _url(domain_id, part.region)}
 
@@ -218,8 +220,9 @@ def _subnet_zones(call: StudioCall, vpc_id: str, subnet_ids: list[str]) -> dict[
 
 def _create_home_file_system(
     call: StudioCall, domain_id: str, arn: str, zones: dict[str, str], vpc_id: str
-) -> str:
-    """The domain's home EFS, made the way SageMaker makes it: tagged, mounted in each AZ."""
+) -> tuple[str, tuple[str, ...]]:
+    """The domain's home EFS, made the way SageMaker makes it: tagged, mounted in each AZ,
+    behind an inbound NFS group that lets in the outbound one its apps carry."""
     region, account = call.part.region, call.part.account
     efs = call.gateway.client("efs", region, account)
     ec2 = call.gateway.client("ec2", region, account)
@@ -234,6 +237,9 @@ def _create_home_file_system(
                     f"traffic for SageMaker Notebooks Domain [{domain_id}]",
                 )["GroupId"]
             )
+        ec2.authorize_security_group_ingress(GroupId=groups[0], IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049,
+            "UserIdGroupPairs": [{"GroupId": groups[1]}]}])
         file_system = efs.create_file_system(
             CreationToken=domain_id,
             Encrypted=True,
@@ -249,7 +255,7 @@ def _create_home_file_system(
                 )
     except ClientError as error:
         raise client_error_to_aws(error) from None
-    return str(file_system)
+    return str(file_system), tuple(groups)
 
 
 def _delete_home_file_system(call: StudioCall, file_system_id: str) -> None:

@@ -47,6 +47,9 @@ class Domain(StudioResource):
     spec: dict[str, Any]
     home_efs_id: str
     next_home_uid: int = FIRST_HOME_UID
+    # SageMaker's own NFS groups for the home EFS: (inbound, outbound); apps carry the
+    # outbound one too.
+    nfs_groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -75,10 +78,15 @@ class App(StudioResource):
     app_type: str
     name: str
     resource_spec: dict[str, Any]
+    # Set when the app cannot start (a custom file system it cannot mount): Pending
+    # then ends in Failed instead of InService.
+    failure_reason: str | None = None
 
     def status(self, now: float) -> str:
         # Deleted apps stay listed with status Deleted, as in AWS.
         current = self.lifecycle.current(now)
+        if current == "InService" and self.failure_reason is not None:
+            return "Failed"
         return "Deleted" if current == GONE else current
 
 

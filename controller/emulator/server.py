@@ -4,16 +4,17 @@ One werkzeug server on loopback, in a background thread of the calling process, 
 `EmulatorApp` (control endpoints, request counting, fault injection, the check of every
 request against its service model, the SageMaker Studio and EFS extensions, then moto's
 own DomainDispatcherApplication). A daemon
-thread mirrors replicated EFS folders. Everything lives in memory except the EFS
-folders under data_dir/efs. This module must not implement AWS behaviour; it wires the
-pieces together and exposes the Python API the tests and the CLI use.
+thread mirrors replicated EFS folders, another publishes EFS ClientConnections.
+Everything lives in memory except the EFS folders under data_dir/efs. This module must
+not implement AWS behaviour; it wires the pieces together and exposes the Python API the
+tests and the CLI use.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -28,10 +29,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from controller.emulator.control import ControlApp
 from controller.emulator.efs_filesystems import ElasticFileSystem
+from controller.emulator.efs_metrics import ConnectionMetrics
+from controller.emulator.efs_mounts import MountTable
 from controller.emulator.efs_store import EfsFolders, EfsStore
 from controller.emulator.faults import FaultInjector, RequestCounter
 from controller.emulator.lifecycle import EmulatorConfig
-from controller.emulator.moto_gateway import MotoGateway
+from controller.emulator.moto_gateway import DEFAULT_ACCOUNT, MotoGateway
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
 from controller.emulator.sagemaker import SageMakerStudio
@@ -87,7 +90,10 @@ class Emulator:
         self.port = int(self._server.server_port)
         self.endpoint_url = f"http://{host}:{self.port}"
         self._gateway = MotoGateway(self._moto, f"{host}:{self.port}")
-        self._studio = SageMakerStudio(self.config, self._gateway, self._efs_store.folders)
+        self._mounts = MountTable(self._efs_store, self._gateway, self.config)
+        self._metrics = ConnectionMetrics(self._mounts, self._gateway, self.config)
+        self._studio = SageMakerStudio(self.config, self._gateway, self._efs_store.folders,
+                                       self._mounts)
         self._efs = ElasticFileSystem(
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
@@ -103,13 +109,14 @@ class Emulator:
     def _start(self) -> None:
         self._thread.start()
         self._replicator.start()
+        self._metrics.start()
 
     # -- state ---------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget everything: moto's state, the emulator's, the EFS folders, faults, counts."""
         self._faults.clear()
         self._counter.reset()
-        self.config.update(*self._initial)
+        self.config.update(*self._initial, client_connections_interval_seconds=60.0)
         self._gateway.raw("POST", "/moto-api/reset")
         self._reset_state()
 
@@ -117,6 +124,8 @@ class Emulator:
         with self._replicator.paused():  # never wipe folders under a running mirror pass
             self._studio.reset()
             self._efs_store.reset()
+            self._mounts.reset()
+            self._metrics.reset()
             self._gateway.forget()
 
     # -- knobs -----------------------------------------------------------------------------
@@ -128,8 +137,10 @@ class Emulator:
         self,
         transition_seconds: float | None = None,
         replication_interval_seconds: float | None = None,
+        client_connections_interval_seconds: float | None = None,
     ) -> None:
-        self.config.update(transition_seconds, replication_interval_seconds)
+        self.config.update(transition_seconds, replication_interval_seconds,
+                           client_connections_interval_seconds)
         self._replicator.wake()  # a shorter interval applies now, not after the old one
 
     def set_transition_seconds(self, seconds: float) -> None:
@@ -144,6 +155,8 @@ class Emulator:
             "efs_root": str(self.efs_root),
             "transition_seconds": self.config.transition_seconds,
             "replication_interval_seconds": self.config.replication_interval_seconds,
+            "client_connections_interval_seconds":
+                self.config.client_connections_interval_seconds,
         }
 
     @contextmanager
@@ -155,6 +168,47 @@ class Emulator:
     def sync_replication(self) -> int:
         """Mirror every active replication once, now, in this thread (no waiting on the timer)."""
         return self._replicator.sync_now()
+
+    # -- mounts and ClientConnections --------------------------------------------------------
+    def mount(
+        self,
+        file_system_id: str,
+        region: str = "us-east-1",
+        *,
+        client_id: str | None = None,
+        principal: str | None = None,
+        read_only: bool = False,
+        subnet_ids: Sequence[str] = (),
+        security_groups: Iterable[str] = (),
+        account: str = DEFAULT_ACCOUNT,
+    ) -> str:
+        """Connect a client (a worker task) as EFS would: raises MountRefused when no
+        available mount target is reachable or the file system policy refuses it now.
+        `principal` is an IAM principal ARN (an IAM-authorized mount); None: anonymous."""
+        client = self._mounts.mount(region, file_system_id, client_id=client_id,
+                                    principal=principal, read_only=read_only,
+                                    account=account, subnet_ids=subnet_ids,
+                                    security_groups=security_groups)
+        self._metrics.publish_now()
+        return client
+
+    def unmount(self, client_id: str) -> int:
+        """Disconnect the client from everything it mounted; returns how many mounts."""
+        ended = self._mounts.unmount(client_id)
+        self._metrics.publish_now()
+        return ended
+
+    def mounts(self) -> list[dict[str, Any]]:
+        """The mounts active now: client id, account, region, file system, principal, ..."""
+        return [m.describe() for m in self._mounts.mounts()]
+
+    def publish_client_connections(self) -> int:
+        """Publish AWS/EFS ClientConnections now (changes since the last pass, and what is
+        due); returns how many data points."""
+        return self._metrics.publish_now()
+
+    def set_client_connections_interval(self, seconds: float) -> None:
+        self.configure(client_connections_interval_seconds=seconds)
 
     # -- faults and counts -----------------------------------------------------------------
     def set_faults(
@@ -192,6 +246,7 @@ class Emulator:
             return
         self._stopped = True
         self._replicator.stop()
+        self._metrics.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)

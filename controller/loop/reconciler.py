@@ -135,7 +135,10 @@ class Reconciler:
         if self.failover is not None and self.status is not None:
             promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
                 o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)
-            self.failover.after_pass(promoting, result.result == "partial" or bool(plan.problems),
+            # Complete only after a pass found nothing left to do: what this pass made
+            # (a profile still Pending, say) is Ready once a later pass has seen it so,
+            # and only then could a user's app start.
+            self.failover.after_pass(promoting, bool(plan.actions) or bool(plan.problems),
                                      self.status.all_ready(desired, self.region))
             self.failover.after_standby_pass(desired, plan, observed)
         self.log.info("pass", revision=desired.revision, result=result.result,

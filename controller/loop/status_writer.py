@@ -49,6 +49,7 @@ class StatusWriter:
         syncing = initial_syncs(observed)
         problems = {key: p for p in plan.problems for key in [_problem_key(p)] if key}
         waiting = set(plan.waiting_file_systems)
+        waits_for = dict(plan.waiting)  # "Domain/x" -> why it is not planned yet
         changed: list[ResourceStatus] = []
         ready_counts: Counter[tuple[str, str]] = Counter()
         for key in resource_keys(desired, plan.region):
@@ -70,6 +71,11 @@ class StatusWriter:
                            "lag is measured once it has finished")
                 ready, synced, degraded = (Condition(READY, FALSE, "InitialSync", message),
                                            Condition(SYNCED, TRUE, "Applied", message),
+                                           Condition(DEGRADED, FALSE, "AsExpected"))
+            elif str(key) in waits_for:
+                message = f"waits: {waits_for[str(key)]}"
+                ready, synced, degraded = (Condition(READY, FALSE, "Waiting", message),
+                                           Condition(SYNCED, FALSE, "Waiting", message),
                                            Condition(DEGRADED, FALSE, "AsExpected"))
             elif lag is not None and lag > threshold:
                 message = f"replica is {lag:.0f}s behind (threshold {threshold}s)"

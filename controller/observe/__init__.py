@@ -20,8 +20,10 @@ from controller.fencing import (
 from controller.gateway import AwsGateway
 from controller.model import DesiredState, Mode
 from controller.observe.cache import DescribeCache
+from controller.observe.connections import client_connections
 from controller.observe.efs import read_remote, replica_ids
 from controller.observe.filesystems import observe_share_directory, previous_ids
+from controller.observe.nfs_access import observe_nfs_access
 from controller.observe.references import resolve_references
 from controller.observe.sagemaker import (
     apps_of,
@@ -57,8 +59,10 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
     acting = (region == desired.estate.active_region
               or desired.estate.mode is Mode.ACTIVE_ACTIVE)
     references = resolve_references(gateway, desired, region, acting)
+    when = time.time() if now is None else now
     if not acting:
-        return _observe_standby(gateway, desired, region, efs_root, references, status_table)
+        return _observe_standby(gateway, desired, region, efs_root, references,
+                                status_table, when)
     domains = observe_domains(gateway, desired, region, cache)
     unmanaged: list[str] = []
     profiles = observe_profiles(gateway, desired, region, domains, cache, unmanaged)
@@ -81,10 +85,11 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         directories_observed=efs_root is not None,
         can_set_owners=os.geteuid() == 0,
         lost_and_found=_lost_and_found(references, efs_root),
-        observed_at=time.time() if now is None else now,
+        observed_at=when,
         running_apps_by_domain=_apps_under_network_change(gateway, desired, region,
                                                           references, domains),
         unmanaged_profiles=tuple(sorted(unmanaged)),
+        nfs=observe_nfs_access(gateway, desired, region, references),
     )
 
 
@@ -105,7 +110,7 @@ def _apps_under_network_change(gateway: AwsGateway, desired: DesiredState, regio
 
 def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
                      efs_root: Path | None, references: ResolvedReferences,
-                     status_table: str) -> ObservedState:
+                     status_table: str, now: float) -> ObservedState:
     """A standby region whose copies are all replicas (or absent) has nothing to fence:
     its file systems are all that is read. A copy that is not a replica is the old
     active region's, to be fenced and saved from before replication may overwrite it;
@@ -125,6 +130,10 @@ def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
         recoveries[name] = recovery_state(
             efs_root, theirs.file_system_id,
             recovery_folder(mine.fenced_at, region, mine.file_system_id))
+    # Only a fenced copy's connections matter (plan.failback waits for them to end).
+    fenced = {name: fs.file_system_id for name in old_copies
+              if (fs := references.file_systems[name]) is not None and fs.fenced_at}
+    connected = client_connections(gateway, region, fenced.values(), now)
     return ObservedState(
         region=region,
         references=replace(references, remote_file_systems=remote.copies,
@@ -134,6 +143,8 @@ def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
         running_apps=observe_running_apps(gateway, desired, region),
         recoveries=recoveries,
         takeover=read_takeover(gateway, desired.estate.active_region, status_table),
+        observed_at=now,
+        client_connections={name: connected[fs_id] for name, fs_id in fenced.items()},
     )
 
 

@@ -39,7 +39,8 @@ def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
     for vpc_ref in sorted({n.vpc for n in networks}):
         vpc_id = vpcs.get(vpc_ref)
         wanted_subnets = {s for n in networks if n.vpc == vpc_ref for s in n.subnets}
-        wanted_groups = {g for n in networks if n.vpc == vpc_ref for g in n.security_groups}
+        wanted_groups = {g for n in networks if n.vpc == vpc_ref
+                         for g in (*n.security_groups, *filter(None, [n.nfs_security_group]))}
         found_subnets: dict[str, str | None] = {}
         found_groups: dict[str, str | None] = {}
         if vpc_id is not None:

@@ -10,9 +10,10 @@ other:
 
 1. fences it: stops the region's Studio apps (StopStudioApps, per domain) and denies NFS
    writes through the file system policy (FenceFileSystem);
-2. once fenced and every app has stopped, and the active region's copy is writable,
-   saves whatever the old copy holds that the active copy does not hold the same into
-   a recovery folder on the active copy (SaveUnreplicatedWrites);
+2. once fenced, every app has stopped and EFS reports no client connected (a client
+   connected before the fence could still write), and the active region's copy is
+   writable, saves whatever the old copy holds that the active copy does not hold the
+   same into a recovery folder on the active copy (SaveUnreplicatedWrites);
 3. once that folder is complete, turns its overwrite protection off
    (AllowReplicationOverwrite): the explicit signal the active region waits for
    (plan.replication) before replicating back into it.
@@ -175,4 +176,15 @@ def _waiting_for(name: str, mine: ObservedFileSystem, observed: ObservedState,
         return f"{mine.file_system_id} is being fenced"
     if observed.running_apps:
         return "Studio apps are being stopped before the old copy is saved"
+    # A fence stops new connections only (EFS judges its policy when a client connects):
+    # a client connected before it may still write, so the copy is not fenced until EFS
+    # reports none (observe.connections has the rule for reading ClientConnections).
+    connected = observed.client_connections.get(name)
+    if connected is None:
+        return (f"EFS's ClientConnections for {mine.file_system_id} could not be read; "
+                "the old copy is saved once it reports no client connected")
+    if connected > 0:
+        return (f"EFS reports {connected} client(s) still connected to "
+                f"{mine.file_system_id} (ClientConnections): a client that mounted it "
+                "before the fence can still write; saving waits until none is")
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from controller.model import DesiredState, Mode
+from controller.plan.nfs_access import file_systems_of
 from controller.plan.types import Kind, ResourceKey
 
 
@@ -19,4 +20,9 @@ def resource_keys(desired: DesiredState, region: str) -> list[ResourceKey]:
     keys += [ResourceKey(Kind.DIRECTORY, region, d.key_name) for d in desired.share_directories()]
     keys += [ResourceKey(Kind.FILE_SYSTEM, region, name) for name, spec in
              desired.file_systems.items() if spec.placement_in(region) is not None]
+    keys += sorted({ResourceKey(Kind.MOUNT_TARGET, region, f"{fs}/{subnet}")
+                    for name, domain in desired.domains.items() if region in domain.networks
+                    for fs in file_systems_of(desired, name)
+                    if desired.file_systems[fs].placement_in(region) is not None
+                    for subnet in domain.networks[region].subnets})
     return sorted(keys)

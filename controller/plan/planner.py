@@ -19,6 +19,7 @@ from controller.plan.failback import plan_fencing, plan_unfencing
 from controller.plan.homes import hold_profile_updates, plan_share_directories
 from controller.plan.keys import region_role
 from controller.plan.names import creation_token
+from controller.plan.nfs_access import plan_nfs_access
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.studio_updates import (
@@ -57,6 +58,10 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     if promoting:
         notes.append(f"share directories on {', '.join(sorted(promoting))} wait until the "
                      "copy is writable (promoted, not fenced)")
+    serving = {name: fs for name in sorted(desired.file_systems)
+               if (fs := shapes.file_system_id(name)) is not None}
+    shapes.studio_waits = plan_nfs_access(desired, observed, serving, actions,
+                                          shapes.problems, notes)
     if observed.directories_observed:
         plan_share_directories(shapes, observed, actions, notes, promoting)
         if not observed.can_set_owners:
@@ -72,7 +77,7 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
     return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
-                tuple(sorted(promoting)))
+                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())))
 
 
 def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:

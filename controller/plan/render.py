@@ -32,9 +32,12 @@ def render_text(plan: Plan) -> str:
     if plan.actions:
         lines.append(f"Plan: {plan.count(Verb.CREATE)} to create, {plan.count(Verb.UPDATE)} "
                      f"to update, {plan.count(Verb.DELETE)} to delete.")
+    elif plan.waiting:
+        lines.append(f"Nothing to do now: {len(plan.waiting)} resource(s) wait for what they "
+                     "need (see the notes).")
     elif plan.notes:
-        # Notes may say what AWS holds beyond the desired state (unmanaged profiles) or
-        # what waits: "matches" would hide them.
+        # Notes may say what AWS holds beyond the desired state (unmanaged profiles):
+        # "matches" would hide them.
         lines.append("No changes to make now; see the notes above.")
     else:
         lines.append("No changes. The region matches the desired state.")
@@ -98,6 +101,8 @@ def render_json(plan: Plan) -> str:
         ],
         "problems": list(plan.problems),
         "notes": list(plan.notes),
+        "waiting": [{"resource": resource, "reason": reason}
+                    for resource, reason in plan.waiting],
         "summary": {verb.value: plan.count(verb) for verb in Verb},
     }
     return json.dumps(document, indent=2, default=str) + "\n"

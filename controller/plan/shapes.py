@@ -44,6 +44,11 @@ class Shapes:
         self.problems: list[str] = []
         # Domain name -> the lifecycle configs its app settings refer to.
         self.lifecycle_configs: dict[str, list[LifecycleConfigRequest]] = {}
+        # (logical file system, domain) -> why the domain's apps could not mount it yet
+        # (plan.nfs_access); while so, the domain and its profiles do not refer to it.
+        self.studio_waits: Mapping[tuple[str, str], str] = {}
+        # "Domain/x" or "UserProfile/x/y" -> why it waits (Plan.waiting).
+        self.waiting: dict[str, str] = {}
 
     def file_system_id(self, logical_name: str) -> str | Ref | None:
         serving = serving_file_system(self.desired, self.region, self.refs, logical_name)
@@ -149,6 +154,10 @@ class Shapes:
                         f"{owner}: file system {share.file_system} (share {share.name}) "
                         f"has no copy in {self.region}")
                 return None  # else: waits for the working copy (plan.working_copy)
+            why = self.studio_waits.get((share.file_system, domain))
+            if why is not None:
+                self.waiting[owner] = why
+                return None
             path = share.render(domain, profile) if share.scope is ShareScope.USER else (
                 share.render(domain))
             placed.append((share.file_system, fs_id, path))

@@ -14,6 +14,10 @@ from typing import Any
 
 class Kind(StrEnum):
     FILE_SYSTEM = "FileSystem"
+    # What Studio needs to mount a file system (plan.nfs_access): the NFS security group
+    # and its ingress rules, then a mount target in each of the domains' subnets.
+    NFS_SECURITY_GROUP = "NfsSecurityGroup"
+    MOUNT_TARGET = "MountTarget"
     REPLICATION = "Replication"
     FENCE = "Fence"  # fencing an old active region's copy, and lifting it again
     DIRECTORY = "Directory"
@@ -23,7 +27,8 @@ class Kind(StrEnum):
 
 
 # The order in which kinds are acted on: what a later kind refers to exists first.
-KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.REPLICATION, Kind.FENCE,
+KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET,
+                                 Kind.REPLICATION, Kind.FENCE,
                                  Kind.DIRECTORY, Kind.LIFECYCLE_CONFIG, Kind.DOMAIN,
                                  Kind.USER_PROFILE)
 
@@ -102,6 +107,9 @@ class Plan:
     # File systems whose share directories were not looked at this pass: not writable yet
     # (a replica being promoted, a working copy taking over, a fence being lifted).
     waiting_file_systems: tuple[str, ...] = ()
+    # Resources not planned yet because what they need is not ready ("Domain/research",
+    # why), e.g. a domain whose file systems' mount targets are still being made.
+    waiting: tuple[tuple[str, str], ...] = ()
 
     @property
     def empty(self) -> bool:

@@ -39,7 +39,8 @@ def test_apply_then_status_shows_every_resource_ready_at_the_applied_revision(aw
     assert main(["status", "--region", REGION, "--endpoint-url", aws.endpoint_url,
                  "--output", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert len(document["resources"]) == 20  # 2 domains, 7 profiles, 10 directories, 1 fs
+    # 2 domains, 7 profiles, 10 directories, 1 fs, its mount targets in 2 subnets
+    assert len(document["resources"]) == 22
     assert all(any(c["type"] == "Ready" and c["status"] == "True" for c in r["conditions"])
                for r in document["resources"])
     assert document["revision"]["valid"] is True

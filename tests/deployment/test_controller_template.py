@@ -55,6 +55,12 @@ AUTHORIZED_WITH = {
     # The first domain of an account makes SageMaker's service-linked role (SageMaker's
     # API permissions reference lists it for CreateDomain).
     "iam:CreateServiceLinkedRole": ("sagemaker:CreateDomain",),
+    # EFS makes a mount target's network interface, and changes its groups, as the
+    # caller (EFS API reference: CreateMountTarget, ModifyMountTargetSecurityGroups).
+    "ec2:CreateNetworkInterface": ("elasticfilesystem:CreateMountTarget",),
+    "ec2:ModifyNetworkInterfaceAttribute": ("elasticfilesystem:ModifyMountTargetSecurityGroups",),
+    # The NFS security group is tagged as it is made (TagSpecifications).
+    "ec2:CreateTags": ("ec2:CreateSecurityGroup",),
 }
 NFS_CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
                       "elasticfilesystem:ClientRootAccess")
@@ -63,7 +69,8 @@ NFS_CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:Client
 WITHOUT_RESOURCE_LEVEL = frozenset({
     "sagemaker:ListDomains", "sagemaker:ListUserProfiles", "sagemaker:ListApps",
     "sagemaker:ListStudioLifecycleConfigs", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups", "ecr:GetAuthorizationToken",
+    "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
+    "cloudwatch:GetMetricStatistics", "ecr:GetAuthorizationToken",
 })
 
 SCRATCH_FILE_SYSTEM = """\
@@ -175,6 +182,11 @@ def _desired_folders(tmp: Path) -> tuple[Path, Path]:
     v1 = tmp / "v1"
     shutil.copytree(EXAMPLE, v1)
     (v1 / "scratch.yaml").write_text(SCRATCH_FILE_SYSTEM)
+    # analytics names no NFS security group: the operator makes its own in each region.
+    analytics = v1 / "analytics.yaml"
+    assert analytics.read_text().count("      nfsSecurityGroup: studio-nfs\n") == 2
+    analytics.write_text(analytics.read_text().replace("      nfsSecurityGroup: studio-nfs\n",
+                                                       ""))
     v2 = tmp / "v2"
     shutil.copytree(v1, v2)
     (v2 / "space-backups.yaml").write_text(BACKUP_SHARE)
@@ -312,6 +324,10 @@ def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
                  "elasticfilesystem:PutFileSystemPolicy",
                  "elasticfilesystem:DeleteFileSystemPolicy",
                  "elasticfilesystem:UpdateFileSystemProtection",
+                 "elasticfilesystem:CreateMountTarget",
+                 "elasticfilesystem:ModifyMountTargetSecurityGroups",
+                 "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+                 "cloudwatch:GetMetricStatistics",
                  "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"):
         assert step in made, f"the scenario never made {step}"
     assert scenario.saved_late_write, "the standby saved its late write on the active copy"

@@ -61,7 +61,7 @@ def test_domains_carry_networks_per_region_and_defaults() -> None:
     research = load_desired_state(EXAMPLE).domains["research"]
     assert research.networks["us-west-2"] == NetworkSpec(
         vpc="studio-vpc", subnets=("studio-private-a", "studio-private-b"),
-        security_groups=("studio-nfs",))
+        security_groups=("studio-nfs",), nfs_security_group="studio-nfs")
     assert (research.default_posix, research.shares, research.apps) == (
         Posix(200001, 1001), ("home", "team", "datasets"), ("JupyterLab", "CodeEditor"))
     assert research.space_backup.enabled is False

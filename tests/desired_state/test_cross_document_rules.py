@@ -239,6 +239,7 @@ def test_every_domain_needs_a_network_in_both_estate_regions(estate: Path) -> No
       vpc: studio-vpc
       subnets: [studio-private-a, studio-private-b]
       securityGroups: [studio-nfs]
+      nfsSecurityGroup: studio-nfs
 ---""", "---")
     problem = the_problem(estate)
     assert (problem.file, problem.line, problem.field) == (

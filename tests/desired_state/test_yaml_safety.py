@@ -79,15 +79,18 @@ def test_anchors_aliases_and_merge_keys_are_plain_yaml_and_allowed(estate: Path)
       vpc: studio-vpc
       subnets: [studio-private-a, studio-private-b]
       securityGroups: [studio-nfs]
+      nfsSecurityGroup: studio-nfs
     us-west-2:
       vpc: studio-vpc
       subnets: [studio-private-a, studio-private-b]
       securityGroups: [studio-nfs]
+      nfsSecurityGroup: studio-nfs
 """, """\
     us-east-1: &network
       vpc: studio-vpc
       subnets: [studio-private-a, studio-private-b]
       securityGroups: [studio-nfs]
+      nfsSecurityGroup: studio-nfs
     us-west-2:
       <<: *network
       vpc: studio-vpc-west

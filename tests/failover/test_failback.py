@@ -10,9 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import boto3
+import pytest
 
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
+from controller.emulator.efs_mounts import MountRefused
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
 from tests.converge.helpers import converge, file_system, plan_now, prepared, reconciler
 
@@ -184,3 +186,63 @@ def test_the_fence_keeps_the_owners_own_policy_statements(aws):
     assert sids[0] == "TeamReadOnlyRole" and sids[1].startswith("StudioOperatorFence")
     converge(reconciler(aws, clock, region=PRIMARY), active_in(desired, PRIMARY, "back"), clock)
     assert policy(aws, PRIMARY)["Statement"] == [own]
+
+
+def test_the_old_copy_is_not_saved_from_while_efs_reports_a_client_connected(aws):
+    """Stopped apps are not enough: a worker that mounted the old copy before the fence
+    keeps writing to it (EFS judges the policy only when a client connects)."""
+    desired, flipped, _, old, new = failed_over(aws)
+    aws.set_client_connections_interval(0.2)  # EFS's per-minute points, sooner
+    worker = aws.mount(old.name, PRIMARY, client_id="batch-job")
+    clock = ManualClock(time.time())  # CloudWatch's timestamps are real time
+    standby = reconciler(aws, clock, region=PRIMARY)
+    fenced = standby.reconcile(flipped)
+    assert [o.action for o in fenced.outcomes] == ["FenceFileSystem"]
+    with pytest.raises(MountRefused):  # new writers are kept out from now on ...
+        aws.mount(old.name, PRIMARY)
+    (old / "home/research/alice/still-writing.txt").write_text("after the fence")  # ... not it
+    for _ in range(3):
+        result = standby.reconcile(flipped)
+        assert result.plan.actions == ()
+        assert any("1 client(s) still connected" in n for n in result.plan.notes)
+        clock.advance(5)
+        time.sleep(0.3)
+    assert standby.failover is not None and standby.failover.record.phase == "Fencing"
+    assert not (new / RECOVERY_ROOT).exists() and protection(aws, PRIMARY) == "ENABLED"
+
+    aws.unmount(worker)
+    # No data point while no client is connected: the last one (1) holds until a later
+    # point says 0 or five minutes pass without one.
+    clock.advance(time.time() + 301 - clock.now())
+    converge(standby, flipped, clock)
+    (folder,) = (new / RECOVERY_ROOT).iterdir()
+    assert (folder / "home/research/alice/still-writing.txt").read_text() == "after the fence"
+    assert protection(aws, PRIMARY) == "DISABLED"
+
+
+def test_a_lifted_fence_leaves_the_file_system_mountable_by_studio_again(aws):
+    desired, flipped, clock, old, new = failed_over(aws)
+    converge(reconciler(aws, clock, region=PRIMARY), flipped, clock)
+    with pytest.raises(MountRefused, match="ClientWrite"):
+        aws.mount(old.name, PRIMARY)
+    start_app(aws, PRIMARY, "research", "alice")  # an app in the fenced region fails
+    assert app_status(aws, PRIMARY, "research", "alice") == "Failed"
+    back_home = active_in(desired, PRIMARY, "back")
+    converge(reconciler(aws, clock, region=PRIMARY), back_home, clock)
+    assert policy(aws, PRIMARY) is None
+    sagemaker = boto3.client("sagemaker", region_name=PRIMARY, endpoint_url=aws.endpoint_url)
+    domain_id = next(d["DomainId"] for d in sagemaker.list_domains()["Domains"]
+                     if d["DomainName"] == "research")
+    sagemaker.create_app(DomainId=domain_id, UserProfileName="alice", AppType="JupyterLab",
+                         AppName="back-home")
+    assert sagemaker.describe_app(DomainId=domain_id, UserProfileName="alice",
+                                  AppType="JupyterLab", AppName="back-home")["Status"] == (
+        "InService")
+
+
+def app_status(aws, region: str, domain: str, user: str, name: str = "default") -> str:
+    sagemaker = boto3.client("sagemaker", region_name=region, endpoint_url=aws.endpoint_url)
+    domain_id = next(d["DomainId"] for d in sagemaker.list_domains()["Domains"]
+                     if d["DomainName"] == domain)
+    return str(sagemaker.describe_app(DomainId=domain_id, UserProfileName=user,
+                                      AppType="JupyterServer", AppName=name)["Status"])

@@ -4,6 +4,7 @@ estate comes up in the new region with everyone's files, owners and settings."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def test_flipping_active_region_promotes_replica_and_attaches_profiles(aws):
     flipped = _flipped(desired)
     standby = reconciler(aws, clock, region=REPLICA)
     first = standby.reconcile(flipped)
-    assert first.outcomes[0].action == "PromoteReplica" and first.outcomes[0].outcome == "ok"
+    assert ("PromoteReplica", "ok") in [(o.action, o.outcome) for o in first.outcomes]
     assert standby.failover is not None
     # Share directories were not looked at while the copy was a replica: not Ready yet,
     # so the failover is not Complete before the next pass has checked them.
@@ -97,15 +98,23 @@ def test_a_controller_restarted_mid_failover_finishes_it(aws):
     aws.sync_replication()
     flipped = _flipped(desired)
     first = reconciler(aws, clock, region=REPLICA)
-    first.should_stop = _stop_after(1)  # killed right after PromoteReplica
+    first.should_stop = _stop_after(_promoted_after(aws, flipped))  # killed right after it
     cut = first.reconcile(flipped)
-    assert cut.interrupted and [o.action for o in cut.outcomes] == ["PromoteReplica"]
+    # (the domains wait for the mount targets, so the pass may have had nothing after it)
+    assert [o.action for o in cut.outcomes][-1] == "PromoteReplica"
     restarted = reconciler(aws, clock, region=REPLICA)
     assert restarted.failover is not None
     assert restarted.failover.record.phase in ("Promoting", "Converging"), "persisted"
     converge(restarted, flipped, clock)
     assert restarted.failover.record.phase == "Complete"
     assert {a.key.kind for a in plan_now(aws, flipped, REPLICA).actions} <= {Kind.REPLICATION}
+
+
+def _promoted_after(aws, flipped) -> int:
+    """How many actions the replica region's first pass takes up to PromoteReplica (its
+    mount targets come first)."""
+    names = [a.name for a in plan_now(aws, flipped, REPLICA).actions]
+    return names.index("PromoteReplica") + 1
 
 
 def _stop_after(count: int):
@@ -127,7 +136,7 @@ def test_throttling_and_5xx_during_failover_still_finish_it_without_duplicates(a
     standby = reconciler(aws, clock, region=REPLICA, max_attempts=1)
     aws.set_faults(rate=0.3, kinds=("throttle", "5xx"), services={"sagemaker", "efs"}, seed=5)
     finished = False
-    for _ in range(40):
+    for _ in range(80):  # at 30% a call, most passes fail whole while observing
         try:
             result = standby.reconcile(flipped)
         except Exception:  # an observation call failed: the whole pass is retried
@@ -162,7 +171,7 @@ def test_a_flag_flipped_back_mid_failover_leaves_every_file_and_waits_for_failba
     aws.sync_replication()
     flipped = _flipped(desired)
     standby = reconciler(aws, clock, region=REPLICA)
-    standby.should_stop = _stop_after(1)
+    standby.should_stop = _stop_after(_promoted_after(aws, flipped))
     standby.reconcile(flipped)  # promoted, then cut short
     back = replace(desired, revision=desired.revision + "-back")
     # the old region is active again; its file system was never touched
@@ -177,3 +186,57 @@ def test_a_flag_flipped_back_mid_failover_leaves_every_file_and_waits_for_failba
     assert standby.failover.record.phase == "Fencing"
     promoted = aws.efs_root / file_system(aws, REPLICA)["FileSystemId"]
     assert (promoted / "home/research/bob/model.pt").read_bytes() == b"weights"
+
+
+def test_a_failover_is_complete_only_once_studio_can_mount_the_promoted_copy(aws):
+    """The replica has no mount targets: the domains and profiles wait for them, the
+    failover is not Complete before, and an app a user starts afterwards comes up."""
+    desired = prepared(aws, load_desired_state(EXAMPLE))
+    clock = ManualClock(time.time())
+    converge(reconciler(aws, clock), desired, clock)
+    aws.sync_replication()
+    flipped = _flipped(desired)
+    replica_id = file_system(aws, REPLICA)["FileSystemId"]
+    efs = boto3.client("efs", region_name=REPLICA, endpoint_url=aws.endpoint_url)
+    assert efs.describe_mount_targets(FileSystemId=replica_id)["MountTargets"] == []
+    aws.set_transition_seconds(0.5)  # mount targets (and Studio) take a moment
+    standby = reconciler(aws, clock, region=REPLICA)
+    first = standby.reconcile(flipped)
+    done = [o.action for o in first.outcomes if o.outcome == "ok"]
+    planned = [a.name for a in first.plan.actions]
+    assert done.count("CreateMountTarget") == 2 and "PromoteReplica" in planned
+    assert "CreateDomain" not in planned
+    assert dict(first.plan.waiting)["Domain/research"].startswith("studio-efs")
+    assert standby.status is not None and standby.failover is not None
+    research = standby.status.current["Domain#research"]
+    assert next(c for c in research.conditions if c.type == "Ready").reason == "Waiting"
+    second = standby.reconcile(flipped)
+    assert [a.name for a in second.plan.actions].count("AwaitMountTarget") == 2
+    assert standby.failover.record.phase == "Converging"
+    for _ in range(80):
+        result = standby.reconcile(flipped)
+        if not result.plan.actions and standby.failover.record.phase == "Complete":
+            break
+        standby.queue.pop_ready()
+        clock.advance(11)
+        time.sleep(0.05)  # the emulator's transitions run on real time
+    assert standby.failover.record.phase == "Complete"
+    targets = efs.describe_mount_targets(FileSystemId=replica_id)["MountTargets"]
+    assert sorted(t["LifeCycleState"] for t in targets) == ["available", "available"]
+
+    sagemaker = boto3.client("sagemaker", region_name=REPLICA, endpoint_url=aws.endpoint_url)
+    domain_id = next(d["DomainId"] for d in sagemaker.list_domains()["Domains"]
+                     if d["DomainName"] == "research")
+    sagemaker.create_app(DomainId=domain_id, UserProfileName="alice", AppType="JupyterLab",
+                         AppName="after-failover")
+
+    def status() -> str:
+        return sagemaker.describe_app(DomainId=domain_id, UserProfileName="alice",
+                                      AppType="JupyterLab", AppName="after-failover")["Status"]
+
+    deadline = time.monotonic() + 5
+    while status() == "Pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status() == "InService"
+    assert {m["file_system_id"] for m in aws.mounts() if m["region"] == REPLICA} == {
+        replica_id}

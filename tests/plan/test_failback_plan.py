@@ -23,9 +23,11 @@ DOMAINS = {"research": [("alice", 200101, 1001)]}
 APP = ObservedApp("research", "d-1", "JupyterServer", "default", user_profile="alice")
 
 
-def standby(mine=OLD, theirs=ACTIVE, apps=(), recovery=None, takeover="taken over"):
+def standby(mine=OLD, theirs=ACTIVE, apps=(), recovery=None, takeover="taken over",
+            connections=0):
     """PRIMARY after the flag moved to REPLICA (which has recorded its takeover, unless
-    `takeover` gives another record)."""
+    `takeover` gives another record); `connections`: what EFS reports connected to
+    PRIMARY's copy (None: the metric could not be read)."""
     desired = estate(DOMAINS)
     desired = replace(desired, estate=replace(desired.estate, active_region=REPLICA))
     observed = empty(PRIMARY)
@@ -34,7 +36,8 @@ def standby(mine=OLD, theirs=ACTIVE, apps=(), recovery=None, takeover="taken ove
     if takeover == "taken over":
         takeover = ObservedTakeover(REPLICA, REPLICA, "Complete", desired.revision)
     observed = replace(observed, references=refs, running_apps=tuple(apps),
-                       recoveries={"efs": recovery} if recovery else {}, takeover=takeover)
+                       recoveries={"efs": recovery} if recovery else {}, takeover=takeover,
+                       client_connections={"efs": connections} if mine.fenced_at else {})
     return make_plan(desired, observed)
 
 
@@ -56,6 +59,17 @@ def test_saving_waits_until_every_app_has_stopped():
     plan = standby(fenced, apps=[stopping], recovery="pending")
     assert names(plan) == []
     assert any("apps are stopping" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize("connections", [1, None])
+def test_saving_waits_while_efs_reports_a_client_connected_or_cannot_say(connections):
+    """Stopped apps are not enough: a client that mounted the copy before the fence can
+    still write to it (EFS judges the policy at connection time only)."""
+    plan = standby(replace(OLD, fenced_at=STAMP), recovery="pending",
+                   connections=connections)
+    assert names(plan) == []
+    (note,) = [n for n in plan.notes if n.startswith("Fence/efs")]
+    assert ("still connected" if connections else "could not be read") in note
 
 
 def test_fenced_and_quiet_the_old_copy_is_saved_into_the_active_copy():
