@@ -191,6 +191,7 @@ HOSTILE: list[tuple[str, Edit]] = [
       vpc: studio-vpc
       subnets: [studio-private-a, studio-private-b]
       securityGroups: [studio-nfs]
+      nfsSecurityGroup: studio-nfs
 ---""", "---")),
     ("placement-both-id-and-tag", lambda e: edit(
         e / "filesystems.yaml", "    us-east-1:\n      nameTag: studio-efs",
