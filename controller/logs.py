@@ -50,7 +50,9 @@ def configure(level: str = "info", json: bool = True) -> None:
     number = logging.getLevelNamesMapping()[level.upper()]
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer())
+        structlog.processors.JSONRenderer() if json
+        # Colours only for a person at a terminal, never into a file or a pipe.
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

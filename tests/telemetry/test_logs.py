@@ -117,3 +117,11 @@ def test_credentials_never_reach_the_logs_even_with_wire_logging_on(aws, capsys,
         "the signing steps were logged (and must be redacted)")
     for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN):
         assert secret not in err
+
+
+def test_console_logs_into_a_file_or_pipe_carry_no_colour_codes(capsys):
+    configure(json=False)  # `make run` and `make drill`, their output redirected
+    get_logger(region=REGION).info("something_happened", count=1)
+    text = capsys.readouterr().err
+    assert "something_happened" in text and "count=1" in text
+    assert "\x1b[" not in text, "ANSI colours only for a terminal"
