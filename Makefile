@@ -8,12 +8,12 @@ PORT   ?= 5000
 METRICS_PORT ?= 9100
 DATA   ?= .local
 
-.PHONY: help install run test lint bench drill clean
+.PHONY: help install run test test-slow lint bench drill clean
 
 help:
 	@echo "make run    start the local AWS emulator, prepare it, and run the operator on desired_state/"
 	@echo "            (ports: make run PORT=5001 METRICS_PORT=9101; defaults 5000 and 9100)"
-	@echo "make test   run the whole test suite (installs into .venv first)"
+	@echo "make test   run the test suite (installs into .venv first); make test-slow: the slowest end-to-end tests"
 	@echo "make drill  a local failover drill: flip activeRegion in git, check the new region"
 	@echo "make lint   ruff, mypy and the import-layer contract"
 	@echo "make bench  benchmarks in bench/, JSON reports in bench/results/"
@@ -36,7 +36,12 @@ run: $(STAMP)
 	    --desired desired_state
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+# The slowest end-to-end tests (a fresh-venv install, the copy-engine stress run): CI runs
+# them as a step of their own after `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check controller tests bench

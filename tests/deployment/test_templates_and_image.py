@@ -51,3 +51,11 @@ def test_ci_installs_the_debian_packages_of_every_tool_the_suite_runs():
     result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout
+
+
+def test_ci_runs_the_slow_tests_as_a_step_of_their_own_after_the_rest():
+    steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+             if line.strip().startswith("make ")]
+    assert steps == ["make test", "make test-slow"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert '-m pytest -m "not slow"' in makefile and "-m pytest -m slow" in makefile
