@@ -34,6 +34,7 @@ from controller.fencing import RECOVERY_ROOT
 from controller.loop.lease import Lease
 from controller.loop.reconciler import Reconciler
 from tests.converge.helpers import converge, prepared, reconciler
+from tests.example_estate import turn_on_space_backup
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "cloudformation" / "studio-operator-controller.yaml"
@@ -85,17 +86,6 @@ spec:
     us-east-1:
       nameTag: studio-scratch
       create: true
-"""
-BACKUP_SHARE = """\
-apiVersion: studio-operator.io/v1alpha1
-kind: Share
-metadata:
-  name: space-backups
-spec:
-  fileSystem: studio-efs
-  scope: domain
-  path: /backups/{domain}
-  mode: "0755"
 """
 
 
@@ -189,14 +179,11 @@ def _desired_folders(tmp: Path) -> tuple[Path, Path]:
                                                        ""))
     v2 = tmp / "v2"
     shutil.copytree(v1, v2)
-    (v2 / "space-backups.yaml").write_text(BACKUP_SHARE)
+    turn_on_space_backup(v2)
     research = v2 / "research.yaml"
     text = research.read_text()
-    assert "uid: 200101" in text and "  shares: [home, team, datasets]\n" in text
-    research.write_text(text.replace("uid: 200101", "uid: 200111").replace(
-        "  shares: [home, team, datasets]\n",
-        "  shares: [home, team, datasets, space-backups]\n"
-        "  spaceBackup: {enabled: true, share: space-backups}\n"))
+    assert "uid: 200101" in text
+    research.write_text(text.replace("uid: 200101", "uid: 200111"))
     return v1, v2
 
 

@@ -2,7 +2,8 @@
 `pip install -c constraints.txt .`, from only what the Dockerfile copies) runs studioctl
 from any folder, validates with the schemas it ships, and converges a region.
 
-Slow (a fresh virtual environment and a wheel build): marked `slow`; `make test-slow` runs it (CI: a step of its own).
+Slow (a fresh virtual environment and a wheel build): marked `slow`; `make test-slow`
+runs it (CI: a step of its own).
 """
 
 from __future__ import annotations
