@@ -17,6 +17,7 @@ from controller.health import HealthServer
 from controller.logs import configure, get_logger
 from controller.loop.controller import Controller, Timing
 from controller.loop.lease import Lease
+from controller.preflight.schedule import PreflightSchedule
 from controller.source import open_source
 
 HELP = """\
@@ -68,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(0: no election, for a single replica); default: %(default)s")
     parser.add_argument("--holder-id", default=None, metavar="ID",
                         help="this replica's name in the lease; default: hostname:pid")
+    parser.add_argument("--preflight-minutes", type=float, default=5.0, metavar="MINUTES",
+                        help="every this often the leader checks whether a failover into "
+                             "the standby region would work (what `studioctl preflight` "
+                             "checks) and exports studio_operator_preflight_check (0: "
+                             "never); default: %(default)s")
     parser.set_defaults(func=run)
 
 
@@ -101,10 +107,12 @@ def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogg
     if args.lease_seconds > 0:
         lease = Lease(reconciler.gateway, region, args.status_table, clock, args.holder_id,
                       args.lease_seconds)
+    preflight = PreflightSchedule(reconciler.gateway, region, args.status_table, clock,
+                                  args.preflight_minutes * 60)
     controller = Controller(source, reconciler, clock,
                             Timing(args.resync_seconds, args.poll_seconds),
                             on_pass=lambda _: health.ready.set(), lease=lease,
-                            on_standby=health.ready.set)
+                            on_standby=health.ready.set, preflight=preflight.maybe_run)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: controller.stop())
     host, port = health.address
