@@ -6,9 +6,9 @@ periodic resync is due, a new revision arrived, or a key's backoff has run out. 
 comes from an injected Clock. stop() lets the action in flight finish, then returns.
 
 The leader also runs the preflight (would a failover work now?) when its own interval is
-due, after the pass. With a lease, only the holder runs passes. A replica standing by behind another holder
-tries the lease again only every third of its duration (not on every turn of the loop)
-and reports itself ready: standing by is its job, not a fault.
+due, after the pass. With a lease, only the holder runs passes. A replica standing by
+behind another holder tries the lease again only every third of its duration (not on
+every turn of the loop) and reports itself ready: standing by is its job, not a fault.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from prometheus_client import REGISTRY
 
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
-from controller.loop.controller import Controller, Timing
 from controller.logs import configure
+from controller.loop.controller import Controller, Timing
 from controller.preflight import CHECK_NAMES
 from controller.preflight.schedule import PreflightSchedule
 from controller.source import FolderSource
