@@ -5,8 +5,10 @@ breaks one thing and asks the preflight about a failover into the standby region
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -65,3 +67,22 @@ def ready_estate(aws: Emulator, folder: Path = EXAMPLE, first_sync: bool = True)
 def failing(report: PreflightReport) -> dict[str, str]:
     """Check name -> its findings in one string, for every check not passing."""
     return {r.check: " | ".join(r.details) for r in report.results if not r.ok}
+
+
+@dataclass(frozen=True)
+class SnapshotPolicyStandIn:
+    buckets: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class WithSnapshotPolicies(DesiredState):
+    """The desired state as the SnapshotPolicy kind (issue 10) shapes it: policies with a
+    bucket per region. Stands in until that kind is merged."""
+
+    snapshot_policies: Mapping[str, Any] = field(default_factory=dict)
+
+
+def with_snapshot_policies(desired: DesiredState,
+                           **policies: SnapshotPolicyStandIn) -> DesiredState:
+    fields = {name: getattr(desired, name) for name in desired.__dataclass_fields__}
+    return WithSnapshotPolicies(**fields, snapshot_policies=policies)

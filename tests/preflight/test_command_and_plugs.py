@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from controller.cli.main import main
 from controller.model import DesiredState
 from controller.preflight import Status
 from controller.status.store import DEFAULT_TABLE
-from tests.preflight.helpers import EXAMPLE, STANDBY, failing, ready_estate
+from tests.preflight.helpers import EXAMPLE, STANDBY, failing, ready_estate, with_snapshot_policies
+from tests.preflight.helpers import SnapshotPolicyStandIn as Policy
 
 
 def _preflight(aws, *extra: str) -> list[str]:
@@ -78,34 +76,19 @@ def test_a_replica_on_its_first_sync_is_not_ready_yet(aws):
     assert failing(report)["replica_in_sync"].endswith("has not finished its first sync")
 
 
-@dataclass(frozen=True)
-class _Policy:
-    buckets: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class _WithSnapshotPolicies(DesiredState):
-    """The desired state as the SnapshotPolicy kind (issue 10) shapes it: policies with a
-    bucket per region. Stands in until that kind is merged."""
-
-    snapshot_policies: Mapping[str, Any] = field(default_factory=dict)
-
-
 def test_each_snapshot_policys_bucket_in_the_target_must_be_reachable(aws):
     estate = ready_estate(aws)
     estate.client("s3").create_bucket(
         Bucket="snaps-west", CreateBucketConfiguration={"LocationConstraint": STANDBY})
-    fields = {f: getattr(estate.desired, f) for f in estate.desired.__dataclass_fields__}
+    def with_policies(**policies: Policy) -> DesiredState:
+        return with_snapshot_policies(estate.desired, **policies)
 
-    def with_policies(**policies: _Policy) -> DesiredState:
-        return _WithSnapshotPolicies(**fields, snapshot_policies=policies)
-
-    ok = estate.check(desired=with_policies(nightly=_Policy({STANDBY: "snaps-west"})))
+    ok = estate.check(desired=with_policies(nightly=Policy({STANDBY: "snaps-west"})))
     bucket = next(r for r in ok.results if r.check == "snapshot_bucket")
     assert (bucket.status, bucket.details) == (
         Status.PASS, ("SnapshotPolicy/nightly: bucket snaps-west can be reached",))
     missing = estate.check(desired=with_policies(
-        nightly=_Policy({STANDBY: "snaps-gone"}), weekly=_Policy({"us-east-1": "snaps-east"})))
+        nightly=Policy({STANDBY: "snaps-gone"}), weekly=Policy({"us-east-1": "snaps-east"})))
     assert {r.check for r in missing.results if r.status is Status.FAIL} == {"snapshot_bucket"}
     assert failing(missing)["snapshot_bucket"].startswith(
         "SnapshotPolicy/nightly: bucket snaps-gone cannot be reached (404")
