@@ -1,0 +1,181 @@
+"""The archiver: GNU tar and zstd as subprocesses, chosen by measurement (bench/snapshot.py).
+
+Creating: `tar --format=posix` (nanosecond mtimes, owners by number, hard links as
+links, symlinks as links, empty directories, sparse files as GNU sparse 1.0, user.*
+xattrs and POSIX ACLs) piped into `zstd -T<n>`; the caller reads the compressed bytes
+from zstd. tar is pointed at the source through /proc/self/fd/N of a directory fd the
+caller opened without following links, so a link swapped in on the way is never
+followed; tar itself opens what it archives with O_NOFOLLOW and never crosses into
+another file system (--one-file-system). Its verbose index (names escaped by tar, one
+per line) goes to a pipe of its own and gives the manifest its counts and uid/gid set.
+
+Decompressing: `zstd -d` fed by a thread with the verified (and decrypted) stored
+bytes; the extractor reads what zstd writes. Errors from either end are kept and the
+first one wins, so a checksum failure is reported as such, not as "truncated tar".
+This module must not talk to S3 or decide what is safe to extract.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+READ_SIZE = 1 << 20
+TAR_OPTIONS = ("--create", "--file=-", "--format=posix", "--numeric-owner", "--xattrs",
+               "--xattrs-include=user.*", "--acls", "--sparse", "--one-file-system",
+               "--pax-option=delete=atime,delete=ctime", "--totals", "--verbose",
+               "--verbose")  # twice: the index lists type, owner, size per entry
+_TOTAL = re.compile(rb"Total bytes written: (\d+)")
+_KINDS = {ord("-"): "files", ord("d"): "directories", ord("l"): "symlinks",
+          ord("h"): "hard_links"}
+
+
+class ArchiverError(Exception):
+    """tar or zstd failed; the message carries what they said."""
+
+
+@dataclass
+class ArchiveStats:
+    counts: dict[str, int] = field(default_factory=lambda: {
+        "files": 0, "directories": 0, "symlinks": 0, "hard_links": 0, "other": 0})
+    uids: set[int] = field(default_factory=set)
+    gids: set[int] = field(default_factory=set)
+    bytes_in: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _count_index(stream: IO[bytes], stats: ArchiveStats) -> None:
+    for line in stream:
+        if not line.strip():
+            continue
+        stats.counts[_KINDS.get(line[0], "other")] += 1
+        fields = line.split(None, 2)
+        if len(fields) >= 2 and b"/" in fields[1]:
+            uid, _, gid = fields[1].partition(b"/")
+            if uid.isdigit() and gid.isdigit():
+                stats.uids.add(int(uid))
+                stats.gids.add(int(gid))
+
+
+def create_stream(source_fd: int, level: int | None, cancelled: Callable[[], bool],
+                  stats: ArchiveStats, threads: int = 0) -> Iterator[bytes]:
+    """Yield the zstd-compressed tar stream of the directory `source_fd` (level None: the
+    plain tar stream, for a restore from a live home). `stats` fills in as tar goes
+    (counts, uid/gid set) and gets tar's byte count at the end."""
+    index_read, index_write = os.pipe()
+    tar_cmd = ["tar", *TAR_OPTIONS, f"--index-file=/dev/fd/{index_write}",
+               f"--directory=/proc/self/fd/{source_fd}", "."]
+    tar = subprocess.Popen(tar_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, pass_fds=(index_write, source_fd),
+                           env={**os.environ, "LC_ALL": "C"})
+    os.close(index_write)
+    assert tar.stdout is not None and tar.stderr is not None
+    zstd_cmd = ["zstd", f"-T{threads}", f"-{level}", "-q", "-c"] if level is not None else [
+        "cat"]
+    zstd = subprocess.Popen(zstd_cmd, stdin=tar.stdout, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    tar.stdout.close()  # zstd holds it now: tar gets SIGPIPE if zstd dies
+    index = os.fdopen(index_read, "rb")
+    stderr: list[bytes] = []
+    counter = threading.Thread(target=_count_index, args=(index, stats), daemon=True)
+    drainer = threading.Thread(target=lambda: stderr.append(tar.stderr.read()),  # type: ignore[union-attr]
+                               daemon=True)
+    counter.start()
+    drainer.start()
+    assert zstd.stdout is not None
+    finished = False
+    try:
+        while chunk := zstd.stdout.read1(READ_SIZE):  # type: ignore[attr-defined]
+            if cancelled():
+                raise _Stop()
+            yield chunk
+        finished = True
+    except _Stop:
+        pass
+    finally:
+        if not finished:
+            for process in (tar, zstd):
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+        zstd.stdout.close()
+        tar_code, zstd_code = tar.wait(), zstd.wait()
+        drainer.join()
+        counter.join()
+        index.close()
+    if not finished:
+        from controller.snapshots.s3stream import Cancelled
+        raise Cancelled("stopped while archiving")
+    said = b"".join(stderr)
+    if tar_code not in (0, 1) or zstd_code != 0:
+        message = said.decode("utf-8", "replace").strip()[-2000:]
+        zstd_said = zstd.stderr.read().decode("utf-8", "replace").strip() if zstd.stderr else ""
+        raise ArchiverError(f"tar exited {tar_code}, zstd exited {zstd_code}: "
+                            f"{message} {zstd_said}".strip())
+    if zstd.stderr:
+        zstd.stderr.close()
+    total = _TOTAL.search(said)
+    stats.bytes_in = int(total.group(1)) if total else 0
+    stats.warnings = [line for line in said.decode("utf-8", "replace").splitlines()
+                      if line and not line.startswith("Total bytes")][:20]
+
+
+class _Stop(Exception):  # noqa: N818
+    pass
+
+
+class Decompressor:
+    """`zstd -d` between a feeding thread and the reader of `stream`."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+        self._process = subprocess.Popen(["zstd", "-d", "-q", "-c"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self._process.stdout is not None
+        self.stream: IO[bytes] = self._process.stdout
+        self.error: BaseException | None = None
+        self._feeder = threading.Thread(target=self._feed, name="zstd-feed", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            for chunk in self._chunks:
+                stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # the reader stopped first; it says why
+        except BaseException as error:
+            self.error = error
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def close(self) -> None:
+        """Wait for both ends; raise the feeder's error first, then zstd's."""
+        with contextlib.suppress(OSError):
+            self.stream.read()  # let zstd finish writing (a reader may stop at the end marker)
+        code = self._process.wait()
+        self._feeder.join()
+        said = self._process.stderr.read() if self._process.stderr else b""
+        for pipe in (self._process.stdout, self._process.stderr):
+            if pipe:
+                pipe.close()
+        if self.error is not None:
+            raise self.error
+        if code != 0:
+            raise ArchiverError(f"zstd -d exited {code}: "
+                                f"{said.decode('utf-8', 'replace').strip()[:500]}")
+
+    def abort(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._process.kill()
+        with contextlib.suppress(Exception):
+            self.close()

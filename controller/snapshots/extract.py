@@ -1,0 +1,315 @@
+"""Extract a snapshot's tar stream as root, into a folder this restore made, safely.
+
+The archive is untrusted input. Every entry is created relative to an open directory
+fd of the staging folder (restore.py makes it: new, root's, 0700, so nobody else can
+touch what is inside while it fills), opening each path component with
+O_NOFOLLOW | O_DIRECTORY; files are created O_EXCL | O_NOFOLLOW. So:
+
+- an absolute name, a `..` component, or a path through a symlink the archive made
+  refuses the whole archive (HostileArchive): a snapshot the operator took never holds
+  one, so such an archive was not made by us from a real tree;
+- a hard link may only name a regular file already extracted into the staging folder
+  (everything there was made by this restore); one to anything else refuses the archive;
+- device nodes are skipped and reported; set-id bits survive only with the owner the
+  archive names after remapping (remap.py); only `user.*` xattrs and POSIX ACLs are
+  applied (security.* and trusted.* could grant capabilities), the rest is reported;
+- sparse files are written region by region and stay sparse; mtimes to the nanosecond.
+
+Directory modes and times are set at the end (children change a directory's mtime).
+The staging root's own metadata (the archive's `./` entry) is returned, not applied:
+the caller applies it once the whole stream is verified. This module must not read or
+write anything outside the staging folder, nor remove anything it did not make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+
+from controller.snapshots.acl import ACCESS_XATTR, DEFAULT_XATTR, AclError, acl_xattr
+from controller.snapshots.remap import OwnerPolicy
+from controller.snapshots.tarstream import (
+    BLOCK_DEVICE,
+    CHAR_DEVICE,
+    DIRECTORY,
+    FIFO,
+    HARD_LINK,
+    REGULAR,
+    SYMLINK,
+    Entry,
+    TarReader,
+)
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+CHUNK = 1 << 20
+MAX_SKIPPED_SHOWN = 200
+
+
+class HostileArchive(Exception):
+    """The archive tries to reach outside the restore; nothing of it is kept."""
+
+
+def escape_name(name: bytes) -> str:
+    """A name safe for one line of a log or report: printable ASCII kept, the rest \\xNN."""
+    return "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02x}" for b in name)
+
+
+@dataclass
+class ExtractReport:
+    files: int = 0
+    directories: int = 0
+    symlinks: int = 0
+    hard_links: int = 0
+    other: int = 0
+    data_bytes: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped_count: int = 0
+    notes: set[str] = field(default_factory=set)
+    root: Entry | None = None  # the archive's "./" entry, applied by the caller
+
+    def skip(self, name: bytes, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPPED_SHOWN:
+            self.skipped.append((escape_name(name), reason))
+
+
+def components(name: bytes, what: str = "name") -> tuple[bytes, ...]:
+    """The components of an archive name below the restore root, or HostileArchive."""
+    if name.startswith(b"/"):
+        raise HostileArchive(f"absolute {what} {escape_name(name)!r}")
+    parts = tuple(p for p in name.split(b"/") if p and p != b".")
+    for part in parts:
+        if part == b".." or b"\0" in part:
+            raise HostileArchive(f"{what} {escape_name(name)!r} climbs out with '..'")
+    return parts
+
+
+class Extractor:
+    def __init__(self, root_fd: int, owners: OwnerPolicy, set_owner: bool) -> None:
+        self.root_fd = root_fd
+        self.owners = owners
+        self.set_owner = set_owner
+        self.report = ExtractReport()
+        self._stack: list[tuple[bytes, int]] = []  # the open directory chain below root
+        self._directories: list[tuple[tuple[bytes, ...], Entry]] = []
+
+    # -- directories ---------------------------------------------------------------------
+    def _dir(self, parts: tuple[bytes, ...], create: bool = True) -> int:
+        """An fd of the directory `parts` below the root (kept open while it is reused)."""
+        keep = 0
+        while keep < min(len(self._stack), len(parts)) and self._stack[keep][0] == parts[keep]:
+            keep += 1
+        for _, fd in self._stack[keep:]:
+            os.close(fd)
+        del self._stack[keep:]
+        for part in parts[keep:]:
+            parent = self._stack[-1][1] if self._stack else self.root_fd
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o700, dir_fd=parent)
+            try:
+                fd = os.open(part, _DIR, dir_fd=parent)
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise HostileArchive(f"{escape_name(b'/'.join(parts))!r} goes through "
+                                         "something that is not a directory (a symlink "
+                                         "followed by a file through it)") from error
+                if error.errno == errno.ENOENT and not create:
+                    raise HostileArchive(f"{escape_name(b'/'.join(parts))!r} was not made "
+                                         "by this restore") from error
+                raise
+            self._stack.append((part, fd))
+        return self._stack[-1][1] if self._stack else self.root_fd
+
+    def close(self) -> None:
+        for _, fd in self._stack:
+            os.close(fd)
+        self._stack.clear()
+
+    # -- the walk ------------------------------------------------------------------------
+    def extract(self, reader: TarReader) -> ExtractReport:
+        try:
+            for entry in reader:
+                self._one(entry, reader)
+            self._finish_directories()
+        finally:
+            self.close()
+        return self.report
+
+    def _one(self, entry: Entry, reader: TarReader) -> None:
+        parts = components(entry.name)
+        if not parts:
+            if entry.type == DIRECTORY:
+                self.report.root = entry
+            return
+        if entry.type in (CHAR_DEVICE, BLOCK_DEVICE):
+            self.report.skip(entry.name, "device node: not restored")
+            return
+        parent = self._dir(parts[:-1])
+        name = parts[-1]
+        if entry.type == DIRECTORY:
+            self._make_directory(parent, name, entry)
+            self._directories.append((parts, entry))
+            self.report.directories += 1
+            return
+        self._clear(parent, name, entry)
+        if entry.type == REGULAR:
+            self._write_file(parent, name, entry, reader)
+        elif entry.type == SYMLINK:
+            os.symlink(entry.link, name, dir_fd=parent)
+            self._link_metadata(parent, name, entry)
+            self.report.symlinks += 1
+        elif entry.type == HARD_LINK:
+            self._hard_link(parent, name, entry)
+        elif entry.type == FIFO:
+            os.mkfifo(name, 0o600, dir_fd=parent)
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            try:
+                self._path_metadata(fd, entry)
+            finally:
+                os.close(fd)
+            self.report.other += 1
+
+    def _make_directory(self, parent: int, name: bytes, entry: Entry) -> None:
+        try:
+            os.mkdir(name, 0o700, dir_fd=parent)
+        except FileExistsError:
+            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode):
+                raise HostileArchive(f"{escape_name(entry.name)!r}: a directory entry over "
+                                     "an earlier non-directory entry") from None
+
+    def _clear(self, parent: int, name: bytes, entry: Entry) -> None:
+        """A later entry with the same name replaces an earlier one, as tar does; only our
+        own non-directory entries can be there (the staging folder is ours)."""
+        try:
+            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(info.st_mode):
+            raise HostileArchive(f"{escape_name(entry.name)!r} would replace a directory")
+        os.unlink(name, dir_fd=parent)
+
+    def _write_file(self, parent: int, name: bytes, entry: Entry, reader: TarReader) -> None:
+        fd = os.open(name, _NEW, 0o600, dir_fd=parent)
+        try:
+            if entry.sparse is not None:
+                for offset, length in entry.sparse:
+                    os.lseek(fd, offset, os.SEEK_SET)
+                    self._copy(reader, fd, length)
+                os.ftruncate(fd, entry.real_size)
+            else:
+                self._copy(reader, fd, entry.size)
+            self._fd_metadata(fd, entry)
+        finally:
+            os.close(fd)
+        self.report.files += 1
+        self.report.data_bytes += entry.real_size
+
+    @staticmethod
+    def _copy(reader: TarReader, fd: int, length: int) -> None:
+        while length:
+            chunk = reader.read_data(min(CHUNK, length))
+            if not chunk:
+                raise HostileArchive("a file's data ends early")
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+            length -= len(chunk)
+
+    def _hard_link(self, parent: int, name: bytes, entry: Entry) -> None:
+        target = components(entry.link, "hard link target")
+        if not target:
+            raise HostileArchive(f"{escape_name(entry.name)!r}: hard link to the root")
+        # Resolve the target below the root without creating anything: it must be a
+        # regular file this restore already made. Re-open the entry's own parent after.
+        stack_before = tuple(p for p, _ in self._stack)
+        target_dir = self._dir(target[:-1], create=False)
+        try:
+            info = os.stat(target[-1], dir_fd=target_dir, follow_symlinks=False)
+        except FileNotFoundError:
+            raise HostileArchive(f"{escape_name(entry.name)!r}: hard link to "
+                                 f"{escape_name(entry.link)!r}, which this restore did "
+                                 "not make") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise HostileArchive(f"{escape_name(entry.name)!r}: hard link to something "
+                                 "that is not a regular file")
+        held = os.dup(target_dir)
+        try:
+            parent = self._dir(stack_before)
+            os.link(target[-1], name, src_dir_fd=held, dst_dir_fd=parent,
+                    follow_symlinks=False)
+        finally:
+            os.close(held)
+        self.report.hard_links += 1
+
+    # -- metadata ------------------------------------------------------------------------
+    def _owner(self, entry: Entry) -> tuple[int, int]:
+        return self.owners.uid(entry.uid), self.owners.gid(entry.gid)
+
+    def _fd_metadata(self, fd: int, entry: Entry) -> None:
+        final: tuple[int, int] | None = None
+        if self.set_owner:
+            final = self._owner(entry)
+            os.fchown(fd, *final)
+        mode = entry.mode
+        if entry.type != DIRECTORY:  # a directory's setgid bit shares a group, grants nothing
+            mode = self.owners.mode_bits(mode, (entry.uid, entry.gid), final)
+        os.fchmod(fd, mode)
+        self._attributes(fd, entry)
+        os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+
+    def _path_metadata(self, fd: int, entry: Entry) -> None:
+        pinned = f"/proc/self/fd/{fd}"
+        final: tuple[int, int] | None = None
+        if self.set_owner:
+            final = self._owner(entry)
+            os.chown(pinned, *final)
+        os.chmod(pinned, self.owners.mode_bits(entry.mode, (entry.uid, entry.gid), final))
+        os.utime(pinned, ns=(entry.mtime_ns, entry.mtime_ns))
+
+    def _link_metadata(self, parent: int, name: bytes, entry: Entry) -> None:
+        if self.set_owner:
+            os.chown(name, *self._owner(entry), dir_fd=parent, follow_symlinks=False)
+        os.utime(name, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=parent,
+                 follow_symlinks=False)
+
+    def _attributes(self, fd: int, entry: Entry) -> None:
+        for key, value in entry.xattrs.items():
+            if not key.startswith("user."):
+                self.report.notes.add(f"extended attributes outside user.* not restored "
+                                      f"(e.g. {escape_name(key.encode())})")
+                continue
+            self._setxattr(fd, key, value)
+        for text, xattr in ((entry.acl_access, ACCESS_XATTR), (entry.acl_default, DEFAULT_XATTR)):
+            if text is None:
+                continue
+            try:
+                value = acl_xattr(text, self.owners.mapped_uid, self.owners.mapped_gid)
+            except AclError as error:
+                self.report.skip(entry.name, f"ACL not restored: {error}")
+                continue
+            self._setxattr(fd, xattr, value)
+
+    def _setxattr(self, fd: int, key: str, value: bytes) -> None:
+        try:
+            os.setxattr(fd, key, value)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM):
+                raise
+            self.report.notes.add(f"{key.split('.')[0]} attributes not supported here: "
+                                  "not restored")
+
+    def _finish_directories(self) -> None:
+        for parts, entry in reversed(self._directories):
+            self._fd_metadata(self._dir(parts, create=False), entry)
+
+
+def apply_root_metadata(root_fd: int, entry: Entry | None, extractor: Extractor) -> None:
+    """Give the staging root the archive's `./` metadata, once the stream is verified."""
+    if entry is not None:
+        extractor._fd_metadata(root_fd, entry)
