@@ -22,7 +22,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -64,7 +64,7 @@ def _count_index(stream: IO[bytes], stats: ArchiveStats) -> None:
 
 
 def create_stream(source_fd: int, level: int | None, cancelled: Callable[[], bool],
-                  stats: ArchiveStats, threads: int = 0) -> Iterator[bytes]:
+                  stats: ArchiveStats, threads: int = 0) -> Generator[bytes, None, None]:
     """Yield the zstd-compressed tar stream of the directory `source_fd` (level None: the
     plain tar stream, for a restore from a live home). `stats` fills in as tar goes
     (counts, uid/gid set) and gets tar's byte count at the end."""

@@ -23,13 +23,18 @@ import secrets
 import shutil
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from controller.snapshots.archiver import ArchiveStats, Decompressor, create_stream
-from controller.snapshots.extract import Extractor, ExtractReport, apply_root_metadata
-from controller.snapshots.frames import Opener
+from controller.snapshots.extract import (
+    Extractor,
+    ExtractReport,
+    HostileArchive,
+    apply_root_metadata,
+)
+from controller.snapshots.frames import FrameError, Opener
 from controller.snapshots.manifest import Manifest, stamp_of
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.s3stream import ChecksumMismatch, PartReader
@@ -145,27 +150,42 @@ def remove_staging(target_fd: int, name: str, staging_fd: int) -> None:
         shutil.rmtree(name, dir_fd=target_fd)
 
 
-def restore_into(target_fd: int, stream_factory: Callable[[], tuple[Any, Callable[[], None]]],
-                 owners: OwnerPolicy, mode: str, set_owner: bool,
-                 progress: RestoreProgress | None = None,
-                 now: float | None = None) -> RestoreReport:
-    """Extract the tar stream from `stream_factory()` -> (binary stream, finish) into the
-    target. `finish()` must raise when the stream turned out not to verify."""
+class StreamSource(Protocol):
+    """A tar stream being produced: `close()` raises when it did not verify; `abort()`
+    stops the producer when the extraction gave up first."""
+
+    stream: Any
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def restore_into(target_fd: int, open_stream: Callable[[], StreamSource], owners: OwnerPolicy,
+                 mode: str, set_owner: bool, now: float | None = None) -> RestoreReport:
+    """Extract the tar stream `open_stream()` produces into a staging folder of the target,
+    then (once it verified) put it in place."""
     if mode not in MODES:
         raise ValueError(f"unknown restore mode {mode!r}")
     started = time.monotonic()
-    progress = progress or RestoreProgress()
     staging, staging_fd = make_staging(target_fd)
     placed = False
     try:
-        stream, finish = stream_factory()
+        source = open_stream()
         extractor = Extractor(staging_fd, owners, set_owner)
         try:
-            extracted = extractor.extract(TarReader(stream))
+            extracted = extractor.extract(TarReader(source.stream))
         except TarFormatError as error:
-            finish()  # a checksum failure explains a cut stream better than tar does
+            source.close()  # a checksum failure explains a cut stream better than tar does
             raise SnapshotRefused(f"not a readable snapshot archive: {error}") from error
-        finish()
+        except HostileArchive as error:
+            source.abort()
+            raise SnapshotRefused(f"the archive tries to reach outside the restore: {error}; "
+                                  "nothing of it was kept") from error
+        except BaseException:
+            source.abort()
+            raise
+        source.close()
         report = _report(extracted)
         if mode == NEW_FOLDER:
             apply_root_metadata(staging_fd, extracted.root, extractor)
@@ -174,14 +194,8 @@ def restore_into(target_fd: int, stream_factory: Callable[[], tuple[Any, Callabl
         else:
             _merge(staging_fd, target_fd, mode == OVERWRITE_OLDER, report, "")
             report.placed_in = "."
-    except (ChecksumMismatch, SnapshotRefused) as error:
-        raise SnapshotRefused(str(error)) from error
-    except Exception as error:
-        from controller.snapshots.frames import FrameError
-
-        if isinstance(error, FrameError):
-            raise SnapshotRefused(f"encrypted stream refused: {error}") from error
-        raise
+    except (ChecksumMismatch, FrameError) as error:
+        raise SnapshotRefused(f"{error}; nothing of it was kept") from error
     finally:
         if not placed:
             remove_staging(target_fd, staging, staging_fd)
@@ -198,10 +212,8 @@ def restore_snapshot(s3: Any, kms: Any, manifest: Manifest, target_fd: int, owne
     progress.total_bytes = manifest.bytes_out
     progress.started = time.time()
 
-    def factory() -> tuple[Any, Callable[[], None]]:
-        decompressor = Decompressor(_stored_chunks(s3, kms, manifest, progress, cancelled))
-        return decompressor.stream, decompressor.close
-    return restore_into(target_fd, factory, owners, mode, set_owner, progress)
+    return restore_into(target_fd, lambda: Decompressor(_stored_chunks(
+        s3, kms, manifest, progress, cancelled)), owners, mode, set_owner)
 
 
 def restore_live(source_fd: int, target_fd: int, owners: OwnerPolicy, mode: str = NEW_FOLDER,
@@ -209,20 +221,17 @@ def restore_live(source_fd: int, target_fd: int, owners: OwnerPolicy, mode: str 
                  cancelled: Callable[[], bool] = lambda: False) -> RestoreReport:
     """A live home into another: tar's plain stream straight into the extractor."""
     stats = ArchiveStats()
-    chunks = create_stream(source_fd, None, cancelled, stats)
-
-    def factory() -> tuple[Any, Callable[[], None]]:
-        reader = _IterStream(chunks)
-        return reader, reader.drain
-    return restore_into(target_fd, factory, owners, mode, set_owner, progress)
+    return restore_into(target_fd, lambda: _IterStream(create_stream(
+        source_fd, None, cancelled, stats)), owners, mode, set_owner)
 
 
 class _IterStream:
     """A read()-able view of an iterator of chunks."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Generator[bytes, None, None]) -> None:
         self._chunks = chunks
         self._buffer = b""
+        self.stream = self
 
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self._buffer) < size:
@@ -235,9 +244,12 @@ class _IterStream:
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
 
-    def drain(self) -> None:
+    def close(self) -> None:
         for _ in self._chunks:
             pass
+
+    def abort(self) -> None:
+        self._chunks.close()  # create_stream's cleanup kills tar
 
 
 def _report(extracted: ExtractReport) -> RestoreReport:
