@@ -30,11 +30,11 @@ def request(path: str, stamp: str = "20260101T000000Z", kms_key: str | None = No
         BUCKET, PREFIX, stamp, "rev-1", 3, kms_key)
 
 
-def restore(s3, kms, manifest, mount, where, owners=OwnerPolicy(), mode="newFolder"):
+def restore(s3, kms, manifest, mount, where, owners=None, mode="newFolder"):
     (mount / where.strip("/")).mkdir(parents=True, exist_ok=True)
     fd = open_target(str(mount), where.strip("/").split("/"))
     try:
-        return restore_snapshot(s3, kms, manifest, fd, owners, mode)
+        return restore_snapshot(s3, kms, manifest, fd, owners or OwnerPolicy(), mode)
     finally:
         os.close(fd)
 
