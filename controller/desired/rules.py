@@ -21,6 +21,7 @@ from typing import Any
 from controller.desired.build import Located, Specs
 from controller.desired.catalog import Catalog
 from controller.desired.paths import check_paths
+from controller.desired.snapshot_rules import check_snapshot_rules
 from controller.errors import Problem
 from controller.model import EstateSpec, Mode, ShareScope
 
@@ -35,6 +36,7 @@ def check_rules(specs: Specs, root: str) -> list[Problem]:
         problems += _placements(catalog, estate)
     problems += _shared_uids(catalog)
     problems += check_paths(catalog)
+    problems += check_snapshot_rules(specs, catalog, estate)
     return sorted(set(problems))
 
 
