@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from controller.snapshots.observed import ObservedSnapshots
+
 
 @dataclass(frozen=True)
 class ObservedReplication:
@@ -146,3 +148,5 @@ class ObservedState:
     lost_and_found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # When the snapshot was taken (epoch seconds): schedules (working copy refresh).
     observed_at: float = 0.0
+    # Snapshot policies and restores (None: not looked at, e.g. `studioctl plan`).
+    snapshots: ObservedSnapshots | None = None

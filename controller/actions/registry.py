@@ -19,6 +19,12 @@ from controller.actions.file_systems import create_file_system
 from controller.actions.lifecycle_configs import ensure_lifecycle_config
 from controller.actions.profiles import create_user_profile, update_user_profile
 from controller.actions.replication import ensure_replication, promote_replica
+from controller.actions.snapshots import (
+    abort_snapshot_uploads,
+    prune_snapshots,
+    restore_snapshot_action,
+    take_snapshots,
+)
 from controller.actions.working_copies import attach_working_copy, fill_working_copy
 from controller.plan.types import Action
 
@@ -44,6 +50,10 @@ EXECUTORS: dict[str, Executor] = {
     "UpdateDomain": update_domain,
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
+    "TakeSnapshots": take_snapshots,
+    "AbortSnapshotUploads": abort_snapshot_uploads,
+    "PruneSnapshots": prune_snapshots,
+    "RestoreSnapshot": restore_snapshot_action,
 }
 
 

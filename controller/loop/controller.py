@@ -101,6 +101,8 @@ class Controller:
             if self.stopping.is_set():
                 break
             self.clock.sleep(self._seconds_to_next_event(), self.stopping)
+        if self.reconciler.snapshots is not None:
+            self.reconciler.snapshots.stop()  # cancels jobs: their uploads are aborted
         if self.lease is not None:
             self.lease.release()
         self.log.info("stopped")

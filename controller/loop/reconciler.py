@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.actions.context import ExecutionContext
@@ -30,6 +30,7 @@ from controller.observe import observe
 from controller.observe.cache import DescribeCache
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
+from controller.snapshots.runner import SnapshotRunner
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
 TERMINAL_RECHECK_SECONDS = 3600.0
@@ -75,6 +76,9 @@ class Reconciler:
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
         self.failover = FailoverTracker(status.store, region, clock) if status else None
+        # Snapshot and restore jobs run on these workers, never inside a pass.
+        self.snapshots = (SnapshotRunner(gateway, region, efs_root, status.store, clock)
+                          if status else None)
         self.log = get_logger(region=region)
         self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
         # When the controller first saw each revision (a failover's recovery time starts
@@ -90,6 +94,8 @@ class Reconciler:
         self._release_terminal_keys(desired.revision)
         observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache,
                            now=self.clock.now())
+        if self.snapshots is not None and desired.estate.active_region == self.region:
+            observed = replace(observed, snapshots=self.snapshots.observe(desired))
         plan = make_plan(desired, observed)
         if self.failover is not None:
             self.failover.on_plan(desired, plan,
@@ -97,7 +103,7 @@ class Reconciler:
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
-            started_at=observed.observed_at)
+            started_at=observed.observed_at, desired=desired, snapshots=self.snapshots)
         result = PassResult(plan)
         promotions = sum(1 for action in plan.actions if action.name in TAKES_OVER)
         for action in plan.actions:

@@ -18,6 +18,7 @@ from controller.plan.failback import plan_fencing, plan_unfencing
 from controller.plan.keys import region_role
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
+from controller.plan.snapshots import plan_snapshots
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
 from controller.plan.working_copy import plan_working_copies
 
@@ -58,6 +59,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
     _plan_domains(desired, observed, shapes, actions)
     _plan_profiles(desired, observed, shapes, actions)
+    if role == "active":
+        plan_snapshots(desired, observed, actions, notes)
     _order(actions)
     problems = tuple(dict.fromkeys(shapes.problems))
     return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
