@@ -80,3 +80,7 @@ TAKEOVER_AWAITED = Gauge(
     "saw that revision while the region the flag points at has not recorded taking over "
     "(its controller is not acting); 0 otherwise. The old region fences only after the "
     "takeover is recorded.")
+
+# Snapshot and restore metrics live with them; imported here so that every exported
+# name is registered wherever the controller's metrics are.
+import controller.snapshots.metrics  # noqa: E402,F401
