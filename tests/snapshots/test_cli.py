@@ -17,7 +17,12 @@ REPO = Path(__file__).resolve().parents[2]
 def test_list_show_and_cat_an_encrypted_snapshot(aws, tmp_path):
     import boto3
 
-    prepared(aws, load_desired_state(REPO / "desired_state"))
+    import shutil
+
+    desired_dir = tmp_path / "desired"
+    shutil.copytree(REPO / "desired_state", desired_dir)
+    shutil.copy(REPO / "manifests/examples/snapshotpolicy.yaml", desired_dir / "snapshots.yaml")
+    prepared(aws, load_desired_state(desired_dir))
     mount = tmp_path / "fs"
     (mount / "home/research/alice").mkdir(parents=True)
     (mount / "home/research/alice/notes.txt").write_text("hello")
@@ -30,7 +35,7 @@ def test_list_show_and_cat_an_encrypted_snapshot(aws, tmp_path):
         "alias/studio-snapshots")
     take_snapshot(s3, kms, request, mount)
     cli = [sys.executable, "-m", "controller.cli.main", "snapshot", "--desired",
-           str(REPO / "desired_state"), "--endpoint-url", aws.endpoint_url]
+           str(desired_dir), "--endpoint-url", aws.endpoint_url]
     listed = subprocess.run([*cli, "list"], capture_output=True, text=True, check=True)
     assert listed.stdout.split() == [request.id]
     shown = subprocess.run([*cli, "show", request.id], capture_output=True, text=True,
