@@ -10,12 +10,14 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
 COPY controller ./controller
+# The JSON Schemas' one source: controller/desired/schemas links here, and the wheel built
+# below carries the files, so the installed package validates on its own.
 COPY manifests ./manifests
+# No extras: the emulator (moto) is for tests and local mode, never in the image.
+# tests/deployment/test_image_install.py installs exactly this way and runs studioctl.
 RUN pip install --no-cache-dir -c constraints.txt .
 
-# The schemas in manifests/ are the single source of truth for validation.
-ENV STUDIO_OPERATOR_MANIFESTS=/app/manifests \
-    STUDIO_OPERATOR_EFS_ROOT=/mnt/efs \
+ENV STUDIO_OPERATOR_EFS_ROOT=/mnt/efs \
     PYTHONUNBUFFERED=1
 
 # Root is needed to create share directories with their users' owners on EFS (through

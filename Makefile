@@ -5,12 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
+METRICS_PORT ?= 9100
 DATA   ?= .local
 
 .PHONY: help install run test lint bench drill clean
 
 help:
 	@echo "make run    start the local AWS emulator, prepare it, and run the operator on desired_state/"
+	@echo "            (ports: make run PORT=5001 METRICS_PORT=9101; defaults 5000 and 9100)"
 	@echo "make test   run the whole test suite (installs into .venv first)"
 	@echo "make drill  a local failover drill: flip activeRegion in git, check the new region"
 	@echo "make lint   ruff, mypy and the import-layer contract"
@@ -30,7 +32,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/studioctl demo --port $(PORT) --data-dir $(DATA) --desired desired_state
+	$(BIN)/studioctl demo --port $(PORT) --metrics-port $(METRICS_PORT) --data-dir $(DATA) \
+	    --desired desired_state
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -47,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/idle_pass.py
 	$(BIN)/python bench/failover_drill.py
 	$(BIN)/python bench/copy_engine.py
+	$(BIN)/python bench/model_validation.py
 
 clean:
 	rm -rf $(VENV) $(DATA)

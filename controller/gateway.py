@@ -8,14 +8,20 @@ Prometheus and for callers that want to know what a pass cost.
 
 Nothing outside this module imports boto3 or creates clients; readers and executors ask
 the gateway for a client. It must not hold any domain logic.
+
+A loopback endpoint is the local emulator: when no credentials are configured at all (a
+new terminal), clients use the emulator's dummy ones rather than fail with "Unable to
+locate credentials". Never for any other endpoint.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.client import BaseClient
@@ -30,6 +36,9 @@ AWS_CALLS = PromCounter(
 )
 
 SessionFactory = Callable[[], boto3.session.Session]
+
+# What the local emulator accepts (any credentials do; these are the conventional ones).
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 class AwsGateway:
@@ -72,6 +81,10 @@ class AwsGateway:
                 return existing
             if self._session is None:
                 self._session = self._session_factory()
+                if (_is_loopback(self.endpoint_url)
+                        and self._session.get_credentials() is None):
+                    self._session = boto3.session.Session(
+                        region_name=self._session.region_name, **EMULATOR_CREDENTIALS)
             kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
@@ -115,3 +128,15 @@ class AwsGateway:
 
 
 _READ_PREFIXES = ("Describe", "List", "Get", "Search")
+
+
+def _is_loopback(endpoint_url: str | None) -> bool:
+    host = urlsplit(endpoint_url).hostname if endpoint_url else None
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -41,10 +41,13 @@ REVISION = Info(
 REVISION_VALID = Gauge(
     "studio_operator_desired_state_valid",
     "1 when the last desired-state revision seen was valid, 0 when it was refused.")
+# Not `region`: that is the label scrape configs put on each controller's target (the
+# alert rules aggregate by it); a metric label of the same name would clash with it.
 ROLE = Gauge(
     "studio_operator_region_active",
-    "1 when this controller's region is the estate's active region, 0 on standby.",
-    ["region"])
+    "1 when this controller's region (controller_region) is the estate's active region, "
+    "0 on standby.",
+    ["controller_region"])
 REPLICATION_LAG = Gauge(
     "studio_operator_replication_lag_seconds",
     "Seconds since the replica of a file system last caught up with its source "
@@ -53,8 +56,9 @@ REPLICATION_LAG = Gauge(
 FAILOVER_PHASE = Gauge(
     "studio_operator_failover_phase",
     "1 for the failover phase this region is in, 0 for the others: Steady, Promoting, "
-    "Converging, Complete (active region); Standby, Fencing, Saving, ReadyForFailback, "
-    "Replicating, InSync (standby region, failing back).",
+    "Converging, Complete (active region); Standby, AwaitingTakeover (the flag moved away "
+    "and the new region has not recorded taking over: nothing is fenced), Fencing, Saving, "
+    "ReadyForFailback, Replicating, InSync (standby region, failing back).",
     ["phase"])
 FAILOVER_RECOVERY = Gauge(
     "studio_operator_failover_recovery_seconds",

@@ -41,6 +41,12 @@ class Posix:
     gid: int
 
 
+ROOT = Posix(0, 0)
+# In a space-backup share, next to the profiles' folders: where shared spaces back up.
+# "_" cannot start a SageMaker name, so it never clashes with a profile's folder.
+SHARED_SPACES_FOLDER = "_shared-spaces"
+
+
 @dataclass(frozen=True)
 class SourceLocation:
     """Where a document (or one of its fields) was written, for error messages."""
@@ -68,6 +74,9 @@ class EstateSpec:
     mode: Mode = Mode.ACTIVE_PASSIVE
     failover_strategy: FailoverStrategy = FailoverStrategy.PROMOTE
     safety: SafetyLimits = SafetyLimits()
+    # The old active region fences itself without waiting for the new one to record its
+    # takeover (controller.plan.takeover): for when that region's controller cannot.
+    fence_without_takeover: bool = False
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -108,7 +117,9 @@ class FileSystemSpec:
     name: str
     placements: Mapping[str, FileSystemPlacement]
     replicate: bool = False
-    replication_lag_threshold_seconds: int = 900
+    # Above EFS's own objective (RPO of 15 minutes for most file systems), which an
+    # alarm at 15 minutes would flap on.
+    replication_lag_threshold_seconds: int = 1800
     # active-active: the standby region's working copy is refreshed from the replica
     # this often.
     refresh_minutes: int = 60
@@ -174,12 +185,22 @@ class DomainSpec:
 
 
 @dataclass(frozen=True)
+class SingleSignOnSpec:
+    """The IAM Identity Center user of a profile in an SSO domain (set at creation only)."""
+
+    user_value: str
+    user_identifier: str = "UserName"
+
+
+@dataclass(frozen=True)
 class UserProfileSpec:
     name: str
     domain: str
     posix: Posix
     # Extra user scope shares beyond the domain's.
     shares: tuple[str, ...] = ()
+    # Required in an SSO domain, absent in an IAM one (controller.desired checks it).
+    sso: SingleSignOnSpec | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -195,6 +216,9 @@ class ShareDirectory:
     owner: Posix
     mode: int
     share: str
+    # "domain/profile" when the owner is that profile's POSIX ids: a change of those ids
+    # re-owns what is inside (a home, a profile's backup folder). None otherwise.
+    profile: str | None = None
 
     @property
     def key_name(self) -> str:
@@ -257,26 +281,34 @@ class DesiredState:
         Domain and organisation shares default to the domain's POSIX ids (for an
         organisation share used by several domains, the first domain by name decides,
         so the result never depends on document order); user shares to the profile's.
+        A space-backup share's root is root's (no space's user may rename what is in
+        it); in it each profile gets a folder of its own, and shared spaces one owned by
+        the domain's default ids, all made by the operator so no user claims one first.
         """
         wanted: dict[tuple[str, str], ShareDirectory] = {}
 
-        def add(share: ShareSpec, path: str, owner: Posix) -> None:
+        def add(share: ShareSpec, path: str, owner: Posix, profile: str | None = None,
+                mode: int | None = None) -> None:
             wanted.setdefault((share.file_system, path), ShareDirectory(
-                share.file_system, path, share.owner or owner, share.mode, share.name))
+                share.file_system, path, owner, share.mode if mode is None else mode,
+                share.name, profile))
 
         for domain_name in sorted(self.domains):
             domain = self.domains[domain_name]
-            for share in self.domain_shares_of(domain_name):
-                add(share, share.render(domain_name), domain.default_posix)
             backup = self.space_backup_share(domain_name)
+            if backup is not None:
+                root = backup.render(domain_name)
+                add(backup, root, ROOT)
+                add(backup, f"{root}/{SHARED_SPACES_FOLDER}", domain.default_posix,
+                    mode=0o700)
+            for share in self.domain_shares_of(domain_name):
+                add(share, share.render(domain_name), share.owner or domain.default_posix)
             for profile in self.profiles_of(domain_name):
                 for share in self.user_shares_of(profile):
-                    add(share, share.render(domain_name, profile.name), profile.posix)
+                    add(share, share.render(domain_name, profile.name),
+                        share.owner or profile.posix,
+                        None if share.owner else profile.qualified_name)
                 if backup is not None:
-                    # Each profile's spaces back up into a folder only that profile owns,
-                    # made by the operator so no user can claim another's name first.
-                    wanted.setdefault((backup.file_system, f"{backup.render(domain_name)}/"
-                                       f"{profile.name}"), ShareDirectory(
-                        backup.file_system, f"{backup.render(domain_name)}/{profile.name}",
-                        profile.posix, 0o700, backup.name))
+                    add(backup, f"{backup.render(domain_name)}/{profile.name}", profile.posix,
+                        profile.qualified_name, 0o700)
         return [wanted[key] for key in sorted(wanted)]

@@ -87,12 +87,32 @@ class ObservedApp:
 
 
 @dataclass(frozen=True)
+class HomeCensus:
+    """Who owns what is inside a directory whose profile's POSIX ids are changing.
+
+    Counted (controller.fs.reown, without changing anything) only while SageMaker still
+    holds other ids for the profile than the desired state: an idle pass walks no home.
+    """
+
+    previous_uid: int  # the ids SageMaker holds for the profile (CustomPosixUserConfig)
+    previous_gid: int
+    to_reown: int  # entries owned by the previous uid
+    current: int  # entries owned by the new uid already
+    others: int  # entries owned by anyone else (left as they are)
+    linked: int  # files of the previous uid with links from outside (left)
+    skipped: int = 0  # changed while being counted
+    examples: tuple[str, ...] = ()  # some of the others, "'path' (uid:gid)"
+
+
+@dataclass(frozen=True)
 class ObservedDirectory:
     """A share directory on a mounted file system, seen without following links.
 
     `kind` is "directory", "missing", "symlink" (a link planted where the directory
     should be, or on the way to it: never followed) or "other" (a file, a socket...).
-    `blocked_at` names the path component that is not a plain directory.
+    `blocked_at` names the path component that is not a plain directory. `empty` is
+    looked at only for a directory whose owner is not the one desired, `census` only
+    while its profile's ids are changing (None otherwise).
     """
 
     kind: str
@@ -100,6 +120,35 @@ class ObservedDirectory:
     gid: int | None = None
     mode: int | None = None
     blocked_at: str | None = None
+    empty: bool | None = None
+    census: HomeCensus | None = None
+
+
+@dataclass(frozen=True)
+class AmbiguousName:
+    """A Name tag the desired state looks something up by, carried by several resources.
+
+    Tags are not unique in AWS: the reference stays unresolved (never a silent pick) and
+    the plan reports the ids, so that a person decides which one is meant.
+    """
+
+    kind: str  # "file system", "VPC", "subnet", "security group"
+    name: str
+    region: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ObservedTakeover:
+    """What the region the flag points at has recorded about itself (its failover record,
+    read across regions from its status table), for the old region's fencing decision."""
+
+    region: str
+    active_region: str | None = None  # None: no record, or it could not be read
+    phase: str = ""
+    # The revision that region's controller last acted on as the active region.
+    acting_revision: str = ""
+    error: str | None = None  # why it could not be read
 
 
 @dataclass(frozen=True)
@@ -121,6 +170,11 @@ class ResolvedReferences:
     # kept as it was, is in `superseded`.
     working_copies: Mapping[str, ObservedWorkingCopy] = field(default_factory=dict)
     superseded: Mapping[str, ObservedFileSystem] = field(default_factory=dict)
+    # Name tags that more than one resource carries (see AmbiguousName).
+    ambiguous: tuple[AmbiguousName, ...] = ()
+    # How reading the other region went: "ok", "unreachable" (connection errors,
+    # timeouts, 5xx), "refused" (any other error), or "" when it was not read.
+    remote_read: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,8 +191,9 @@ class ObservedState:
     # False when the controller does not run as root (a developer's laptop in local
     # mode): it cannot give directories to their users, so owners are not compared.
     can_set_owners: bool = True
-    # Names of the Studio lifecycle configs the region holds (None: not looked at).
-    lifecycle_configs: frozenset[str] | None = None
+    # The Studio lifecycle configs the region holds, name -> ARN as AWS gives it
+    # (None: not looked at).
+    lifecycle_configs: Mapping[str, str] | None = None
     # Fencing and failback (a region that is no longer active; see controller.fencing).
     running_apps: tuple[ObservedApp, ...] = ()
     # Logical file system -> "saved" (this fence's recovery folder is complete on the
@@ -148,5 +203,17 @@ class ObservedState:
     lost_and_found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # When the snapshot was taken (epoch seconds): schedules (working copy refresh).
     observed_at: float = 0.0
+    # Regions classified unreachable by the loop (controller.loop.reachability): a
+    # replica whose source is in one is promoted with LOCAL_CONFIGURATION_ONLY.
+    unreachable_regions: frozenset[str] = frozenset()
+    # The standby's read of the active region's failover record (None: not read).
+    takeover: ObservedTakeover | None = None
+    # Active region: the running apps (InService, Pending, Deleting) of each desired domain
+    # whose network must change, keyed by domain name; other domains are not looked at.
+    running_apps_by_domain: Mapping[str, tuple[ObservedApp, ...]] = field(
+        default_factory=dict)
+    # Profiles in the region's desired domains that the desired state does not name
+    # ("domain/profile"): reported, never changed.
+    unmanaged_profiles: tuple[str, ...] = ()
     # Snapshot policies and restores (None: not looked at, e.g. `studioctl plan`).
     snapshots: ObservedSnapshots | None = None

@@ -7,7 +7,7 @@ permissions are terminal: retrying cannot help, the condition says why. Pure.
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.errors import TerminalError
 
@@ -16,6 +16,8 @@ TERMINAL_CODES = frozenset({
     "InvalidParameterCombination", "BadRequest", "AccessDenied", "AccessDeniedException",
     "UnauthorizedOperation", "UnrecognizedClientException", "ResourceLimitExceeded",
     "IncorrectFileSystemLifeCycleState", "FileSystemLimitExceeded",
+    # EFS replication: an encrypted source and an unencrypted destination (model).
+    "ConflictException",
 })
 
 
@@ -32,3 +34,9 @@ def classify(error: BaseException) -> BaseException:
         message = error.response.get("Error", {}).get("Message", str(error))  # type: ignore[attr-defined]
         return TerminalError(code or "Terminal", f"{code}: {message}")
     return error
+
+
+def is_expected_failure(error: BaseException) -> bool:
+    """AWS answered with an error, the transport failed, or the file system did: worth a
+    one-line message. Anything else is a bug, worth its traceback in the log."""
+    return isinstance(error, ClientError | BotoCoreError | OSError)

@@ -15,6 +15,7 @@ from typing import Any
 from controller.actions.classify import classify, error_code
 from controller.actions.context import ExecutionContext
 from controller.errors import TerminalError
+from controller.escaping import escape
 from controller.fencing import fence_stamp, with_fence, without_fence
 from controller.fs.salvage import SalvageRefused, save_unreplicated
 from controller.logs import get_logger
@@ -72,16 +73,21 @@ def save_unreplicated_writes(action: Action, ctx: ExecutionContext) -> str:
     COPY_FILES.labels("recovery").inc(len(report.saved))
     COPY_BYTES.labels("recovery").inc(report.bytes)
     if report.errors:
-        shown = "; ".join(report.errors[:5])
+        shown = "; ".join(escape(error) for error in report.errors[:5])
         raise RuntimeError(f"{len(report.errors)} entries of {old} could not be saved into "
                            f"{where} ({shown}); the copy is not overwritten until they are")
+    if report.not_kept:
+        # xattrs/ACLs the active copy cannot hold (EFS holds none): saved without them.
+        log.warning("unreplicated_writes_metadata_not_kept", file_system=params["LogicalName"],
+                    count=len(report.not_kept), examples=report.not_kept[:NAMED_PATHS])
     names = [entry.path for entry in report.saved]
     if names:
         # Said loudly, by name: these files are not where their owners left them.
         log.warning("unreplicated_writes_saved", file_system=params["LogicalName"],
                     old_copy=old, saved_in=where, count=len(names),
                     paths=names[:NAMED_PATHS], listed_in=f"{report.folder}/saved-files.txt")
-    listed = ", ".join(names[:NAMED_PATHS])
+    # The log event above carries the exact names; this message is shown line by line.
+    listed = ", ".join(escape(name) for name in names[:NAMED_PATHS])
     more = f" and {len(names) - NAMED_PATHS} more" if len(names) > NAMED_PATHS else ""
     return f"{report.summary()} on {active}" + (f": {listed}{more}" if names else "")
 

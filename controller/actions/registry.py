@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from controller.actions.context import ExecutionContext
-from controller.actions.directories import ensure_share_directory
-from controller.actions.domains import create_domain, update_domain
+from controller.actions.directories import ensure_share_directory, reown_home
+from controller.actions.domains import create_domain, update_domain, update_domain_network
 from controller.actions.fencing import (
     allow_replication_overwrite,
     enable_overwrite_protection,
@@ -18,7 +18,12 @@ from controller.actions.fencing import (
 from controller.actions.file_systems import create_file_system
 from controller.actions.lifecycle_configs import ensure_lifecycle_config
 from controller.actions.profiles import create_user_profile, update_user_profile
-from controller.actions.replication import ensure_replication, promote_replica
+from controller.actions.replication import (
+    delete_orphaned_replication,
+    ensure_replication,
+    promote_replica,
+    tag_replica,
+)
 from controller.actions.snapshots import (
     abort_snapshot_uploads,
     prune_snapshots,
@@ -34,6 +39,8 @@ EXECUTORS: dict[str, Executor] = {
     "CreateFileSystem": create_file_system,
     "EnsureReplication": ensure_replication,
     "PromoteReplica": promote_replica,
+    "TagReplica": tag_replica,
+    "DeleteOrphanedReplication": delete_orphaned_replication,
     "StopStudioApps": stop_studio_apps,
     "FenceFileSystem": fence_file_system,
     "SaveUnreplicatedWrites": save_unreplicated_writes,
@@ -45,9 +52,11 @@ EXECUTORS: dict[str, Executor] = {
     "AttachWorkingCopy": attach_working_copy,
     "CreateDirectory": ensure_share_directory,
     "SetDirectoryOwnership": ensure_share_directory,
+    "ReownHome": reown_home,
     "EnsureLifecycleConfig": ensure_lifecycle_config,
     "CreateDomain": create_domain,
     "UpdateDomain": update_domain,
+    "UpdateDomainNetwork": update_domain_network,
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
     "TakeSnapshots": take_snapshots,
@@ -62,4 +71,6 @@ def execute(action: Action, ctx: ExecutionContext) -> str:
     executor = EXECUTORS.get(action.name)
     if executor is None:
         raise NotImplementedError(f"no executor for {action.name}")
+    for ref in action.after:
+        ctx.resolve(ref)  # RequeueAfter until that earlier action has done its part
     return executor(action, ctx)

@@ -44,9 +44,14 @@ def fill_working_copy(action: Action, ctx: ExecutionContext) -> str:
     COPY_FILES.labels("working_copy").inc(report.files_copied)
     COPY_BYTES.labels("working_copy").inc(report.bytes_copied)
     if report.errors:
-        shown = "; ".join(str(e) for e in report.errors[:5])
+        shown = "; ".join(e.line() for e in report.errors[:5])
         raise RuntimeError(f"{len(report.errors)} entries of {replica} could not be copied "
                            f"into {working} ({shown}); tried again")
+    if report.not_kept:
+        # EFS holds no extended attributes or ACLs: said once per copy, with examples.
+        log.warning("working_copy_metadata_not_kept", file_system=params["LogicalName"],
+                    count=len(report.not_kept),
+                    examples=[str(entry) for entry in report.not_kept[:20]])
     if report.conflicts:
         log.warning("working_copy_conflicts", file_system=params["LogicalName"],
                     count=len(report.conflicts), paths=list(report.conflicts[:20]),
@@ -66,7 +71,8 @@ def attach_working_copy(action: Action, ctx: ExecutionContext) -> str:
     params = action.params
     efs = ctx.client("efs")
     replica, working = params["ReplicaId"], params["FileSystemId"]
-    delete_replication(efs, replica, params.get("SourceFileSystemId") or replica)
+    if params.get("SourceFileSystemId"):
+        delete_replication(efs, params["SourceFileSystemId"], params.get("DeletionMode"))
     if still_replicating(efs, replica):
         raise RequeueAfter(SETTLE_SECONDS, f"replication into {replica} is being deleted")
     try:

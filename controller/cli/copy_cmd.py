@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from controller.escaping import escape
 from controller.fs.copy import DEFAULT_WORKERS, CopyRefused, Progress, copy_tree, render_text
 from controller.fs.copy.report import render_progress
 
@@ -28,8 +29,10 @@ copy leaves no half-written files under their real names. Nothing in DST is ever
 deleted: entries only DST has are counted as "extra" and left in place.
 
 A file that is newer in DST than in SRC and differs is a conflict: it is left alone and
-listed, unless --overwrite-newer. Symlinks are never followed, in SRC or DST: a symlink
-in DST where SRC has a directory is reported and that subtree is skipped.
+listed, unless --overwrite-newer. In the text report names are escaped C-style (\\n,
+\\t, \\\\, \\xHH for a byte that is not UTF-8), one line per entry; --output json gives
+them exact. Symlinks are never followed, in SRC or DST: a symlink in DST where SRC has a
+directory is reported and that subtree is skipped.
 
 Exit status: 0 done, 2 conflicts were left alone, 1 errors (each printed on one line).
 
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                            progress=_print_progress if show else None, dry_run=args.dry_run)
     except CopyRefused as refusal:
         _end_progress(show)
-        print(f"copy refused: {refusal}", file=sys.stderr)
+        print(f"copy refused: {escape(str(refusal))}", file=sys.stderr)
         return EXIT_ERRORS
     _end_progress(show)
     if args.output == "json":

@@ -18,13 +18,20 @@ import sys
 from pathlib import Path
 
 from controller.cli.common import load_or_report
+from controller.cli.ports import emulator_port_free, serve_health
 from controller.clock import SystemClock
 from controller.gateway import AwsGateway
 from controller.health import HealthServer
 from controller.logs import configure
 from controller.loop.controller import Controller, Timing
 from controller.loop.factory import make_reconciler
+from controller.model import DesiredState
 from controller.source import GitSource
+
+# What every AWS client needs to talk to the local emulator, which accepts any: printed in
+# the guide for other terminals, set here for the demo's own clients.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                     "AWS_DEFAULT_REGION": "us-east-1"}
 
 HELP = """\
 Run studio-operator locally: an embedded AWS emulator (moto in server mode plus this
@@ -58,17 +65,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.emulator import prepare_estate, start_emulator
-
     desired = load_or_report(args.desired)
     if desired is None:
         return 1
-    for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):
+    # Both ports first, before anything is started or written: a busy one is one line.
+    if not emulator_port_free("127.0.0.1", args.port, " (make run PORT=...)"):
+        return 1
+    health = serve_health("127.0.0.1", args.metrics_port, " (make run METRICS_PORT=...)")
+    if health is None:
+        return 1
+    try:
+        return _demo(args, desired, health)
+    finally:
+        health.stop()
+
+
+def _demo(args: argparse.Namespace, desired: DesiredState, health: HealthServer) -> int:
+    from controller.emulator import prepare_estate, start_emulator
+
+    for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     data = Path(args.data_dir).resolve()
     repo = _ensure_repository(data / "estate", Path(args.desired))
     emulator = start_emulator(data / "aws", port=args.port)
-    health = None
     try:
         print(f"AWS emulator   {emulator.endpoint_url}   (EFS folders: {emulator.efs_root})")
         for line in prepare_estate(emulator.endpoint_url, desired, emulator.efs_root):
@@ -78,10 +97,9 @@ def run(args: argparse.Namespace) -> int:
         gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
         reconciler = make_reconciler(gateway, region, emulator.efs_root, clock)
         source = GitSource(f"file://{repo}", data / "checkout", "main", "desired_state")
-        health = HealthServer(args.metrics_port, host="127.0.0.1").start()
         controller = Controller(source, reconciler, clock,
                                 Timing(args.resync_seconds, args.poll_seconds),
-                                on_pass=lambda _: health.ready.set() if health else None)
+                                on_pass=lambda _: health.ready.set())
         _print_guide(emulator.endpoint_url, emulator.efs_root, repo, health.port, region)
         configure(json=False)
         if args.once:
@@ -92,8 +110,6 @@ def run(args: argparse.Namespace) -> int:
         controller.run()
         return 0
     finally:
-        if health is not None:
-            health.stop()
         emulator.stop()
 
 
@@ -122,6 +138,12 @@ Try, in another terminal:
   curl -s http://127.0.0.1:{metrics_port}/metrics | grep studio_operator_actions
   .venv/bin/studioctl status --region {region} --endpoint-url {endpoint}
   ls -ln {efs_root}/*/home/research
+Other AWS clients (aws, boto3) need the emulator's endpoint and its dummy credentials:
+  export AWS_ENDPOINT_URL={endpoint} {_exports()}
 Ctrl-C stops it (the emulator keeps its state in memory only).
 """)
     sys.stdout.flush()
+
+
+def _exports() -> str:
+    return " ".join(f"{name}={value}" for name, value in LOCAL_CREDENTIALS.items())

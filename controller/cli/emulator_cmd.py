@@ -14,6 +14,9 @@ import sys
 import threading
 from pathlib import Path
 
+from controller.cli.demo_cmd import LOCAL_CREDENTIALS
+from controller.cli.ports import emulator_port_free
+
 HELP = """\
 Run the local AWS emulator (moto in server mode plus this project's SageMaker Studio and
 EFS extensions) on 127.0.0.1 until Ctrl-C or SIGTERM. EFS file systems are real folders
@@ -88,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+    if not emulator_port_free("127.0.0.1", args.port):
+        return 1
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -104,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"AWS emulator   {emulator.endpoint_url}")
         print(f"EFS root       {emulator.efs_root}  (one folder per file system id)")
-        print(f"Use it with    export AWS_ENDPOINT_URL={emulator.endpoint_url}")
+        # Every client needs credentials, even though the emulator accepts any.
+        print(f"Use it with    export AWS_ENDPOINT_URL={emulator.endpoint_url} "
+              + " ".join(f"{name}={value}" for name, value in LOCAL_CREDENTIALS.items()))
         if desired is not None:
             print(f"Preparing it with what {args.prepare} refers to:")
             for line in prepare_estate(emulator.endpoint_url, desired, emulator.efs_root):

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from controller import __version__
+from controller.fs.limits import raise_open_file_limit
 
 DESCRIPTION = """\
 studio-operator keeps Amazon SageMaker Studio estates (domains, user profiles, custom
@@ -53,12 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_startup_hooks() -> None:
+    """Process-wide set-up every command gets before it runs, in this order.
+
+    STARTUP HOOKS: the one place for them. Add one line per hook; a hook must be quick,
+    must not print, and must not fail the command when the platform does not allow what
+    it asks (it may log why).
+    """
+    raise_open_file_limit()  # copies and saves of large trees, metrics, AWS calls at once
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    run_startup_hooks()
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

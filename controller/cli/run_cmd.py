@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
+from structlog.typing import FilteringBoundLogger
 
 from controller.cli.common import add_common_options, add_status_option, build_reconciler
+from controller.cli.ports import serve_health
 from controller.clock import SystemClock
 from controller.health import HealthServer
 from controller.logs import configure, get_logger
@@ -24,8 +26,10 @@ new revision and at least every --resync-seconds, back off per resource on failu
 and keep status in the status table. An invalid revision is refused whole and the last
 good one stays in force.
 
-Serves /metrics, /healthz and /readyz on --metrics-port. SIGTERM lets the action in
-flight finish, then exits 0; the next run picks up where this one stopped.
+Serves /metrics, /healthz and /readyz on --metrics-address:--metrics-port (loopback
+unless given an address). SIGTERM lets the action in flight finish, then exits 0; the
+next run picks up where this one stopped. Exit 1: it could not start (the metrics port
+in use, no region, AWS unreachable), said in one line on stderr.
 
 Examples:
   studioctl run --desired desired_state/ --region us-east-1
@@ -52,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--metrics-port", type=int, default=9100,
                         help="port for /metrics, /healthz, /readyz (0: any free port); "
                              "default: %(default)s")
+    parser.add_argument("--metrics-address", default="127.0.0.1", metavar="ADDRESS",
+                        help="address the metrics server binds: loopback unless you say "
+                             "otherwise (on Fargate the task definition passes the task's; "
+                             "0.0.0.0 for every address); default: %(default)s")
     parser.add_argument("--log-format", choices=("json", "console"), default="json",
                         help="default: %(default)s")
     parser.add_argument("--lease-seconds", type=float, default=30.0,
@@ -66,6 +74,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     configure(json=args.log_format == "json")
     log = get_logger()
+    # First, before any AWS call: a busy port must fail fast and plainly.
+    health = serve_health(args.metrics_address, args.metrics_port)
+    if health is None:
+        return 1
+    try:
+        return _run(args, health, log)
+    finally:
+        health.stop()
+
+
+def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogger) -> int:
     source = open_source(args.desired, Path(args.workdir), args.git_branch, args.git_subdir)
     clock = SystemClock()
     region = args.region or _first_region(source)
@@ -82,18 +101,16 @@ def run(args: argparse.Namespace) -> int:
     if args.lease_seconds > 0:
         lease = Lease(reconciler.gateway, region, args.status_table, clock, args.holder_id,
                       args.lease_seconds)
-    health = HealthServer(args.metrics_port, host="0.0.0.0").start()
     controller = Controller(source, reconciler, clock,
                             Timing(args.resync_seconds, args.poll_seconds),
-                            on_pass=lambda _: health.ready.set(), lease=lease)
+                            on_pass=lambda _: health.ready.set(), lease=lease,
+                            on_standby=health.ready.set)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: controller.stop())
+    host, port = health.address
     log.info("started", region=region, source=source.description,
-             metrics=f"http://127.0.0.1:{health.port}/metrics")
-    try:
-        controller.run()
-    finally:
-        health.stop()
+             metrics=f"http://{host}:{port}/metrics")
+    controller.run()
     return 0
 
 

@@ -20,7 +20,12 @@ HELP = """\
 Show what the controller of a region last recorded for each resource: whether it is
 Ready, why not, how long since that last changed, and the desired-state revision it
 last had applied; and whether the newest desired-state revision was accepted.
+
+Exit status: 0 the newest revision is in force, 1 the status could not be read, 2 the
+newest revision was refused (its problems are printed; the last good one stays in force).
 """
+
+EXIT_OK, EXIT_UNREADABLE, EXIT_REFUSED = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         failover = FailoverRecord.from_item(store.get_item(FAILOVER_PK) or {})
     except (BotoCoreError, ClientError) as error:
         print(f"could not read status in {args.region}: {error}", file=sys.stderr)
-        return 1
+        return EXIT_UNREADABLE
     rows = sorted(resources.values(), key=lambda s: (s.kind, s.name))
     if args.output == "json":
         print(json.dumps({
@@ -59,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
                 "lastAppliedRevision": s.last_applied_revision,
                 "conditions": [c.to_item() for c in s.conditions]} for s in rows],
         }, indent=2))
-        return 0
+        if not revision.valid:
+            print(f"desired state: {revision.message}", file=sys.stderr)
+            return EXIT_REFUSED
+        return EXIT_OK
     now = time.time()
     table = [("KIND", "NAME", "REGION", "READY", "REASON", "AGE", "REVISION")]
     for status in rows:
@@ -82,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
               "force", file=sys.stderr)
         for problem in revision.problems:
             print(f"  {problem}", file=sys.stderr)
-    return 0
+        return EXIT_REFUSED
+    return EXIT_OK
 
 
 def _age(seconds: float) -> str:

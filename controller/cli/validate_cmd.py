@@ -29,7 +29,11 @@ controller will before it accepts a revision:
      or UserProfile;
   3. the documents agree with each other: one Estate whose activeRegion is one of its
      regions, every reference resolves, no two profiles on one file system share a uid,
-     share paths stay inside their share, every domain has a network in both regions.
+     share paths stay inside their share, every domain has a network in both regions;
+  4. SageMaker's limits hold: at most 10 file systems in each profile's and domain's
+     list (shares on one file system count once), at most 4 security groups per domain
+     network (domains are VpcOnly: SageMaker adds the fifth), and profiles name an IAM
+     Identity Center user (singleSignOn) exactly when their domain's authMode is SSO.
 
 Problems are printed one per line on stderr, as file:line: field.path: message, in a
 stable order. Exit status: 0 valid, 1 invalid.

@@ -30,6 +30,7 @@ from controller.model import (
     SafetyLimits,
     ShareScope,
     ShareSpec,
+    SingleSignOnSpec,
     SourceLocation,
     SpaceBackupSpec,
     UserProfileSpec,
@@ -149,6 +150,8 @@ def _estate(name: str, spec: Mapping[str, Any]) -> EstateSpec:
         mode=Mode(spec.get("mode", Mode.ACTIVE_PASSIVE.value)),
         failover_strategy=FailoverStrategy(
             spec.get("failover", {}).get("strategy", FailoverStrategy.PROMOTE.value)),
+        fence_without_takeover=bool(spec.get("failover", {}).get("fenceWithoutTakeover",
+                                                                 False)),
         safety=SafetyLimits(max_removal_fraction=float(safety.get("maxRemovalPercent", 10))
                             / 100),
     )
@@ -174,7 +177,7 @@ def _file_system(name: str, spec: Mapping[str, Any]) -> FileSystemSpec:
         name=name,
         placements=placements,
         replicate=bool(spec.get("replicate", False)),
-        replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 900)),
+        replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 1800)),
         refresh_minutes=int(spec.get("workingCopyRefreshMinutes", 60)))
 
 
@@ -211,7 +214,15 @@ def _domain(name: str, spec: Mapping[str, Any]) -> DomainSpec:
 
 def _user_profile(name: str, spec: Mapping[str, Any]) -> UserProfileSpec:
     return UserProfileSpec(name=name, domain=spec["domain"], posix=_posix(spec["posix"]),
-                           shares=tuple(spec.get("shares", ())))
+                           shares=tuple(spec.get("shares", ())),
+                           sso=_single_sign_on(spec.get("singleSignOn")))
+
+
+def _single_sign_on(value: Mapping[str, Any] | None) -> SingleSignOnSpec | None:
+    if value is None:
+        return None
+    return SingleSignOnSpec(user_value=str(value["userValue"]),
+                            user_identifier=str(value.get("userIdentifier", "UserName")))
 
 
 def _profile_rows(domain: str, spec: Mapping[str, Any],
@@ -220,8 +231,10 @@ def _profile_rows(domain: str, spec: Mapping[str, Any],
     for index, row in enumerate(spec.get("profiles", ())):
         base: FieldPath = ("spec", "profiles", index)
         profile = UserProfileSpec(name=row["name"], domain=domain, posix=_posix(row),
-                                  shares=tuple(row.get("shares", ())))
+                                  shares=tuple(row.get("shares", ())),
+                                  sso=_single_sign_on(row.get("singleSignOn")))
         fields = {"name": (*base, "name"), "uid": (*base, "uid"), "gid": (*base, "gid"),
-                  "shares": (*base, "shares"), "domain": _NAME}
+                  "shares": (*base, "shares"), "domain": _NAME,
+                  "singleSignOn": (*base, "singleSignOn")}
         rows.append(Located("UserProfile", profile, document, fields))
     return rows

@@ -5,8 +5,8 @@ it is held to a strict form: absolute, only [A-Za-z0-9._/{}-], no empty, . or ..
 segments, no backslash, and only the {domain} and {profile} placeholders, as its scope
 requires. Then every directory the estate actually needs is rendered and checked to
 stay inside the share's root (names are SageMaker-valid already; this is belt and
-braces) and to belong to one share and one owner. This module must not check other
-kinds of reference; rules.py does.
+braces), to belong to one share and one owner, and not to nest (overlaps.py). This
+module must not check other kinds of reference; rules.py does.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import posixpath
 import re
 
 from controller.desired.catalog import Catalog, ShareUse
+from controller.desired.overlaps import check_overlaps
 from controller.errors import Problem
 from controller.model import ShareScope
 
@@ -95,6 +96,7 @@ def check_paths(catalog: Catalog) -> list[Problem]:
             valid.add(name)
     owners: dict[tuple[str, str], ShareUse] = {}
     reported: set[tuple[str, str]] = set()
+    inside: list[ShareUse] = []
     for use in catalog.uses():
         if use.share.spec.name not in valid:
             continue
@@ -102,6 +104,7 @@ def check_paths(catalog: Catalog) -> list[Problem]:
         if (problem := _escapes(use, rendered)) is not None:
             problems.append(problem)
             continue
+        inside.append(use)
         first = owners.setdefault((use.share.spec.file_system, rendered), use)
         if _same_directory_owner(first, use) or (use.share.spec.name, rendered) in reported:
             continue
@@ -111,7 +114,7 @@ def check_paths(catalog: Catalog) -> list[Problem]:
             f"{use.share.spec.file_system!r} as share {first.share.spec.name!r} for "
             f"{first.who} ({first.share.location}); every directory must belong to one "
             "share and one owner")))
-    return problems
+    return problems + check_overlaps(inside)
 
 
 def _escapes(use: ShareUse, rendered: str) -> Problem | None:

@@ -5,7 +5,10 @@ unique per kind (profiles per domain, table rows included); every reference reso
 to a document of the right kind (and a profile's own shares are user scope); no two
 profiles with user shares on one file system share a uid; every domain has a network
 in both estate regions; file system placements are well formed and cover the regions
-they must; share paths are safe (paths.py). Each problem is reported at the line of
+they must; a space-backup share's root can be the operator's (no owner, not writable by
+group or others: the lifecycle scripts refuse anything else); share paths are safe and
+do not nest (paths.py, overlaps.py); Studio's limits and SSO rules hold
+(studio_limits.py). Each problem is reported at the line of
 the field that refers or is wrong, and names the other party where there is one.
 
 The rules run only over documents that passed their schemas. They must not build the
@@ -22,6 +25,7 @@ from controller.desired.build import Located, Specs
 from controller.desired.catalog import Catalog
 from controller.desired.paths import check_paths
 from controller.desired.snapshot_rules import check_snapshot_rules
+from controller.desired.studio_limits import check_studio_limits
 from controller.errors import Problem
 from controller.model import EstateSpec, Mode, ShareScope
 
@@ -35,8 +39,10 @@ def check_rules(specs: Specs, root: str) -> list[Problem]:
         problems += _networks(catalog, estate)
         problems += _placements(catalog, estate)
     problems += _shared_uids(catalog)
+    problems += _space_backup_shares(catalog)
     problems += check_paths(catalog)
     problems += check_snapshot_rules(specs, catalog, estate)
+    problems += check_studio_limits(catalog)
     return sorted(set(problems))
 
 
@@ -58,6 +64,11 @@ def _estate_rules(specs: Specs, root: str) -> list[Problem]:
             problems.append(located.problem(
                 "activeRegion", f"must be the primary region ({estate.primary_region}) or the "
                 f"replica region ({estate.replica_region}); found {estate.active_region}"))
+        if estate.fence_without_takeover and estate.mode is Mode.ACTIVE_ACTIVE:
+            problems.append(located.document.problem(
+                ("spec", "failover", "fenceWithoutTakeover"),
+                "applies to active-passive estates only: in active-active mode the standby "
+                "region keeps serving and is never fenced by a flip"))
     return problems
 
 
@@ -201,4 +212,26 @@ def _shared_uids(catalog: Catalog) -> list[Problem]:
                     f"{profile.spec.qualified_name} both have user shares on file system "
                     f"{file_system!r}, so they need distinct uids")))
                 break
+    return problems
+
+
+def _space_backup_shares(catalog: Catalog) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for domain in catalog.domains.values():
+        backup = domain.spec.space_backup
+        share = catalog.shares.get(backup.share) if backup.enabled and backup.share else None
+        if share is None or share.spec.name in seen:
+            continue
+        seen.add(share.spec.name)
+        if share.spec.mode & 0o022:
+            problems.append(share.problem("mode", (
+                f"{share.spec.mode:04o} lets group or others write in the space-backup root; "
+                "the lifecycle scripts refuse a backup root writable by group or others "
+                "(anyone who can write in it could replace a profile's folder): use 0755 or "
+                "0711")))
+        if share.spec.owner is not None:
+            problems.append(share.problem("owner", (
+                "a space-backup share's root is owned by root (the operator makes each "
+                "profile's folder in it, owned by that profile); remove owner")))
     return problems

@@ -3,8 +3,10 @@
 The schemas are the single source of truth for what one document may say: types,
 required fields, enums, ranges, patterns, and no unknown fields. Each kind has
 <kind>.schema.json whose `kind` property is a const naming it, and all share
-common.schema.json through $ref. The schema folder is $STUDIO_OPERATOR_MANIFESTS/schemas
-when that variable is set, else manifests/schemas next to the controller package.
+common.schema.json through $ref. They ship inside the package (controller/desired/schemas,
+a link to manifests/schemas in the source tree, real files in the wheel) and are read with
+importlib.resources; $STUDIO_OPERATOR_MANIFESTS/schemas replaces them when that variable
+is set (to try a schema change without reinstalling).
 
 This module must not check anything across documents (rules.py does) nor build model
 types (build.py does); it reports every error of a document, located.
@@ -19,6 +21,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,6 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 
-import controller
 from controller.desired.documents import Document, show_value
 from controller.desired.messages import explain
 from controller.errors import Problem
@@ -36,9 +39,12 @@ from controller.model import API_VERSION
 MANIFESTS_ENV = "STUDIO_OPERATOR_MANIFESTS"
 
 
-def manifests_dir() -> Path:
+def schema_folder() -> Traversable:
+    """The schemas in force: $STUDIO_OPERATOR_MANIFESTS/schemas, else the package's own."""
     configured = os.environ.get(MANIFESTS_ENV)
-    return Path(configured) if configured else Path(controller.__file__).parents[1] / "manifests"
+    if configured:
+        return Path(configured) / "schemas"
+    return resources.files("controller.desired") / "schemas"
 
 
 @lru_cache(maxsize=256)
@@ -62,7 +68,7 @@ _StrictValidator = validators.extend(Draft202012Validator, {"pattern": _pattern}
 class SchemaSet:
     """The validators by kind, and any problem with the schema files themselves."""
 
-    directory: Path
+    directory: Traversable
     by_kind: Mapping[str, Validator]
     problems: tuple[Problem, ...] = ()
 
@@ -71,29 +77,38 @@ class SchemaSet:
         return sorted(self.by_kind)
 
 
-def load_schemas(directory: Path | None = None) -> SchemaSet:
-    return _load_schemas(str((directory or manifests_dir() / "schemas").resolve()))
+_loaded: dict[str, SchemaSet] = {}
 
 
-@lru_cache(maxsize=8)
-def _load_schemas(directory: str) -> SchemaSet:
-    folder = Path(directory)
+def load_schemas(directory: Traversable | None = None) -> SchemaSet:
+    """The schemas of `directory` (default: those in force), read once per folder."""
+    folder = directory or schema_folder()
+    key = str(folder)
+    if key not in _loaded:
+        _loaded[key] = _load_schemas(folder)
+    return _loaded[key]
+
+
+def _load_schemas(folder: Traversable) -> SchemaSet:
     problems: list[Problem] = []
-    contents: dict[Path, dict[str, Any]] = {}
-    for path in sorted(folder.glob("*.schema.json")):
+    contents: dict[str, dict[str, Any]] = {}
+    files = (sorted((f for f in folder.iterdir() if f.name.endswith(".schema.json")),
+                    key=lambda f: f.name) if folder.is_dir() else [])
+    for file in files:
         try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
+            loaded = json.loads(file.read_text(encoding="utf-8"))
             Draft202012Validator.check_schema(loaded)
-            contents[path] = loaded
+            contents[file.name] = loaded
         except (OSError, ValueError, SchemaError) as error:
             message = getattr(error, "message", None) or str(error)
-            problems.append(Problem(str(path), 0, "", f"schema cannot be used: {message}"))
+            problems.append(Problem(str(file), 0, "", f"schema cannot be used: {message}"))
     if not contents and not problems:
-        problems.append(Problem(directory, 0, "", f"no *.schema.json files here; set "
-                                f"{MANIFESTS_ENV} to the project's manifests folder"))
+        problems.append(Problem(str(folder), 0, "", "no *.schema.json files here; the "
+                                f"package is incomplete, or {MANIFESTS_ENV} names a folder "
+                                "without schemas/"))
     registry: Registry[Any] = Registry().with_resources(
-        (schema.get("$id", path.as_uri()), Resource.from_contents(schema))
-        for path, schema in contents.items()).crawl()
+        (schema.get("$id", f"urn:studio-operator:schema:{name}"), Resource.from_contents(schema))
+        for name, schema in contents.items()).crawl()
     by_kind: dict[str, Validator] = {}
     for schema in contents.values():
         kind = schema.get("properties", {}).get("kind", {}).get("const")

@@ -1,9 +1,11 @@
 """Finding and reading the desired-state files, and the revision they make together.
 
 A desired state is a folder searched recursively for *.yaml and *.yml files (hidden
-files and folders such as .git or .github are skipped), in sorted order, or one file
-given directly. Each file is read once, refused whole when it is over MAX_FILE_BYTES
-(before it is read) or not UTF-8, and hashed into the revision. This module must not
+files and folders such as .git or .github are skipped; a link to a file outside the
+folder is refused unread: a commit must not make the controller read, and quote in its
+problems, a file of its own), in sorted order, or one file given directly. Each file is
+read once, refused whole when it is over MAX_FILE_BYTES (before it is read) or not
+UTF-8, and hashed into the revision. This module must not
 parse YAML or know anything about the documents inside.
 """
 
@@ -85,8 +87,25 @@ def _read_folder(root: Path, shown: str) -> SourceSet:
         problems.append(Problem(shown, 0, "", "contains no *.yaml or *.yml files; a "
                                 "desired state needs at least an Estate document"))
     found.sort(key=lambda item: item[1])
-    read = _read_files(shown, found)
+    inside, outside = _inside(root, found)
+    read = _read_files(shown, inside)
+    problems += [Problem(str(full), 0, "", "is a symbolic link to a file outside the "
+                         "desired-state folder; it is not read (a revision must not make "
+                         "the controller read its own files)") for full, _ in outside]
     return SourceSet(shown, read.files, (*problems, *read.problems))
+
+
+def _inside(root: Path, found: list[tuple[Path, str]]) -> tuple[list[tuple[Path, str]],
+                                                                 list[tuple[Path, str]]]:
+    """Files whose real path is inside the folder, and links that lead out of it."""
+    top = os.path.realpath(root)
+    inside: list[tuple[Path, str]] = []
+    outside: list[tuple[Path, str]] = []
+    for full, relative in found:
+        real = os.path.realpath(full)
+        (inside if os.path.commonpath((top, real)) == top else outside).append(
+            (full, relative))
+    return inside, outside
 
 
 def _read_files(shown_root: str, paths: list[tuple[Path, str]]) -> SourceSet:

@@ -8,7 +8,8 @@ turns the same knobs as the Python API through these:
     POST /_emulator/config                  {"transition_seconds": ..,
                                              "replication_interval_seconds": ..}
     POST /_emulator/faults                  {"rate": .., "kinds": [..], "services": [..],
-                                             "operations": [..], "seed": .., "timeout_seconds": ..}
+                                             "operations": [..], "seed": .., "timeout_seconds": ..,
+                                             "regions": [..]}
     GET  /_emulator/faults   DELETE /_emulator/faults
     GET  /_emulator/request-counts          DELETE /_emulator/request-counts
     POST /_emulator/reset                   all state, as Emulator.reset()
@@ -42,6 +43,7 @@ class Controllable(Protocol):
         operations: Iterable[str] | None = None,
         seed: int = 0,
         timeout_seconds: float = 1.0,
+        regions: Iterable[str] | None = None,
     ) -> None: ...
     def clear_faults(self) -> None: ...
     def faults_snapshot(self) -> dict[str, Any]: ...
@@ -96,6 +98,7 @@ class ControlApp:
                     operations=body.get("operations"),
                     seed=int(body.get("seed", 0)),
                     timeout_seconds=float(body.get("timeout_seconds", 1.0)),
+                    regions=body.get("regions"),
                 )
             elif method == "DELETE":
                 emulator.clear_faults()

@@ -1,7 +1,8 @@
 """EFS calls the emulator answers or completes itself; the rest of EFS is moto's.
 
 Completed after moto: CreateFileSystem (the file system's folder), DescribeFileSystems
-(FileSystemProtection and throughput updates), DeleteFileSystem (refused while
+(FileSystemProtection and throughput updates; a listing comes in a shuffled order, as
+EFS promises none), DeleteFileSystem (refused while
 replicating; the folder goes with it), CreateAccessPoint (ClientToken idempotency).
 Answered here: UpdateFileSystemProtection, UpdateFileSystem, Put/DescribeBackupPolicy,
 Put/Describe/DeleteFileSystemPolicy (moto has no delete) and the replication
@@ -28,12 +29,18 @@ THROUGHPUT_MODES = {"bursting", "provisioned", "elastic"}
 
 class ElasticFileSystem:
     def __init__(
-        self, config: EmulatorConfig, gateway: MotoGateway, store: EfsStore, replicator: Replicator
+        self,
+        config: EmulatorConfig,
+        gateway: MotoGateway,
+        store: EfsStore,
+        replicator: Replicator,
+        region_down: Callable[[str], bool] = lambda region: False,
     ):
         self.config = config
         self.gateway = gateway
         self.store = store
         self.replicator = replicator
+        self.region_down = region_down
         self.handlers: dict[str, Callable[[EfsCall], Reply]] = {
             "CreateFileSystem": self._create_file_system,
             "DescribeFileSystems": self._describe_file_systems,
@@ -58,7 +65,8 @@ class ElasticFileSystem:
         account = self.gateway.account_of(
             request.access_key, request.headers.get("x-moto-account-id")
         )
-        call = EfsCall(request, account, self.store, self.gateway, self.config, self.replicator)
+        call = EfsCall(request, account, self.store, self.gateway, self.config, self.replicator,
+                       self.region_down)
         with self.store.lock:
             self.store.sweep(self.config.clock())
             return handler(call)
@@ -88,6 +96,10 @@ class ElasticFileSystem:
             return _moto_reply(status, headers, body)
         listing = json.loads(body)
         listing["FileSystems"] = [self._decorate(call, fs) for fs in listing.get("FileSystems", [])]
+        if len(listing["FileSystems"]) > 1:
+            # "The order of file systems returned ... is unspecified" (DescribeFileSystems):
+            # code that takes the first match must fail here, not on a real account.
+            self.store.order.shuffle(listing["FileSystems"])
         return json_reply(listing, protocol="rest-json")
 
     def _delete_file_system(self, call: EfsCall) -> Reply:
@@ -112,8 +124,8 @@ class ElasticFileSystem:
         if self.store.protection_of(key) == "REPLICATING":
             raise AwsError(
                 "ReplicationAlreadyExists",
-                f"File system {file_system_id} is a replication destination; "
-                "delete the replication first.",
+                "ReplicationOverwriteProtection cannot be changed while the file system is "
+                "a replication destination.",
                 409,
             )
         if wanted not in ("ENABLED", "DISABLED"):

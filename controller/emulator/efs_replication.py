@@ -1,18 +1,24 @@
 """EFS cross-region replication's control plane: create, describe, delete configurations.
 
-As in EFS: a file system takes part in at most one configuration; creating one makes
-the destination file system in the destination region (with its own folder), or adopts
-an existing one whose replication overwrite protection is DISABLED; the destination
-shows REPLICATING and is read-only (the replicator puts back any change made to it);
-a configuration is visible from both regions; deleting it goes through DELETING, stops
-the mirroring, and the destination stands alone, writable, protection ENABLED again.
+As in EFS: a file system takes part in at most one configuration (a second one is a
+BadRequest: the parameter is invalid); creating one makes the destination file system
+in the destination region (with its own folder), or adopts an existing one whose
+replication overwrite protection is DISABLED (and refuses, with ConflictException, an
+unencrypted destination for an encrypted source); the destination shows REPLICATING and
+is read-only (the replicator puts back any change made to it); a configuration is
+visible from both regions. DeleteReplicationConfiguration names it by its *source* id
+only, from either region: ALL_CONFIGURATIONS (the default) deletes both sides, which
+needs the other region to answer; LOCAL_CONFIGURATION_ONLY deletes only the calling
+region's side and leaves the other orphaned (ERROR), as EFS does. Once the destination's
+side is gone it stands alone, writable, protection ENABLED again.
 This module must not copy data (the replicator does) or keep state of its own.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.client import BaseClient
@@ -23,6 +29,11 @@ from controller.emulator.moto_gateway import MotoGateway
 from controller.emulator.protocol import AwsError, AwsRequest, Reply, json_reply
 from controller.emulator.replicator import Replicator
 
+DELETION_MODES = ("ALL_CONFIGURATIONS", "LOCAL_CONFIGURATION_ONLY")
+_IN_A_CONFIGURATION = (
+    "File system {} is already a source or destination file system in another "
+    "replication configuration."
+)
 FILE_SYSTEM_ARN = re.compile(
     r"arn:aws[a-z-]*:elasticfilesystem:([a-z0-9-]+):(\d{12}):file-system/(fs-[0-9a-f]+)"
 )
@@ -36,6 +47,8 @@ class EfsCall:
     gateway: MotoGateway
     config: EmulatorConfig
     replicator: Replicator
+    # Whether a region is down (every call to it failing): work that spans regions fails.
+    region_down: Callable[[str], bool] = field(default=lambda region: False)
 
     @property
     def region(self) -> str:
@@ -68,13 +81,9 @@ def create_replication_configuration(call: EfsCall) -> Reply:
     region, existing_id = _destination_region_and_id(call, wanted)
     store = call.store
     if store.replication_of(call.account, call.region, source_id) is not None:
-        raise AwsError(
-            "ValidationException",
-            f"File system {source_id} is already a source or destination of a "
-            "replication configuration.",
-        )
+        raise AwsError("BadRequest", _IN_A_CONFIGURATION.format(source_id))
     if existing_id is not None:
-        _check_existing_destination(call, region, existing_id, source_id)
+        _check_existing_destination(call, region, existing_id, source)
         destination_id = existing_id
     else:
         destination_id = _create_destination(call, region, source)
@@ -111,27 +120,56 @@ def describe_replication_configurations(call: EfsCall) -> Reply:
         replications = [
             r
             for r in call.store.replications
-            if r.account == call.account and call.region in (r.source_region, r.destination_region)
+            if r.account == call.account and r.has_side(call.region, now)
         ]
     size = int(call.request.query_value("MaxResults") or 100)
     start = int(call.request.query_value("NextToken") or 0)
     chunk = replications[start : start + size]
-    body: dict[str, Any] = {"Replications": [r.describe(now) for r in chunk]}
+    body: dict[str, Any] = {"Replications": [r.describe(now, call.region) for r in chunk]}
     if start + size < len(replications):
         body["NextToken"] = str(start + size)
     return json_reply(body, protocol="rest-json")
 
 
 def delete_replication_configuration(call: EfsCall) -> Reply:
-    file_system_id = call.request.path_params.get("SourceFileSystemId", "")
-    found = call.store.replication_of(call.account, call.region, file_system_id)
+    source_id = call.request.path_params.get("SourceFileSystemId", "")
+    mode = call.request.query_value("deletionMode") or "ALL_CONFIGURATIONS"
+    if mode not in DELETION_MODES:
+        raise AwsError("BadRequest", f"DeletionMode must be one of {', '.join(DELETION_MODES)}.")
+    # By the source's id only: a destination's id names no configuration.
+    found = call.store.replication_by_source(call.account, call.region, source_id)
     if found is None:
-        call.describe_file_system(file_system_id)
         raise AwsError(
-            "ReplicationNotFound", f"No replication configuration found for {file_system_id}.", 404
+            "ReplicationNotFound",
+            f"No replication configuration found with source file system {source_id}.",
+            404,
         )
-    if found.lifecycle.status != "DELETING":
+    now = call.config.clock()
+    other = (found.destination_region if call.region == found.source_region
+             else found.source_region)
+    if mode == "LOCAL_CONFIGURATION_ONLY":
+        if other == call.region:
+            raise AwsError(
+                "BadRequest",
+                "LOCAL_CONFIGURATION_ONLY cannot be used for a replication within one "
+                "account and Region.",
+            )
+        if call.region not in found.side_deletions:
+            found.side_deletions[call.region] = Lifecycle.begin("DELETING", call.config)
+    elif found.has_side(other, now) and found.lifecycle.status != "DELETING":
+        if call.region_down(other):
+            # Both sides go together, so the other region must answer; when it cannot,
+            # only LOCAL_CONFIGURATION_ONLY deletes anything.
+            raise AwsError(
+                "InternalServerError",
+                f"The replication configuration could not be deleted in {other}. Try "
+                "again, or delete this Region's side with LOCAL_CONFIGURATION_ONLY.",
+                500,
+            )
         found.lifecycle.move("DELETING", call.config)
+    elif not found.has_side(other, now):
+        # The other side is already gone (orphaned): only this side is left to delete.
+        found.side_deletions.setdefault(call.region, Lifecycle.begin("DELETING", call.config))
     call.store.sweep(call.config.clock())
     return Reply(204, b"", {"Content-Type": "application/json"})
 
@@ -155,26 +193,30 @@ def _destination_region_and_id(call: EfsCall, wanted: dict[str, Any]) -> tuple[s
 
 
 def _check_existing_destination(
-    call: EfsCall, region: str, destination_id: str, source_id: str
+    call: EfsCall, region: str, destination_id: str, source: dict[str, Any]
 ) -> None:
+    source_id = str(source["FileSystemId"])
     if (region, destination_id) == (call.region, source_id):
         raise AwsError(
-            "ValidationException", "The destination file system cannot be the source file system."
+            "BadRequest", "The destination file system cannot be the source file system."
         )
-    call.describe_file_system(destination_id, region)
+    destination = call.describe_file_system(destination_id, region)
     if call.store.replication_of(call.account, region, destination_id) is not None:
-        raise AwsError(
-            "ValidationException",
-            f"File system {destination_id} is already a source or destination of a "
-            "replication configuration.",
-        )
+        raise AwsError("BadRequest", _IN_A_CONFIGURATION.format(destination_id))
     protection = call.store.protection_of((call.account, region, destination_id))
     if protection != "DISABLED":
         raise AwsError(
-            "ValidationException",
+            "BadRequest",
             f"Destination file system {destination_id} has replication overwrite protection "
             f"{protection}; disable it with UpdateFileSystemProtection before using it as a "
             "replication destination.",
+        )
+    if source.get("Encrypted") and not destination.get("Encrypted"):
+        raise AwsError(
+            "ConflictException",
+            f"Source file system {source_id} is encrypted but destination file system "
+            f"{destination_id} is not.",
+            409,
         )
 
 

@@ -5,8 +5,11 @@ when it is overloaded or broken, in each protocol's own shape: throttling (400
 ThrottlingException for JSON services, 429 for EFS, 503 RequestLimitExceeded for EC2,
 400 Throttling for IAM/STS, 503 SlowDown for S3), server errors (500/503), or a
 connection that hangs and is dropped. Draws come from a seeded generator, so a test
-sees the same faults on the same sequence of calls. Control and /moto-api calls are
-never faulted or counted. This module must not decide how requests are served.
+sees the same faults on the same sequence of calls. A plan may target regions (the calls
+signed for them): a region whose every call fails with a server error or a dropped
+connection is down, which the EFS extension also honours for what one region does in
+another (`region_down`). Control and /moto-api calls are never faulted or counted. This
+module must not decide how requests are served.
 """
 
 from __future__ import annotations
@@ -47,9 +50,12 @@ class FaultPlan:
     operations: frozenset[str] | None
     seed: int
     timeout_seconds: float
+    regions: frozenset[str] | None = None
 
     def matches(self, request: AwsRequest) -> bool:
         if self.services is not None and request.service not in self.services:
+            return False
+        if self.regions is not None and request.region not in self.regions:
             return False
         # Operations may be named bare ("ListUserProfiles") or qualified
         # ("sagemaker:ListUserProfiles").
@@ -78,6 +84,7 @@ class FaultInjector:
         operations: Iterable[str] | None = None,
         seed: int = 0,
         timeout_seconds: float = 1.0,
+        regions: Iterable[str] | None = None,
     ) -> None:
         kinds = tuple(kinds)
         unknown = set(kinds) - set(FAULT_KINDS)
@@ -92,6 +99,7 @@ class FaultInjector:
             operations=frozenset(operations) if operations is not None else None,
             seed=seed,
             timeout_seconds=timeout_seconds,
+            regions=frozenset(regions) if regions is not None else None,
         )
         with self._lock:
             self._plan = plan
@@ -116,8 +124,19 @@ class FaultInjector:
                 "services": sorted(plan.services) if plan.services is not None else None,
                 "operations": sorted(plan.operations) if plan.operations is not None else None,
                 "timeout_seconds": plan.timeout_seconds,
+                "regions": sorted(plan.regions) if plan.regions is not None else None,
                 "injected": dict(self.injected),
             }
+
+    def region_down(self, region: str, service: str = "efs") -> bool:
+        """True while every call `service` gets in `region` fails as an outage does (a
+        server error or a dropped connection, not throttling), for every operation."""
+        with self._lock:
+            plan = self._plan
+        return (plan is not None and plan.rate >= 1.0 and plan.regions is not None
+                and region in plan.regions and plan.operations is None
+                and (plan.services is None or service in plan.services)
+                and "throttle" not in plan.kinds)
 
     def decide(self, request: AwsRequest) -> Fault | None:
         with self._lock:

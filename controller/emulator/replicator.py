@@ -4,10 +4,12 @@ Every `replication_interval_seconds` (and at once when a configuration is create
 mirrors each active configuration's source folder into its destination folder, then
 records LastReplicatedTimestamp as the time the pass *started* (everything written
 before then is on the replica, which is what the EFS field promises) and moves a new
-configuration from ENABLING to ENABLED. Configurations being deleted are not mirrored
-any more; when a deletion completes, whatever the replica held that its source did not
-is moved into EFS's lost+found folder at the replica's root. This module must not
-answer API calls.
+configuration from ENABLING to ENABLED; a new replica has no timestamp until its first
+pass has finished. Configurations being deleted (either side) are not mirrored any more,
+nor are those with a region that is down (the lag then grows, as it would); when the
+destination's side is deleted, whatever the replica held that its source did not is
+moved into EFS's lost+found folder at the replica's root. This module must not answer
+API calls.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from controller.emulator.efs_store import EfsStore, Replication
@@ -24,9 +26,15 @@ from controller.emulator.mirror import mirror_tree, move_unmatched
 
 
 class Replicator:
-    def __init__(self, store: EfsStore, config: EmulatorConfig):
+    def __init__(
+        self,
+        store: EfsStore,
+        config: EmulatorConfig,
+        region_down: Callable[[str], bool] = lambda region: False,
+    ):
         self._store = store
         self._config = config
+        self._region_down = region_down
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._pass_lock = threading.Lock()  # one pass at a time: the thread or sync_now()
@@ -78,7 +86,11 @@ class Replicator:
             now = self._config.clock()
             self._store.sweep(now)
             active = [
-                r for r in self._store.replications if r.status(now) in ("ENABLING", "ENABLED")
+                r
+                for r in self._store.replications
+                if r.mirroring(now)
+                and not self._region_down(r.source_region)
+                and not self._region_down(r.destination_region)
             ]
         mirrored = 0
         for replication in active:
@@ -86,7 +98,7 @@ class Replicator:
             folders = self._store.folders
             try:
                 with self._folder_lock:
-                    if replication.lifecycle.status == "DELETING":
+                    if replication.lifecycle.status == "DELETING" or replication.side_deletions:
                         continue  # deleted since the pass began: the replica is on its own
                     source = folders.ensure(replication.source_id)
                     mirror_tree(source, folders.ensure(replication.destination_id))
@@ -124,8 +136,8 @@ class Replicator:
     def _record(self, replication: Replication, started: float) -> None:
         with self._store.lock:
             now = self._config.clock()
-            if any(r is replication for r in self._store.replications) and replication.status(
+            if any(r is replication for r in self._store.replications) and replication.mirroring(
                 now
-            ) in ("ENABLING", "ENABLED"):
+            ):
                 replication.last_replicated = started
                 replication.first_pass_done = True

@@ -1,8 +1,9 @@
 """The WSGI application in front of moto: control, counting, faults, extensions, moto.
 
 Each request is recognised once (service, region, operation), counted, possibly
-answered with an injected fault, then offered to the emulator's own service extensions
-(SageMaker Studio, EFS); whatever they do not claim goes to moto untouched. Errors the
+answered with an injected fault, checked against its service model as AWS checks it
+(validation.py), then offered to the emulator's own service extensions (SageMaker
+Studio, EFS); whatever they do not claim goes to moto untouched. Errors the
 extensions raise become AWS-shaped errors of the caller's protocol; an unexpected crash
 becomes a loud 500 InternalFailure naming the exception, never a silent success.
 This module must not implement any AWS behaviour itself.
@@ -33,6 +34,12 @@ class ServiceExtension(Protocol):
     def handle(self, request: AwsRequest) -> Reply | None: ...
 
 
+class RequestCheck(Protocol):
+    """Answers an invalid request with its error, before anything serves it."""
+
+    def check(self, request: AwsRequest) -> Reply | None: ...
+
+
 class EmulatorApp:
     def __init__(
         self,
@@ -42,6 +49,7 @@ class EmulatorApp:
         counter: RequestCounter,
         control: WsgiApp,
         on_moto_reset: Callable[[], None],
+        checks: Sequence[RequestCheck] = (),
     ):
         self._moto = moto_app
         self._extensions = extensions
@@ -49,6 +57,7 @@ class EmulatorApp:
         self._counter = counter
         self._control = control
         self._on_moto_reset = on_moto_reset
+        self._checks = checks
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -68,6 +77,10 @@ class EmulatorApp:
             if fault.reply is None:
                 return _drop_connection(environ, start_response, fault.delay_seconds)
             return _send(fault.reply, start_response)
+        for check in self._checks:
+            refusal = check.check(request)
+            if refusal is not None:
+                return _send(refusal, start_response)
         reply = self._serve(request)
         if reply is None:
             return self._moto(environ, start_response)

@@ -4,7 +4,8 @@ What moto gets wrong and this fixes: real `d-` ids and a DomainId in the create 
 one domain per name per region, a real home EFS file system (with its folder, mount
 targets and NFS security groups) created in the domain's VPC, Pending/Updating/Deleting
 transitions, ResourceNotFound for unknown ids, AWS's top-level merge of settings on
-update. This module must not touch user profiles' own settings or moto internals.
+update, and the update refused whole when it changes the network under running apps
+(sagemaker_rules.py). This module must not touch user profiles' own settings or moto internals.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from controller.emulator.efs_store import EfsFolders
 from controller.emulator.lifecycle import epoch, random_suffix
 from controller.emulator.moto_gateway import client_error_to_aws
 from controller.emulator.protocol import AwsError
+from controller.emulator.sagemaker_rules import check_network_update, check_settings, is_vpc_only
 from controller.emulator.sagemaker_store import (
     Domain,
     StudioCall,
@@ -64,6 +66,9 @@ def create_domain(call: StudioCall, folders: EfsFolders) -> dict[str, Any]:
         raise AwsError("ValidationException", "DefaultUserSettings.ExecutionRole is required")
     validate_settings(call, body["DefaultUserSettings"], "defaultUserSettings")
     validate_settings(call, body.get("DefaultSpaceSettings"), "defaultSpaceSettings")
+    vpc_only = is_vpc_only(None, body)
+    check_settings(body["DefaultUserSettings"], "defaultUserSettings", vpc_only)
+    check_settings(body.get("DefaultSpaceSettings"), "defaultSpaceSettings", vpc_only)
     if any(d.name == name for d in part.domains.values()):
         raise AwsError("ResourceInUse", f"Domain with name {name} already exists in {part.region}")
     zones = _subnet_zones(call, body["VpcId"], body["SubnetIds"])
@@ -138,6 +143,10 @@ def update_domain(call: StudioCall) -> dict[str, Any]:
         )
     validate_settings(call, body.get("DefaultUserSettings"), "defaultUserSettings")
     validate_settings(call, body.get("DefaultSpaceSettings"), "defaultSpaceSettings")
+    vpc_only = is_vpc_only(domain, body)
+    check_settings(body.get("DefaultUserSettings"), "defaultUserSettings", vpc_only)
+    check_settings(body.get("DefaultSpaceSettings"), "defaultSpaceSettings", vpc_only)
+    check_network_update(call, domain, body)
     spec = domain.spec
     if body.get("SubnetIds"):
         _subnet_zones(call, str(spec.get("VpcId", body.get("VpcId", ""))), body["SubnetIds"])

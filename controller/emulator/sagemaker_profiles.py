@@ -16,6 +16,7 @@ from typing import Any
 from controller.emulator.efs_store import EfsFolders
 from controller.emulator.lifecycle import epoch
 from controller.emulator.protocol import AwsError
+from controller.emulator.sagemaker_rules import check_settings, check_sso_profile, is_vpc_only
 from controller.emulator.sagemaker_store import (
     Domain,
     Space,
@@ -84,6 +85,8 @@ def create_user_profile(call: StudioCall, folders: EfsFolders) -> dict[str, Any]
         )
     settings = call.body.get("UserSettings") or {}
     validate_settings(call, settings, "userSettings")
+    check_settings(settings, "userSettings", is_vpc_only(domain))
+    check_sso_profile(domain, call.body)
     extra: dict[str, Any] = {
         k: call.body[k]
         for k in ("SingleSignOnUserIdentifier", "SingleSignOnUserValue")
@@ -141,6 +144,7 @@ def update_user_profile(call: StudioCall) -> dict[str, Any]:
         )
     given = call.body.get("UserSettings")
     validate_settings(call, given, "userSettings")
+    check_settings(given, "userSettings", is_vpc_only(call.part.domains.get(profile.domain_id)))
     profile.settings = merge_settings(profile.settings, given)
     profile.lifecycle.move("Updating", call.config)
     return {"UserProfileArn": profile.arn}

@@ -15,7 +15,10 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+import botocore.session
 
 from controller.emulator.lifecycle import GONE, EmulatorConfig, Lifecycle
 from controller.emulator.moto_gateway import MotoGateway
@@ -97,7 +100,9 @@ class StudioPartition:
     lifecycle_configs: dict[str, StudioLifecycleConfig] = field(default_factory=dict)
 
     def arn(self, kind: str, *parts: str) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:{kind}/" + "/".join(parts)
+        # The partition follows the region (aws-us-gov in GovCloud, aws-cn in China).
+        return (f"arn:{partition_of(self.region)}:sagemaker:{self.region}:{self.account}:"
+                f"{kind}/" + "/".join(parts))
 
     def sweep(self, now: float) -> None:
         """Forget resources whose Deleting transition has finished."""
@@ -120,6 +125,14 @@ class StudioPartition:
 
     def by_arn(self, arn: str) -> StudioResource | None:
         return next((r for r in self.resources() if r.arn == arn), None)
+
+
+@lru_cache(maxsize=64)
+def partition_of(region: str) -> str:
+    try:
+        return str(botocore.session.get_session().get_partition_for_region(region))
+    except Exception:  # a made-up region name (tests use a few): the commercial partition
+        return "aws"
 
 
 class StudioStore:

@@ -1,8 +1,9 @@
 """Start, control and stop the local AWS emulator: moto plus the project's extensions.
 
 One werkzeug server on loopback, in a background thread of the calling process, serves
-`EmulatorApp` (control endpoints, request counting, fault injection, the SageMaker
-Studio and EFS extensions, then moto's own DomainDispatcherApplication). A daemon
+`EmulatorApp` (control endpoints, request counting, fault injection, the check of every
+request against its service model, the SageMaker Studio and EFS extensions, then moto's
+own DomainDispatcherApplication). A daemon
 thread mirrors replicated EFS folders. Everything lives in memory except the EFS
 folders under data_dir/efs. This module must not implement AWS behaviour; it wires the
 pieces together and exposes the Python API the tests and the CLI use.
@@ -34,6 +35,7 @@ from controller.emulator.moto_gateway import MotoGateway
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
 from controller.emulator.sagemaker import SageMakerStudio
+from controller.emulator.validation import ModelValidator
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -61,8 +63,11 @@ class Emulator:
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._faults = FaultInjector()
         self._counter = RequestCounter()
-        self._efs_store = EfsStore(EfsFolders(self.efs_root))
-        self._replicator = Replicator(self._efs_store, self.config)
+        self._efs_store = EfsStore(EfsFolders(self.efs_root), clock=lambda: self.config.clock())
+        self._replicator = Replicator(self._efs_store, self.config, self._faults.region_down)
+        self._model_check = ModelValidator()
+        # Read by EmulatorApp on every request; emptied only by set_model_checks(False).
+        self._checks: list[ModelValidator] = [self._model_check]
         # The extensions need the bound port (for their in-process calls), so the list is
         # filled in once the server socket exists.
         extensions: list[ServiceExtension] = []
@@ -73,6 +78,7 @@ class Emulator:
             self._counter,
             ControlApp(self),
             self._reset_state,
+            checks=self._checks,
         )
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=_QuietHandler
@@ -82,7 +88,9 @@ class Emulator:
         self.endpoint_url = f"http://{host}:{self.port}"
         self._gateway = MotoGateway(self._moto, f"{host}:{self.port}")
         self._studio = SageMakerStudio(self.config, self._gateway, self._efs_store.folders)
-        self._efs = ElasticFileSystem(self.config, self._gateway, self._efs_store, self._replicator)
+        self._efs = ElasticFileSystem(
+            self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
+        )
         extensions.extend([self._studio, self._efs])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -157,8 +165,9 @@ class Emulator:
         operations: Iterable[str] | None = None,
         seed: int = 0,
         timeout_seconds: float = 1.0,
+        regions: Iterable[str] | None = None,
     ) -> None:
-        self._faults.set(rate, kinds, services, operations, seed, timeout_seconds)
+        self._faults.set(rate, kinds, services, operations, seed, timeout_seconds, regions)
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -171,6 +180,11 @@ class Emulator:
 
     def reset_request_counts(self) -> None:
         self._counter.reset()
+
+    def set_model_checks(self, enabled: bool) -> None:
+        """Turn the model check (validation.py) off or back on: only to measure what it
+        costs (bench/model_validation.py). AWS always checks; tests never turn it off."""
+        self._checks[:] = [self._model_check] if enabled else []
 
     # -- lifetime ------------------------------------------------------------------------
     def stop(self) -> None:

@@ -76,6 +76,24 @@ def ensure_directory(mount: Path, path: str, uid: int, gid: int, mode: int) -> D
         os.close(fd)
 
 
+def open_directory(mount: Path, path: str) -> int:
+    """An O_RDONLY descriptor of the existing directory `mount`/`path`, every component
+    opened relative to its parent without following links; the caller closes it."""
+    parts = path_components(path)
+    fd = os.open(mount, _OPEN_DIR)
+    walked = ""
+    try:
+        for part in parts:
+            walked = f"{walked}/{part}"
+            child = _open_child(fd, part, walked)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _make(parent: int, name: str, mode: int) -> bool:
     try:
         os.mkdir(name, mode, dir_fd=parent)

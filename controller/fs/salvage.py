@@ -10,12 +10,15 @@ target) is copied, with its owner, mode and mtime, into
 
 and the list is written last, as saved-files.txt: its presence means "saved". The
 recovery folders are root's (0700): people get their files back from an administrator,
-nobody can plant a link in them meanwhile. Directories are walked through file
-descriptors without following any link (O_NOFOLLOW); links are saved as links. A re-run
-(after a crash) finishes the folder, replacing its own half-written files. Nothing is
-ever removed, in either copy. A file changed with the same size and mtime is not told
-apart (the quick check rsync makes). Hard links are saved as separate files.
-This module must not talk to AWS.
+nobody can plant a link in them meanwhile. Directories are walked (salvage_walk.py)
+through file descriptors without following any link (O_NOFOLLOW), with a bounded number
+of descriptors and an explicit stack, however deep or large the tree; links are saved as
+links, sparse files keep their holes, xattrs and ACLs are kept (those the active copy
+cannot hold are listed in `not_kept`). Names in saved-files.txt are escaped
+(controller.escaping). A re-run (after a crash) finishes the folder, replacing its own
+half-written files. Nothing is ever removed, in either copy. A file changed with the same
+size and mtime is not told apart (the quick check rsync makes), nor an xattr-only
+change. Hard links are saved as separate files. This module must not talk to AWS.
 """
 
 from __future__ import annotations
@@ -23,33 +26,22 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.escaping import escape
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
-from controller.fs.copy.entries import (
-    EntryFailure,
-    Options,
-    apply_metadata,
-    describe,
-    read_umask,
-    sync_entry,
-)
+from controller.fs.copy import xattrs
+from controller.fs.copy.metadata import Options, describe, read_umask
+from controller.fs.dirstack import OPEN_DIR
+from controller.fs.salvage_walk import RECOVERY_MODE, SavedEntry, SaveWalk
 
-_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-RECOVERY_MODE = 0o700
+__all__ = ["SalvageRefused", "SalvageReport", "SavedEntry", "save_unreplicated"]
 
 
 class SalvageRefused(Exception):
     """The copies cannot be compared at all (a root is missing or is a link)."""
-
-
-@dataclass
-class SavedEntry:
-    path: str  # relative to the file system root
-    reason: str  # "missing" (the active copy lacks it) or "differs"
-    size: int = 0
 
 
 @dataclass
@@ -58,6 +50,8 @@ class SalvageReport:
     saved: list[SavedEntry] = field(default_factory=list)
     compared: int = 0
     errors: list[str] = field(default_factory=list)
+    # xattrs/ACLs the active copy could not hold ("path: what"): saved without them.
+    not_kept: list[str] = field(default_factory=list)
 
     @property
     def bytes(self) -> int:
@@ -81,17 +75,18 @@ def save_unreplicated(old_root: Path, active_root: Path, folder: str,
     if "/" in folder or folder in ("", ".", ".."):
         raise SalvageRefused(f"{folder!r} is not a folder name")
     report = SalvageReport(f"/{RECOVERY_ROOT}/{folder}")
-    opts = Options(dry_run=False, overwrite_newer=False, set_owner=os.geteuid() == 0,
-                   umask=read_umask())
     old_fd = _open_root(old_root, "old copy")
     try:
+        opts = Options(dry_run=False, overwrite_newer=False, set_owner=os.geteuid() == 0,
+                       umask=read_umask(), xattrs=xattrs.supported(old_fd))
         active_fd = _open_root(active_root, "active copy")
         try:
             recovery_fd = _open_recovery(active_fd, folder)
             try:
-                walk = _Walk(opts, report, recovery_fd, progress)
-                walk.directory(old_fd, active_fd, "", skip_recovery=True)
-                walk.finish()
+                walk = SaveWalk(opts, RECOVERY_ROOT, progress)
+                walk.run(old_fd, active_fd, recovery_fd)
+                report.saved, report.compared = walk.saved, walk.compared
+                report.errors, report.not_kept = walk.errors, walk.not_kept
                 if not report.errors:
                     _write_manifest(recovery_fd, report)
             finally:
@@ -103,129 +98,9 @@ def save_unreplicated(old_root: Path, active_root: Path, folder: str,
     return report
 
 
-class _Walk:
-    def __init__(self, opts: Options, report: SalvageReport, recovery_fd: int,
-                 progress: Callable[[int], None] | None) -> None:
-        self.opts = opts
-        self.report = report
-        self.recovery_fd = recovery_fd
-        self.progress = progress
-        # Directories made in the recovery folder, given the old copy's metadata once
-        # they are filled (mtimes last, deepest first).
-        self.made: set[str] = set()
-        self.old_dirs: dict[str, os.stat_result] = {}
-
-    def directory(self, old_fd: int, active_fd: int | None, rel: str,
-                  skip_recovery: bool = False) -> None:
-        target: list[int] = []  # recovery/<rel>, opened (and made) at the first save here
-        try:
-            for entry in _entries(old_fd):
-                name = entry.name
-                if skip_recovery and name == RECOVERY_ROOT:
-                    continue  # the old copy's own recovery folders: not users' newer writes
-                path = f"{rel}/{name}" if rel else name
-                self.report.compared += 1
-                if self.progress is not None and self.report.compared % 1000 == 0:
-                    self.progress(self.report.compared)
-                try:
-                    mine = entry.stat(follow_symlinks=False)
-                    theirs = _lstat_at(active_fd, name)
-                    if stat.S_ISDIR(mine.st_mode):
-                        self._directory_entry(old_fd, active_fd, name, path, mine, theirs)
-                    elif theirs is None or not _same(old_fd, active_fd, name, mine, theirs):
-                        if not target:
-                            target.append(self._parent(rel))
-                        self._save(old_fd, target[0], name, path, mine,
-                                   "missing" if theirs is None else "differs")
-                except (OSError, EntryFailure) as error:
-                    self.report.errors.append(f"{path}: {_describe(error)}")
-        finally:
-            for fd in target:
-                os.close(fd)
-
-    def _directory_entry(self, old_fd: int, active_fd: int | None, name: str, path: str,
-                         mine: os.stat_result, theirs: os.stat_result | None) -> None:
-        self.old_dirs[path] = mine
-        child_old = os.open(name, _OPEN_DIR, dir_fd=old_fd)
-        child_active: int | None = None
-        try:
-            if theirs is not None and stat.S_ISDIR(theirs.st_mode):
-                child_active = os.open(name, _OPEN_DIR, dir_fd=active_fd)
-            else:
-                # The whole directory is missing from the active copy: keep it, even empty.
-                os.close(self._parent(path))
-                self.report.saved.append(SavedEntry(path + "/", "missing"))
-            self.directory(child_old, child_active, path)
-        finally:
-            os.close(child_old)
-            if child_active is not None:
-                os.close(child_active)
-
-    def _save(self, old_fd: int, parent: int, name: str, path: str, mine: os.stat_result,
-              reason: str) -> None:
-        existing = _lstat_at(parent, name)
-        # Everything in the recovery folder is our own work: a differing entry there is
-        # one a killed run left half-made, replaced (recovering=True).
-        sync_entry(old_fd, parent, name, mine, existing, self.opts, recovering=True)
-        size = mine.st_size if stat.S_ISREG(mine.st_mode) else 0
-        self.report.saved.append(SavedEntry(path, reason, size))
-
-    def _parent(self, rel: str) -> int:
-        """An fd of recovery/`rel`, its directories made as needed (0700 until finish())."""
-        fd = os.dup(self.recovery_fd)
-        walked = ""
-        for part in [p for p in rel.split("/") if p]:
-            walked = f"{walked}/{part}" if walked else part
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(part, RECOVERY_MODE, dir_fd=fd)
-            self.made.add(walked)  # made now or by a killed run: its metadata is set last
-            try:
-                child = os.open(part, _OPEN_DIR, dir_fd=fd)
-            finally:
-                os.close(fd)
-            fd = child
-        return fd
-
-    def finish(self) -> None:
-        """Give the saved directories the old copy's owner, mode and mtime, deepest first."""
-        for rel in sorted(self.made, key=lambda r: r.count("/"), reverse=True):
-            fd = self._parent(rel)
-            try:
-                apply_metadata(fd, self.old_dirs[rel], self.opts)
-            except OSError as error:
-                self.report.errors.append(f"{rel}/: {_describe(error)}")
-            finally:
-                os.close(fd)
-
-
-def _same(old_fd: int, active_fd: int | None, name: str, mine: os.stat_result,
-          theirs: os.stat_result) -> bool:
-    if stat.S_IFMT(mine.st_mode) != stat.S_IFMT(theirs.st_mode):
-        return False
-    if stat.S_ISLNK(mine.st_mode):
-        return os.readlink(name, dir_fd=old_fd) == os.readlink(name, dir_fd=active_fd)
-    if stat.S_ISREG(mine.st_mode):
-        return (mine.st_size, mine.st_mtime_ns) == (theirs.st_size, theirs.st_mtime_ns)
-    return mine.st_rdev == theirs.st_rdev
-
-
-def _entries(fd: int) -> Iterator[os.DirEntry[str]]:
-    with os.scandir(os.dup(fd)) as listing:  # scandir closes the fd it was given
-        yield from sorted(listing, key=lambda e: e.name)
-
-
-def _lstat_at(fd: int | None, name: str) -> os.stat_result | None:
-    if fd is None:
-        return None
-    try:
-        return os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
 def _open_root(path: Path, what: str) -> int:
     try:
-        return os.open(path, _OPEN_DIR)
+        return os.open(path, OPEN_DIR)
     except OSError as error:
         raise SalvageRefused(f"cannot open the {what} {path}: {_describe(error)}") from error
 
@@ -236,7 +111,7 @@ def _open_recovery(active_fd: int, folder: str) -> int:
         with contextlib.suppress(FileExistsError):
             os.mkdir(part, RECOVERY_MODE, dir_fd=fd)
         try:
-            child = os.open(part, _OPEN_DIR, dir_fd=fd)
+            child = os.open(part, OPEN_DIR, dir_fd=fd)
         except OSError as error:
             os.close(fd)
             raise SalvageRefused(f"cannot open the recovery folder {part}: "
@@ -255,13 +130,17 @@ def _write_manifest(recovery_fd: int, report: SalvageReport) -> None:
     lines = [f"# saved by studio-operator before failback: {len(report.saved)} entries, "
              f"{report.bytes} bytes, {report.compared} compared",
              "# reason\tbytes\tpath (relative to the file system root; the saved copy is "
-             "at the same path in this folder)"]
-    lines += [f"{e.reason}\t{e.size}\t{e.path}" for e in report.saved]
+             "at the same path in this folder; C-style escapes: \\n newline, \\t tab, "
+             "\\\\ backslash, \\xHH a byte that is not UTF-8)"]
+    # Escaped (controller.escaping): a tab or newline in a name cannot forge a field or line.
+    lines += [f"{e.reason}\t{e.size}\t{escape(e.path)}" for e in report.saved]
     temporary = f".{RECOVERY_MANIFEST}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
                  | os.O_CLOEXEC, 0o600, dir_fd=recovery_fd)
     try:
-        os.write(fd, ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+        view = memoryview(("\n".join(lines) + "\n").encode("utf-8"))
+        while view:  # a large list may take more than one write
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)

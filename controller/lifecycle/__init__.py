@@ -13,7 +13,7 @@ from controller.lifecycle.configs import (
     LIFECYCLE_CONTENT_LIMIT,
     LifecycleConfigRequest,
     app_settings_with_lifecycle,
-    lifecycle_config_arn,
+    is_operator_config_arn,
     lifecycle_configs,
     settings_for,
 )
@@ -26,7 +26,7 @@ __all__ = [
     "LifecycleSettings",
     "app_settings_with_lifecycle",
     "backup_script",
-    "lifecycle_config_arn",
+    "is_operator_config_arn",
     "lifecycle_configs",
     "restore_script",
     "settings_for",

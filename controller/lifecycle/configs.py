@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,9 @@ def settings_for(domain: DomainSpec, backup_share: ShareSpec, file_system_id: st
     """The scripts' settings for a domain's backup share in one region.
 
     The share must be domain or organisation scope (one root for every space; the
-    scripts add <profile>/<space>) and is expected among the domain's shares, which
-    attach with FileSystemPath = the rendered share path: spaces then see the backup root
-    as the mount itself.
+    scripts add <profile>/<space>) and is expected among the domain's shares. Its file
+    system is attached at `file_system_path` (an override; by default the rendered share
+    path, so that spaces see the backup root as the mount itself).
     """
     if domain.space_backup.share not in (None, backup_share.name):
         raise ValueError(f"Domain/{domain.name} backs spaces up to share "
@@ -74,13 +74,15 @@ def settings_for(domain: DomainSpec, backup_share: ShareSpec, file_system_id: st
     return LifecycleSettings(file_system_id=file_system_id, backup_path=root, **overrides)
 
 
-def lifecycle_configs(domain: DomainSpec, backup_share: ShareSpec,
-                      file_system_id: str) -> list[LifecycleConfigRequest]:
+def lifecycle_configs(domain: DomainSpec, backup_share: ShareSpec, file_system_id: str,
+                      file_system_path: str | None = None) -> list[LifecycleConfigRequest]:
     """One space-start config (restore, then backup) per backed-up app type of the domain;
-    none when the domain's spaceBackup is off."""
+    none when the domain's spaceBackup is off. `file_system_path` is the FileSystemPath
+    the backup share's file system is attached with (None: the share's own path)."""
     if not domain.space_backup.enabled:
         return []
-    script = space_start_script(settings_for(domain, backup_share, file_system_id))
+    script = space_start_script(settings_for(domain, backup_share, file_system_id,
+                                             file_system_path=file_system_path))
     return [
         LifecycleConfigRequest(config_name(domain.name, app_type, script), app_type, script)
         for app_type in APP_TYPES
@@ -99,20 +101,23 @@ def config_name(domain: str, app_type: str, script: str) -> str:
     return name
 
 
-def lifecycle_config_arn(name: str, region: str, account_id: str,
-                         partition: str = "aws") -> str:
-    return f"arn:{partition}:sagemaker:{region}:{account_id}:studio-lifecycle-config/{name}"
+def is_operator_config_arn(arn: Any) -> bool:
+    """Whether a lifecycle config ARN names a config this operator made (by its name)."""
+    return isinstance(arn, str) and arn.rsplit("/", 1)[-1].startswith(f"{NAME_PREFIX}-")
 
 
-def app_settings_with_lifecycle(configs: Sequence[LifecycleConfigRequest], region: str,
-                                account_id: str, partition: str = "aws") -> dict[str, Any]:
+def app_settings_with_lifecycle(configs: Sequence[LifecycleConfigRequest],
+                                arn_of: Callable[[str], Any]) -> dict[str, Any]:
     """The DefaultUserSettings (or DefaultSpaceSettings) fragment attaching the configs:
     per app type, LifecycleConfigArns lists them and DefaultResourceSpec.LifecycleConfigArn
-    makes the (single) one run on every app start without the user choosing it."""
+    makes the (single) one run on every app start without the user choosing it.
+
+    `arn_of(name)` gives each config's ARN as AWS returned it (CreateStudioLifecycleConfig,
+    ListStudioLifecycleConfigs), or a placeholder resolved once it exists: an ARN is never
+    built here, since its partition (aws, aws-us-gov, aws-cn) is AWS's to say."""
     fragment: dict[str, Any] = {}
     for app_type, (_short, key) in APP_TYPES.items():
-        arns = [lifecycle_config_arn(c.name, region, account_id, partition)
-                for c in configs if c.app_type == app_type]
+        arns = [arn_of(c.name) for c in configs if c.app_type == app_type]
         if not arns:
             continue
         fragment[key] = {

@@ -1,7 +1,10 @@
 """Renders the backup, restore and space-start scripts from the bash templates.
 
 The templates (scripts/*.sh) are real bash with @@NAME@@ placeholders; every value put
-in them has been checked by LifecycleSettings. Pure: reads only its own templates.
+in them has been checked by LifecycleSettings. Their comments stay in the templates:
+Studio takes at most 16,384 base64 characters of script, so the rendered script keeps
+only its opening notice, the code and shellcheck directives. Pure: reads only its own
+templates.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from importlib import resources
 from controller.lifecycle.settings import LifecycleSettings
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+# The shebang and the notice that opens common.sh, kept as the first lines.
+HEADER_LINES = 4
 
 
 @cache
@@ -42,7 +47,18 @@ def _render(settings: LifecycleSettings, kind: str, parts: tuple[str, ...], entr
     def substitute(match: re.Match[str]) -> str:
         return values[match.group(1)]
 
-    return PLACEHOLDER.sub(substitute, text)
+    return _without_comments(PLACEHOLDER.sub(substitute, text))
+
+
+def _without_comments(script: str) -> str:
+    """Drops blank lines and whole-line comments (never a `#` after code: it may be
+    inside a string or ${#...}); keeps the header and shellcheck directives."""
+    lines = script.splitlines()
+    kept = lines[:HEADER_LINES] + [
+        line for line in lines[HEADER_LINES:]
+        if line.strip() and (not line.lstrip().startswith("#")
+                             or line.lstrip().startswith("# shellcheck disable"))]
+    return "\n".join(kept) + "\n"
 
 
 def backup_script(settings: LifecycleSettings) -> str:

@@ -4,6 +4,10 @@ Each tick: fetch the source (at most every poll interval); validate a new revisi
 refusing an invalid one whole and keeping the last good one in force; run a pass when the
 periodic resync is due, a new revision arrived, or a key's backoff has run out. Time
 comes from an injected Clock. stop() lets the action in flight finish, then returns.
+
+With a lease, only the holder runs passes. A replica standing by behind another holder
+tries the lease again only every third of its duration (not on every turn of the loop)
+and reports itself ready: standing by is its job, not a fault.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from controller.errors import DesiredStateError, LeaseLost
 from controller.logs import get_logger
 from controller.loop.lease import Lease
 from controller.loop.reconciler import PassResult, Reconciler
-from controller.metrics import LAST_SUCCESS, PASSES, REVISION, REVISION_VALID, ROLE
+from controller.metrics import LAST_SUCCESS, LEADER, PASSES, REVISION, REVISION_VALID, ROLE
 from controller.model import DesiredState
 from controller.source import Source, SourceError
 from controller.status.store import RevisionStatus
@@ -37,12 +41,14 @@ class Controller:
     def __init__(self, source: Source, reconciler: Reconciler, clock: Clock,
                  timing: Timing = Timing(),
                  on_pass: Callable[[PassResult], None] | None = None,
-                 lease: Lease | None = None) -> None:
+                 lease: Lease | None = None,
+                 on_standby: Callable[[], None] | None = None) -> None:
         self.source = source
         self.reconciler = reconciler
         self.clock = clock
         self.timing = timing
         self.on_pass = on_pass
+        self.on_standby = on_standby
         self.stopping = threading.Event()
         self.desired: DesiredState | None = None
         self.revision_status = RevisionStatus()
@@ -55,8 +61,11 @@ class Controller:
             self.revision_status = reconciler.status.revision
         reconciler.should_stop = self.stopping.is_set
         self.lease = lease
+        self._next_lease_attempt = 0.0
         if lease is not None:
             reconciler.lease_check = lease.check
+        else:
+            LEADER.set(1)  # no election: this replica is the one that acts
 
     def stop(self) -> None:
         self.stopping.set()
@@ -83,7 +92,8 @@ class Controller:
             return None
         except Exception as error:  # a failed pass: the next one starts from scratch
             PASSES.labels("error").inc()
-            self.log.error("pass_failed", error=f"{type(error).__name__}: {error}")
+            self.log.error("pass_failed", error=f"{type(error).__name__}: {error}",
+                           exc_info=True)
             self._next_pass = now + min(30.0, self.timing.resync_seconds)
             return None
         LAST_SUCCESS.set(self.clock.now())
@@ -108,25 +118,43 @@ class Controller:
         self.log.info("stopped")
 
     def _leading(self) -> bool:
-        """Without a lease, always; with one, while it is held (taken or renewed here)."""
+        """Without a lease, always; with one, while it is held (taken or renewed here).
+        Standing by, the lease is tried again only when the last try is a retry interval
+        old: every try is a DynamoDB write and read, per standby replica."""
         if self.lease is None:
             return True
+        if self.lease.held and self.lease.seconds_to_renewal() > 0:
+            return True
+        now = self.clock.monotonic()
+        if now < self._next_lease_attempt:
+            return self.lease.held
         try:
-            if self.lease.held and self.lease.seconds_to_renewal() > 0:
-                return True
-            return self.lease.hold()
+            leading = self.lease.hold()
         except Exception as error:  # the table unreachable: lead only while still safe
             self.log.warning("lease_unavailable", error=f"{type(error).__name__}: {error}")
+            # Holding it, try again soon enough to renew before the safety margin.
+            self._next_lease_attempt = now + (self.lease.renewal_retry_seconds
+                                              if self.lease.held else self.lease.retry_seconds)
             return self.lease.held
+        self._next_lease_attempt = 0.0 if leading else now + self.lease.retry_seconds
+        if not leading and self.on_standby is not None:
+            self.on_standby()
+        return leading
 
     def _seconds_to_next_event(self) -> float:
         now = self.clock.monotonic()
-        candidates = [self._next_pass - now, self._next_poll - now]
-        due = self.reconciler.queue.next_due_in()
-        if due is not None:
-            candidates.append(due)
-        if self.lease is not None:
-            candidates.append(self.lease.seconds_to_renewal())
+        candidates = [self._next_poll - now]
+        if self.lease is not None and not self.lease.held:
+            # Standing by: nothing to run until the lease is tried again.
+            candidates.append(self._next_lease_attempt - now)
+        else:
+            candidates.append(self._next_pass - now)
+            due = self.reconciler.queue.next_due_in()
+            if due is not None:
+                candidates.append(due)
+            if self.lease is not None:
+                candidates.append(max(self.lease.seconds_to_renewal(),
+                                      self._next_lease_attempt - now))
         return max(0.05, min(candidates))
 
     def _poll(self) -> bool:

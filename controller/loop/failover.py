@@ -9,54 +9,39 @@ end, the recovery time. A restarted controller reads it back and carries on.
 
 A standby region records where it stands in a failback (Fencing, Saving,
 ReadyForFailback, Replicating, InSync), worked out again from each pass's plan and
-observations, and says so in the log when its copy is back in sync.
+observations, and says so in the log when its copy is back in sync. Before that, an old
+active region whose flag has moved away waits (AwaitingTakeover) until the new region
+has recorded its takeover here, in its own record (controller.plan.takeover), and
+exports how long it has waited; when the flag comes back before anyone took over,
+nothing happened: it says so and reports no recovery.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from controller.clock import Clock
 from controller.logs import get_logger
-from controller.metrics import FAILOVER_PHASE, FAILOVER_RECOVERY
+from controller.metrics import FAILOVER_PHASE, FAILOVER_RECOVERY, TAKEOVER_AWAITED
 from controller.model import DesiredState
 from controller.observed import ObservedFileSystem, ObservedState
 from controller.plan import Plan
+from controller.plan.takeover import awaiting_takeover
 from controller.plan.types import TAKING_OVER
+from controller.status.failover_record import PK, FailoverRecord
 from controller.status.store import DynamoStatusStore
 
+__all__ = ["PK", "FailoverRecord", "FailoverTracker"]
+
 # Active region: Steady, then on a failover Promoting -> Converging -> Complete.
-# Standby region: Standby, or while failing back Fencing -> Saving -> ReadyForFailback
-# -> Replicating -> InSync (its copy is a replica within the lag threshold again).
+# Standby region: Standby, or while failing back (AwaitingTakeover ->) Fencing -> Saving
+# -> ReadyForFailback -> Replicating -> InSync (its copy is a replica within the lag
+# threshold again).
 PHASES = ("Steady", "Promoting", "Converging", "Complete", "Standby", "Fencing", "Saving",
-          "ReadyForFailback", "Replicating", "InSync")
+          "ReadyForFailback", "Replicating", "InSync", "AwaitingTakeover")
 STANDBY_PHASES = PHASES[4:]
 _FENCING = ("StopStudioApps", "FenceFileSystem")
 _SAVING = ("SaveUnreplicatedWrites", "AllowReplicationOverwrite")
-PK = "failover"
-
-
-@dataclass(frozen=True)
-class FailoverRecord:
-    active_region: str = ""
-    phase: str = "Steady"
-    revision: str = ""
-    started_at: float = 0.0
-    completed_at: float = 0.0
-    recovery_seconds: float = 0.0
-
-    def to_item(self) -> dict[str, Any]:
-        return {"pk": PK, "activeRegion": self.active_region, "phase": self.phase,
-                "revision": self.revision, "startedAt": str(self.started_at),
-                "completedAt": str(self.completed_at),
-                "recoverySeconds": str(self.recovery_seconds)}
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> FailoverRecord:
-        return cls(item.get("activeRegion", ""), item.get("phase", "Steady"),
-                   item.get("revision", ""), float(item.get("startedAt", 0)),
-                   float(item.get("completedAt", 0)), float(item.get("recoverySeconds", 0)))
 
 
 class FailoverTracker:
@@ -74,20 +59,40 @@ class FailoverTracker:
 
         A failover (or failback) into this region is recognised either way it shows:
         the stored record says another region was active, or this region's copy of a
-        file system is still a replica that the plan promotes.
+        file system is still a replica that the plan promotes. While this region holds
+        itself active, the record also says which revision it acts on: the old region
+        reads that before it fences itself.
         """
         active = desired.estate.active_region
         record = self.record
         promotes = any(action.name in TAKING_OVER for action in plan.actions)
         moved_here = bool(record.active_region) and record.active_region != active
-        if active == self.region and (promotes or moved_here) and record.phase not in (
+        now = self.clock.now()
+        seen = min(now, seen_at) if seen_at else now
+        if active == self.region and moved_here and record.phase in (
+                "Standby", "AwaitingTakeover") and not promotes and not any(
+                action.name == "LiftFence" for action in plan.actions):
+            # Flipped back before the other region took over: nothing was fenced or
+            # moved here, so there is no failover to measure, only a flag that came home.
+            self.log.info("flag_returned_before_takeover", revision=desired.revision,
+                          flipped_to=record.active_region,
+                          message="nothing was fenced or moved; no failover happened")
+            self._save(FailoverRecord(active, "Steady", desired.revision,
+                                      acting_revision=desired.revision))
+        elif active == self.region and (promotes or moved_here) and record.phase not in (
                 "Promoting", "Converging"):
-            started = min(self.clock.now(), seen_at) if seen_at else self.clock.now()
-            self._save(FailoverRecord(active, "Promoting", desired.revision, started))
+            self._save(FailoverRecord(active, "Promoting", desired.revision, seen,
+                                      acting_revision=desired.revision))
         elif active != self.region and record.active_region != active:
-            self._save(FailoverRecord(active, "Standby", desired.revision))
+            # When this region saw the flag move away: how long a takeover has been awaited.
+            self._save(FailoverRecord(active, "Standby", desired.revision, seen))
         elif not record.active_region:
-            self._save(FailoverRecord(active, "Steady", desired.revision))
+            self._save(FailoverRecord(active, "Steady", desired.revision, acting_revision=(
+                desired.revision if active == self.region else "")))
+        elif active == self.region and record.acting_revision != desired.revision:
+            self._save(replace(record, acting_revision=desired.revision))
+        if active == self.region:
+            TAKEOVER_AWAITED.set(0)
 
     def promoted(self) -> None:
         """Every replica of this pass is writable: Converging starts now."""
@@ -118,7 +123,15 @@ class FailoverTracker:
         names = {action.name for action in plan.actions}
         copies = [(name, fs) for name, fs in sorted(observed.references.file_systems.items())
                   if fs is not None and desired.file_systems[name].replicate]
-        if names & set(_FENCING):
+        waiting = awaiting_takeover(desired, observed)
+        since = self.record.started_at or self.clock.now()
+        TAKEOVER_AWAITED.set(max(0.0, self.clock.now() - since) if waiting else 0)
+        if waiting:
+            phase = "AwaitingTakeover"
+            if self.record.phase != phase:
+                self.log.warning("takeover_awaited", active_region=desired.estate.active_region,
+                                 revision=desired.revision, message=waiting)
+        elif names & set(_FENCING):
             phase = "Fencing"
         elif names & set(_SAVING):
             phase = "Saving"
@@ -137,7 +150,7 @@ class FailoverTracker:
                 self.log.info("failback_in_sync", region=self.region,
                               active_region=desired.estate.active_region)
             self._save(replace(self.record, active_region=desired.estate.active_region,
-                               phase=phase, revision=desired.revision))
+                               phase=phase, revision=desired.revision, started_at=since))
 
     def _in_sync(self, desired: DesiredState, name: str, fs: ObservedFileSystem) -> bool:
         replication = fs.replication

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from controller.actions.classify import is_expected_failure
 from controller.actions.context import ExecutionContext
 from controller.actions.registry import execute
 from controller.clock import Clock
@@ -22,15 +23,19 @@ from controller.errors import LeaseLost, RequeueAfter, TerminalError
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.failover import FailoverTracker
-from controller.loop.status_writer import StatusWriter, export_replication_lag
+from controller.loop.reachability import RegionReachability
+from controller.loop.replication_lag import LagReporter
+from controller.loop.status_writer import StatusWriter
 from controller.loop.workqueue import WorkQueue
 from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
 from controller.model import DesiredState
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
+from controller.observed import ObservedState
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
 from controller.snapshots.runner import SnapshotRunner
+from controller.status.store import DEFAULT_TABLE
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
 TERMINAL_RECHECK_SECONDS = 3600.0
@@ -76,6 +81,10 @@ class Reconciler:
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
         self.failover = FailoverTracker(status.store, region, clock) if status else None
+        # Whether the other region is down, from this controller's passes (it decides how
+        # a replica is promoted: controller.loop.reachability).
+        self.reachability = RegionReachability(clock)
+        self.lag = LagReporter(region)
         # Snapshot and restore jobs run on these workers, never inside a pass.
         self.snapshots = (SnapshotRunner(gateway, region, efs_root, status.store, clock)
                           if status else None)
@@ -93,7 +102,9 @@ class Reconciler:
         started = time.monotonic()
         self._release_terminal_keys(desired.revision)
         observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache,
-                           now=self.clock.now())
+                           now=self.clock.now(),
+                           status_table=self.status.store.table if self.status else DEFAULT_TABLE)
+        observed = self._with_reachability(desired, observed)
         if self.snapshots is not None and desired.estate.active_region == self.region:
             observed = replace(observed, snapshots=self.snapshots.observe(desired))
         plan = make_plan(desired, observed)
@@ -124,7 +135,7 @@ class Reconciler:
             DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
         PASSES.labels(result.result).inc()
         PASS_DURATION.observe(result.seconds)
-        export_replication_lag(observed, self.clock.now())
+        self.lag.report(observed, self.clock.now())
         if self.status is not None:
             self.status.record_pass(desired, plan, result.outcomes, observed)
         if self.failover is not None and self.status is not None:
@@ -141,11 +152,26 @@ class Reconciler:
             self.log.warning("partly_applied", message=warning)
         return result
 
+    def _with_reachability(self, desired: DesiredState, observed: ObservedState) -> ObservedState:
+        other = next(r for r in desired.estate.regions if r != self.region)
+        was = self.reachability.unreachable()
+        self.reachability.record(other, observed.references.remote_read)
+        now = self.reachability.unreachable()
+        if other in now - was:
+            self.log.warning("region_unreachable", other_region=other,
+                             since=self.reachability.down_since(other),
+                             message="a replica of it is promoted with "
+                                     "LOCAL_CONFIGURATION_ONLY; it deletes its side on return")
+        elif other in was - now:
+            self.log.info("region_reachable", other_region=other)
+        return replace(observed, unreachable_regions=now)
+
     def _run_action(self, action: Action, ctx: ExecutionContext, revision: str) -> ActionOutcome:
         key = action.key
         if self.queue.waiting(key):
             return ActionOutcome(key, action.name, BACKING_OFF, "backing off", 0.0)
         started = time.monotonic()
+        unexpected: BaseException | None = None
         try:
             message = execute(action, ctx)
             outcome = OK
@@ -161,13 +187,15 @@ class Reconciler:
             raise
         except Exception as error:  # retryable: throttling, 5xx, timeouts, I/O
             outcome, message = ERROR, f"{type(error).__name__}: {error}"
+            unexpected = None if is_expected_failure(error) else error
             delay = self.queue.add_rate_limited(key)
             message += f" (retry in {delay:.1f}s)"
         seconds = time.monotonic() - started
         ACTIONS.labels(key.kind, action.name, outcome).inc()
         log = self.log.info if outcome in (OK, WAITING) else self.log.warning
         log("action", resource=str(key), action=action.name, revision=revision,
-            outcome=outcome, message=message, duration_s=round(seconds, 3))
+            outcome=outcome, message=message, duration_s=round(seconds, 3),
+            **({"exc_info": unexpected} if unexpected is not None else {}))
         return ActionOutcome(key, action.name, outcome, message, seconds)
 
     def _release_terminal_keys(self, revision: str) -> None:

@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from controller.clock import Clock
-from controller.metrics import REPLICATION_LAG, RESOURCES_READY
+from controller.loop.replication_lag import initial_syncs, replication_lag
+from controller.metrics import RESOURCES_READY
 from controller.model import DesiredState
 from controller.observed import ObservedState
 from controller.plan import Plan, ResourceKey
@@ -45,6 +46,7 @@ class StatusWriter:
         by_key = {o.key: o for o in outcomes}
         not_run = {a.key for a in plan.actions} - set(by_key)
         lags = replication_lag(observed, now)
+        syncing = initial_syncs(observed)
         problems = {key: p for p in plan.problems for key in [_problem_key(p)] if key}
         waiting = set(plan.waiting_file_systems)
         changed: list[ResourceStatus] = []
@@ -61,9 +63,16 @@ class StatusWriter:
                 ready, synced, degraded = (Condition(READY, FALSE, "Waiting", message),
                                            Condition(SYNCED, FALSE, "Waiting", message),
                                            Condition(DEGRADED, FALSE, "AsExpected"))
+            elif key.kind == "FileSystem" and key.name in syncing:
+                first = syncing[key.name]
+                message = (f"replica {first.destination_file_system_id} in "
+                           f"{first.destination_region} is on its first sync ({first.status}); "
+                           "lag is measured once it has finished")
+                ready, synced, degraded = (Condition(READY, FALSE, "InitialSync", message),
+                                           Condition(SYNCED, TRUE, "Applied", message),
+                                           Condition(DEGRADED, FALSE, "AsExpected"))
             elif lag is not None and lag > threshold:
-                message = (f"replica is {lag:.0f}s behind (threshold {threshold}s)"
-                           if lag != float("inf") else "replica has not caught up yet")
+                message = f"replica is {lag:.0f}s behind (threshold {threshold}s)"
                 ready, synced, degraded = (Condition(READY, FALSE, "ReplicationLagging", message),
                                            Condition(SYNCED, TRUE, "Applied", message),
                                            Condition(DEGRADED, TRUE, "ReplicationLagging",
@@ -100,22 +109,6 @@ class StatusWriter:
     def all_ready(self, desired: DesiredState, region: str) -> bool:
         keys = resource_keys(desired, region)
         return all(_is_ready(self.current.get(f"{k.kind}#{k.name}")) for k in keys)
-
-
-def replication_lag(observed: ObservedState, now: float) -> dict[str, float]:
-    """Seconds behind, per logical file system this region replicates or receives."""
-    lags: dict[str, float] = {}
-    for name, found in observed.references.file_systems.items():
-        if found is None or found.replication is None:
-            continue
-        last = found.replication.last_replicated
-        lags[name] = max(0.0, now - last.timestamp()) if last is not None else float("inf")
-    return lags
-
-
-def export_replication_lag(observed: ObservedState, now: float) -> None:
-    for name, lag in replication_lag(observed, now).items():
-        REPLICATION_LAG.labels(name).set(lag if lag != float("inf") else -1)
 
 
 def _ready_status(status: ResourceStatus) -> str:

@@ -20,42 +20,57 @@ from controller.fencing import (
 from controller.gateway import AwsGateway
 from controller.model import DesiredState, Mode
 from controller.observe.cache import DescribeCache
-from controller.observe.filesystems import observe_directory
-from controller.observe.references import remote_file_systems, resolve_references
+from controller.observe.efs import read_remote, replica_ids
+from controller.observe.filesystems import observe_share_directory, previous_ids
+from controller.observe.references import resolve_references
 from controller.observe.sagemaker import (
+    apps_of,
     observe_domains,
     observe_lifecycle_configs,
     observe_profiles,
     observe_running_apps,
 )
-from controller.observed import ObservedDirectory, ObservedState, ResolvedReferences
+from controller.observe.takeover import read_takeover
+from controller.observed import (
+    ObservedApp,
+    ObservedDirectory,
+    ObservedDomain,
+    ObservedState,
+    ResolvedReferences,
+)
+from controller.plan.studio_updates import network_change_pending
 from controller.plan.working_copy import serving_file_system
+from controller.status.store import DEFAULT_TABLE
 
 
 def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             efs_root: Path | None, cache: DescribeCache | None = None,
-            now: float | None = None) -> ObservedState:
+            now: float | None = None, status_table: str = DEFAULT_TABLE) -> ObservedState:
     """One snapshot; with a cache, unchanged domains and profiles are not described.
 
     A standby region of an active-passive estate holds no domains until a failover, so
     only its file systems are looked at (for the replica's lag), not SageMaker, the
-    share directories or the other region.
+    share directories or the other region. `status_table` names the status tables (the
+    same in both regions): a standby with an old copy reads the active one's failover
+    record from it.
     """
     acting = (region == desired.estate.active_region
               or desired.estate.mode is Mode.ACTIVE_ACTIVE)
     references = resolve_references(gateway, desired, region, acting)
     if not acting:
-        return _observe_standby(gateway, desired, region, efs_root, references)
+        return _observe_standby(gateway, desired, region, efs_root, references, status_table)
     domains = observe_domains(gateway, desired, region, cache)
-    profiles = observe_profiles(gateway, desired, region, domains, cache)
+    unmanaged: list[str] = []
+    profiles = observe_profiles(gateway, desired, region, domains, cache, unmanaged)
     directories: dict[tuple[str, str], ObservedDirectory] = {}
     if efs_root is not None:
         for wanted in desired.share_directories():
             fs_id = serving_file_system(desired, region, references, wanted.file_system)
             if fs_id is None:
                 continue
-            directories[(wanted.file_system, wanted.path)] = observe_directory(
-                efs_root / fs_id, wanted.path)
+            directories[(wanted.file_system, wanted.path)] = observe_share_directory(
+                efs_root / fs_id, wanted, previous_ids(profiles.get(wanted.profile or "")),
+                os.geteuid() == 0)
     return ObservedState(
         region=region,
         references=references,
@@ -67,24 +82,44 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         can_set_owners=os.geteuid() == 0,
         lost_and_found=_lost_and_found(references, efs_root),
         observed_at=time.time() if now is None else now,
+        running_apps_by_domain=_apps_under_network_change(gateway, desired, region,
+                                                          references, domains),
+        unmanaged_profiles=tuple(sorted(unmanaged)),
     )
 
 
+def _apps_under_network_change(gateway: AwsGateway, desired: DesiredState, region: str,
+                               references: ResolvedReferences,
+                               domains: dict[str, ObservedDomain]
+                               ) -> dict[str, tuple[ObservedApp, ...]]:
+    """Running apps of the domains whose network must change (AWS refuses that change
+    while apps run); no call at all when no domain's network changes."""
+    pending = {name: seen.domain_id for name, seen in sorted(domains.items())
+               if network_change_pending(desired.domains[name], region, references,
+                                         seen.description)}
+    if not pending:
+        return {}
+    apps = apps_of(gateway, region, pending)
+    return {name: tuple(a for a in apps if a.domain == name) for name in pending}
+
+
 def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
-                     efs_root: Path | None, references: ResolvedReferences) -> ObservedState:
+                     efs_root: Path | None, references: ResolvedReferences,
+                     status_table: str) -> ObservedState:
     """A standby region whose copies are all replicas (or absent) has nothing to fence:
     its file systems are all that is read. A copy that is not a replica is the old
     active region's, to be fenced and saved from before replication may overwrite it;
-    only then are the apps, the other region and the recovery folders looked at."""
+    only then are the apps, the other region (its copies and its failover record) and
+    the recovery folders looked at."""
     old_copies = [name for name, fs in sorted(references.file_systems.items())
                   if fs is not None and not fs.is_replica()
                   and desired.file_systems[name].replicate]
     if not old_copies:
         return ObservedState(region=region, references=references, directories_observed=False)
-    remote = remote_file_systems(gateway, desired, region)
+    remote = read_remote(gateway, desired, region, replica_ids(references.file_systems, region))
     recoveries: dict[str, str] = {}
     for name in old_copies:
-        mine, theirs = references.file_systems[name], remote.get(name)
+        mine, theirs = references.file_systems[name], remote.copies.get(name)
         if mine is None or mine.fenced_at is None or theirs is None:
             continue
         recoveries[name] = recovery_state(
@@ -92,10 +127,13 @@ def _observe_standby(gateway: AwsGateway, desired: DesiredState, region: str,
             recovery_folder(mine.fenced_at, region, mine.file_system_id))
     return ObservedState(
         region=region,
-        references=replace(references, remote_file_systems=remote),
+        references=replace(references, remote_file_systems=remote.copies,
+                           ambiguous=(*references.ambiguous, *remote.ambiguous),
+                           remote_read=remote.outcome),
         directories_observed=False,
         running_apps=observe_running_apps(gateway, desired, region),
         recoveries=recoveries,
+        takeover=read_takeover(gateway, desired.estate.active_region, status_table),
     )
 
 

@@ -1,42 +1,39 @@
 """Resolve the desired state's names (Name tags, role names) to ids in one region.
 
 A handful of list/describe calls per pass, batched by filter, whatever the number of
-domains. A reference that starts with an id prefix is looked up as an id. Reads only.
+domains. A reference that starts with an id prefix is looked up as an id. A Name tag
+that several resources carry resolves to nothing and is reported (AmbiguousName): tags
+are not unique, and the first match is whichever AWS happened to list first. File
+systems are found by controller.observe.efs. Reads only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from controller.fencing import ATTACHED_TAG, COPIED_AT_TAG, WORKING_COPY_OF_TAG, fence_stamp
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
-from controller.observed import (
-    ObservedFileSystem,
-    ObservedReplication,
-    ObservedWorkingCopy,
-    ResolvedReferences,
-)
+from controller.observe.efs import find_file_systems, read_remote, replica_ids
+from controller.observed import AmbiguousName, ResolvedReferences
 
 
 def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
                        acting: bool = True) -> ResolvedReferences:
     """Every reference, resolved in `region`; when not `acting` (a standby region), only
     the region's own file systems, which is all a standby controller looks at."""
+    file_systems = find_file_systems(gateway, desired, region)
     if not acting:
-        found = _file_systems(gateway, desired, region)
-        return ResolvedReferences(file_systems=found.copies, working_copies=found.working,
-                                  superseded=found.superseded)
-    file_systems = _file_systems(gateway, desired, region)
+        return ResolvedReferences(file_systems=file_systems.copies,
+                                  working_copies=file_systems.working,
+                                  superseded=file_systems.superseded,
+                                  ambiguous=tuple(file_systems.ambiguous))
     networks = [d.networks[region] for _, d in sorted(desired.domains.items())
                 if region in d.networks]
     ec2 = gateway.client("ec2", region)
+    ambiguous: list[AmbiguousName] = list(file_systems.ambiguous)
     vpcs = _by_name_or_id(ec2, "describe_vpcs", "Vpcs", "VpcId", ("vpc-", "vpc-id"),
-                          {n.vpc for n in networks})
+                          {n.vpc for n in networks}, ambiguous=(ambiguous, "VPC", region))
     subnets: dict[tuple[str, str], str | None] = {}
     groups: dict[tuple[str, str], str | None] = {}
     for vpc_ref in sorted({n.vpc for n in networks}):
@@ -48,31 +45,40 @@ def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
         if vpc_id is not None:
             within = [{"Name": "vpc-id", "Values": [vpc_id]}]
             found_subnets = _by_name_or_id(ec2, "describe_subnets", "Subnets", "SubnetId",
-                                           ("subnet-", "subnet-id"), wanted_subnets, within)
+                                           ("subnet-", "subnet-id"), wanted_subnets, within,
+                                           ambiguous=(ambiguous, "subnet", region))
             found_groups = _by_name_or_id(ec2, "describe_security_groups", "SecurityGroups",
                                           "GroupId", ("sg-", "group-id"), wanted_groups, within,
-                                          name_field="GroupName")
+                                          name_field="GroupName",
+                                          ambiguous=(ambiguous, "security group", region))
         subnets.update({(vpc_ref, s): found_subnets.get(s) for s in wanted_subnets})
         groups.update({(vpc_ref, g): found_groups.get(g) for g in wanted_groups})
+    remote = read_remote(gateway, desired, region, replica_ids(file_systems.copies, region))
     return ResolvedReferences(
         vpcs=vpcs,
         subnets=subnets,
         security_groups=groups,
         roles=_roles(gateway, region, {d.execution_role for d in desired.domains.values()}),
         file_systems=file_systems.copies,
-        remote_file_systems=remote_file_systems(gateway, desired, region),
+        remote_file_systems=remote.copies,
         working_copies=file_systems.working,
         superseded=file_systems.superseded,
+        ambiguous=tuple([*ambiguous, *remote.ambiguous]),
+        remote_read=remote.outcome,
     )
 
 
 def _by_name_or_id(client: Any, operation: str, result_key: str, id_field: str,
                    id_form: tuple[str, str], references: Iterable[str],
                    extra_filters: list[dict[str, Any]] | None = None,
-                   name_field: str | None = None) -> dict[str, str | None]:
+                   name_field: str | None = None,
+                   ambiguous: tuple[list[AmbiguousName], str, str] | None = None,
+                   ) -> dict[str, str | None]:
     """One call per kind of reference: ids by id filter, names by Name tag (or name field).
 
     `id_form` is (the id prefix, the filter that matches ids), e.g. ("vpc-", "vpc-id").
+    A Name tag on several resources stays None and is added to `ambiguous` (the list,
+    with the kind and region to report it under).
     """
     references = sorted(set(references))
     prefix, id_filter = id_form
@@ -87,12 +93,19 @@ def _by_name_or_id(client: Any, operation: str, result_key: str, id_field: str,
                 found[item[id_field]] = item[id_field]
     if names:
         filters = [*(extra_filters or []), {"Name": "tag:Name", "Values": names}]
+        tagged: dict[str, set[str]] = {}
         for page in paginator.paginate(Filters=filters):
             for item in page[result_key]:
                 tag = _name_tag(item.get("Tags"))
-                if tag in found and found[tag] is None:
-                    found[tag] = item[id_field]
-        missing = [n for n in names if found[n] is None]
+                if tag in found:
+                    tagged.setdefault(tag, set()).add(item[id_field])
+        for tag, carriers in sorted(tagged.items()):
+            if len(carriers) == 1:
+                found[tag] = next(iter(carriers))
+            elif ambiguous is not None:
+                into, kind, region = ambiguous
+                into.append(AmbiguousName(kind, tag, region, tuple(sorted(carriers))))
+        missing = [n for n in names if found[n] is None and n not in tagged]
         if missing and name_field:
             filters = [*(extra_filters or []), {"Name": "group-name", "Values": missing}]
             for page in paginator.paginate(Filters=filters):
@@ -121,113 +134,3 @@ def _roles(gateway: AwsGateway, region: str, references: set[str]) -> dict[str, 
         except iam.exceptions.NoSuchEntityException:
             found[reference] = None
     return found
-
-
-def remote_file_systems(gateway: AwsGateway, desired: DesiredState,
-                         region: str) -> dict[str, ObservedFileSystem | None]:
-    """The other region's copies of replicated file systems: a read that replication
-    needs (never to replicate onto a copy that was not made ready for it)."""
-    if not any(spec.replicate for spec in desired.file_systems.values()):
-        return {}
-    other = next(r for r in desired.estate.regions if r != region)
-    try:
-        found = _file_systems(gateway, desired, other, only_replicated=True).copies
-    except (BotoCoreError, ClientError):
-        return {}  # unreachable: decided again next pass
-    return found
-
-
-@dataclass
-class _FoundFileSystems:
-    copies: dict[str, ObservedFileSystem | None] = field(default_factory=dict)
-    working: dict[str, ObservedWorkingCopy] = field(default_factory=dict)
-    superseded: dict[str, ObservedFileSystem] = field(default_factory=dict)
-
-
-def _file_systems(gateway: AwsGateway, desired: DesiredState, region: str,
-                  only_replicated: bool = False) -> _FoundFileSystems:
-    """Each logical file system's copy in `region`: by id or Name tag, or the working copy
-    that has been attached in its place (the replica it took over from is `superseded`)."""
-    efs = gateway.client("efs", region)
-    by_id: dict[str, ObservedFileSystem] = {}
-    by_name: dict[str, ObservedFileSystem] = {}
-    working: dict[str, tuple[ObservedWorkingCopy, ObservedFileSystem]] = {}
-    for page in efs.get_paginator("describe_file_systems").paginate():
-        for item in page["FileSystems"]:
-            tags = {t["Key"]: t["Value"] for t in item.get("Tags") or []}
-            observed = ObservedFileSystem(
-                file_system_id=item["FileSystemId"],
-                lifecycle_state=item.get("LifeCycleState", "unknown"),
-                name_tag=item.get("Name") or tags.get("Name"),
-                replication_overwrite_protection=(item.get("FileSystemProtection") or {}).get(
-                    "ReplicationOverwriteProtection"),
-            )
-            by_id[observed.file_system_id] = observed
-            copy_of = tags.get(WORKING_COPY_OF_TAG)
-            if copy_of and observed.lifecycle_state != "deleted":
-                working.setdefault(copy_of, (ObservedWorkingCopy(
-                    observed.file_system_id, observed.lifecycle_state,
-                    _float(tags.get(COPIED_AT_TAG)), tags.get(ATTACHED_TAG) == "true"),
-                    observed))
-            elif observed.name_tag and observed.lifecycle_state != "deleted":
-                by_name.setdefault(observed.name_tag, observed)
-    found = _FoundFileSystems()
-    for name in sorted(desired.file_systems):
-        spec = desired.file_systems[name]
-        if only_replicated and not spec.replicate:
-            continue
-        placement = spec.placement_in(region)
-        copy: ObservedFileSystem | None = None
-        if placement is not None and placement.file_system_id:
-            copy = by_id.get(placement.file_system_id)
-        elif placement is not None:
-            copy = by_name.get(placement.name_tag or "")
-        if spec.replicate and name in working:
-            working_copy, as_file_system = working[name]
-            found.working[name] = working_copy
-            if working_copy.attached:
-                if copy is not None:
-                    found.superseded[name] = replace(
-                        copy, replication=_replication(efs, copy.file_system_id))
-                copy = as_file_system
-        if copy is not None and spec.replicate:
-            copy = replace(copy, replication=_replication(efs, copy.file_system_id))
-            if not only_replicated and not copy.is_replica():
-                # Fenced or not: a replica never is (it is fenced, if ever, once promoted).
-                copy = replace(copy, fenced_at=_fence(efs, copy.file_system_id))
-        found.copies[name] = copy
-    return found
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def _fence(efs: Any, file_system_id: str) -> str | None:
-    try:
-        policy = efs.describe_file_system_policy(FileSystemId=file_system_id)["Policy"]
-    except efs.exceptions.PolicyNotFound:
-        return None
-    return fence_stamp(policy)
-
-
-def _replication(efs: Any, file_system_id: str) -> ObservedReplication | None:
-    """The replication configuration the file system is source or destination of."""
-    try:
-        response = efs.describe_replication_configurations(FileSystemId=file_system_id)
-    except efs.exceptions.ReplicationNotFound:
-        return None
-    for config in response.get("Replications", []):
-        for destination in config.get("Destinations", []):
-            return ObservedReplication(
-                source_file_system_id=config["SourceFileSystemId"],
-                source_region=config["SourceFileSystemRegion"],
-                destination_file_system_id=destination["FileSystemId"],
-                destination_region=destination["Region"],
-                status=destination.get("Status", "UNKNOWN"),
-                last_replicated=destination.get("LastReplicatedTimestamp"),
-            )
-    return None

@@ -49,7 +49,10 @@ def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
 
 def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                      domains: dict[str, ObservedDomain],
-                     cache: DescribeCache | None = None) -> dict[str, ObservedProfile]:
+                     cache: DescribeCache | None = None,
+                     unmanaged: list[str] | None = None) -> dict[str, ObservedProfile]:
+    """The desired profiles the region holds, described (or from the cache). Profiles the
+    listing finds that the desired state does not name are appended to `unmanaged`."""
     sagemaker = gateway.client("sagemaker", region)
     observed: dict[str, ObservedProfile] = {}
     for domain_name in sorted(domains):
@@ -60,7 +63,11 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                                        PaginationConfig={"PageSize": _PAGE}):
             for summary in page["UserProfiles"]:
                 name = summary["UserProfileName"]
-                if name not in wanted or summary.get("Status") == "Deleting":
+                if summary.get("Status") == "Deleting":
+                    continue
+                if name not in wanted:
+                    if unmanaged is not None:
+                        unmanaged.append(f"{domain_name}/{name}")
                     continue
                 description = _described(
                     cache, ("profile", region, domain_id, name), summary.get("LastModifiedTime"),
@@ -90,17 +97,18 @@ def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified:
 
 
 def observe_lifecycle_configs(gateway: AwsGateway, desired: DesiredState,
-                              region: str) -> frozenset[str] | None:
-    """Names of the region's Studio lifecycle configs; not looked at (None) when no
-    domain backs its spaces up."""
+                              region: str) -> dict[str, str] | None:
+    """The region's Studio lifecycle configs, name -> ARN (AWS's, in the region's
+    partition); not looked at (None) when no domain backs its spaces up."""
     if not any(d.space_backup.enabled for d in desired.domains.values()):
         return None
     sagemaker = gateway.client("sagemaker", region)
-    names: set[str] = set()
+    arns: dict[str, str] = {}
     for page in sagemaker.get_paginator("list_studio_lifecycle_configs").paginate(
             PaginationConfig={"PageSize": _PAGE}):
-        names.update(c["StudioLifecycleConfigName"] for c in page["StudioLifecycleConfigs"])
-    return frozenset(names)
+        for config in page["StudioLifecycleConfigs"]:
+            arns[config["StudioLifecycleConfigName"]] = config["StudioLifecycleConfigArn"]
+    return arns
 
 
 def observe_running_apps(gateway: AwsGateway, desired: DesiredState,
@@ -113,6 +121,13 @@ def observe_running_apps(gateway: AwsGateway, desired: DesiredState,
         for summary in page["Domains"]:
             if summary["DomainName"] in desired.domains:
                 domain_ids.setdefault(summary["DomainName"], summary["DomainId"])
+    return apps_of(gateway, region, domain_ids)
+
+
+def apps_of(gateway: AwsGateway, region: str,
+            domain_ids: dict[str, str]) -> tuple[ObservedApp, ...]:
+    """The running (or stopping) apps of the given domains (name -> id)."""
+    sagemaker = gateway.client("sagemaker", region)
     apps: list[ObservedApp] = []
     for name in sorted(domain_ids):
         for page in sagemaker.get_paginator("list_apps").paginate(

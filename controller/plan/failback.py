@@ -3,7 +3,10 @@
 Pure. When the flag has moved away from a region, its copy of a replicated file system
 is no longer a replica: it is the old active copy, and people may have written to it
 after the failover. Before the new active region may replicate onto it, this region's
-controller, in order, one pass after the other:
+controller deletes the orphaned replication configuration its copy may still hold
+(plan.replication), waits until the new active region has recorded its takeover
+(plan.takeover: nothing is stopped before that), then, in order, one pass after the
+other:
 
 1. fences it: stops the region's Studio apps (StopStudioApps, per domain) and denies NFS
    writes through the file system policy (FenceFileSystem);
@@ -25,6 +28,8 @@ from __future__ import annotations
 from controller.fencing import RECOVERY_ROOT, recovery_folder
 from controller.model import DesiredState
 from controller.observed import ObservedFileSystem, ObservedState
+from controller.plan.replication import plan_orphan_cleanup
+from controller.plan.takeover import awaiting_takeover
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
 
 
@@ -36,8 +41,15 @@ def plan_fencing(desired: DesiredState, observed: ObservedState, actions: list[A
     old_copies = _old_copies(desired, observed)
     if not old_copies:
         return
+    orphans = plan_orphan_cleanup(desired, observed, actions, notes)
+    waiting = awaiting_takeover(desired, observed)
+    if waiting:
+        notes.append(f"Fence/takeover: {waiting}")
+        return
     _stop_apps(observed, actions, notes)
     for name, mine in old_copies:
+        if name in orphans:
+            continue  # its orphaned configuration goes first; fenced next pass
         key = ResourceKey(Kind.FENCE, region, name)
         if mine.fenced_at is None:
             actions.append(Action(

@@ -11,21 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.model import DesiredState, Mode, ShareDirectory
-from controller.observed import ObservedDirectory, ObservedState
+from controller.model import DesiredState, Mode
+from controller.observed import ObservedState
+from controller.plan.ambiguity import ambiguity_problems, ambiguous_file_systems
 from controller.plan.diff import scoped_diff
 from controller.plan.failback import plan_fencing, plan_unfencing
+from controller.plan.homes import hold_profile_updates, plan_share_directories
 from controller.plan.keys import region_role
+from controller.plan.names import creation_token
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.snapshots import plan_snapshots
+from controller.plan.studio_updates import (
+    plan_domain_update,
+    plan_profile_update,
+    profile_identity_problems,
+    unmanaged_profile_notes,
+)
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
 from controller.plan.working_copy import plan_working_copies
 
 # Fields CreateDomain sets that UpdateDomain cannot change.
 IMMUTABLE_DOMAIN_FIELDS = ("AuthMode", "VpcId")
-UPDATABLE_DOMAIN_FIELDS = ("SubnetIds", "AppNetworkAccessType", "DefaultUserSettings",
-                           "DefaultSpaceSettings")
 
 
 def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
@@ -36,7 +43,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     actions: list[Action] = []
     notes: list[str] = []
     planned_fs = _plan_file_systems(desired, observed, actions)
-    shapes = Shapes(desired, region, observed.references, planned_fs)
+    shapes = Shapes(desired, region, observed.references, planned_fs,
+                    observed.lifecycle_configs)
     promoting: set[str] = set()
     if role == "active":
         promoting = plan_replication(desired, observed, actions, shapes.problems, notes)
@@ -51,18 +59,21 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
         notes.append(f"share directories on {', '.join(sorted(promoting))} wait until the "
                      "copy is writable (promoted, not fenced)")
     if observed.directories_observed:
-        _plan_directories(shapes, observed, actions, promoting)
+        plan_share_directories(shapes, observed, actions, notes, promoting)
         if not observed.can_set_owners:
             notes.append("not running as root: share directory owners are not managed here "
                          "(only created and given their modes)")
     else:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
-    _plan_domains(desired, observed, shapes, actions)
+    _plan_domains(desired, observed, shapes, actions, notes)
     _plan_profiles(desired, observed, shapes, actions)
+    hold_profile_updates(actions)
+    notes.extend(unmanaged_profile_notes(observed.unmanaged_profiles))
     if role == "active":
         plan_snapshots(desired, observed, actions, notes)
     _order(actions)
-    problems = tuple(dict.fromkeys(shapes.problems))
+    problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
+                                    *shapes.problems]))
     return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
                 tuple(sorted(promoting)))
 
@@ -74,6 +85,7 @@ def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     problems: list[str] = []
     notes = [f"{observed.region} is the standby region (active-passive): its domains are "
              "created when a failover makes it active."]
+    problems.extend(ambiguity_problems(desired, observed.references))
     plan_fencing(desired, observed, actions, problems, notes)
     _order(actions)
     return Plan(observed.region, desired.revision, "standby", tuple(actions),
@@ -89,16 +101,17 @@ def _order(actions: list[Action]) -> None:
 def _plan_file_systems(desired: DesiredState, observed: ObservedState,
                        actions: list[Action]) -> set[str]:
     planned: set[str] = set()
+    ambiguous = ambiguous_file_systems(desired, observed.references, observed.region)
     for name in sorted(desired.file_systems):
         placement = desired.file_systems[name].placements.get(observed.region)
-        if placement is None or placement.create is None:
+        if placement is None or placement.create is None or name in ambiguous:
             continue
         if observed.references.file_systems.get(name) is not None:
             continue
         planned.add(name)
         settings = placement.create
         params = {
-            "CreationToken": f"studio-operator-{name}",
+            "CreationToken": creation_token(name),
             "PerformanceMode": settings.performance_mode,
             "ThroughputMode": settings.throughput_mode,
             "Encrypted": settings.encrypted,
@@ -110,44 +123,8 @@ def _plan_file_systems(desired: DesiredState, observed: ObservedState,
     return planned
 
 
-def _plan_directories(shapes: Shapes, observed: ObservedState, actions: list[Action],
-                      promoting: set[str]) -> None:
-    for wanted in shapes.desired.share_directories():
-        if wanted.file_system in promoting:
-            continue
-        fs_id = shapes.file_system_id(wanted.file_system)
-        if fs_id is None:
-            continue  # Shapes has said why, for the domains and profiles that use it
-        key = ResourceKey(Kind.DIRECTORY, observed.region, wanted.key_name)
-        seen = observed.directories.get((wanted.file_system, wanted.path))
-        params = {"FileSystemId": fs_id, "Path": wanted.path, "Uid": wanted.owner.uid,
-                  "Gid": wanted.owner.gid, "Mode": f"{wanted.mode:04o}", "Share": wanted.share}
-        if seen is None or seen.kind == "missing":
-            actions.append(Action("CreateDirectory", Verb.CREATE, key,
-                                  _directory_changes(wanted, None), params))
-        elif seen.kind != "directory":
-            shapes.problems.append(
-                f"Directory/{wanted.key_name}: {seen.blocked_at or wanted.path} is a "
-                f"{seen.kind}, not a directory; it is left alone (never followed)")
-        else:
-            changes = _directory_changes(wanted, seen)
-            if not observed.can_set_owners:
-                changes = tuple(c for c in changes if c.path == "Mode")
-            if changes:
-                actions.append(Action("SetDirectoryOwnership", Verb.UPDATE, key, changes, params))
-
-
-def _directory_changes(wanted: ShareDirectory,
-                       seen: ObservedDirectory | None) -> tuple[Difference, ...]:
-    pairs = (("Uid", wanted.owner.uid, seen.uid if seen else None),
-             ("Gid", wanted.owner.gid, seen.gid if seen else None),
-             ("Mode", f"{wanted.mode:04o}",
-              f"{seen.mode:04o}" if seen and seen.mode is not None else None))
-    return tuple(Difference(path, want, have) for path, want, have in pairs if want != have)
-
-
 def _plan_domains(desired: DesiredState, observed: ObservedState, shapes: Shapes,
-                  actions: list[Action]) -> None:
+                  actions: list[Action], notes: list[str]) -> None:
     for name in sorted(desired.domains):
         request = shapes.domain_request(desired.domains[name])
         if request is None:
@@ -173,12 +150,8 @@ def _plan_domains(desired: DesiredState, observed: ObservedState, shapes: Shapes
                 shapes.problems.append(
                     f"Domain/{name}: {field} is {seen.description.get(field)!r} in AWS but "
                     f"{request[field]!r} is desired; it cannot be changed in place")
-        wanted = {field: request[field] for field in UPDATABLE_DOMAIN_FIELDS}
-        changes = scoped_diff(wanted, seen.description)
-        if changes:
-            update = _update_request(wanted, changes)
-            actions.append(Action("UpdateDomain", Verb.UPDATE, key, tuple(changes),
-                                  {"DomainId": seen.domain_id, **update}))
+        plan_domain_update(key, request, seen.description,
+                           observed.running_apps_by_domain.get(name), actions, notes)
 
 
 def _plan_profiles(desired: DesiredState, observed: ObservedState, shapes: Shapes,
@@ -194,39 +167,21 @@ def _plan_profiles(desired: DesiredState, observed: ObservedState, shapes: Shape
                                 else Ref(Kind.DOMAIN, profile.domain, "DomainId"))
         key = ResourceKey(Kind.USER_PROFILE, observed.region, qualified)
         seen = observed.profiles.get(qualified)
+        identity = shapes.profile_identity(profile)
         if seen is None:
             request = {"DomainId": domain_id, "UserProfileName": profile.name,
-                       "UserSettings": settings}
+                       **identity, "UserSettings": settings}
             actions.append(Action("CreateUserProfile", Verb.CREATE, key,
-                                  _all_new({"UserSettings": settings}), request))
+                                  _all_new({**identity, "UserSettings": settings}), request))
             continue
-        changes = scoped_diff({"UserSettings": settings}, seen.description)
-        if changes:
-            update = _update_request({"UserSettings": settings}, changes)
-            actions.append(Action("UpdateUserProfile", Verb.UPDATE, key, tuple(changes),
-                                  {"DomainId": domain_id, "UserProfileName": profile.name,
-                                   **update}))
+        shapes.problems.extend(profile_identity_problems(key, identity, seen.description))
+        update = plan_profile_update(key, settings, seen.description, domain_id, profile.name)
+        if update is not None:
+            actions.append(update)
 
 
 def _creates_domain(actions: list[Action], domain: str) -> bool:
     return any(a.name == "CreateDomain" and a.key.name == domain for a in actions)
-
-
-def _update_request(wanted: dict[str, Any], changes: list[Difference]) -> dict[str, Any]:
-    """The update body: each changed top-level settings key, whole (AWS replaces keys).
-
-    For nested settings (DefaultUserSettings.X), only the changed X is sent so that
-    settings the desired state does not manage are left as AWS holds them.
-    """
-    body: dict[str, Any] = {}
-    for change in changes:
-        top, _, rest = change.path.partition(".")
-        if rest and isinstance(wanted[top], dict):
-            second = rest.split(".", 1)[0]
-            body.setdefault(top, {})[second] = wanted[top][second]
-        else:
-            body[top] = wanted[top]
-    return body
 
 
 def _all_new(values: dict[str, Any], prefix: str = "") -> tuple[Difference, ...]:

@@ -32,6 +32,10 @@ def render_text(plan: Plan) -> str:
     if plan.actions:
         lines.append(f"Plan: {plan.count(Verb.CREATE)} to create, {plan.count(Verb.UPDATE)} "
                      f"to update, {plan.count(Verb.DELETE)} to delete.")
+    elif plan.notes:
+        # Notes may say what AWS holds beyond the desired state (unmanaged profiles) or
+        # what waits: "matches" would hide them.
+        lines.append("No changes to make now; see the notes above.")
     else:
         lines.append("No changes. The region matches the desired state.")
     if plan.problems:
@@ -48,6 +52,8 @@ def _action_lines(action: Action) -> list[str]:
         else:
             lines.append(f"      ~ {change.path}: {_show(change.observed)} -> "
                          f"{_show(change.desired)}")
+    for ref in action.after:
+        lines.append(f"      (after {ref.kind}/{ref.name} in this pass)")
     return lines
 
 

@@ -8,6 +8,7 @@ of things the plan itself creates become Refs. Pure; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from controller.lifecycle import (
@@ -17,6 +18,9 @@ from controller.lifecycle import (
 )
 from controller.model import DesiredState, DomainSpec, ShareScope, ShareSpec, UserProfileSpec
 from controller.observed import ResolvedReferences
+from controller.plan.ambiguity import describe as describe_ambiguity
+from controller.plan.ambiguity import find as find_ambiguity
+from controller.plan.custom_fs import MountGroup, common_ancestor, group_by_file_system
 from controller.plan.types import Kind, Ref
 from controller.plan.working_copy import serving_file_system, waits_for_working_copy
 
@@ -28,11 +32,15 @@ class Shapes:
     """Builds request shapes for one region, collecting problems as it goes."""
 
     def __init__(self, desired: DesiredState, region: str, refs: ResolvedReferences,
-                 planned_file_systems: set[str]) -> None:
+                 planned_file_systems: set[str],
+                 lifecycle_arns: Mapping[str, str] | None = None) -> None:
         self.desired = desired
         self.region = region
         self.refs = refs
         self.planned_file_systems = planned_file_systems
+        # Studio lifecycle config name -> ARN, as AWS listed them.
+        self.lifecycle_arns = lifecycle_arns or {}
+        self._domain_wide: dict[tuple[str, str], str] = {}
         self.problems: list[str] = []
         # Domain name -> the lifecycle configs its app settings refer to.
         self.lifecycle_configs: dict[str, list[LifecycleConfigRequest]] = {}
@@ -75,7 +83,7 @@ class Shapes:
             "CustomPosixUserConfig": posix,
             "CustomFileSystemConfigs": file_systems,
         }
-        user_settings = {**settings, **self._space_backup_settings(domain, str(role))}
+        user_settings = {**settings, **self._space_backup_settings(domain)}
         return {
             "DomainName": domain.name,
             "AuthMode": domain.auth_mode,
@@ -86,17 +94,22 @@ class Shapes:
             "DefaultSpaceSettings": dict(settings),
         }
 
-    def _space_backup_settings(self, domain: DomainSpec, role_arn: str) -> dict[str, Any]:
+    def _space_backup_settings(self, domain: DomainSpec) -> dict[str, Any]:
         """JupyterLab and Code Editor settings that run the backup/restore config on every
         app start; nothing until the backup share's file system id is known."""
         share = self.desired.space_backup_share(domain.name)
         fs_id = self.file_system_id(share.file_system) if share is not None else None
         if share is None or not isinstance(fs_id, str):
             return {}
-        configs = lifecycle_configs(domain, share, fs_id)
+        attached = self._domain_wide_path(domain.name, share.file_system)
+        configs = lifecycle_configs(domain, share, fs_id, file_system_path=attached)
         self.lifecycle_configs[domain.name] = configs
-        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
-        return app_settings_with_lifecycle(configs, self.region, account)
+        return app_settings_with_lifecycle(configs, self._lifecycle_arn)
+
+    def _lifecycle_arn(self, name: str) -> str | Ref:
+        """AWS's ARN for a config; until it exists, what its creation will return."""
+        return self.lifecycle_arns.get(name) or Ref(Kind.LIFECYCLE_CONFIG, name,
+                                                    "StudioLifecycleConfigArn")
 
     def user_settings(self, profile: UserProfileSpec) -> dict[str, Any] | None:
         """A profile's UserSettings: its POSIX ids and all its shares.
@@ -115,9 +128,18 @@ class Shapes:
             "CustomFileSystemConfigs": configs,
         }
 
+    def profile_identity(self, profile: UserProfileSpec) -> dict[str, str]:
+        """CreateUserProfile's IAM Identity Center fields (SSO domains only)."""
+        if profile.sso is None:
+            return {}
+        return {"SingleSignOnUserIdentifier": profile.sso.user_identifier,
+                "SingleSignOnUserValue": profile.sso.user_value}
+
     def _file_system_configs(self, owner: str, shares: tuple[ShareSpec, ...], domain: str,
                              profile: str | None) -> list[dict[str, Any]] | None:
-        configs: list[dict[str, Any]] = []
+        """One entry per file system (Studio mounts each once), at the deepest directory
+        above all of this list's shares on it (controller.plan.custom_fs)."""
+        placed: list[tuple[str, str | Ref, str]] = []
         for share in shares:
             fs_id = self.file_system_id(share.file_system)
             if fs_id is None:
@@ -129,11 +151,40 @@ class Shapes:
                 return None  # else: waits for the working copy (plan.working_copy)
             path = share.render(domain, profile) if share.scope is ShareScope.USER else (
                 share.render(domain))
-            configs.append({"EFSFileSystemConfig": {"FileSystemId": fs_id, "FileSystemPath": path}})
-        return configs
+            placed.append((share.file_system, fs_id, path))
+        return [group.entry(self._attached_path(domain, group))
+                for group in group_by_file_system(placed)]
+
+    def _attached_path(self, domain: str, group: MountGroup) -> str:
+        backup = self.desired.space_backup_share(domain)
+        if backup is not None and backup.file_system == group.file_system:
+            return self._domain_wide_path(domain, group.file_system)
+        return common_ancestor(group.paths)
+
+    def _domain_wide_path(self, domain: str, file_system: str) -> str:
+        """Where a domain's space-backup file system is attached, in the domain's defaults
+        and in every profile of the domain alike: the backup script is one per domain and
+        must find the backup folder at one place below the mount. It is the deepest
+        directory above every share of the domain (and its profiles) on that file system."""
+        known = self._domain_wide.get((domain, file_system))
+        if known is not None:
+            return known
+        backup = self.desired.space_backup_share(domain)
+        paths = [backup.render(domain)] if backup is not None else []
+        paths += [s.render(domain) for s in self.desired.domain_shares_of(domain)
+                  if s.file_system == file_system]
+        for profile in self.desired.profiles_of(domain):
+            paths += [s.render(domain, profile.name) for s in self.desired.user_shares_of(profile)
+                      if s.file_system == file_system]
+        found = self._domain_wide[(domain, file_system)] = common_ancestor(paths)
+        return found
 
     def _resolved(self, owner: str, what: str, reference: str, found: str | None) -> str | None:
-        if found is None:
+        unclear = find_ambiguity(self.refs, what, reference, self.region)
+        if found is None and unclear is not None:
+            self.problems.append(f"{owner}: {describe_ambiguity(unclear)}; none of them is "
+                                 "used until only one carries it, or the id is given")
+        elif found is None:
             self.problems.append(
                 f"{owner}: {what} {reference} not found in {self.region}"
                 + ("" if _looks_like_id(reference) else " (looked up by its Name tag)"))

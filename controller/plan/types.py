@@ -85,6 +85,10 @@ class Action:
     changes: tuple[Difference, ...] = ()
     # What the executor needs: the AWS request, or the directory's owner and mode.
     params: Mapping[str, Any] = field(default_factory=dict)
+    # What earlier actions of the same plan must have done first: it waits (requeued)
+    # until each of these was learned in this pass (a profile's new POSIX ids wait for
+    # its home to be re-owned).
+    after: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True)

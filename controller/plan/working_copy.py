@@ -18,6 +18,8 @@ from __future__ import annotations
 from controller.fencing import WORKING_COPY_OF_TAG
 from controller.model import DesiredState, FailoverStrategy, FileSystemSpec, Mode
 from controller.observed import ObservedFileSystem, ObservedState, ResolvedReferences
+from controller.plan.names import creation_token, derived_tag
+from controller.plan.replication import ALL_CONFIGURATIONS, deletion_mode
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
 
 
@@ -102,13 +104,16 @@ def _take_over(name: str, spec: FileSystemSpec, mine: ObservedFileSystem,
         _fill(name, spec, mine, observed, actions, refresh=False)
         return
     replication = mine.replication
+    # By the source id observed, both sides unless the source's region is unreachable.
+    mode = (deletion_mode(observed, replication) if replication is not None
+            else ALL_CONFIGURATIONS)
     actions.append(Action(
         "AttachWorkingCopy", Verb.UPDATE, ResourceKey(Kind.FILE_SYSTEM, observed.region,
                                                       f"{name}/working-copy"),
         (Difference("Serves", working.file_system_id, mine.file_system_id),),
         {"FileSystemId": working.file_system_id, "ReplicaId": mine.file_system_id,
          "SourceFileSystemId": replication.source_file_system_id if replication else None,
-         "LogicalName": name}))
+         "DeletionMode": mode, "LogicalName": name}))
 
 
 def _fill(name: str, spec: FileSystemSpec, replica: ObservedFileSystem,
@@ -117,10 +122,10 @@ def _fill(name: str, spec: FileSystemSpec, replica: ObservedFileSystem,
     working = observed.references.working_copies.get(name)
     if working is None:
         tag = replica.name_tag or name
-        params = {"CreationToken": f"studio-operator-{name}-working-copy-{replica.file_system_id}",
+        params = {"CreationToken": creation_token(name, "working-copy", replica.file_system_id),
                   "PerformanceMode": "generalPurpose", "ThroughputMode": "elastic",
                   "Encrypted": True,
-                  "Tags": [{"Key": "Name", "Value": f"{tag}-working-copy"},
+                  "Tags": [{"Key": "Name", "Value": derived_tag(tag, "working-copy")},
                            {"Key": WORKING_COPY_OF_TAG, "Value": name}]}
         actions.append(Action("CreateWorkingCopy", Verb.CREATE, key,
                               (Difference("WorkingCopy", f"a writable copy of "

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import boto3
+import pytest
 
 from controller.desired import load_desired_state
 from tests.converge.helpers import REGION, plan_now, prepared, reconciler
@@ -65,3 +66,30 @@ def test_space_backup_lifecycle_configs_are_created_and_attached(aws, tmp_path):
         folder = mount / "backups" / "research" / profile
         info = os.lstat(folder)
         assert (info.st_uid, oct(info.st_mode & 0o7777)) == (uid, "0o700")
+    if os.geteuid() == 0:
+        root = os.lstat(mount / "backups" / "research")
+        assert (root.st_uid, oct(root.st_mode & 0o7777)) == (0, "0o755")
+        shared = os.lstat(mount / "backups" / "research" / "_shared-spaces")
+        assert (shared.st_uid, oct(shared.st_mode & 0o7777)) == (200001, "0o700")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="owners are managed as root only")
+def test_a_backup_folder_made_wrong_is_corrected_or_reported(aws, tmp_path):
+    desired = prepared(aws, load_desired_state(_with_space_backup(tmp_path)))
+    rec = reconciler(aws)
+    rec.reconcile(desired)
+    efs = boto3.client("efs", region_name=REGION, endpoint_url=aws.endpoint_url)
+    fs_id = next(f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]
+                 if f.get("Name") == "studio-efs")
+    root = aws.efs_root / fs_id / "backups" / "research"
+    os.chmod(root, 0o777)  # anyone could swap a profile's folder: taken back
+    os.chown(root / "bob", 4242, 4242)  # someone else's now: reported, left alone
+    (root / "bob" / "planted").write_text("x")
+
+    result = rec.reconcile(desired)
+
+    assert oct(os.lstat(root).st_mode & 0o7777) == "0o755"
+    assert (os.lstat(root / "bob").st_uid, os.lstat(root / "bob" / "planted").st_uid) == (
+        4242, 0)
+    assert any("/backups/research/bob exists owned by 4242:4242" in p
+               for p in result.plan.problems)

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.scratch import scratch
+
+__all__ = ["scratch"]
+
 IS_ROOT = os.geteuid() == 0
 # A mtime with nanoseconds that a float round trip would lose.
 OLD_NS = 1_600_000_000_123_456_789

@@ -205,3 +205,15 @@ def test_large_files_handed_to_copier_threads_end_up_like_the_rest(source, tmp_p
     assert snapshot(dst) == snapshot(source)  # contents, modes, mtimes of files and dirs
     again = copy_tree(source, dst, workers=workers)
     assert again.files_copied == 0 and again.ok
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="O_NOATIME needs the owner or root")
+def test_reading_the_source_leaves_its_atime_and_the_target_gets_it(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "data").write_bytes(b"x" * 1000)
+    # atime before mtime: relatime would update it on the next read.
+    os.utime(src / "data", ns=(OLD_NS - 10**9, OLD_NS))
+    assert copy_tree(src, tmp_path / "dst").ok
+    assert os.lstat(src / "data").st_atime_ns == OLD_NS - 10**9
+    assert os.lstat(tmp_path / "dst/data").st_atime_ns == OLD_NS - 10**9

@@ -10,11 +10,20 @@ import pytest
 
 from controller.fs.copy import copy_tree, walk
 from controller.fs.copy.entries import EntryFailure, Options, sync_entry
-from controller.fs.copy.journal import PREFIX, Journal
+from controller.fs.copy.journal import HEADER, JOURNAL_PREFIX, STATE_DIR, Journal
 from tests.copy.conftest import OLD_NS
 from tests.copy.test_copy_tree import snapshot
 
-OLD_JOURNAL = f"{PREFIX}otherhost-4242-0"
+EARLIER_RUN = "00000000deadbeef"
+OLD_JOURNAL = f"{JOURNAL_PREFIX}{EARLIER_RUN}"
+
+
+def plant_earlier_journal(dst: Path, *paths: str) -> None:
+    """What a run killed mid-file leaves: its journal in the engine's own folder."""
+    (dst / STATE_DIR).mkdir(mode=0o700)
+    journal = dst / STATE_DIR / OLD_JOURNAL
+    journal.write_text("".join(f"{line}\n" for line in [HEADER + EARLIER_RUN, *paths]))
+    os.chmod(journal, 0o600)
 
 
 def change_times(root: Path) -> dict[str, tuple[int, int]]:
@@ -30,7 +39,10 @@ def change_times(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def journals(dst: Path) -> list[str]:
-    return sorted(name for name in os.listdir(dst) if name.startswith(PREFIX))
+    if not (dst / STATE_DIR).is_dir():
+        return []
+    return sorted(name for name in os.listdir(dst / STATE_DIR)
+                  if name.startswith(JOURNAL_PREFIX))
 
 
 def test_a_re_run_with_nothing_to_do_writes_nothing_into_the_target(source, tmp_path):
@@ -79,22 +91,25 @@ def test_a_path_in_an_earlier_runs_journal_is_repaired_and_that_journal_removed(
     copy_tree(source, dst)
     # What a run killed mid-file leaves: a newer, different file and a journal naming it.
     (dst / "home/alice/secret").write_bytes(b"s3")
-    (dst / OLD_JOURNAL).write_text('"home/alice/secret"\n')
+    plant_earlier_journal(dst, '"home/alice/secret"')
     report = copy_tree(source, dst)
     assert report.ok and report.conflicts == () and report.files_copied == 1
     assert (dst / "home/alice/secret").read_bytes() == b"s3cr3t"
-    assert journals(dst) == []
+    assert journals(dst) == [] and not (dst / STATE_DIR).exists()
     assert os.lstat(dst).st_mtime_ns == os.lstat(source).st_mtime_ns
 
 
-def test_earlier_journals_stay_until_a_run_finishes_without_errors(source, tmp_path,
-                                                                  outside):
+def test_what_earlier_journals_list_stays_until_a_run_finishes_without_errors(
+        source, tmp_path, outside):
     dst = tmp_path / "dst"
     (dst / "home").mkdir(parents=True)
     (dst / "home/alice").symlink_to(outside)  # an error: that subtree is skipped
-    (dst / OLD_JOURNAL).write_text('"home/alice/secret"\n')
+    plant_earlier_journal(dst, '"home/alice/secret"')
     assert copy_tree(source, dst).errors
-    assert OLD_JOURNAL in journals(dst) and len(journals(dst)) == 2  # and this run's own
+    [left] = journals(dst)  # one journal: this run's, carrying what is still unfinished
+    assert left != OLD_JOURNAL
+    listed = (dst / STATE_DIR / left).read_text().splitlines()[1:]
+    assert '"home/alice/secret"' in listed and '"teams/research/empty"' not in listed
     (dst / "home/alice").unlink()
     assert copy_tree(source, dst).ok
     assert journals(dst) == []

@@ -387,6 +387,10 @@ def test_the_task_runs_studioctl_run_with_options_it_accepts():
     command = [part if isinstance(part, str) else "x" for part in container["Command"]]
     args = build_parser().parse_args(command)
     assert (args.command, args.efs_root, args.metrics_port) == ("run", "/mnt/efs", 9100)
+    # The metrics server binds loopback unless told: the task says where, explicitly (its
+    # awsvpc namespace holds its own ENI and loopback, which the health check uses).
+    assert args.metrics_address == "0.0.0.0"
+    assert build_parser().parse_args(["run"]).metrics_address == "127.0.0.1"
     assert container["Command"][container["Command"].index("--region") + 1] == {
         "Ref": "AWS::Region"}
     mounts = [m["ContainerPath"] for m in container["MountPoints"] if "ContainerPath" in m]
@@ -396,3 +400,15 @@ def test_the_task_runs_studioctl_run_with_options_it_accepts():
     volume = template["Resources"]["TaskDefinition"]["Properties"]["Volumes"][0]
     assert volume["EFSVolumeConfiguration"]["TransitEncryption"] == "ENABLED"
     assert volume["EFSVolumeConfiguration"]["AuthorizationConfig"] == {"IAM": "ENABLED"}
+
+
+def test_the_only_cross_region_table_access_is_reading_the_other_regions_failover_record():
+    """The old active region reads the new one's takeover from its status table (same
+    name in both regions); nothing else of that table, and nothing is written there."""
+    statements = role_statements(load_template())
+    other = [s for s in statements if "${OtherRegion}" in str(s["Resource"])
+             and any(a.startswith("dynamodb:") for a in _listed(s["Action"]))]
+    assert [(s["Sid"], _listed(s["Action"])) for s in other] == [
+        ("OtherRegionsFailoverRecord", ["dynamodb:GetItem"])]
+    assert other[0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${OtherRegion}:"
+                                               "${AWS::AccountId}:table/${StatusTableName}"}

@@ -36,4 +36,18 @@ def test_the_image_runs_the_console_script_the_tests_use():
     assert 'ENTRYPOINT ["studioctl"]' in dockerfile
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'studioctl = "controller.cli.main:main"' in pyproject
-    assert "COPY manifests ./manifests" in dockerfile, "the schemas ship in the image"
+    assert "COPY manifests ./manifests" in dockerfile, "the package's schemas link there"
+    assert "STUDIO_OPERATOR_MANIFESTS" not in dockerfile, "the package ships its schemas"
+
+
+def test_ci_installs_the_debian_packages_of_every_tool_the_suite_runs():
+    script = ROOT / ".ci" / "run"
+    text = script.read_text()
+    # tool the tests run -> the Debian package that provides it
+    for tool, package in (("promtool", "prometheus"), ("setfacl", "acl"),
+                          ("setfattr", "attr"), ("rsync", "rsync"),
+                          ("shellcheck", "shellcheck")):
+        assert f"command -v {tool} >/dev/null 2>&1 || need_apt+=({package})" in text, tool
+    result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout

@@ -110,7 +110,7 @@ def test_omitted_optional_fields_take_the_documented_defaults(tmp_path: Path) ->
     assert (lab.space_backup.enabled, lab.space_backup.share) == (True, "home")
     assert state.shares["home"].mode == 0o700
     file_system = state.file_systems["efs"]
-    assert (file_system.replicate, file_system.replication_lag_threshold_seconds) == (False, 900)
+    assert (file_system.replicate, file_system.replication_lag_threshold_seconds) == (False, 1800)
     assert file_system.placements["eu-central-1"].create is not None
 
 

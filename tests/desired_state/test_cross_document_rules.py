@@ -306,3 +306,22 @@ def test_a_file_system_created_by_name_tag_in_both_regions_builds(estate: Path) 
     placements = load_desired_state(estate).file_systems["studio-efs"].placements
     assert placements["us-west-2"].create == FileSystemCreateSettings(throughput_mode="bursting")
     assert placements["us-east-1"].create is None
+
+
+def test_fencing_without_a_takeover_is_a_documented_estate_switch(estate: Path) -> None:
+    edit(estate / "estate.yaml", "    strategy: promote\n",
+         "    strategy: promote\n    fenceWithoutTakeover: true\n")
+    assert load_desired_state(estate).estate.fence_without_takeover is True
+    edit(estate / "estate.yaml", "fenceWithoutTakeover: true", "fenceWithoutTakeover: yes-please")
+    assert "fenceWithoutTakeover" in the_problem(estate).field
+
+
+def test_fencing_without_a_takeover_is_refused_in_active_active_mode(estate: Path) -> None:
+    edit(estate / "estate.yaml", "    strategy: promote\n",
+         "    strategy: promote\n    fenceWithoutTakeover: true\n")
+    edit(estate / "estate.yaml", "mode: active-passive", "mode: active-active")
+    problem = the_problem(estate)
+    assert (problem.field, problem.line) == (
+        "spec.failover.fenceWithoutTakeover",
+        line_of(estate / "estate.yaml", "fenceWithoutTakeover"))
+    assert "active-passive estates only" in problem.message

@@ -14,7 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from controller.desired import validate_path
-from controller.desired.schema import MANIFESTS_ENV, manifests_dir
+from controller.desired.schema import MANIFESTS_ENV, schema_folder
 from controller.model import API_VERSION
 from tests.desired_state.helpers import edit, line_of, the_problem, write
 
@@ -205,7 +205,17 @@ def test_the_schema_folder_can_be_chosen_with_an_environment_variable(
     edit(common, '"maximum": 4000000,\n      "x-message": "must be a POSIX user id',
          '"maximum": 200150,\n      "x-message": "must be a POSIX user id')
     monkeypatch.setenv(MANIFESTS_ENV, str(manifests))
-    assert manifests_dir() == manifests
+    assert schema_folder() == manifests / "schemas"
     problems = validate_path(estate)
     assert [p.field for p in problems] == ["spec.profiles[0].uid", "spec.profiles[1].uid",
                                            "spec.profiles[2].uid", "spec.profiles[3].uid"]
+
+
+def test_the_package_ships_the_schemas_of_manifests_itself(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One source: the package's schema folder is manifests/schemas, not a copy of it."""
+    monkeypatch.delenv(MANIFESTS_ENV, raising=False)
+    shipped = Path(str(schema_folder()))
+    assert shipped.resolve() == SCHEMAS.resolve()
+    assert sorted(p.name for p in shipped.glob("*.schema.json")) == sorted(
+        p.name for p in SCHEMAS.glob("*.schema.json"))

@@ -34,10 +34,11 @@ def create_domain(
     sagemaker: BaseClient, network: Network, name: str = "research", **extra: Any
 ) -> str:
     settings = extra.pop("DefaultUserSettings", {"ExecutionRole": ROLE})
+    auth_mode = extra.pop("AuthMode", "IAM")
     return str(
         sagemaker.create_domain(
             DomainName=name,
-            AuthMode="IAM",
+            AuthMode=auth_mode,
             DefaultUserSettings=settings,
             VpcId=network.vpc_id,
             SubnetIds=network.subnet_ids,

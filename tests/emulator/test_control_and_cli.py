@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -70,6 +71,9 @@ def test_faults_counts_and_reset_over_http(aws, client):
     assert control(aws, "POST", "/replication/sync")[1] == {"mirrored": 0}
     assert control(aws, "GET", "/nothing-here")[0] == 404
     assert control(aws, "POST", "/faults", {"kinds": ["throttle"]})[0] == 400
+    down = {"rate": 1.0, "kinds": ["5xx"], "regions": ["us-east-1"]}
+    assert control(aws, "POST", "/faults", down)[1]["regions"] == ["us-east-1"]
+    assert client("efs", "us-west-2", attempts=1).describe_file_systems()["FileSystems"] == []
 
 
 def test_the_emulator_command_prints_how_to_use_it_and_exits_0_on_sigterm(tmp_path):
@@ -94,11 +98,23 @@ def test_the_emulator_command_prints_how_to_use_it_and_exits_0_on_sigterm(tmp_pa
             if line.startswith("Serving"):
                 break
         endpoint = next(line.split()[-1] for line in lines if line.startswith("AWS emulator"))
-        assert f"Use it with    export AWS_ENDPOINT_URL={endpoint}" in lines
+        hint = next(line for line in lines if line.startswith("Use it with    export "))
         assert any("created efs studio-efs" in line for line in lines)
+        # The hint alone is enough for a client in a fresh terminal (no credentials there).
+        exported = dict(pair.split("=", 1) for pair in hint.split("export ", 1)[1].split())
+        assert exported["AWS_ENDPOINT_URL"] == endpoint
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        bare.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                     "AWS_EC2_METADATA_DISABLED": "true", **exported})
+        listed = subprocess.run(
+            [sys.executable, "-c", "import boto3; print(boto3.client('efs')"
+             ".describe_file_systems()['FileSystems'][0]['FileSystemId'])"],
+            env=bare, capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        fs_id = listed.stdout.strip()
+        assert (tmp_path / "aws" / "efs" / fs_id).is_dir()
         efs = boto3.client("efs", region_name="us-east-1", endpoint_url=endpoint)
-        (fs,) = efs.describe_file_systems()["FileSystems"]
-        assert (tmp_path / "aws" / "efs" / fs["FileSystemId"]).is_dir()
+        assert [f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]] == [fs_id]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:

@@ -94,3 +94,28 @@ def test_file_systems_of_one_region_are_not_seen_from_another(aws, client):
         "FileSystemNotFound",
         404,
     )
+
+
+def test_listings_come_in_an_unspecified_order_and_name_tags_are_not_unique(aws, client):
+    """DescribeFileSystems: "The order of file systems returned ... is unspecified"; a Name
+    tag is a tag like any other, so two file systems may carry the same one."""
+    efs = client("efs")
+    made = [efs.create_file_system(CreationToken=f"fs-{i}",
+                                   Tags=[{"Key": "Name", "Value": "studio-efs"}])["FileSystemId"]
+            for i in range(6)]
+    orders = {tuple(f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"])
+              for _ in range(8)}
+    assert len(orders) > 1, "the order varies between calls"
+    assert all(sorted(order) == sorted(made) for order in orders)
+    names = [f["Name"] for f in efs.describe_file_systems()["FileSystems"]]
+    assert names == ["studio-efs"] * 6
+    aws.reset()
+    efs = client("efs")
+    again = [efs.create_file_system(CreationToken=f"fs-{i}")["FileSystemId"] for i in range(6)]
+    first = [f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]]
+    aws.reset()
+    efs = client("efs")
+    redo = [efs.create_file_system(CreationToken=f"fs-{i}")["FileSystemId"] for i in range(6)]
+    second = [f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]]
+    # Seeded per emulator and again on reset: the same calls see the same order.
+    assert [again.index(i) for i in first] == [redo.index(i) for i in second]

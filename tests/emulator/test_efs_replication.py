@@ -105,7 +105,9 @@ def test_an_existing_destination_needs_its_overwrite_protection_disabled(aws, cl
     code, status = error_of(
         lambda: replicate(client, source, Region="us-west-2", FileSystemId=existing)
     )
-    assert (code, status) == ("ValidationException", 400)
+    # An invalid destination is a BadRequest (CreateReplicationConfiguration's model has no
+    # code of its own for it; ReplicationAlreadyExists is UpdateFileSystemProtection's).
+    assert (code, status) == ("BadRequest", 400)
     west.update_file_system_protection(
         FileSystemId=existing, ReplicationOverwriteProtection="DISABLED"
     )
@@ -123,13 +125,13 @@ def test_a_file_system_takes_part_in_one_replication_only_and_cannot_be_deleted_
     aws, client, source
 ):
     replica = replicate(client, source)["Destinations"][0]["FileSystemId"]
-    assert (
-        error_of(lambda: replicate(client, source, Region="eu-west-1"))[0] == "ValidationException"
-    )
+    # A second configuration on a source, or a destination used as a source: the
+    # parameter is invalid (BadRequest), not "already exists" (model, API reference).
+    assert error_of(lambda: replicate(client, source, Region="eu-west-1")) == ("BadRequest", 400)
     again = lambda: client("efs", "us-west-2").create_replication_configuration(  # noqa: E731
         SourceFileSystemId=replica, Destinations=[{"Region": "eu-west-1"}]
     )
-    assert error_of(again)[0] == "ValidationException"
+    assert error_of(again) == ("BadRequest", 400)
     assert error_of(lambda: client("efs").delete_file_system(FileSystemId=source)) == (
         "FileSystemInUse",
         409,

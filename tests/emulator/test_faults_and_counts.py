@@ -71,6 +71,14 @@ def test_only_the_chosen_services_and_operations_are_faulted(aws, client):
     assert error_of(client("efs", attempts=1).describe_file_systems)[1] >= 429
 
 
+def test_a_plan_can_take_one_region_down_and_leave_the_other_serving(aws, client):
+    aws.set_faults(rate=1.0, kinds=("5xx",), regions={"us-east-1"})
+    assert error_of(client("efs", "us-east-1", attempts=1).describe_file_systems)[1] >= 500
+    assert error_of(client("sagemaker", "us-east-1", attempts=1).list_domains)[1] >= 500
+    assert client("efs", "us-west-2", attempts=1).describe_file_systems()["FileSystems"] == []
+    assert aws.faults_snapshot()["regions"] == ["us-east-1"]
+
+
 def test_a_timeout_fault_hangs_then_drops_the_connection(aws, client):
     aws.set_faults(rate=1.0, kinds=("timeout",), timeout_seconds=0.1)
     started = time.monotonic()

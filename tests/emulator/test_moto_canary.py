@@ -100,3 +100,41 @@ def test_moto_behaves_as_the_extensions_expect(aws, client):
     assert other.get_caller_identity()["Account"] == "222222222222", (
         "moto no longer maps assumed-role keys to their account; per-account Studio state breaks"
     )
+
+
+def test_moto_still_answers_in_the_regions_partition(client):
+    """Studio ARNs follow the region's partition (sagemaker_store.partition_of); the
+    GovCloud test relies on moto's IAM and EFS doing the same."""
+    iam = client("iam", "us-gov-west-1")
+    arn = iam.create_role(RoleName="canary", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    assert arn.startswith("arn:aws-us-gov:iam::"), (
+        f"moto's IAM gives {arn} in us-gov-west-1: GovCloud ARNs no longer come from moto"
+    )
+    efs = client("efs", "us-gov-west-1")
+    fs_arn = efs.create_file_system(CreationToken="canary")["FileSystemArn"]
+    assert fs_arn.startswith("arn:aws-us-gov:elasticfilesystem:"), fs_arn
+
+
+def test_botocore_still_has_what_the_model_check_reads():
+    """validation.py and wire_input.py read botocore's models and its CBOR decoder; an
+    upgrade that moves them would silently switch the check off, so say so here."""
+    import botocore.session
+    from botocore.parsers import RpcV2CBORParser
+
+    parser = RpcV2CBORParser()
+    assert hasattr(parser, "parse_data_item") and hasattr(
+        parser, "get_peekable_stream_from_bytes"), (
+        "botocore's RpcV2CBORParser lost parse_data_item/get_peekable_stream_from_bytes: "
+        "wire_input.py cannot read CBOR requests (CloudWatch) any more")
+    session = botocore.session.get_session()
+    assert session.get_partition_for_region("us-gov-west-1") == "aws-us-gov"
+    efs = session.get_service_model("efs")
+    token = efs.operation_model("CreateFileSystem").input_shape.members["CreationToken"]
+    assert (token.metadata.get("min"), token.metadata.get("max"), token.metadata.get(
+        "pattern")) == (1, 64, ".+"), (
+        f"botocore's shape metadata changed form ({token.metadata}): validation.py reads "
+        "min/max/pattern/enum/required from it")
+    domain = session.get_service_model("sagemaker").operation_model("CreateDomain")
+    assert "AuthMode" in domain.input_shape.metadata.get("required", ()), (
+        "required members are no longer in structure metadata['required']")
+    assert "enum" in domain.input_shape.members["AuthMode"].metadata

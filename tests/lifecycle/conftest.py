@@ -138,3 +138,21 @@ def make_space(tmp_path: Path) -> Callable[[str], Space]:
 @pytest.fixture
 def space(make_space: Callable[[str], Space], copier: str) -> Space:
     return make_space(copier)
+
+
+def copy_tool(space: Space) -> str:
+    """The command the scripts copy with on this space's PATH: rsync, or tar without it."""
+    return "rsync" if shutil.which("rsync", path=space.path_env) else "tar"
+
+
+def with_wrapper(space: Space, tool: str, body: str) -> str:
+    """A PATH on which `tool` first runs `body` (bash; $REAL is the real tool), then
+    whatever `body` does with it. Everything else is the space's own PATH."""
+    real = shutil.which(tool, path=space.path_env)
+    assert real is not None, f"{tool} is not on the space's PATH"
+    folder = space.root / f"wrap-{tool}"
+    folder.mkdir(exist_ok=True)
+    wrapper = folder / tool
+    wrapper.write_text(f"#!/bin/bash\nREAL={real}\n{body}\n")
+    wrapper.chmod(0o755)
+    return f"{folder}{os.pathsep}{space.path_env}"

@@ -91,9 +91,10 @@ def test_app_settings_attach_each_config_as_its_apps_default() -> None:
     configs = lifecycle_configs(domain(), SHARE, FS_ID)
     lab, editor = configs
 
-    fragment = app_settings_with_lifecycle(configs, "eu-west-1", "123456789012")
+    # ARNs come from AWS (here: a GovCloud-like partition), never built by the operator.
+    prefix = "arn:aws-us-gov:sagemaker:us-gov-west-1:123456789012:studio-lifecycle-config/"
+    fragment = app_settings_with_lifecycle(configs, lambda name: prefix + name)
 
-    prefix = "arn:aws:sagemaker:eu-west-1:123456789012:studio-lifecycle-config/"
     assert fragment == {
         "JupyterLabAppSettings": {
             "LifecycleConfigArns": [prefix + lab.name],
@@ -104,4 +105,4 @@ def test_app_settings_attach_each_config_as_its_apps_default() -> None:
             "DefaultResourceSpec": {"LifecycleConfigArn": prefix + editor.name},
         },
     }
-    assert app_settings_with_lifecycle([], "eu-west-1", "123456789012") == {}
+    assert app_settings_with_lifecycle([], lambda name: prefix + name) == {}

@@ -93,3 +93,87 @@ def test_a_leader_that_lost_its_lease_mid_pass_stops_before_its_next_action(aws)
     result = rest.tick()
     assert result is not None and result.result == "applied"
     assert len(result.plan.actions) == 17, "the new leader does the rest"
+
+
+class _StopAfter(ManualClock):
+    """Stops `controller` once `seconds` have passed, or after `sleeps` sleeps at most."""
+
+    def __init__(self, seconds: float, sleeps: int) -> None:
+        super().__init__()
+        self.start, self.seconds, self.sleeps_left = self.now(), seconds, sleeps
+        self.controller: Controller | None = None
+
+    def sleep(self, seconds, wake=None) -> None:
+        super().sleep(seconds, wake)
+        self.sleeps_left -= 1
+        if self.now() - self.start >= self.seconds or self.sleeps_left <= 0:
+            assert self.controller is not None
+            self.controller.stop()
+
+
+def test_a_standby_replica_tries_the_lease_at_a_fraction_of_its_duration_and_is_ready(aws):
+    prepared(aws, load_desired_state(EXAMPLE))
+    clock = _StopAfter(seconds=120, sleeps=400)
+    gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=2)
+    # The leader holds for the whole test without renewing: only the standby calls AWS.
+    leader = Lease(gateway, REGION, TABLE, clock, "leader", duration_seconds=3600)
+    reconciler(aws, clock)  # makes the status table
+    assert leader.hold()
+    standing_by: list[float] = []
+    standby = Controller(FolderSource(EXAMPLE), reconciler(aws, clock), clock,
+                         Timing(resync_seconds=300, poll_seconds=300),
+                         lease=lease(aws, clock, "standby"),
+                         on_standby=lambda: standing_by.append(clock.now()))
+    clock.controller = standby
+    aws.reset_request_counts()
+    standby.run()
+
+    assert clock.now() - clock.start >= 120, (
+        f"only {clock.now() - clock.start:.1f} s passed in 400 turns of the loop: it spins")
+    counts = aws.request_counts()
+    attempts = counts.get("dynamodb:PutItem", 0)
+    # A 30 s lease is tried every 10 s: about 12 attempts in 120 s, each a conditional
+    # put and a read of who holds it; the revision is recorded once.
+    assert 10 <= attempts <= 15, counts
+    assert counts.get("dynamodb:GetItem", 0) <= 14, counts
+    assert sum(n for op, n in counts.items() if not op.startswith("dynamodb:")) == 0, (
+        "a standby makes no other AWS call", counts)
+    assert standing_by, "the standby said it stands by (ready)"
+    assert standby.reconciler.status is not None
+
+
+def test_a_replica_that_cannot_reach_the_lease_table_backs_off_the_same_way(aws):
+    prepared(aws, load_desired_state(EXAMPLE))
+    clock = _StopAfter(seconds=120, sleeps=400)
+    reconciler(aws, clock)  # makes the status table
+    standby = Controller(FolderSource(EXAMPLE), reconciler(aws, clock), clock,
+                         Timing(resync_seconds=300, poll_seconds=300),
+                         lease=lease(aws, clock, "cut-off"))
+    clock.controller = standby
+    aws.reset_request_counts()
+    aws.set_faults(rate=1.0, kinds=("5xx", "throttle"), operations={"PutItem"}, seed=7)
+    standby.run()
+
+    assert clock.now() - clock.start >= 120, "no hot loop while the table fails either"
+    puts = aws.request_counts().get("dynamodb:PutItem", 0)
+    # A turn of the loop every 10 s: 13 in 120 s, each a lease try (2 attempts with the
+    # lease's client) and another go at recording the revision (3 with the reconciler's).
+    assert puts <= 13 * (2 + 3), aws.request_counts()
+    assert standby.reconciler.lease_check is not None and not standby.lease.held
+
+
+def test_a_leader_that_cannot_renew_retries_in_steps_then_stands_by(aws):
+    prepared(aws, load_desired_state(EXAMPLE))
+    clock = _StopAfter(seconds=60, sleeps=400)
+    leader = controller(aws, clock, "leader")
+    assert leader.tick() is not None and leader.lease is not None and leader.lease.held
+    clock.controller = leader
+    aws.reset_request_counts()
+    aws.set_faults(rate=1.0, kinds=("5xx",), operations={"PutItem"}, seed=1)
+    leader.run()
+
+    assert clock.now() - clock.start >= 60, "no hot loop while renewals fail"
+    assert not leader.lease.held, "it stood down once the margin was reached"
+    # Renewal is due at 15 s; tries every 3 s until the lease is no longer safely held
+    # (20 s), then every 10 s standing by: about 7 tries of 2 attempts each.
+    assert aws.request_counts().get("dynamodb:PutItem", 0) <= 2 * 10, aws.request_counts()

@@ -7,7 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from controller.observed import ObservedApp, ObservedFileSystem, ObservedReplication
+from controller.observed import (
+    ObservedApp,
+    ObservedFileSystem,
+    ObservedReplication,
+    ObservedTakeover,
+)
 from controller.plan import make_plan
 from tests.plan.estates import PRIMARY, REPLICA, empty, estate
 
@@ -18,15 +23,18 @@ DOMAINS = {"research": [("alice", 200101, 1001)]}
 APP = ObservedApp("research", "d-1", "JupyterServer", "default", user_profile="alice")
 
 
-def standby(mine=OLD, theirs=ACTIVE, apps=(), recovery=None):
-    """PRIMARY after the flag moved to REPLICA."""
+def standby(mine=OLD, theirs=ACTIVE, apps=(), recovery=None, takeover="taken over"):
+    """PRIMARY after the flag moved to REPLICA (which has recorded its takeover, unless
+    `takeover` gives another record)."""
     desired = estate(DOMAINS)
     desired = replace(desired, estate=replace(desired.estate, active_region=REPLICA))
     observed = empty(PRIMARY)
     refs = replace(observed.references, file_systems={"efs": mine},
                    remote_file_systems={"efs": theirs})
+    if takeover == "taken over":
+        takeover = ObservedTakeover(REPLICA, REPLICA, "Complete", desired.revision)
     observed = replace(observed, references=refs, running_apps=tuple(apps),
-                       recoveries={"efs": recovery} if recovery else {})
+                       recoveries={"efs": recovery} if recovery else {}, takeover=takeover)
     return make_plan(desired, observed)
 
 

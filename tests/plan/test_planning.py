@@ -3,9 +3,10 @@
 from dataclasses import replace
 
 from controller.model import Mode
-from controller.observed import ObservedDirectory, ObservedProfile
+from controller.observed import HomeCensus, ObservedDirectory, ObservedProfile
 from controller.plan import Kind, Verb, make_plan
 from controller.plan.render import render_json, render_text
+from controller.plan.types import Ref
 from tests.plan.estates import PRIMARY, REPLICA, converged, empty, estate
 
 EXAMPLE = {"research": [("alice", 200101, 1001), ("bob", 200102, 1001)],
@@ -36,9 +37,10 @@ def test_a_new_profile_carries_its_posix_ids_and_all_its_shares():
     alice = next(a for a in plan.actions if a.key.name == "research/alice")
     settings = alice.params["UserSettings"]
     assert settings["CustomPosixUserConfig"] == {"Uid": 200101, "Gid": 1001}
-    paths = [c["EFSFileSystemConfig"]["FileSystemPath"]
-             for c in settings["CustomFileSystemConfigs"]]
-    assert paths == ["/home/research/alice", "/teams/research", "/shared/data"]
+    # home, team and data are three shares on one file system: one entry (Studio mounts a
+    # file system once), at the deepest directory above all three.
+    assert settings["CustomFileSystemConfigs"] == [
+        {"EFSFileSystemConfig": {"FileSystemId": "fs-1", "FileSystemPath": "/"}}]
     # The domain is created by the same plan: its id is known only after apply.
     assert str(alice.params["DomainId"]) == "(known after apply)"
 
@@ -53,19 +55,30 @@ def test_a_converged_region_plans_nothing():
 def test_a_changed_uid_is_one_update_with_the_field_before_and_after():
     desired = estate(EXAMPLE)
     observed = converged(desired)
+    # What observe counts in alice's home while her ids change (see test_home_ownership).
+    home = ("efs", "/home/research/alice")
+    dirs = {**observed.directories, home: replace(observed.directories[home], census=HomeCensus(
+        200101, 1001, to_reown=12, current=0, others=0, linked=0))}
+    observed = replace(observed, directories=dirs)
     moved = estate({**EXAMPLE, "research": [("alice", 200999, 1001), ("bob", 200102, 1001)]})
     plan = make_plan(moved, observed)
     updates = [a for a in plan.actions if a.key.kind == Kind.USER_PROFILE]
     assert len(updates) == 1 and updates[0].name == "UpdateUserProfile"
     assert [(c.path, c.observed, c.desired) for c in updates[0].changes] == [
         ("UserSettings.CustomPosixUserConfig.Uid", 200101, 200999)]
+    # What AWS holds is sent back with the change laid over it, so nothing else is lost.
+    held = observed.profiles["research/alice"].description["UserSettings"]
     assert updates[0].params["UserSettings"] == {
-        "CustomPosixUserConfig": {"Uid": 200999, "Gid": 1001}}
-    # alice's home directory must now belong to the new uid
-    ownership = [a for a in plan.actions if a.name == "SetDirectoryOwnership"]
-    assert [a.key.name for a in ownership] == ["efs:/home/research/alice"]
+        **held, "CustomPosixUserConfig": {"Uid": 200999, "Gid": 1001}}
+    # alice's whole home must now belong to the new uid, before SageMaker says so
+    ownership = [a for a in plan.actions if a.key.kind == Kind.DIRECTORY]
+    assert [(a.name, a.key.name) for a in ownership] == [
+        ("ReownHome", "efs:/home/research/alice")]
+    assert [str(ref) for ref in updates[0].after] == ["(known after apply)"]
     text = render_text(plan)
     assert "~ UserProfile/research/alice" in text and "200101 -> 200999" in text
+    assert '~ Entries: "12 owned by uid 200101" -> "12 re-owned to 200999:1001"' in text
+    assert "(after Directory/efs:/home/research/alice in this pass)" in text
 
 
 def test_a_profile_missing_from_the_desired_state_is_never_deleted():
@@ -180,7 +193,8 @@ def test_when_the_active_regions_copy_is_still_a_replica_it_is_promoted_before_d
     assert plan.role == "active"
     assert plan.actions[0].name == "PromoteReplica"
     assert plan.actions[0].params == {"FileSystemId": "fs-2", "SourceFileSystemId": "fs-1",
-                                      "SourceRegion": PRIMARY}
+                                      "SourceRegion": PRIMARY,
+                                      "DeletionMode": "ALL_CONFIGURATIONS"}
     assert not any(a.key.kind == Kind.DIRECTORY for a in plan.actions)
     assert any("wait until the copy is writable" in n for n in plan.notes)
     # domains and profiles are made meanwhile: they only refer to the file system id
@@ -197,8 +211,11 @@ def test_without_root_directory_owners_are_not_compared_but_modes_are():
     assert [(a.name, a.key.name, [c.path for c in a.changes]) for a in plan.actions] == [
         ("SetDirectoryOwnership", "efs:/teams/research", ["Mode"])]
     assert any("not running as root" in n for n in plan.notes)
+    # As root, a directory owned by someone else is not handed over: it is reported.
     as_root = make_plan(desired, replace(not_root, can_set_owners=True))
-    assert len(as_root.actions) == len(desired.share_directories())
+    assert as_root.actions == ()
+    assert len(as_root.problems) == len(desired.share_directories())
+    assert all("exists owned by 1000:1000" in p for p in as_root.problems)
 
 
 def test_a_domain_that_backs_spaces_up_gets_lifecycle_configs_and_per_profile_folders():
@@ -213,7 +230,7 @@ def test_a_domain_that_backs_spaces_up_gets_lifecycle_configs_and_per_profile_fo
                       domains={**base.domains, "research": research})
     # the scripts name the file system, so it needs a real-looking id
     observed = replace(_with_file_system(empty(), file_system_id="fs-0123456789abcdef0"),
-                       lifecycle_configs=frozenset())
+                       lifecycle_configs={})
     plan = make_plan(desired, observed)
     configs = [a for a in plan.actions if a.name == "EnsureLifecycleConfig"]
     assert sorted(a.params["StudioLifecycleConfigAppType"] for a in configs) == [
@@ -221,14 +238,21 @@ def test_a_domain_that_backs_spaces_up_gets_lifecycle_configs_and_per_profile_fo
     domain = next(a for a in plan.actions if a.name == "CreateDomain"
                   and a.key.name == "research").params
     jupyter = domain["DefaultUserSettings"]["JupyterLabAppSettings"]
-    assert jupyter["DefaultResourceSpec"]["LifecycleConfigArn"].endswith(
-        next(a.key.name for a in configs if a.params["StudioLifecycleConfigAppType"]
-             == "JupyterLab"))
+    lab = next(a.key.name for a in configs if a.params["StudioLifecycleConfigAppType"]
+               == "JupyterLab")
+    # Not built by hand: the ARN CreateStudioLifecycleConfig will return.
+    assert jupyter["DefaultResourceSpec"]["LifecycleConfigArn"] == Ref(
+        Kind.LIFECYCLE_CONFIG, lab, "StudioLifecycleConfigArn")
     folders = {a.key.name: a.params for a in plan.actions if a.key.kind == Kind.DIRECTORY}
     assert folders["efs:/backups/research/alice"]["Uid"] == 200101
     assert folders["efs:/backups/research/alice"]["Mode"] == "0700"
     assert "efs:/backups/analytics" not in folders, "analytics does not back up"
     # configs that exist already are not planned again
-    names = frozenset(a.key.name for a in configs)
-    again = make_plan(desired, replace(observed, lifecycle_configs=names))
+    arns = {a.key.name: f"arn:aws-cn:sagemaker:cn-north-1:123456789012:"
+            f"studio-lifecycle-config/{a.key.name}" for a in configs}
+    again = make_plan(desired, replace(observed, lifecycle_configs=arns))
     assert not any(a.name == "EnsureLifecycleConfig" for a in again.actions)
+    domain = next(a for a in again.actions if a.name == "CreateDomain"
+                  and a.key.name == "research").params
+    assert domain["DefaultUserSettings"]["JupyterLabAppSettings"]["LifecycleConfigArns"] == [
+        arns[lab]]

@@ -57,7 +57,9 @@ def test_every_dashboard_expression_uses_exported_metrics_only():
 def test_every_alert_uses_exported_metrics_and_says_what_to_do():
     rules = alert_rules()
     assert {"StudioOperatorNotReconciling", "StudioOperatorReplicationLagging",
-            "StudioOperatorFailoverStuck"} <= {r["alert"] for r in rules}
+            "StudioOperatorFailoverStuck", "StudioOperatorControllerDown",
+            "StudioOperatorControllerAbsent", "StudioOperatorPassesFailing",
+            "StudioOperatorTakeoverAwaited"} <= {r["alert"] for r in rules}
     for rule in rules:
         assert unknown_names(rule["expr"]) == set(), rule["alert"]
         assert rule["labels"]["severity"] in ("critical", "warning", "info")
@@ -78,3 +80,35 @@ def test_the_key_dr_metrics_are_on_the_dashboard():
                  "studio_operator_failover_recovery_seconds",
                  "studio_operator_copied_bytes_total"):
         assert name in text
+
+
+# Grafana unit ids the panels use (Standard options > Unit).
+GRAFANA_UNITS = {"s", "opm", "ops", "Bps", "bytes", "short", "none", "percentunit",
+                 "bool_yes_no"}
+SELECTOR = re.compile(r"\b(studio_operator_[a-z0-9_]+)(\{[^}]*\})?")
+
+
+def test_every_panel_says_its_unit():
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+        assert unit in GRAFANA_UNITS, (panel["title"], unit)
+
+
+def test_every_expression_follows_the_region_variable():
+    dashboard = json.loads(DASHBOARD.read_text())
+    (region,) = [v for v in dashboard["templating"]["list"] if v["name"] == "region"]
+    assert region["type"] == "query" and "region" in region["definition"]
+    assert region["multi"] and region["includeAll"]
+    for expr in dashboard_expressions():
+        for name, selector in SELECTOR.findall(expr):
+            assert 'region=~"$region"' in selector, (name, expr)
+
+
+def test_no_metric_has_a_region_label_to_clash_with_the_targets():
+    """Scrape configs label each controller's target with `region`; a metric label of the
+    same name would be renamed exported_region and break every rule that groups by it."""
+    labelled = {name: getattr(collector, "_labelnames", ())
+                for name, collector in REGISTRY._names_to_collectors.items()
+                if name.startswith("studio_operator_")}
+    assert labelled, "the controller's metrics are registered"
+    assert {name for name, labels in labelled.items() if "region" in labels} == set()

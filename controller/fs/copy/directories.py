@@ -15,23 +15,26 @@ import os
 import stat
 from dataclasses import dataclass
 
-from controller.fs.copy.entries import (
+from controller.fs.copy import xattrs
+from controller.fs.copy.entries import Outcome
+from controller.fs.copy.hardlinks import OPEN_DIR
+from controller.fs.copy.metadata import (
     EntryFailure,
     Options,
-    Outcome,
     create_mode,
     describe,
     metadata_differs,
     owner_or_mode_differs,
 )
-from controller.fs.copy.hardlinks import OPEN_DIR
 from controller.fs.copy.tally import Tally
 
 
 @dataclass(eq=False)
 class DirNode:
-    rel: str  # relative to the copy roots; "" for the roots themselves
-    parts: tuple[str, ...]
+    name: str  # below the parent; "" for the roots themselves
+    # Relative to the copy roots, kept while the directory is worked on; a parked one
+    # drops it (a tree 30,000 levels deep would hold 900 million characters of paths).
+    kept_rel: str | None
     src_fd: int
     dst_fd: int | None  # None only in a dry run, below a directory the target lacks
     src_stat: os.stat_result
@@ -43,6 +46,23 @@ class DirNode:
     created: bool
     pending: int = 1  # the scan itself, plus one per task queued for this directory
     changed: bool = False  # we created, replaced or removed entries in it: its mtime moved
+    users: int = 1  # the scan and the queued tasks that use its descriptors (parking.py)
+    held: int = 0  # descriptors it holds that count against the budget (parking.py)
+    parked: bool = False  # its descriptors are closed until its subtrees are done
+
+    @property
+    def rel(self) -> str:
+        """The path relative to the copy roots ("" for the roots)."""
+        return self.kept_rel if self.kept_rel is not None else "/".join(self.parts())
+
+    def parts(self) -> tuple[str, ...]:
+        """The directory names from the roots down to this one."""
+        names = []
+        node: DirNode | None = self
+        while node is not None and node.parent is not None:
+            names.append(node.name)
+            node = node.parent
+        return tuple(reversed(names))
 
 
 def open_pair(parent: DirNode, name: str, rel: str, in_target: bool,
@@ -73,23 +93,38 @@ def open_pair(parent: DirNode, name: str, rel: str, in_target: bool,
     except BaseException:
         os.close(src_fd)
         raise
-    return DirNode(rel, (*parent.parts, name), src_fd, dst_fd, src_stat, dst_stat, parent,
+    return DirNode(name, rel, src_fd, dst_fd, src_stat, dst_stat, parent,
                    created)
 
 
 def finish(node: DirNode, opts: Options, tally: Tally, mtime_moved: bool) -> None:
-    """Give the target directory the source's owner, mode and mtime, then close it.
+    """Give the target directory the source's owner, mode, xattrs/ACLs and mtime, then
+    close it.
 
     `mtime_moved`: our own changes in it moved its mtime since it was opened.
     """
+    if node.parked:  # could not be opened again as the same directory: moved meanwhile
+        tally.error(node.rel, "moved or replaced while being copied; its owner, mode and "
+                              "mtime were not set, run the copy again")
+        return
     try:
         if node.dst_fd is not None and node.dst_stat is not None:
             before = node.dst_stat
-            if mtime_moved or metadata_differs(node.src_stat, before, opts):
+            wanted = have = None
+            if opts.xattrs:  # a directory's default ACL too
+                wanted = xattrs.read(xattrs.of_fd(node.src_fd))
+                have = xattrs.read(xattrs.of_fd(node.dst_fd))
+            xattrs_differ = wanted is not None and have is not None and not xattrs.same(
+                wanted, have)
+            if mtime_moved or xattrs_differ or metadata_differs(node.src_stat, before, opts):
                 if not opts.dry_run:
-                    _apply_dir_metadata(node.dst_fd, node.src_stat, before, opts, mtime_moved)
+                    not_kept = _apply_dir_metadata(node.dst_fd, node.src_stat, before, opts,
+                                                   mtime_moved, wanted if xattrs_differ else None)
+                    for message in not_kept:
+                        tally.not_kept(node.rel, message)
                 # Our own changes move the mtime back: that is no fix worth counting.
-                real_fix = owner_or_mode_differs(node.src_stat, before, opts) or not mtime_moved
+                real_fix = (owner_or_mode_differs(node.src_stat, before, opts)
+                            or xattrs_differ or not mtime_moved)
                 if not node.created:
                     tally.directory(Outcome.METADATA_FIXED if real_fix else Outcome.UP_TO_DATE)
             elif not node.created:
@@ -104,18 +139,24 @@ def finish(node: DirNode, opts: Options, tally: Tally, mtime_moved: bool) -> Non
 
 
 def _apply_dir_metadata(fd: int, src: os.stat_result, before: os.stat_result,
-                        opts: Options, mtime_moved: bool) -> None:
+                        opts: Options, mtime_moved: bool,
+                        wanted: dict[str, bytes] | None) -> list[str]:
     """Only what differs from `before` (each call is a round trip on NFS); the mtime
-    also when our own entry changes moved it since `before` was taken."""
+    also when our own entry changes moved it since `before` was taken. `wanted`: the
+    source's xattrs when the target's differ. Returns the xattrs not kept, in words."""
     chowned = opts.set_owner and (before.st_uid, before.st_gid) != (src.st_uid, src.st_gid)
     if chowned:
         os.fchown(fd, src.st_uid, src.st_gid)
-    # A directory's chown keeps its mode on Linux; with special bits, set them again anyway.
+    applied = xattrs.apply(xattrs.of_fd(fd), wanted) if wanted is not None else None
+    # A directory's chown keeps its mode on Linux; with special bits, set them again
+    # anyway; an ACL set moves the group bits.
     if ((chowned and stat.S_IMODE(src.st_mode) & 0o7000)
+            or (applied is not None and applied.acl_changed)
             or stat.S_IMODE(before.st_mode) != stat.S_IMODE(src.st_mode)):
         os.fchmod(fd, stat.S_IMODE(src.st_mode))
     if mtime_moved or before.st_mtime_ns != src.st_mtime_ns:
         os.utime(fd, ns=(src.st_atime_ns, src.st_mtime_ns))
+    return applied.not_kept if applied is not None else []
 
 
 def _open_target_dir(parent: int, name: str) -> int:

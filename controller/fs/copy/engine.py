@@ -9,20 +9,22 @@ itself).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import resource
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from controller.fs.copy import xattrs
 from controller.fs.copy.directories import DirNode
-from controller.fs.copy.entries import Options, Outcome, describe, read_umask
+from controller.fs.copy.entries import Outcome
 from controller.fs.copy.hardlinks import OPEN_DIR
-from controller.fs.copy.journal import Journal
+from controller.fs.copy.journal import STATE_DIR, Journal, is_state_folder
+from controller.fs.copy.metadata import Options, describe, read_umask
 from controller.fs.copy.report import CopyReport, Progress
 from controller.fs.copy.tally import Tally
 from controller.fs.copy.walk import ParallelWalk
+from controller.fs.limits import raise_open_file_limit
 
 DEFAULT_WORKERS = 16  # NFS/EFS: enough requests in flight to hide ~1 ms round trips
 
@@ -35,9 +37,10 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
               overwrite_newer: bool = False,
               progress: Callable[[Progress], None] | None = None,
               dry_run: bool = False) -> CopyReport:
-    """Make `dst` hold everything `src` holds, with content, owners, modes and mtimes.
+    """Make `dst` hold everything `src` holds, with content (holes kept), owners, modes,
+    mtimes, extended attributes and POSIX ACLs.
 
-    Entries already equal (type, size, mtime_ns, mode, owner) are not read again;
+    Entries already equal (type, size, mtime_ns, mode, owner, xattrs) are not read again;
     metadata-only differences are fixed in place; entries newer in the target are left
     alone and listed as conflicts unless `overwrite_newer`. Nothing is ever removed from
     the target: entries only found there are counted as `extra`.
@@ -45,14 +48,16 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
     if workers < 1:
         raise CopyRefused(f"workers must be at least 1, not {workers}")
     _refuse_nesting(src, dst)
-    opts = Options(dry_run=dry_run, overwrite_newer=overwrite_newer,
-                   set_owner=os.geteuid() == 0, umask=read_umask())
     tally = Tally(progress)
-    _raise_open_file_limit()
+    # Each directory in progress holds two fds until everything below it is done.
+    raise_open_file_limit()
     src_fd = _open_root(src, "source")
     dst_fd: int | None = None
     journal: Journal | None = None
     try:
+        opts = Options(dry_run=dry_run, overwrite_newer=overwrite_newer,
+                       set_owner=os.geteuid() == 0, umask=read_umask(),
+                       xattrs=xattrs.supported(src_fd))
         src_stat = os.fstat(src_fd)
         created = False
         if not os.path.lexists(dst):
@@ -66,13 +71,20 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         if created:
             tally.directory(None)
         root_listing = None
+        source_state = _state_entry(src_fd)
         if dst_fd is not None:
             root_listing = [] if created else os.listdir(dst_fd)
             if not dry_run:
-                journal = Journal(dst_fd, root_listing)  # made in the root once needed
-        root = DirNode("", (), src_fd, dst_fd, src_stat, dst_stat, None, created)
-        ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing).run(root)
-        if journal is not None and journal.close(clean=not tally.errors):
+                journal = Journal(dst_fd, STATE_DIR in root_listing,
+                                  source_has_user_entry=source_state == "user")
+                opts = replace(opts, create_in_place=journal.enabled)
+        root_rules = _root_rules(source_state, journal)
+        root = DirNode("", "", src_fd, dst_fd, src_stat, dst_stat, None, created)
+        ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing,
+                     root_rules).run(root)
+        # The one error that waits for the journal's folder to go is no reason to keep it.
+        clean = all(error.path in root_rules for error in tally.errors)
+        if journal is not None and journal.close(clean):
             # Removing journals moved the root's mtime again: put the source's back.
             assert dst_fd is not None
             try:
@@ -99,11 +111,34 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         extra=tally.extra,
         conflicts=tuple(sorted(tally.conflicts)),
         errors=tuple(sorted(tally.errors)),
+        not_kept=tuple(sorted(tally.metadata_not_kept)),
         owners_not_set=not opts.set_owner,
         overwrite_newer=overwrite_newer,
         dry_run=dry_run,
         duration_seconds=tally.elapsed(),
     )
+
+
+def _state_entry(src_fd: int) -> str | None:
+    """What the source root holds under the engine's folder name: nothing, "engine" (the
+    engine's own folder, of a copy into the source: not data) or "user" (an entry)."""
+    try:
+        info = os.stat(STATE_DIR, dir_fd=src_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return "engine" if is_state_folder(info) else "user"
+
+
+def _root_rules(source_state: str | None, journal: Journal | None) -> dict[str, str | None]:
+    """Source root names the walk leaves out: None silently, else with that error."""
+    if source_state == "engine":
+        return {STATE_DIR: None}
+    if source_state == "user" and journal is not None and journal.reserved:
+        return {STATE_DIR: "not copied yet: in the target this name is the copy engine's "
+                           "folder for the journal of an unfinished earlier run; it goes "
+                           "when this run ends with no other error, and the next run "
+                           "copies this entry"}
+    return {}
 
 
 def _open_root(path: Path, role: str) -> int:
@@ -133,12 +168,3 @@ def _refuse_nesting(src: Path, dst: Path) -> None:
         raise CopyRefused(f"the source {src} is inside the target {dst}")
 
 
-def _raise_open_file_limit() -> None:
-    # Each directory in progress holds two fds until everything below it is done.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        want = 65536 if hard == resource.RLIM_INFINITY else hard
-        if want > soft:
-            # On refusal keep the soft limit: the LIFO walk keeps few directories open.
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))

@@ -7,7 +7,8 @@ points at), and metadata fixes go through an O_PATH descriptor of the entry itse
 Entries the target lacks are made directly under their final name (O_EXCL, so nothing
 existing is ever touched): regular files are first noted in the in-flight journal
 (journal.py), so a run killed mid-file leaves no partial file that a later run would take
-for a newer user file. Each target operation is a round trip on NFS, so a new file costs
+for a newer user file; a run with no journal (Options.create_in_place off) writes them
+under a temporary name instead. Each target operation is a round trip on NFS, so a new file costs
 create, [chown], [chmod only when the create mode could not be final], utime and close.
 This module must not walk directories, delete anything other than its own temporary names
 and its own half-made new files, or overwrite a target entry that is newer than the
@@ -18,13 +19,25 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import errno
 import itertools
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+from controller.fs.copy import xattrs
+from controller.fs.copy.content import copy_bytes, may_have_holes
+from controller.fs.copy.metadata import (
+    EntryFailure,
+    LinkedElsewhere,
+    Options,
+    apply_metadata,
+    create_mode,
+    fix_link_metadata,
+    fix_metadata,
+    metadata_differs,
+)
 
 if TYPE_CHECKING:
     from controller.fs.copy.journal import Journal
@@ -32,20 +45,8 @@ if TYPE_CHECKING:
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for a regular file between stat and open must not hang us.
 _READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_PATH_ONLY = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
-_COPY_CHUNK = 1 << 30
+_NO_ATIME = getattr(os, "O_NOATIME", 0)  # owner or CAP_FOWNER only: used as root
 _temp_counter = itertools.count()
-# Once copy_file_range/sendfile is refused (another fs, an old kernel), stop trying it.
-_fast_copy = {"copy_file_range": hasattr(os, "copy_file_range"), "sendfile": True}
-
-
-class EntryFailure(Exception):
-    """This entry could not be brought in line; the message is for the report."""
-
-
-def describe(error: OSError) -> str:
-    """An OSError as a report says it: the system's message, without the errno prefix."""
-    return error.strerror or str(error)
 
 
 class Outcome(enum.Enum):
@@ -59,69 +60,12 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Options:
-    dry_run: bool
-    overwrite_newer: bool
-    set_owner: bool  # only root can give files away, so only root compares owners
-    umask: int = 0o777  # the process umask; unknown: every new entry gets an explicit chmod
-
-
-def read_umask() -> int:
-    """The process umask without changing it (os.umask would race with other threads)."""
-    try:
-        with open("/proc/self/status", "rb") as status:  # bytes: no codec needed
-            for line in status:
-                if line.startswith(b"Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o777
-
-
-def create_mode(mode: int, opts: Options, directory: bool = False) -> tuple[int, bool]:
-    """The mode to create a new entry with, and whether it is already the final mode.
-
-    Until the owner is set the entry belongs to us (and maybe the wrong group), so the
-    final mode is used at creation only when that gives nobody more than the source does:
-    no setuid/setgid/sticky bit (chown would clear them anyway), group bits no wider than
-    the bits everyone has, and nothing the umask would take away. A directory also keeps
-    owner rwx so that we can fill it. Otherwise: 0o600/0o700 now and chmod later.
-    """
-    final = stat.S_IMODE(mode)
-    fallback = 0o700 if directory else 0o600
-    if final & 0o7000 or final & opts.umask:
-        return fallback, False
-    if (final >> 3) & 0o7 & ~final:
-        return fallback, False
-    if directory and final & 0o700 != 0o700:
-        return fallback, False
-    return final, True
-
-
-@dataclass(frozen=True)
 class Done:
     outcome: Outcome
     bytes: int = 0
     conflict: bool = False  # the target was newer; with overwrite_newer it was replaced
     changed_dir: bool = False  # the target directory's mtime moved because of us
-
-
-def owner_or_mode_differs(src: os.stat_result, dst: os.stat_result, opts: Options) -> bool:
-    if stat.S_IMODE(src.st_mode) != stat.S_IMODE(dst.st_mode):
-        return True
-    return opts.set_owner and (src.st_uid, src.st_gid) != (dst.st_uid, dst.st_gid)
-
-
-def metadata_differs(src: os.stat_result, dst: os.stat_result, opts: Options) -> bool:
-    return src.st_mtime_ns != dst.st_mtime_ns or owner_or_mode_differs(src, dst, opts)
-
-
-def same_file(src: os.stat_result, dst: os.stat_result, set_owner: bool) -> bool:
-    """Both regular files that sync_entry would call up to date: the quick check (size
-    and mtime), the same mode and, when owners are set, the same owner."""
-    return (src.st_mode == dst.st_mode and stat.S_ISREG(src.st_mode)
-            and src.st_size == dst.st_size and src.st_mtime_ns == dst.st_mtime_ns
-            and (not set_owner or (src.st_uid == dst.st_uid and src.st_gid == dst.st_gid)))
+    not_kept: tuple[str, ...] = ()  # xattrs/ACLs the target could not hold, in words
 
 
 def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result,
@@ -138,14 +82,51 @@ def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result
         # Replacing it would mean deleting a whole subtree of the target: never.
         raise EntryFailure("the target has a directory where the source has "
                            f"{_kind(src.st_mode)}; left alone")
+    entry = _Entry(src_dir, dst_dir, name, src, opts)
+    done = _sync_kind(entry, dst, journal, rel, recovering, inode)
+    return replace(done, not_kept=tuple(entry.not_kept)) if entry.not_kept else done
+
+
+@dataclass
+class _Entry:
+    """The entry being synced, and the xattrs/ACLs its target could not take."""
+
+    src_dir: int
+    dst_dir: int | None
+    name: str
+    src: os.stat_result
+    opts: Options
+
+    def __post_init__(self) -> None:
+        self.not_kept: list[str] = []
+        self._wanted: dict[str, bytes] | None = None
+
+    def wanted(self) -> dict[str, bytes] | None:
+        """The source entry's xattrs (read once, by name); None: nothing to copy."""
+        if not self.opts.xattrs:
+            return None
+        if self._wanted is None:
+            self._wanted = xattrs.read(xattrs.entry(self.src_dir, self.name))
+        return self._wanted
+
+    def xattrs_differ(self) -> bool:
+        wanted = self.wanted()
+        if wanted is None or self.dst_dir is None:
+            return False
+        return not xattrs.same(wanted, xattrs.read(xattrs.entry(self.dst_dir, self.name)))
+
+
+def _sync_kind(entry: _Entry, dst: os.stat_result | None, journal: Journal | None, rel: str,
+               recovering: bool, inode: list[os.stat_result] | None) -> Done:
+    src_dir, dst_dir, name, src, opts = (entry.src_dir, entry.dst_dir, entry.name,
+                                         entry.src, entry.opts)
     if stat.S_ISREG(src.st_mode):
         same = (dst is not None and stat.S_ISREG(dst.st_mode)
                 and dst.st_size == src.st_size and dst.st_mtime_ns == src.st_mtime_ns)
-        if dst is None and dst_dir is not None and not opts.dry_run:
-            return _create_file(src_dir, dst_dir, name, src, opts, journal, rel, inode)
-        return _sync(dst_dir, name, src, dst, same, opts, Outcome.COPIED,
-                     lambda d, tmp: _copy_file(src_dir, name, d, tmp, src, opts, inode),
-                     recovering)
+        if dst is None and dst_dir is not None and not opts.dry_run and opts.create_in_place:
+            return _create_file(entry, journal, rel, inode)
+        return _sync(entry, dst, same, Outcome.COPIED,
+                     lambda d, tmp: _copy_file(entry, d, tmp, inode), recovering)
     if stat.S_ISLNK(src.st_mode):
         target = os.readlink(name, dir_fd=src_dir)
         # A link's "content" is its target; its mtime is metadata, fixed in place.
@@ -155,7 +136,8 @@ def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result
 
         def make_link(d: int, tmp: str) -> int:
             os.symlink(target, tmp, dir_fd=d)
-            fix_link_metadata(d, tmp, src, opts)
+            # A new link has no attributes (no ACL is inherited by a link): only set some.
+            fix_link_metadata(d, tmp, src, opts, entry.wanted() or None, entry.not_kept)
             return 0
         if dst is None and dst_dir is not None and not opts.dry_run:
             # A link is made whole; killed before its metadata, a re-run sees the same
@@ -164,18 +146,18 @@ def sync_entry(src_dir: int, dst_dir: int | None, name: str, src: os.stat_result
                 os.symlink(target, name, dir_fd=dst_dir)
             except FileExistsError as error:
                 raise _appeared() from error
-            fix_link_metadata(dst_dir, name, src, opts)
+            fix_link_metadata(dst_dir, name, src, opts, entry.wanted() or None,
+                              entry.not_kept)
             return Done(Outcome.SYMLINK, changed_dir=True)
-        return _sync(dst_dir, name, src, dst, same, opts, Outcome.SYMLINK, make_link,
-                     recovering)
+        return _sync(entry, dst, same, Outcome.SYMLINK, make_link, recovering)
     same = (dst is not None and stat.S_IFMT(dst.st_mode) == stat.S_IFMT(src.st_mode)
             and dst.st_rdev == src.st_rdev and dst.st_mtime_ns == src.st_mtime_ns)
 
     def make_node(d: int, tmp: str) -> int:
         os.mknod(tmp, stat.S_IFMT(src.st_mode) | 0o600, src.st_rdev, dir_fd=d)
-        fix_metadata(d, tmp, src, None, opts)
+        fix_metadata(d, tmp, src, opts, entry.wanted(), entry.not_kept)
         return 0
-    return _sync(dst_dir, name, src, dst, same, opts, Outcome.SPECIAL, make_node, recovering)
+    return _sync(entry, dst, same, Outcome.SPECIAL, make_node, recovering)
 
 
 MakeAt = Callable[[int, str], int]  # (target dir fd, temporary name) -> bytes copied
@@ -186,32 +168,40 @@ def _appeared() -> EntryFailure:
                         "run the copy again")
 
 
-def _create_file(src_dir: int, dst_dir: int, name: str, src: os.stat_result, opts: Options,
-                 journal: Journal | None, rel: str,
+def _create_file(entry: _Entry, journal: Journal | None, rel: str,
                  inode: list[os.stat_result] | None) -> Done:
     """A file the target lacks: written directly under its final name, journaled first."""
+    assert entry.dst_dir is not None
     if journal is not None:
         journal.note(rel)
     try:
-        copied = _copy_file(src_dir, name, dst_dir, name, src, opts, inode, fresh=True)
+        copied = _copy_file(entry, entry.dst_dir, entry.name, inode, fresh=True)
     except FileExistsError as error:
         raise _appeared() from error
     return Done(Outcome.COPIED, copied, changed_dir=True)
 
 
-def _sync(dst_dir: int | None, name: str, src: os.stat_result, dst: os.stat_result | None,
-          same: bool, opts: Options, made: Outcome, make: MakeAt,
+def _sync(entry: _Entry, dst: os.stat_result | None, same: bool, made: Outcome, make: MakeAt,
           recovering: bool = False) -> Done:
+    dst_dir, name, src, opts = entry.dst_dir, entry.name, entry.src, entry.opts
     if dst is not None and same:
-        if not metadata_differs(src, dst, opts):
+        if not metadata_differs(src, dst, opts) and not entry.xattrs_differ():
             return Done(Outcome.UP_TO_DATE)
-        if not opts.dry_run:
+        # An inode with other names may be anyone's (a user can hard-link a teammate's
+        # file in place of ours): it is replaced below, never changed in place.
+        if dst.st_nlink == 1:
+            if opts.dry_run:
+                return Done(Outcome.METADATA_FIXED)
             assert dst_dir is not None
-            if stat.S_ISLNK(src.st_mode):
-                fix_link_metadata(dst_dir, name, src, opts)
-            else:
-                fix_metadata(dst_dir, name, src, dst, opts)
-        return Done(Outcome.METADATA_FIXED)
+            try:
+                if stat.S_ISLNK(src.st_mode):
+                    fix_link_metadata(dst_dir, name, src, opts, entry.wanted(),
+                                      entry.not_kept)
+                else:
+                    fix_metadata(dst_dir, name, src, opts, entry.wanted(), entry.not_kept)
+                return Done(Outcome.METADATA_FIXED)
+            except LinkedElsewhere:
+                pass  # linked since the stat: replaced like any shared inode
     # A path an earlier run was writing: newer only because we were killed mid-copy.
     conflict = dst is not None and dst.st_mtime_ns > src.st_mtime_ns and not recovering
     if conflict and not opts.overwrite_newer:
@@ -248,24 +238,28 @@ def install(dst_dir: int, name: str, make: MakeAt) -> int:
     return result
 
 
-def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_result,
-               opts: Options, inode: list[os.stat_result] | None = None,
-               fresh: bool = False) -> int:
+def _copy_file(entry: _Entry, dst_dir: int, tmp: str,
+               inode: list[os.stat_result] | None = None, fresh: bool = False) -> int:
     """Copy into a new entry `tmp` (O_EXCL). `fresh`: `tmp` is the final name, so a
     failure removes the half-made file (ours: O_EXCL made it) instead of leaving it."""
-    source = os.open(name, _READ_FILE, dir_fd=src_dir)
+    src, opts = entry.src, entry.opts
+    # As root, reading the source leaves its atime alone (the target gets it as it was).
+    source = os.open(entry.name, _READ_FILE | (_NO_ATIME if opts.set_owner else 0),
+                     dir_fd=entry.src_dir)
     try:
         mode, final = create_mode(src.st_mode, opts)
         target = os.open(tmp, _NEW_FILE, mode, dir_fd=dst_dir)
         try:
-            copied = copy_bytes(source, target, src.st_size)
+            copied = copy_bytes(source, target, src.st_size, may_have_holes(src))
             after = os.fstat(source)
             if (after.st_ino, after.st_size, after.st_mtime_ns, copied) != (
                     src.st_ino, src.st_size, src.st_mtime_ns, src.st_size):
                 # Stamping the old mtime on new bytes would hide the change from re-runs.
                 raise EntryFailure("the source changed while being copied; not installed, "
                                    "run the copy again")
-            apply_metadata(target, src, opts, mode_set=final)
+            # From the descriptor just read: the very inode whose bytes were copied.
+            wanted = xattrs.read(xattrs.of_fd(source)) if opts.xattrs else None
+            apply_metadata(target, src, opts, final, wanted, entry.not_kept)
             if inode is not None:
                 inode.append(os.fstat(target))  # answered from the attributes just set
         except BaseException:
@@ -280,90 +274,6 @@ def _copy_file(src_dir: int, name: str, dst_dir: int, tmp: str, src: os.stat_res
     finally:
         os.close(source)
     return copied
-
-
-def copy_bytes(source: int, target: int, size: int = -1) -> int:
-    """Copy in the kernel where it can (no bytes through Python), else read/write.
-
-    `size`, the size the source was seen with: the copy stops once that much is copied
-    (no extra call to find the end). A source that grew meanwhile is caught by the
-    caller, which compares the source's size after the copy.
-    """
-    total = 0
-    if _fast_copy["copy_file_range"]:
-        try:
-            while total != size and (count := os.copy_file_range(source, target,
-                                                                  _COPY_CHUNK)):
-                total += count
-            return total
-        except OSError as error:
-            if total or error.errno not in _UNSUPPORTED:
-                raise
-            _fast_copy["copy_file_range"] = False
-    if _fast_copy["sendfile"]:
-        try:
-            while total != size and (count := os.sendfile(target, source, None,
-                                                          _COPY_CHUNK)):
-                total += count
-            return total
-        except OSError as error:
-            if total or error.errno not in _UNSUPPORTED:
-                raise
-            _fast_copy["sendfile"] = False
-    while chunk := os.read(source, 1 << 20):
-        total += os.write(target, chunk)
-    return total
-
-
-_UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSUP}
-
-
-def apply_metadata(fd: int, src: os.stat_result, opts: Options, mode_set: bool = False) -> None:
-    """Owner first (a chown clears setuid/setgid), then mode, then times last.
-
-    `mode_set`: the entry was created with its final mode (see create_mode), which a
-    chown leaves alone as it has no setuid/setgid bit: no chmod round trip.
-    """
-    if opts.set_owner:
-        os.fchown(fd, src.st_uid, src.st_gid)
-    if not mode_set:
-        os.fchmod(fd, stat.S_IMODE(src.st_mode))
-    os.utime(fd, ns=(src.st_atime_ns, src.st_mtime_ns))
-
-
-def fix_metadata(dst_dir: int, name: str, src: os.stat_result, dst: os.stat_result | None,
-                 opts: Options) -> None:
-    """Fix owner/mode/mtime of an existing non-link entry without opening it for I/O.
-
-    Linux has no chmod that refuses links, so the entry is pinned with O_PATH|O_NOFOLLOW
-    and changed through /proc/self/fd: if a link was swapped in, we change the link's
-    own inode or fail, never its target. Only what differs is changed (each call is a
-    round trip on NFS).
-    """
-    fd = os.open(name, _PATH_ONLY, dir_fd=dst_dir)
-    try:
-        now = os.fstat(fd)
-        if stat.S_IFMT(now.st_mode) != stat.S_IFMT(src.st_mode):
-            raise EntryFailure("the target entry changed type while being fixed; left alone")
-        pinned = f"/proc/self/fd/{fd}"
-        chowned = False
-        if opts.set_owner and (now.st_uid, now.st_gid) != (src.st_uid, src.st_gid):
-            os.chown(pinned, src.st_uid, src.st_gid)
-            chowned = True
-        if chowned or stat.S_IMODE(now.st_mode) != stat.S_IMODE(src.st_mode):
-            os.chmod(pinned, stat.S_IMODE(src.st_mode))
-        if now.st_mtime_ns != src.st_mtime_ns:
-            os.utime(pinned, ns=(src.st_atime_ns, src.st_mtime_ns))
-    finally:
-        os.close(fd)
-
-
-def fix_link_metadata(dst_dir: int, name: str, src: os.stat_result, opts: Options) -> None:
-    # A link's mode cannot be set on Linux; lchown/lutimes act on the link itself.
-    if opts.set_owner:
-        os.chown(name, src.st_uid, src.st_gid, dir_fd=dst_dir, follow_symlinks=False)
-    os.utime(name, ns=(src.st_atime_ns, src.st_mtime_ns), dir_fd=dst_dir,
-             follow_symlinks=False)
 
 
 def _remove_temp(dst_dir: int, tmp: str) -> None:

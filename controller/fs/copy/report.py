@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from controller.escaping import escape
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -29,6 +31,10 @@ class EntryError:
     def __str__(self) -> str:
         return f"{self.path or '.'}: {self.message}"
 
+    def line(self) -> str:
+        """For a line of text: the name escaped (controller.escaping), never a line break."""
+        return escape(str(self))
+
 
 @dataclass(frozen=True)
 class CopyReport:
@@ -45,6 +51,9 @@ class CopyReport:
     extra: int  # entries found only in the target: always left in place, never removed
     conflicts: tuple[str, ...]  # target newer and different: left alone unless asked
     errors: tuple[EntryError, ...]
+    # Extended attributes and ACLs the target could not hold (its file system lacks
+    # them, or not root): the entries were copied, these attributes were not.
+    not_kept: tuple[EntryError, ...]
     owners_not_set: bool  # not running as root: uid/gid were neither set nor compared
     overwrite_newer: bool
     dry_run: bool
@@ -62,13 +71,15 @@ class CopyReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
+        data["not_kept"] = [{"path": e.path, "message": e.message} for e in self.not_kept]
         data["conflicts"] = list(self.conflicts)
         data["ok"] = self.ok
         return data
 
 
 def render_text(report: CopyReport, max_listed: int = 50) -> str:
-    """A summary for people; long conflict/error lists are cut with a count of the rest."""
+    """A summary for people; long conflict/error lists are cut with a count of the rest.
+    Names are escaped (controller.escaping): one line per entry, whatever its name."""
     verb = "would copy" if report.dry_run else "copied"
     lines = [
         f"{verb} {report.files_copied} files ({_human(report.bytes_copied)}), "
@@ -85,11 +96,16 @@ def render_text(report: CopyReport, max_listed: int = 50) -> str:
             f"conflicts: {len(report.conflicts)} entries are newer in the target and differ; "
             + ("they were overwritten (--overwrite-newer)" if report.overwrite_newer
                else "they were left alone (use --overwrite-newer to replace them)"))
-        lines += [f"  conflict: {path}" for path in report.conflicts[:max_listed]]
+        lines += [f"  conflict: {escape(path)}" for path in report.conflicts[:max_listed]]
         lines += _more(len(report.conflicts), max_listed)
+    if report.not_kept:
+        lines.append(f"not kept (the target cannot hold them): {len(report.not_kept)} "
+                     "extended attributes or ACLs")
+        lines += [f"  not kept: {entry.line()}" for entry in report.not_kept[:max_listed]]
+        lines += _more(len(report.not_kept), max_listed)
     if report.errors:
         lines.append(f"errors: {len(report.errors)}")
-        lines += [f"  error: {error}" for error in report.errors[:max_listed]]
+        lines += [f"  error: {error.line()}" for error in report.errors[:max_listed]]
         lines += _more(len(report.errors), max_listed)
     return "\n".join(lines) + "\n"
 

@@ -30,6 +30,7 @@ class Tally:
         self.extra = 0
         self.conflicts: list[str] = []
         self.errors: list[EntryError] = []
+        self.metadata_not_kept: list[EntryError] = []
 
     def record_batch(self, results: list[tuple[str, Done]], up_to_date: int = 0) -> None:
         """What a batch of non-directory entries ended as, plus `up_to_date` more entries
@@ -41,6 +42,7 @@ class Tally:
                 self.bytes_copied += done.bytes
                 if done.conflict:
                     self.conflicts.append(rel)
+                self.metadata_not_kept.extend(EntryError(rel, note) for note in done.not_kept)
             counts[Outcome.UP_TO_DATE] += up_to_date
             self.entries_done += len(results) + up_to_date
         self.tick()
@@ -56,6 +58,11 @@ class Tally:
     def add_extra(self, count: int) -> None:
         with self._lock:
             self.extra += count
+
+    def not_kept(self, rel: str, message: str) -> None:
+        """An xattr or ACL of this entry that the target could not hold."""
+        with self._lock:
+            self.metadata_not_kept.append(EntryError(rel, message))
 
     def error(self, rel: str, message: str) -> None:
         with self._lock:

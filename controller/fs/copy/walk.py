@@ -1,7 +1,9 @@
 """The parallel walk: directories are scanned and their entries synced by a pool of workers.
 
 Work items are "enter this directory" and "sync these few entries"; both are pushed on
-one LIFO queue, so the walk goes depth-first and few directories are open at once. A
+one LIFO queue, so the walk goes depth-first and few directories are open at once (past
+a budget, a directory that only waits for its subtrees gives its descriptors back:
+parking.py, so no depth stops the copy). A
 directory is finished (directories.py) only when everything below it is done, because
 creating children moves a directory's mtime. A large file whose content is to be copied
 goes to an idle copier thread if there is one, so that a worker is not held by a copy
@@ -25,18 +27,12 @@ import threading
 from collections.abc import Callable
 
 from controller.fs.copy.directories import DirNode, finish, open_pair
-from controller.fs.copy.entries import (
-    Done,
-    EntryFailure,
-    Options,
-    Outcome,
-    describe,
-    same_file,
-    sync_entry,
-)
+from controller.fs.copy.entries import Done, Outcome, sync_entry
 from controller.fs.copy.hardlinks import HardLinkGroups, LinkGroup, sync_follower
-from controller.fs.copy.journal import Journal, is_journal
+from controller.fs.copy.journal import STATE_DIR, Journal
 from controller.fs.copy.listing import read_entries
+from controller.fs.copy.metadata import EntryFailure, Options, describe, same_file, same_xattrs
+from controller.fs.copy.parking import DirectoryBudget
 from controller.fs.copy.tally import Tally
 
 ENTRIES_PER_TASK = 16  # small enough to spread one big directory over many workers
@@ -51,11 +47,16 @@ class ParallelWalk:
 
     def __init__(self, dst_root: int | None, opts: Options, tally: Tally, workers: int,
                  journal: Journal | None = None,
-                 root_listing: list[str] | None = None):
+                 root_listing: list[str] | None = None,
+                 root_rules: dict[str, str | None] | None = None):
         self._dst_root = dst_root
         self._journal = journal
         self._recovering = journal.recovering if journal is not None else frozenset()
+        # Paths to tell the journal about once equal to the source (empty: nothing to do).
+        self._pending = journal.pending if journal is not None else set()
         self._root_listing = root_listing  # the target root, already listed by the engine
+        # Source root names left out (the engine's folder): None silently, else an error.
+        self._root_rules = root_rules or {}
         self._opts = opts
         self._tally = tally
         self._workers = max(1, workers)
@@ -68,6 +69,7 @@ class ParallelWalk:
         self._idle_copiers = threading.Semaphore(self._copiers)
         self._large: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._budget = DirectoryBudget(self._lock)
         self._finished = threading.Event()
         self._links = HardLinkGroups()
 
@@ -98,6 +100,7 @@ class ParallelWalk:
     def _push(self, node: DirNode, task: Callable[[], None]) -> None:
         with self._lock:
             node.pending += 1
+            node.users += 1  # every task queued for a directory uses its descriptors
         self._queue.put(task)
 
     def _release(self, node: DirNode | None) -> None:
@@ -106,6 +109,7 @@ class ParallelWalk:
                 node.pending -= 1
                 if node.pending:
                     return
+            self._budget.before_finish(node)
             self._finish(node)
             node = node.parent
         self._finished.set()
@@ -114,8 +118,12 @@ class ParallelWalk:
         try:
             # The types come with the listing: no stat.
             dirs, others = read_entries(node.src_fd, self._batched_listing)
+            if node.parent is None:
+                dirs, others = self._leave_out(dirs), self._leave_out(others)
             if node.parent is None and self._root_listing is not None:
-                in_target = {name for name in self._root_listing if not is_journal(name)}
+                in_target = set(self._root_listing)
+                if self._journal is not None and self._journal.reserved:
+                    in_target.discard(STATE_DIR)  # the engine's folder, not an entry
             elif node.dst_fd is not None and not node.created:
                 target_dirs, target_others = read_entries(node.dst_fd, self._batched_listing)
                 in_target = set(target_dirs)
@@ -136,7 +144,16 @@ class ParallelWalk:
         except Exception as error:  # a bug must cost one directory, not hang the pool
             self._tally.error(node.rel, f"unexpected {type(error).__name__}: {error}")
         finally:
+            self._budget.done(node)
             self._release(node)
+
+    def _leave_out(self, names: list[str]) -> list[str]:
+        if not self._root_rules:
+            return names
+        for name, message in self._root_rules.items():
+            if name in names and message is not None:
+                self._tally.error(name, message)
+        return [name for name in names if name not in self._root_rules]
 
     def _note_new_entries(self, node: DirNode, names: list[str], in_target: set[str]) -> bool:
         """Journal every name this directory's target lacks, before any is created.
@@ -146,7 +163,7 @@ class ParallelWalk:
         up not created is harmless. False: the journal cannot be written, so none of
         these entries may be created under their final names.
         """
-        if self._journal is None or node.dst_fd is None:
+        if self._journal is None or not self._journal.enabled or node.dst_fd is None:
             return True
         fresh = [_join(node.rel, name) for name in names if name not in in_target]
         if not fresh:
@@ -167,8 +184,11 @@ class ParallelWalk:
         except (OSError, EntryFailure) as error:
             message = describe(error) if isinstance(error, OSError) else str(error)
             self._tally.error(rel, message)
+            self._budget.done(parent)
             self._release(parent)
             return
+        self._budget.opened(node)
+        self._budget.done(parent, releases=False)  # the subtree releases it when done
         if node.created:
             self._tally.directory(None)
         self._scan(node)
@@ -177,6 +197,7 @@ class ParallelWalk:
         src_fd, dst_fd = node.src_fd, node.dst_fd
         set_owner = self._opts.set_owner
         current = 0  # entries found equal: counted once per chunk, not per entry
+        pending = self._pending
         results: list[tuple[str, Done]] = []
         try:
             # The names the target lacks were journaled when the directory was listed.
@@ -198,9 +219,14 @@ class ParallelWalk:
                         if dst is not None and self._linked_in_place(node, name, src, dst,
                                                                      *claim):
                             current += 1
+                            if pending:
+                                pending.discard(_join(node.rel, name))
                             continue
-                    elif dst is not None and same_file(src, dst, set_owner):
+                    elif (dst is not None and same_file(src, dst, set_owner)
+                          and same_xattrs(src_fd, dst_fd, name, self._opts)):
                         current += 1
+                        if pending:
+                            pending.discard(_join(node.rel, name))
                         continue
                     # Listed in the target but gone since: not journaled with the rest.
                     unjournaled = dst is None and name in in_target
@@ -211,6 +237,8 @@ class ParallelWalk:
                     if done.changed_dir:
                         node.changed = True
                     results.append((rel, done))
+                    if pending and done.outcome is not Outcome.CONFLICT:
+                        pending.discard(rel)
                 except Exception as error:
                     # A failed entry may have made and removed a name: the directory's
                     # mtime may have moved, so it is set again when the directory is done.
@@ -218,6 +246,7 @@ class ParallelWalk:
                     self._entry_error(_join(node.rel, name), error)
         finally:
             self._tally.record_batch(results, current)
+            self._budget.done(node)
             self._release(node)
 
     def _hand_over(self, node: DirNode, name: str, src: os.stat_result,
@@ -234,6 +263,7 @@ class ParallelWalk:
             return False
         with self._lock:
             node.pending += 1
+            node.users += 1
         self._large.put(_bind(self._copy_large, node, name, src, dst, unjournaled))
         return True
 
@@ -245,11 +275,14 @@ class ParallelWalk:
             if done.changed_dir:
                 node.changed = True
             self._tally.record_batch([(rel, done)])
+            if done.outcome is not Outcome.CONFLICT:
+                self._pending.discard(rel)
         except Exception as error:
             node.changed = True
             self._entry_error(rel, error)
         finally:
             self._idle_copiers.release()
+            self._budget.done(node)
             self._release(node)
 
     def _entry_error(self, rel: str, error: Exception) -> None:
@@ -264,11 +297,12 @@ class ParallelWalk:
                          dst: os.stat_result, group: LinkGroup, leader: bool) -> bool:
         """A name of a hard-linked source file whose target is already right."""
         if leader:
-            if not same_file(src, dst, self._opts.set_owner):
+            if not (same_file(src, dst, self._opts.set_owner)
+                    and same_xattrs(node.src_fd, node.dst_fd, name, self._opts)):
                 return False  # _sync_one settles the group once the leader is done
             # No directory fd held for followers: they rarely need to link on a re-run,
             # and those that do open the leader's directory from the root.
-            group.settle(node.parts, name, (dst.st_dev, dst.st_ino), True)
+            group.settle(node.parts(), name, (dst.st_dev, dst.st_ino), True)
             return True
         group.settled.wait()
         return (group.usable and stat.S_ISREG(dst.st_mode)
@@ -313,13 +347,15 @@ class ParallelWalk:
             # was just made: then they all need a link.
             held = (self._links.hold(node.dst_fd)
                     if usable and done is not None and done.changed_dir else None)
-            group.settle(node.parts, name, inode, usable, held)
+            group.settle(node.parts(), name, inode, usable, held)
 
     def _finish(self, node: DirNode) -> None:
         # Making the journal in the root moved the root's mtime too.
         journal_made = (node.parent is None and self._journal is not None
-                        and self._journal.made)
+                        and self._journal.made_folder)
         finish(node, self._opts, self._tally, mtime_moved=node.changed or journal_made)
+        if node.held:
+            self._budget.closed(node)
 
 
 def _cores() -> int:

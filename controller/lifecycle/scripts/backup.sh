@@ -7,24 +7,41 @@ INTERVAL=${STUDIO_OPERATOR_INTERVAL_SECONDS:-@@INTERVAL_SECONDS@@}
 FOREGROUND=${STUDIO_OPERATOR_FOREGROUND:-0}
 
 backup_pass() {
-  local share dest excludes
+  local share shown excludes
   if ! share="$(share_root)"; then
     log "file system $FILE_SYSTEM_ID is not mounted under $MOUNT_ROOT/efs; skipping this pass"
     return 0
   fi
-  if [[ ! -d "$share" ]]; then
-    log "backup root $share does not exist; skipping this pass"
+  if restore_pending; then
+    # The home is not what the user had yet: backing it up now would overwrite the
+    # backup the restore is reading with Studio's fresh defaults.
+    log "a restore into $HOME_DIR is still in progress; skipping this pass"
     return 0
   fi
-  refuse_symlink "$share/$PROFILE_DIR"
-  dest="$share/$PROFILE_DIR/$SPACE_NAME"
-  refuse_symlink "$dest"
-  mkdir -p -- "$dest"
-  excludes="$(mktemp "$STATE_DIR/backup-excludes.XXXXXX")"
-  excluded_paths | sort -u >"$excludes"
-  copy_tree "$HOME_DIR" "$dest" "$excludes"
-  rm -f -- "$excludes" "$excludes.rsync" "$excludes.tar"
-  log "backed up $HOME_DIR to $dest"
+  # In a subshell: the folders are entered (and checked) one by one, and the copy runs
+  # inside the last one, so a folder swapped in on the way is never written to.
+  (
+    if ! enter_backup_root; then
+      log "backup root $share does not exist; skipping this pass"
+      exit 0
+    fi
+    shown="$share/$PROFILE_DIR"
+    if [[ ! -e "$PROFILE_DIR" && ! -L "$PROFILE_DIR" ]] && ! mkdir -- "$PROFILE_DIR"; then
+      log "no backup folder $shown (the operator makes it for each profile); skipping this pass"
+      exit 0
+    fi
+    enter_checked "$PROFILE_DIR" user "$shown" || die "$shown is not a folder"
+    shown="$shown/$SPACE_NAME"
+    if [[ ! -e "$SPACE_NAME" && ! -L "$SPACE_NAME" ]]; then
+      mkdir -- "$SPACE_NAME"
+    fi
+    enter_checked "$SPACE_NAME" user "$shown" || die "$shown is not a folder"
+    excludes="$(mktemp "$STATE_DIR/backup-excludes.XXXXXX")"
+    excluded_paths | sort -u >"$excludes"
+    copy_into_cwd "$HOME_DIR" "$excludes"
+    rm -f -- "$excludes" "$excludes.rsync" "$excludes.tar"
+    log "backed up $HOME_DIR to $shown"
+  )
 }
 
 # One pass at a time, across loops too (a second app start, a manual run).

@@ -15,10 +15,16 @@ MOUNTINFO=${STUDIO_OPERATOR_MOUNTINFO:-/proc/self/mountinfo}
 STATE_DIR=${STUDIO_OPERATOR_STATE_DIR:-@@STATE_DIR@@}
 LOG_FILE=${STUDIO_OPERATOR_LOG_FILE:-$STATE_DIR/@@KIND@@.log}
 MARKER_NAME=.studio-operator-restored
+# A restore copies into <home>/<this>/tree, then renames each entry into place (restore.sh).
+STAGING_NAME=.studio-operator-restore
 # Shared spaces have no owning profile; "_" cannot start a SageMaker name, so no clash.
 SHARED_PROFILE_DIR=_shared-spaces
-# Never copied either way: Studio's own mounts and links, the ext4 root's lost+found.
-ALWAYS_EXCLUDED=(custom-file-systems user-default-efs lost+found "$MARKER_NAME")
+# Never copied either way: Studio's own mounts and links, the ext4 root's lost+found,
+# and the restore's own bookkeeping.
+ALWAYS_EXCLUDED=(custom-file-systems user-default-efs lost+found "$MARKER_NAME" "$STAGING_NAME")
+# The backup folders must belong to whoever runs this (the space's user; the backup root
+# may also be root's): anyone else who owns or can write in one could swap a folder in.
+OWNER_UID="$(id -u)"
 IN_BACKGROUND=0
 
 log() {
@@ -69,7 +75,7 @@ resolve_names() {
 
 # Where Studio mounted the backup file system: <mount root>/efs/<fs id>, or
 # <fs id>_<access point id> when attached through an access point.
-share_root() {
+mount_point() {
   local base="$MOUNT_ROOT/efs/$FILE_SYSTEM_ID" found=()
   if [[ ! -d "$base" ]]; then
     shopt -s nullglob
@@ -78,11 +84,53 @@ share_root() {
     [[ "${#found[@]}" == 1 && -d "${found[0]}" ]] || return 1
     base=${found[0]}
   fi
+  printf '%s\n' "$base"
+}
+
+share_root() {
+  local base
+  base="$(mount_point)" || return 1
   printf '%s\n' "$base${SHARE_SUBDIR:+/$SHARE_SUBDIR}"
 }
 
-refuse_symlink() {
-  if [[ -L "$1" ]]; then die "$1 is a symbolic link"; fi
+# Enters folder $1 (a name in the current folder, or an absolute path) and checks the
+# folder the shell is now in, not the path: a folder swapped in after this check is never
+# used, because everything after it works relative to the current folder. Refuses (exit
+# 2) a symbolic link, a folder group or others can write, or one owned by anyone but
+# this user (or root, with $2 = root-or-user); returns 1 when there is no such folder.
+# $3 names the folder in messages.
+enter_checked() {
+  local target="$1" owners="$2" shown="$3" owner mode
+  if [[ -L "$target" ]]; then die "$shown is a symbolic link"; fi
+  [[ -d "$target" ]] || return 1
+  cd -P -- "$target" || die "cannot enter $shown"
+  read -r owner mode < <(stat -c '%u %a' .) || die "cannot read the owner of $shown"
+  if [[ "$owner" != "$OWNER_UID" && ! ( "$owners" == root-or-user && "$owner" == 0 ) ]]; then
+    die "$shown is owned by uid $owner, not by uid $OWNER_UID (this user)"
+  fi
+  if (( 8#$mode & 8#022 )); then
+    die "$shown is writable by group or others (mode $mode)"
+  fi
+}
+
+# Enters the backup root, checking the mount and every folder below it on the way.
+# Returns 1 when the file system is not mounted or a folder is missing.
+enter_backup_root() {
+  local shown part parts=()
+  shown="$(mount_point)" || return 1
+  enter_checked "$shown" root-or-user "$shown" || return 1
+  if [[ -n "$SHARE_SUBDIR" ]]; then
+    IFS=/ read -r -a parts <<<"$SHARE_SUBDIR"
+    for part in "${parts[@]}"; do
+      shown="$shown/$part"
+      enter_checked "$part" root-or-user "$shown" || return 1
+    done
+  fi
+}
+
+# A restore has started into this home and not finished (restore.sh).
+restore_pending() {
+  [[ -f "$HOME_DIR/$STAGING_NAME/phase" && ! -e "$HOME_DIR/$MARKER_NAME" ]]
 }
 
 # Paths (relative to the home) of everything under the home that must not be copied:
@@ -97,21 +145,41 @@ excluded_paths() {
     -printf '%P\n' 2>/dev/null || true
 }
 
-# Copies a tree keeping modes, mtimes and symbolic links (as links, never followed);
-# never deletes anything in the target. $3 is a file of excluded relative paths.
+# Copies a tree keeping modes, mtimes and symbolic links (as links, never followed).
+# One side is always the current folder, entered and checked by enter_checked, so that
+# the backup side is never looked up by its path again. $3 is a file of excluded
+# relative paths. copy_into_cwd adds to what is there; copy_cwd_into also removes from
+# its target (a staging folder of our own) what the source does not hold, such as the
+# temporary file of a copy that was killed.
+copy_into_cwd() {
+  copy_tree "$1" . "$2"
+}
+
+copy_cwd_into() {
+  copy_tree . "$1" "$2" --delete
+}
+
+in_folder() {
+  if [[ "$1" != . ]]; then cd -- "$1" || return 1; fi
+  "${@:2}"
+}
+
 copy_tree() {
-  local src="$1" dst="$2" excludes="$3" status=0
+  local src="$1" dst="$2" excludes="$3" status=0 options=("${@:4}")
   if command -v rsync >/dev/null 2>&1; then
     sed -e 's/[][*?\\]/\\&/g' -e 's|^|/|' "$excludes" >"$excludes.rsync"
-    rsync -a --no-D --exclude-from="$excludes.rsync" -- "$src/" "$dst/" || status=$?
+    rsync -a --no-D "${options[@]}" --exclude-from="$excludes.rsync" -- "$src/" "$dst/" \
+      || status=$?
     # 24: files vanished while copying a live home; the next pass picks up the rest.
     [[ "$status" == 0 || "$status" == 24 ]] || return "$status"
   else
+    # tar overwrites what a killed run left half written; nothing else is left behind.
     sed -e 's|^|./|' "$excludes" >"$excludes.tar"
     set +e
-    (cd -- "$src" && tar --anchored --no-wildcards --exclude-from="$excludes.tar" \
+    # Never `cd .`: bash would look the current folder up again by its path.
+    (in_folder "$src" tar --anchored --no-wildcards --exclude-from="$excludes.tar" \
       --warning=no-file-changed --warning=no-file-ignored -cf - .) |
-      (cd -- "$dst" && tar -xpf -)
+      (in_folder "$dst" tar -xpf -)
     local codes=("${PIPESTATUS[@]}")
     set -e
     # tar -c exits 1 when a file changed while it was read: a warning here.
