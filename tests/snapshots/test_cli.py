@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_list_show_and_cat_an_encrypted_snapshot(aws, tmp_path):
-    import boto3
-
     import shutil
+
+    import boto3
 
     desired_dir = tmp_path / "desired"
     shutil.copytree(REPO / "desired_state", desired_dir)
