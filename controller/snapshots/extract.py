@@ -1,7 +1,7 @@
 """Extract a snapshot's tar stream as root, into a folder this restore made, safely.
 
 The archive is untrusted input. Every entry is created relative to an open directory
-fd of the staging folder (restore.py makes it: new, root's, 0700, so nobody else can
+fd of the staging folder (staging.py makes it: new, root's, 0700, so nobody else can
 touch what is inside while it fills), opening each path component with
 O_NOFOLLOW | O_DIRECTORY; files are created O_EXCL | O_NOFOLLOW. So:
 
@@ -15,10 +15,14 @@ O_NOFOLLOW | O_DIRECTORY; files are created O_EXCL | O_NOFOLLOW. So:
   applied (security.* and trusted.* could grant capabilities), the rest is reported;
 - sparse files are written region by region and stay sparse; mtimes to the nanosecond.
 
-Directory modes and times are set at the end (children change a directory's mtime).
-The staging root's own metadata (the archive's `./` entry) is returned, not applied:
-the caller applies it once the whole stream is verified. This module must not read or
-write anything outside the staging folder, nor remove anything it did not make.
+The directories being filled are held on the copy engine's DirStack (controller.fs
+.dirstack): no depth of archive runs the process out of descriptors. A directory gets
+its archived mode, owner and times when the stream leaves it (children change a
+directory's mtime), again if the stream comes back to it. The staging root's own
+metadata (the archive's `./` entry) is returned, not applied: the caller applies it once
+the whole stream is verified. Names in messages go through controller.escaping. This
+module must not read or write anything outside the staging folder, nor remove anything
+it did not make.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ import contextlib
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from controller.escaping import escape
+from controller.fs.copy import xattrs
+from controller.fs.dirstack import DirStack, Identity
 from controller.snapshots.acl import ACCESS_XATTR, DEFAULT_XATTR, AclError, acl_xattr
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.tarstream import (
@@ -53,9 +60,9 @@ class HostileArchive(Exception):
     """The archive tries to reach outside the restore; nothing of it is kept."""
 
 
-def escape_name(name: bytes) -> str:
-    """A name safe for one line of a log or report: printable ASCII kept, the rest \\xNN."""
-    return "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02x}" for b in name)
+def shown(name: bytes | str) -> str:
+    """A name as one line of a report or message shows it (controller.escaping)."""
+    return escape(os.fsdecode(name))
 
 
 @dataclass
@@ -71,20 +78,20 @@ class ExtractReport:
     notes: set[str] = field(default_factory=set)
     root: Entry | None = None  # the archive's "./" entry, applied by the caller
 
-    def skip(self, name: bytes, reason: str) -> None:
+    def skip(self, name: bytes | str, reason: str) -> None:
         self.skipped_count += 1
         if len(self.skipped) < MAX_SKIPPED_SHOWN:
-            self.skipped.append((escape_name(name), reason))
+            self.skipped.append((shown(name), reason))
 
 
 def components(name: bytes, what: str = "name") -> tuple[bytes, ...]:
     """The components of an archive name below the restore root, or HostileArchive."""
     if name.startswith(b"/"):
-        raise HostileArchive(f"absolute {what} {escape_name(name)!r}")
+        raise HostileArchive(f"absolute {what} '{shown(name)}'")
     parts = tuple(p for p in name.split(b"/") if p and p != b".")
     for part in parts:
         if part == b".." or b"\0" in part:
-            raise HostileArchive(f"{what} {escape_name(name)!r} climbs out with '..'")
+            raise HostileArchive(f"{what} '{shown(name)}' climbs out with '..'")
     return parts
 
 
@@ -94,48 +101,60 @@ class Extractor:
         self.owners = owners
         self.set_owner = set_owner
         self.report = ExtractReport()
-        self._stack: list[tuple[bytes, int]] = []  # the open directory chain below root
-        self._directories: list[tuple[tuple[bytes, ...], Entry]] = []
+        self._stack = DirStack([root_fd])
+        # The archive's entry of each directory made, by identity (names dropped: a
+        # deep tree's names would cost memory quadratic in its depth).
+        self._directories: dict[Identity, Entry] = {}
 
     # -- directories ---------------------------------------------------------------------
-    def _dir(self, parts: tuple[bytes, ...], create: bool = True) -> int:
-        """An fd of the directory `parts` below the root (kept open while it is reused)."""
+    def _dir(self, parts: tuple[bytes, ...]) -> int:
+        """An fd of the directory `parts` below the root, made when missing; the stream
+        leaving a directory gives it its archived metadata."""
+        names = [os.fsdecode(part) for part in parts]
         keep = 0
-        while keep < min(len(self._stack), len(parts)) and self._stack[keep][0] == parts[keep]:
+        levels = self._stack.levels
+        while (keep < min(self._stack.top, len(names))
+               and levels[keep + 1].name == names[keep]):
             keep += 1
-        for _, fd in self._stack[keep:]:
-            os.close(fd)
-        del self._stack[keep:]
-        for part in parts[keep:]:
-            parent = self._stack[-1][1] if self._stack else self.root_fd
-            if create:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, 0o700, dir_fd=parent)
+        while self._stack.top > keep:
+            self._leave()
+        for name in names[keep:]:
+            parent = self._fd()
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o700, dir_fd=parent)
             try:
-                fd = os.open(part, _DIR, dir_fd=parent)
+                fd = os.open(name, _DIR, dir_fd=parent)
             except OSError as error:
                 if error.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise HostileArchive(f"{escape_name(b'/'.join(parts))!r} goes through "
+                    raise HostileArchive(f"'{shown(b'/'.join(parts))}' goes through "
                                          "something that is not a directory (a symlink "
                                          "followed by a file through it)") from error
-                if error.errno == errno.ENOENT and not create:
-                    raise HostileArchive(f"{escape_name(b'/'.join(parts))!r} was not made "
-                                         "by this restore") from error
                 raise
-            self._stack.append((part, fd))
-        return self._stack[-1][1] if self._stack else self.root_fd
+            self._stack.push(name, [fd])
+        return self._fd()
+
+    def _fd(self) -> int:
+        fd = self._stack.fd(self._stack.top, 0)
+        assert fd is not None  # every level below the root holds a directory
+        return fd
+
+    def _leave(self) -> None:
+        level = self._stack.levels[-1]
+        entry = self._directories.get(level.ids[0]) if level.ids[0] else None
+        if entry is not None:
+            self._fd_metadata(self._fd(), entry)
+        self._stack.pop()
 
     def close(self) -> None:
-        for _, fd in self._stack:
-            os.close(fd)
-        self._stack.clear()
+        self._stack.close()
 
     # -- the walk ------------------------------------------------------------------------
     def extract(self, reader: TarReader) -> ExtractReport:
         try:
             for entry in reader:
                 self._one(entry, reader)
-            self._finish_directories()
+            while self._stack.top:
+                self._leave()
         finally:
             self.close()
         return self.report
@@ -153,7 +172,10 @@ class Extractor:
         name = parts[-1]
         if entry.type == DIRECTORY:
             self._make_directory(parent, name, entry)
-            self._directories.append((parts, entry))
+            fd = os.open(name, _DIR, dir_fd=parent)
+            self._stack.push(os.fsdecode(name), [fd])  # leaving it sets its metadata
+            info = os.fstat(fd)
+            self._directories[(info.st_dev, info.st_ino)] = replace(entry, name=b"")
             self.report.directories += 1
             return
         self._clear(parent, name, entry)
@@ -180,7 +202,7 @@ class Extractor:
         except FileExistsError:
             info = os.stat(name, dir_fd=parent, follow_symlinks=False)
             if not stat.S_ISDIR(info.st_mode):
-                raise HostileArchive(f"{escape_name(entry.name)!r}: a directory entry over "
+                raise HostileArchive(f"'{shown(entry.name)}': a directory entry over "
                                      "an earlier non-directory entry") from None
 
     def _clear(self, parent: int, name: bytes, entry: Entry) -> None:
@@ -191,7 +213,7 @@ class Extractor:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(info.st_mode):
-            raise HostileArchive(f"{escape_name(entry.name)!r} would replace a directory")
+            raise HostileArchive(f"'{shown(entry.name)}' would replace a directory")
         os.unlink(name, dir_fd=parent)
 
     def _write_file(self, parent: int, name: bytes, entry: Entry, reader: TarReader) -> None:
@@ -224,27 +246,25 @@ class Extractor:
     def _hard_link(self, parent: int, name: bytes, entry: Entry) -> None:
         target = components(entry.link, "hard link target")
         if not target:
-            raise HostileArchive(f"{escape_name(entry.name)!r}: hard link to the root")
-        # Resolve the target below the root without creating anything: it must be a
-        # regular file this restore already made. Re-open the entry's own parent after.
-        stack_before = tuple(p for p, _ in self._stack)
-        target_dir = self._dir(target[:-1], create=False)
+            raise HostileArchive(f"'{shown(entry.name)}': hard link to the root")
+        # The target must be a regular file this restore already made: walked down from
+        # the root one component at a time (two descriptors at most), creating nothing.
+        target_dir = _open_below(self.root_fd, target[:-1], entry)
         try:
-            info = os.stat(target[-1], dir_fd=target_dir, follow_symlinks=False)
-        except FileNotFoundError:
-            raise HostileArchive(f"{escape_name(entry.name)!r}: hard link to "
-                                 f"{escape_name(entry.link)!r}, which this restore did "
-                                 "not make") from None
-        if not stat.S_ISREG(info.st_mode):
-            raise HostileArchive(f"{escape_name(entry.name)!r}: hard link to something "
-                                 "that is not a regular file")
-        held = os.dup(target_dir)
-        try:
-            parent = self._dir(stack_before)
-            os.link(target[-1], name, src_dir_fd=held, dst_dir_fd=parent,
+            try:
+                info = os.stat(target[-1], dir_fd=target_dir, follow_symlinks=False)
+            except FileNotFoundError:
+                raise HostileArchive(f"'{shown(entry.name)}': hard link to "
+                                     f"'{shown(entry.link)}', which this restore did "
+                                     "not make") from None
+            if not stat.S_ISREG(info.st_mode):
+                raise HostileArchive(f"'{shown(entry.name)}': hard link to something "
+                                     "that is not a regular file")
+            os.link(target[-1], name, src_dir_fd=target_dir, dst_dir_fd=parent,
                     follow_symlinks=False)
         finally:
-            os.close(held)
+            if target_dir != self.root_fd:
+                os.close(target_dir)
         self.report.hard_links += 1
 
     # -- metadata ------------------------------------------------------------------------
@@ -260,7 +280,8 @@ class Extractor:
         if entry.type != DIRECTORY:  # a directory's setgid bit shares a group, grants nothing
             mode = self.owners.mode_bits(mode, (entry.uid, entry.gid), final)
         os.fchmod(fd, mode)
-        self._attributes(fd, entry)
+        if self._attributes(fd, entry):
+            os.fchmod(fd, mode)  # an access ACL moves the group bits: the archive's win
         os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
 
     def _path_metadata(self, fd: int, entry: Entry) -> None:
@@ -278,35 +299,45 @@ class Extractor:
         os.utime(name, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=parent,
                  follow_symlinks=False)
 
-    def _attributes(self, fd: int, entry: Entry) -> None:
+    def _attributes(self, fd: int, entry: Entry) -> bool:
+        """Give the entry the archive's user.* xattrs and ACLs (and no inherited ACL the
+        archive does not hold): the copy engine's xattrs.apply, which says what the file
+        system could not keep. True when an ACL changed."""
+        wanted: dict[str, bytes] = {}
         for key, value in entry.xattrs.items():
-            if not key.startswith("user."):
+            if key.startswith("user."):
+                wanted[key] = value
+            else:
                 self.report.notes.add(f"extended attributes outside user.* not restored "
-                                      f"(e.g. {escape_name(key.encode())})")
-                continue
-            self._setxattr(fd, key, value)
-        for text, xattr in ((entry.acl_access, ACCESS_XATTR), (entry.acl_default, DEFAULT_XATTR)):
+                                      f"(e.g. {escape(key)})")
+        for text, name in ((entry.acl_access, ACCESS_XATTR), (entry.acl_default, DEFAULT_XATTR)):
             if text is None:
                 continue
             try:
-                value = acl_xattr(text, self.owners.mapped_uid, self.owners.mapped_gid)
+                wanted[name] = acl_xattr(text, self.owners.mapped_uid, self.owners.mapped_gid)
             except AclError as error:
                 self.report.skip(entry.name, f"ACL not restored: {error}")
-                continue
-            self._setxattr(fd, xattr, value)
+        applied = xattrs.apply(xattrs.of_fd(fd), wanted)
+        self.report.notes.update(applied.not_kept)
+        return applied.acl_changed
 
-    def _setxattr(self, fd: int, key: str, value: bytes) -> None:
-        try:
-            os.setxattr(fd, key, value)
-        except OSError as error:
-            if error.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM):
-                raise
-            self.report.notes.add(f"{key.split('.')[0]} attributes not supported here: "
-                                  "not restored")
 
-    def _finish_directories(self) -> None:
-        for parts, entry in reversed(self._directories):
-            self._fd_metadata(self._dir(parts, create=False), entry)
+def _open_below(root: int, parts: tuple[bytes, ...], entry: Entry) -> int:
+    """The directory `parts` below `root`, each component opened without following; the
+    root itself when `parts` is empty (the caller closes anything else)."""
+    fd = root
+    try:
+        for part in parts:
+            child = os.open(part, _DIR, dir_fd=fd)
+            if fd != root:
+                os.close(fd)
+            fd = child
+    except OSError as error:
+        if fd != root:
+            os.close(fd)
+        raise HostileArchive(f"'{shown(entry.name)}': hard link to '{shown(entry.link)}', "
+                             "which this restore did not make") from error
+    return fd
 
 
 def apply_root_metadata(root_fd: int, entry: Entry | None, extractor: Extractor) -> None:

@@ -1,16 +1,15 @@
 """Restoring: a snapshot (or a live home) into a target directory, verified first.
 
-Where the bytes land before they are verified (measured in bench/snapshot.py, and the
-reason for this design): the archive is extracted into a staging folder this restore
-makes inside the target (`.studio-restore-<token>.partial`, root's, 0700, so no user
-can see or touch it), while each part is checked against its SHA-256 in the manifest
+Where the bytes land before they are verified: the archive is extracted into a staging
+folder this restore makes inside the target (staging.py: root's, 0700, so no user can
+see or touch it), while each part is checked against its SHA-256 in the manifest
 (and, encrypted, each frame's GCM tag, with the end of stream authenticated). Only
 when the whole stream verified does anything become visible: the staging folder is
 renamed into place (`restored-<time>/`, the default) or merged into the target entry
-by entry with renames (fill missing, overwrite older). A tampered or truncated snapshot
-therefore leaves the target as it was: the staging folder is removed. The alternative,
-a verification pass over every part before extracting, reads the archive twice; this
-reads it once (bench/snapshot.py reports what that second pass would cost).
+by entry with renames (merge.py: fill missing, overwrite older). A tampered or truncated
+snapshot therefore leaves the target as it was: the staging folder is removed. The
+alternative, a verification pass over every part before extracting, would read the
+archive twice; this reads it once.
 
 This module must not write outside the target, follow a link in it, or remove anything
 it did not make (only its own staging folder).
@@ -19,31 +18,32 @@ it did not make (only its own staging folder).
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import stat
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from controller.fs.safe_dirs import open_directory
 from controller.snapshots.archiver import ArchiveStats, Decompressor, create_stream
 from controller.snapshots.extract import (
+    MAX_SKIPPED_SHOWN,
     Extractor,
     ExtractReport,
     HostileArchive,
     apply_root_metadata,
+    shown,
 )
 from controller.snapshots.frames import FrameError, Opener
 from controller.snapshots.manifest import Manifest, stamp_of
+from controller.snapshots.merge import merge_into
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.s3stream import ChecksumMismatch, PartReader
+from controller.snapshots.staging import make_staging, remove_staging, remove_stale_staging
 from controller.snapshots.tarstream import TarFormatError, TarReader
 
 NEW_FOLDER, FILL_MISSING, OVERWRITE_OLDER = "newFolder", "fillMissing", "overwriteOlder"
 MODES = (NEW_FOLDER, FILL_MISSING, OVERWRITE_OLDER)
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-STAGING_PREFIX = ".studio-restore-"
 
 
 class SnapshotRefused(Exception):
@@ -53,11 +53,20 @@ class SnapshotRefused(Exception):
 
 @dataclass
 class RestoreProgress:
-    files: int = 0
-    bytes: int = 0
-    total_bytes: int = 0  # the archive's stored size, for an ETA
-    read_bytes: int = 0
+    """Read by the CLI while a restore runs (another thread)."""
+
+    total_bytes: int = 0  # the archive's stored size, for an ETA (0: not known, a live home)
+    read_bytes: int = 0  # of the stored archive, verified
     started: float = 0.0
+    extracted: ExtractReport | None = None  # the extractor's running counts
+
+    @property
+    def files(self) -> int:
+        return self.extracted.files if self.extracted else 0
+
+    @property
+    def bytes(self) -> int:
+        return self.extracted.data_bytes if self.extracted else 0
 
 
 @dataclass
@@ -109,45 +118,9 @@ def _stored_chunks(s3: Any, kms: Any, manifest: Manifest, progress: RestoreProgr
         opener.finish()
 
 
-def open_target(mount_fd_path: str, parts: list[str]) -> int:
-    fd = os.open(mount_fd_path, _DIR)
-    try:
-        for part in parts:
-            child = os.open(part, _DIR, dir_fd=fd)
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def make_staging(target_fd: int) -> tuple[str, int]:
-    for _ in range(20):
-        name = f"{STAGING_PREFIX}{secrets.token_hex(6)}.partial"
-        try:
-            os.mkdir(name, 0o700, dir_fd=target_fd)
-        except FileExistsError:
-            continue
-        fd = os.open(name, _DIR, dir_fd=target_fd)
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o077:
-            os.close(fd)
-            raise PermissionError(f"staging folder {name} is not ours alone")
-        return name, fd
-    raise FileExistsError("could not make a staging folder in the target")
-
-
-def remove_staging(target_fd: int, name: str, staging_fd: int) -> None:
-    """Remove our own staging folder (shutil's fd-based rmtree never follows a link), and
-    only if the name still holds it: a user may rename things in their own folder."""
-    ours = os.fstat(staging_fd)
-    try:
-        there = os.stat(name, dir_fd=target_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino):
-        shutil.rmtree(name, dir_fd=target_fd)
+def open_target(mount: str, parts: list[str]) -> int:
+    """The restore's target folder, every component opened without following a link."""
+    return open_directory(Path(mount), "/" + "/".join(parts))
 
 
 class StreamSource(Protocol):
@@ -162,17 +135,28 @@ class StreamSource(Protocol):
 
 
 def restore_into(target_fd: int, open_stream: Callable[[], StreamSource], owners: OwnerPolicy,
-                 mode: str, set_owner: bool, now: float | None = None) -> RestoreReport:
+                 mode: str, set_owner: bool, now: float | None = None,
+                 on_staging: Callable[[str], None] | None = None,
+                 progress: RestoreProgress | None = None,
+                 stale: Iterable[str] = ()) -> RestoreReport:
     """Extract the tar stream `open_stream()` produces into a staging folder of the target,
-    then (once it verified) put it in place."""
+    then (once it verified) put it in place. Staging folders of dead restores in the
+    target go first (staging.py; `stale`: names the controller recorded for a restore
+    it was running when it stopped); `on_staging(name)` is told the new one's name
+    before anything is written into it (the controller records it)."""
     if mode not in MODES:
         raise ValueError(f"unknown restore mode {mode!r}")
     started = time.monotonic()
+    remove_stale_staging(target_fd, stale)
     staging, staging_fd = make_staging(target_fd)
     placed = False
     try:
+        if on_staging is not None:
+            on_staging(staging)
         source = open_stream()
         extractor = Extractor(staging_fd, owners, set_owner)
+        if progress is not None:
+            progress.extracted = extractor.report
         try:
             extracted = extractor.extract(TarReader(source.stream))
         except TarFormatError as error:
@@ -192,7 +176,8 @@ def restore_into(target_fd: int, open_stream: Callable[[], StreamSource], owners
             report.placed_in = _place(target_fd, staging, now or time.time())
             placed = True
         else:
-            _merge(staging_fd, target_fd, mode == OVERWRITE_OLDER, report, "")
+            merge_into(staging_fd, target_fd, mode == OVERWRITE_OLDER,
+                       lambda path, reason: _skip(report, path, reason))
             report.placed_in = "."
     except (ChecksumMismatch, FrameError) as error:
         raise SnapshotRefused(f"{error}; nothing of it was kept") from error
@@ -207,41 +192,55 @@ def restore_into(target_fd: int, open_stream: Callable[[], StreamSource], owners
 def restore_snapshot(s3: Any, kms: Any, manifest: Manifest, target_fd: int, owners: OwnerPolicy,
                      mode: str = NEW_FOLDER, set_owner: bool = True,
                      progress: RestoreProgress | None = None,
-                     cancelled: Callable[[], bool] = lambda: False) -> RestoreReport:
+                     cancelled: Callable[[], bool] = lambda: False,
+                     on_staging: Callable[[str], None] | None = None,
+                     stale: Iterable[str] = ()) -> RestoreReport:
     progress = progress or RestoreProgress()
     progress.total_bytes = manifest.bytes_out
     progress.started = time.time()
 
     return restore_into(target_fd, lambda: Decompressor(_stored_chunks(
-        s3, kms, manifest, progress, cancelled)), owners, mode, set_owner)
+        s3, kms, manifest, progress, cancelled)), owners, mode, set_owner,
+        on_staging=on_staging, progress=progress, stale=stale)
 
 
 def restore_live(source_fd: int, target_fd: int, owners: OwnerPolicy, mode: str = NEW_FOLDER,
                  set_owner: bool = True, progress: RestoreProgress | None = None,
-                 cancelled: Callable[[], bool] = lambda: False) -> RestoreReport:
+                 cancelled: Callable[[], bool] = lambda: False,
+                 on_staging: Callable[[str], None] | None = None,
+                 stale: Iterable[str] = ()) -> RestoreReport:
     """A live home into another: tar's plain stream straight into the extractor."""
+    progress = progress or RestoreProgress()
+    progress.started = time.time()
     stats = ArchiveStats()
     return restore_into(target_fd, lambda: _IterStream(create_stream(
-        source_fd, None, cancelled, stats)), owners, mode, set_owner)
+        source_fd, None, cancelled, stats), progress), owners, mode, set_owner,
+        on_staging=on_staging, progress=progress, stale=stale)
 
 
 class _IterStream:
-    """A read()-able view of an iterator of chunks."""
+    """A read()-able view of an iterator of chunks (one buffer, an offset into it: the
+    tar reader's many 512-byte reads must not copy the rest of a megabyte each)."""
 
-    def __init__(self, chunks: Generator[bytes, None, None]) -> None:
+    def __init__(self, chunks: Generator[bytes, None, None],
+                 progress: RestoreProgress | None = None) -> None:
         self._chunks = chunks
         self._buffer = b""
+        self._offset = 0
+        self._progress = progress
         self.stream = self
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
+        if self._offset >= len(self._buffer):
             chunk = next(self._chunks, None)
             if chunk is None:
-                break
-            self._buffer += chunk
-        if size < 0:
-            size = len(self._buffer)
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+                return b""
+            self._buffer, self._offset = chunk, 0
+            if self._progress is not None:
+                self._progress.read_bytes += len(chunk)
+        end = len(self._buffer) if size < 0 else self._offset + size
+        data = self._buffer[self._offset:end]
+        self._offset += len(data)
         return data
 
     def close(self) -> None:
@@ -275,44 +274,7 @@ def _place(target_fd: int, staging: str, now: float) -> str:
     raise FileExistsError("no free restored-<time> name in the target")
 
 
-def _merge(staged: int, target: int, overwrite_older: bool, report: RestoreReport,
-           where: str) -> None:
-    """Move staged entries into the target: missing ones always; existing non-directories
-    only when older there and overwrite_older. Renames replace a link, never follow it."""
-    for entry in list(os.scandir(staged)):
-        name = entry.name
-        shown = f"{where}{name}"
-        mine = entry.stat(follow_symlinks=False)
-        try:
-            theirs = os.stat(name, dir_fd=target, follow_symlinks=False)
-        except FileNotFoundError:
-            os.rename(name, name, src_dir_fd=staged, dst_dir_fd=target)
-            continue
-        if stat.S_ISDIR(mine.st_mode) and stat.S_ISDIR(theirs.st_mode):
-            inner_staged = os.open(name, _DIR, dir_fd=staged)
-            try:
-                inner_target = os.open(name, _DIR, dir_fd=target)
-            except OSError:
-                os.close(inner_staged)
-                _skip(report, shown, "the target's entry changed while merging")
-                continue
-            try:
-                _merge(inner_staged, inner_target, overwrite_older, report, f"{shown}/")
-            finally:
-                os.close(inner_staged)
-                os.close(inner_target)
-        elif stat.S_ISDIR(mine.st_mode) or stat.S_ISDIR(theirs.st_mode):
-            _skip(report, shown, "a directory on one side and not on the other: kept")
-        elif overwrite_older and theirs.st_mtime_ns < mine.st_mtime_ns:
-            os.rename(name, name, src_dir_fd=staged, dst_dir_fd=target)
-        else:
-            _skip(report, shown, "exists in the target (newer or as new)" if overwrite_older
-                  else "exists in the target")
-
-
-def _skip(report: RestoreReport, shown: str, reason: str) -> None:
-    from controller.snapshots.extract import MAX_SKIPPED_SHOWN, escape_name
-
+def _skip(report: RestoreReport, path: str, reason: str) -> None:
     report.skipped_count += 1
     if len(report.skipped) < MAX_SKIPPED_SHOWN:
-        report.skipped.append((escape_name(os.fsencode(shown)), reason))
+        report.skipped.append((shown(path), reason))

@@ -1,7 +1,7 @@
 """Taking one snapshot: archive a directory, stream it to S3, write the manifest last.
 
 The directory is opened from the file system's mount root one component at a time
-without following links (controller.fs.safe_dirs' rules), and tar archives it through
+without following links (controller.fs.safe_dirs.open_directory), and tar archives it through
 that descriptor. The archive is uploaded part by part as zstd produces it (optionally
 sealed in AES-256-GCM frames under a fresh KMS data key); the manifest is put only
 after the multipart upload completed, so a snapshot that has no manifest never
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.fs.safe_dirs import path_components
+from controller.fs import safe_dirs
 from controller.snapshots.archiver import ArchiveStats, create_stream
 from controller.snapshots.frames import ALGORITHM, FRAME_SIZE, Sealer
 from controller.snapshots.manifest import (
@@ -36,7 +36,6 @@ from controller.snapshots.manifest import (
 )
 from controller.snapshots.s3stream import MultipartWriter
 
-OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 CONTEXT_KEY = "studio-operator:snapshot"
 
 
@@ -73,16 +72,11 @@ class SnapshotProgress:
 
 def open_directory(mount: Path, path: str) -> int:
     """An fd of `mount`/`path`, each component opened O_NOFOLLOW (never a planted link)."""
-    fd = os.open(mount, OPEN_DIR)
     try:
-        for part in path_components(path) if path.strip("/") else []:
-            child = os.open(part, OPEN_DIR, dir_fd=fd)
-            os.close(fd)
-            fd = child
-    except OSError as error:
-        os.close(fd)
-        raise SourceUnavailable(f"{path} on {mount.name}: {error.strerror or error}") from error
-    return fd
+        return safe_dirs.open_directory(mount, path)
+    except (OSError, safe_dirs.UnsafePathError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise SourceUnavailable(f"{path} on {mount.name}: {reason or error}") from error
 
 
 def take_snapshot(s3: Any, kms: Any, request: SnapshotRequest, mount: Path,
