@@ -31,7 +31,9 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from controller.escaping import escape
 from controller.fs.copy import xattrs
@@ -54,6 +56,7 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
 MAX_SKIPPED_SHOWN = 200
+T = TypeVar("T")
 
 
 class HostileArchive(Exception):
@@ -105,11 +108,15 @@ class Extractor:
         # The archive's entry of each directory made, by identity (names dropped: a
         # deep tree's names would cost memory quadratic in its depth).
         self._directories: dict[Identity, Entry] = {}
+        self._at: tuple[bytes, ...] = ()  # the archive path of the deepest level held
+
 
     # -- directories ---------------------------------------------------------------------
     def _dir(self, parts: tuple[bytes, ...]) -> int:
         """An fd of the directory `parts` below the root, made when missing; the stream
         leaving a directory gives it its archived metadata."""
+        if parts == self._at:
+            return self._fd()  # the usual case: the same directory as the entry before
         names = [os.fsdecode(part) for part in parts]
         keep = 0
         levels = self._stack.levels
@@ -131,6 +138,7 @@ class Extractor:
                                          "followed by a file through it)") from error
                 raise
             self._stack.push(name, [fd])
+        self._at = parts
         return self._fd()
 
     def _fd(self) -> int:
@@ -144,6 +152,7 @@ class Extractor:
         if entry is not None:
             self._fd_metadata(self._fd(), entry)
         self._stack.pop()
+        self._at = self._at[:-1]
 
     def close(self) -> None:
         self._stack.close()
@@ -174,21 +183,22 @@ class Extractor:
             self._make_directory(parent, name, entry)
             fd = os.open(name, _DIR, dir_fd=parent)
             self._stack.push(os.fsdecode(name), [fd])  # leaving it sets its metadata
+            self._at = parts
             info = os.fstat(fd)
             self._directories[(info.st_dev, info.st_ino)] = replace(entry, name=b"")
             self.report.directories += 1
             return
-        self._clear(parent, name, entry)
         if entry.type == REGULAR:
             self._write_file(parent, name, entry, reader)
         elif entry.type == SYMLINK:
-            os.symlink(entry.link, name, dir_fd=parent)
+            self._create(parent, name, entry, lambda: os.symlink(entry.link, name,
+                                                                 dir_fd=parent))
             self._link_metadata(parent, name, entry)
             self.report.symlinks += 1
         elif entry.type == HARD_LINK:
             self._hard_link(parent, name, entry)
         elif entry.type == FIFO:
-            os.mkfifo(name, 0o600, dir_fd=parent)
+            self._create(parent, name, entry, lambda: os.mkfifo(name, 0o600, dir_fd=parent))
             fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
             try:
                 self._path_metadata(fd, entry)
@@ -205,19 +215,21 @@ class Extractor:
                 raise HostileArchive(f"'{shown(entry.name)}': a directory entry over "
                                      "an earlier non-directory entry") from None
 
-    def _clear(self, parent: int, name: bytes, entry: Entry) -> None:
-        """A later entry with the same name replaces an earlier one, as tar does; only our
-        own non-directory entries can be there (the staging folder is ours)."""
+    def _create(self, parent: int, name: bytes, entry: Entry, make: Callable[[], T]) -> T:
+        """make(); a later entry with the same name replaces an earlier one, as tar does:
+        only our own non-directory entries can be there (the staging folder is ours)."""
         try:
+            return make()
+        except FileExistsError:
             info = os.stat(name, dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if stat.S_ISDIR(info.st_mode):
-            raise HostileArchive(f"'{shown(entry.name)}' would replace a directory")
-        os.unlink(name, dir_fd=parent)
+            if stat.S_ISDIR(info.st_mode):
+                raise HostileArchive(f"'{shown(entry.name)}' would replace a directory") from None
+            os.unlink(name, dir_fd=parent)
+            return make()
 
     def _write_file(self, parent: int, name: bytes, entry: Entry, reader: TarReader) -> None:
-        fd = os.open(name, _NEW, 0o600, dir_fd=parent)
+        fd = self._create(parent, name, entry, lambda: os.open(name, _NEW, 0o600,
+                                                               dir_fd=parent))
         try:
             if entry.sparse is not None:
                 for offset, length in entry.sparse:
@@ -260,8 +272,9 @@ class Extractor:
             if not stat.S_ISREG(info.st_mode):
                 raise HostileArchive(f"'{shown(entry.name)}': hard link to something "
                                      "that is not a regular file")
-            os.link(target[-1], name, src_dir_fd=target_dir, dst_dir_fd=parent,
-                    follow_symlinks=False)
+            self._create(parent, name, entry, lambda: os.link(
+                target[-1], name, src_dir_fd=target_dir, dst_dir_fd=parent,
+                follow_symlinks=False))
         finally:
             if target_dir != self.root_fd:
                 os.close(target_dir)

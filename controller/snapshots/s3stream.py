@@ -7,19 +7,25 @@ way) and uploads at most IN_FLIGHT parts at once on its own small thread pool: m
 stays bounded whatever the tree size and nothing is written to local disk. Any failure,
 and a cancel, aborts the multipart upload (S3 charges for forgotten ones).
 
-PartReader fetches the parts a manifest lists (ranged GETs, a few ahead) and checks
-each part's size and SHA-256 before handing its bytes on. This module must not know
+PartReader reads the parts a manifest lists (one stream, a few parts ahead, opened
+again where it broke) and checks each part's size and SHA-256 before handing its bytes
+on. This module must not know
 what the bytes mean (tar, zstd, frames).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from botocore.exceptions import BotoCoreError
 
 from controller.snapshots.manifest import Part
 
@@ -120,46 +126,102 @@ class MultipartWriter:
 
 
 class PartReader:
-    """Yields each listed part's bytes after checking its size and SHA-256."""
+    """Yields each listed part's bytes after checking its size and SHA-256.
+
+    The archive is read as one stream (a GET from the first part not yet verified to the
+    end), cut at the manifest's part boundaries: S3 serves it at a connection's full
+    speed and the emulator does not re-read the whole object for every part as it does
+    for ranged GETs. A download running ahead on its own thread keeps up to `ahead`
+    parts ready while the consumer works. A stream that breaks (connection reset,
+    timeout, throttled) is opened again from the part it was in, a few times.
+    """
 
     def __init__(self, s3: Any, bucket: str, key: str, parts: tuple[Part, ...],
-                 cancelled: Callable[[], bool] = lambda: False, ahead: int = 2) -> None:
+                 cancelled: Callable[[], bool] = lambda: False, ahead: int = 2,
+                 attempts: int = 4) -> None:
         self._s3 = s3
         self.bucket, self.key = bucket, key
         self.parts = parts
         self._cancelled = cancelled
         self._ahead = max(1, ahead)
-
-    def _fetch(self, part: Part, offset: int) -> bytes:
-        if part.size == 0:
-            return b""
-        answer = self._s3.get_object(Bucket=self.bucket, Key=self.key,
-                                     Range=f"bytes={offset}-{offset + part.size - 1}")
-        return answer["Body"].read()  # type: ignore[no-any-return]
+        self._attempts = attempts
 
     def __iter__(self) -> Iterator[bytes]:
-        offsets, total = [], 0
-        for part in self.parts:
-            offsets.append(total)
-            total += part.size
-        with ThreadPoolExecutor(max_workers=self._ahead, thread_name_prefix="s3-get") as pool:
-            futures: list[Future[bytes]] = []
-            following = 0
-            for index, part in enumerate(self.parts):
-                while following < len(self.parts) and following <= index + self._ahead:
-                    futures.append(pool.submit(self._fetch, self.parts[following],
-                                               offsets[following]))
-                    following += 1
+        ready: queue.Queue[bytes | BaseException | None] = queue.Queue(self._ahead)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._download, args=(ready, stop),
+                                  name="s3-get", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = ready.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
                 if self._cancelled():
                     raise Cancelled("stopped while downloading")
-                data = futures[index].result()
-                futures[index] = None  # type: ignore[call-overload]
-                if len(data) != part.size:
-                    raise ChecksumMismatch(f"part {part.number} of s3://{self.bucket}/{self.key} "
-                                           f"has {len(data)} bytes, the manifest says "
-                                           f"{part.size}: truncated or replaced")
-                if hashlib.sha256(data).hexdigest() != part.sha256:
-                    raise ChecksumMismatch(f"part {part.number} of s3://{self.bucket}/{self.key} "
-                                           "does not match its SHA-256 in the manifest: "
-                                           "tampered or damaged")
-                yield data
+                yield item
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    ready.get_nowait()  # unblock a download waiting for room
+            thread.join()
+
+    def _download(self, ready: queue.Queue[bytes | BaseException | None],
+                  stop: threading.Event) -> None:
+        def put(item: bytes | BaseException | None) -> bool:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    ready.put(item, timeout=0.1)
+                    return True
+            return False
+
+        try:
+            for data in self._verified_parts(stop):
+                if not put(data):
+                    return
+            put(None)
+        except BaseException as error:  # handed to the consumer, who raises it
+            put(error)
+
+    def _verified_parts(self, stop: threading.Event) -> Iterator[bytes]:
+        index, offset, failures = 0, 0, 0
+        while index < len(self.parts) and not stop.is_set():
+            try:
+                body = self._s3.get_object(Bucket=self.bucket, Key=self.key,
+                                           Range=f"bytes={offset}-")["Body"]
+                while index < len(self.parts) and not stop.is_set():
+                    part = self.parts[index]
+                    data = _read_exactly(body, part.size)
+                    _check(self.bucket, self.key, part, data)
+                    yield data
+                    index, offset, failures = index + 1, offset + part.size, 0
+                body.close()
+            except (BotoCoreError, ConnectionError, TimeoutError) as error:
+                failures += 1
+                if failures >= self._attempts:
+                    raise
+                time.sleep(min(2.0, 0.1 * 2 ** failures))
+                del error  # opened again from the part it broke in
+
+
+def _read_exactly(body: Any, size: int) -> bytes:
+    chunks, wanted = [], size
+    while wanted:
+        chunk = body.read(min(wanted, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
+
+
+def _check(bucket: str, key: str, part: Part, data: bytes) -> None:
+    if len(data) != part.size:
+        raise ChecksumMismatch(f"part {part.number} of s3://{bucket}/{key} has {len(data)} "
+                               f"bytes, the manifest says {part.size}: truncated or replaced")
+    if hashlib.sha256(data).hexdigest() != part.sha256:
+        raise ChecksumMismatch(f"part {part.number} of s3://{bucket}/{key} does not match "
+                               "its SHA-256 in the manifest: tampered or damaged")
