@@ -17,9 +17,12 @@ its peak memory is its own; the emulator runs in this process):
               the product, unencrypted and with a KMS data key (AES-256-GCM frames)
               candidate 2: Python tarfile + zstandard (bench/snapshot_tarfile.py)
   restores    download | zstd -d | tar -x         (reference, of the zstd object)
-              the product, unencrypted and encrypted: verified parts, zstd -d, the
-              no-follow extractor, staged then renamed into place
-              candidate 2: the same with the zstandard library decompressing
+              the product, unencrypted and encrypted: verified parts, the zstandard
+              library, the no-follow extractor, staged then renamed into place
+              the same with `zstd -d` as a subprocess fed through pipes (the
+              alternative for decompressing)
+              candidate 2's archive, restored by the product
+  archivers   each archiver alone into nothing, no upload (pigz, zstd, the product)
 
 Uploads all go through the product's MultipartWriter with the same S3 client settings;
 downloads through the same client. Every restore of the first round is compared with
@@ -60,7 +63,10 @@ RESULTS = REPO / "bench" / "results" / "snapshot.json"
 WORKER = REPO / "bench" / "snapshot_worker.py"
 BUCKET, PREFIX = "bench-snapshots", "snapshots"
 SNAPSHOTS = ("pigz", "zstd", "ours", "ours-kms", "python")
-RESTORES = ("zstd", "ours", "ours-kms", "python")
+# What each snapshot is restored by ("cli": the product with `zstd -d` as a subprocess).
+RESTORED_BY = {"pigz": (), "zstd": ("zstd",), "ours": ("ours", "cli"),
+               "ours-kms": ("ours-kms",), "python": ("python",)}
+RESTORES = ("zstd", "ours", "cli", "ours-kms", "python")
 
 
 def say(message: str) -> None:
@@ -111,7 +117,7 @@ class Bench:
 
     def snapshot(self, kind: str, path: str) -> dict[str, Any]:
         self.stamp += 1
-        stamp = f"20260101T{self.stamp // 3600:02d}{self.stamp // 60 % 60:02d}{self.stamp % 60:02d}Z"
+        stamp = time.strftime("20260101T%H%M%SZ", time.gmtime(self.stamp))
         common = {"bucket": BUCKET, "prefix": PREFIX, "stamp": stamp, "path": path,
                   "mount": str(self.mount)}
         source = self.mount / path.strip("/")
@@ -133,7 +139,7 @@ class Bench:
             out = self.worker("pipe-restore", bucket=BUCKET, key=made["key"],
                               pipeline=f"zstd -d -q | tar -x -C {target}")
             return out, target
-        operation = "python-restore" if kind == "python" else "ours-restore"
+        operation = {"python": "python-restore", "cli": "cli-restore"}.get(kind, "ours-restore")
         out = self.worker(operation, manifest=made["manifest"], target=str(target))
         return out, target / out["placed_in"]
 
@@ -202,16 +208,33 @@ def run(bench: Bench, rounds: int) -> dict[str, Any]:
             say(f"round {round_ + 1}/{rounds}: snapshot {kind}")
             made = bench.snapshot(kind, "/home/bench/tree")
             snap[kind].append(made)
-            if kind in RESTORES:
-                say(f"round {round_ + 1}/{rounds}: restore {kind}")
-                target = bench.base / "restore" / f"{kind}-{round_}"
-                out, placed = bench.restore(kind, made, target)
-                rest[kind].append(out)
+            for restorer in RESTORED_BY[kind]:
+                say(f"round {round_ + 1}/{rounds}: restore {restorer}")
+                target = bench.base / "restore" / f"{restorer}-{round_}"
+                out, placed = bench.restore(restorer, made, target)
+                rest[restorer].append(out)
                 if round_ == 0:
-                    verified[kind] = bench.verify(bench.src, placed)
+                    verified[restorer] = bench.verify(bench.src, placed)
                 subprocess.run(["rm", "-rf", str(target)], check=True)
             bench.forget(made)
     return {"snapshots": snap, "restores": rest, "verify": verified}
+
+
+def archive_only(bench: Bench, tree_bytes: int) -> dict[str, Any]:
+    """The archivers alone, into nothing (no upload): the emulator's S3 takes about 100
+    MiB/s on this machine, which caps every snapshot that uploads."""
+    source = bench.src
+    runs = {"pigz": {"pipeline": f"tar -cf - -C {source} . | pigz -6"},
+            "zstd": {"pipeline": f"tar -cf - -C {source} . | zstd -T0 -3 -q"},
+            "ours": {"mount": str(bench.mount), "path": "/home/bench/tree"}}
+    out = {}
+    for kind, args in runs.items():
+        say(f"archive only (no upload): {kind}")
+        seconds = bench.worker("archive-only", **args)["seconds"]
+        out[kind] = {"seconds": seconds, "throughput_mib_s": tree_bytes / seconds / (1 << 20)}
+    out["ours_vs_pigz"] = out["pigz"]["seconds"] / out["ours"]["seconds"]
+    out["ours_vs_zstd"] = out["zstd"]["seconds"] / out["ours"]["seconds"]
+    return out
 
 
 def properties(bench: Bench) -> dict[str, dict[str, bool]]:
@@ -251,7 +274,8 @@ def summarise(measured: dict[str, Any], tree_bytes: int) -> dict[str, Any]:
         "encrypted_snapshot_overhead": snaps["ours-kms"]["seconds"] / snaps["ours"]["seconds"] - 1,
         "encrypted_restore_overhead": rests["ours-kms"]["seconds"] / rests["ours"]["seconds"] - 1,
         "python_candidate_snapshot_vs_ours": snaps["ours"]["seconds"] / snaps["python"]["seconds"],
-        "python_candidate_restore_vs_ours": rests["ours"]["seconds"] / rests["python"]["seconds"],
+        "restore_zstandard_library_vs_zstd_subprocess": (rests["cli"]["seconds"]
+                                                          / rests["ours"]["seconds"]),
         "ours_peak_rss_mib": ours_rss,
     }
     targets = {
@@ -301,6 +325,7 @@ def main() -> int:
                                         check=True).stdout.split()[0])
         results["tree"] = {**tree, "apparent_bytes": tree_bytes}
         results["properties"] = properties(bench)
+        results["archive_only"] = archive_only(bench, tree_bytes)
         results["measured"] = summarise(run(bench, args.rounds), tree_bytes)
     finally:
         if bench is not None:
@@ -316,8 +341,13 @@ def main() -> int:
     for kind, row in measured["restores"].items():
         check = row["verify"]["equal"] if row["verify"] else None
         print(f"restore  {kind:9} {row['seconds']:7.2f}s {row['throughput_mib_s']:7.1f} MiB/s "
-              f"rss {row['rss_self_mib']:.0f} MiB, with children {row['rss_peak_total_mib']:.0f} MiB "
+              f"rss {row['rss_self_mib']:.0f} MiB, with children "
+              f"{row['rss_peak_total_mib']:.0f} MiB "
               f"verify {'ok' if check else 'FAILED' if check is False else '-'}")
+    local = results["archive_only"]
+    print("archive only (no upload): " + ", ".join(
+        f"{k} {v['seconds']:.2f}s" for k, v in local.items() if isinstance(v, dict))
+        + f"; ours vs pigz {local['ours_vs_pigz']:.2f}x, vs zstd {local['ours_vs_zstd']:.2f}x")
     for name, value in measured["ratios"].items():
         print(f"{name}: {value:.3f}")
     for name, met in measured["targets"].items():

@@ -5,9 +5,10 @@ the operation's wall time (from just before its first byte to its last, interpre
 boto3 start-up excluded, the same for every operation), bytes moved, and the peak
 resident memory: this process's high-water mark (VmHWM, which exec resets, unlike
 getrusage's ru_maxrss that a forked child inherits from its parent) and the peak of the
-sum over this process and its descendants (tar, zstd, pigz), sampled every 20 ms. Every operation talks to the emulator through the same
-S3 client settings and, for uploads, the product's MultipartWriter (8 MiB parts, two in
-flight), so what differs between them is only what makes or reads the bytes.
+sum over this process and its descendants (tar, zstd, pigz), sampled every 20 ms.
+Every operation talks to the emulator through the same S3 client settings and, for
+uploads, the product's MultipartWriter (8 MiB parts, two in flight), so what differs
+between them is only what makes or reads the bytes.
 
 Operations:
   ours-snapshot       the product: controller.snapshots.take_snapshot (GNU tar + zstd
@@ -15,8 +16,10 @@ Operations:
   ours-restore        the product: restore_snapshot (verified parts, zstd -d, extractor)
   python-snapshot     candidate 2: Python tarfile + the zstandard library (threads=-1,
                       level 3), the same upload and manifest
-  python-restore      candidate 2's restore: the same verified parts and extractor, with
-                      the zstandard library decompressing in-process
+  python-restore      candidate 2's archive restored by the product (the same verified
+                      parts, the zstandard library, the extractor)
+  cli-restore         the product's restore with `zstd -d` as a subprocess fed through
+                      pipes instead of the zstandard library (the alternative measured)
   pipe-snapshot       a reference pipeline (args.pipeline, e.g. `tar -cf - -C SRC . |
                       pigz -6`) whose output is uploaded as it comes
   pipe-restore        a reference restore: the object streamed from S3 into args.pipeline
@@ -134,36 +137,49 @@ def python_snapshot(args: dict[str, Any]) -> dict[str, Any]:
             "manifest": manifest.to_json()}
 
 
-class _LibraryStream:
-    """StreamSource for restore_into: the zstandard library reading verified parts."""
+class _CliDecompressor:
+    """`zstd -d` between a feeding thread and the reader of `stream` (measured beside the
+    product's in-process zstandard decompression)."""
 
     def __init__(self, chunks: Any) -> None:
-        import zstandard
+        self._chunks = chunks
+        self._process = subprocess.Popen(["zstd", "-d", "-q", "-c"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE)
+        self.stream = self._process.stdout
+        self.error: BaseException | None = None
+        self._feeder = threading.Thread(target=self._feed, daemon=True)
+        self._feeder.start()
 
-        self._chunks = iter(chunks)
-        self._pending = b""
-        self.stream = zstandard.ZstdDecompressor().stream_reader(self, read_size=1 << 20)
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._pending:
-            self._pending = next(self._chunks, b"")
-        data, self._pending = self._pending[:size], self._pending[size:]
-        return data
+    def _feed(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            for chunk in self._chunks:
+                stdin.write(chunk)
+        except BaseException as error:
+            self.error = error
+        finally:
+            stdin.close()
 
     def close(self) -> None:
-        for _ in self._chunks:
-            pass
+        assert self.stream is not None
+        self.stream.read()
+        self._process.wait()
+        self._feeder.join()
+        if self.error is not None:
+            raise self.error
 
     def abort(self) -> None:
-        pass
+        self._process.kill()
+        self._process.wait()
 
 
-def python_restore(args: dict[str, Any]) -> dict[str, Any]:
+def cli_restore(args: dict[str, Any]) -> dict[str, Any]:
     s3, kms = clients(args["endpoint"])
     manifest = Manifest.from_json(args["manifest"])
     fd = os.open(args["target"], os.O_RDONLY | os.O_DIRECTORY)
     try:
-        report = restore_into(fd, lambda: _LibraryStream(_stored_chunks(
+        report = restore_into(fd, lambda: _CliDecompressor(_stored_chunks(
             s3, kms, manifest, RestoreProgress(), lambda: False)), OwnerPolicy(),
             "newFolder", True)
     finally:
@@ -204,8 +220,34 @@ def pipe_restore(args: dict[str, Any]) -> dict[str, Any]:
     return {"bytes_out": moved}
 
 
-OPERATIONS = {"ours-snapshot": ours_snapshot, "ours-restore": ours_restore,
-              "python-snapshot": python_snapshot, "python-restore": python_restore,
+def archive_only(args: dict[str, Any]) -> dict[str, Any]:
+    """The archive made and thrown away (no upload): what the archiver itself costs, with
+    the product's part hashing; `pipeline` instead runs a reference into /dev/null."""
+    import hashlib
+
+    from controller.fs.safe_dirs import open_directory
+    from controller.snapshots.archiver import ArchiveStats, create_stream
+
+    if args.get("pipeline"):
+        subprocess.run(["bash", "-o", "pipefail", "-c", args["pipeline"] + " > /dev/null"],
+                       check=True)
+        return {"bytes_out": 0}
+    fd = open_directory(Path(args["mount"]), args["path"])
+    moved = 0
+    digest = hashlib.sha256()
+    try:
+        for chunk in create_stream(fd, 3, lambda: False, ArchiveStats()):
+            digest.update(chunk)
+            moved += len(chunk)
+    finally:
+        os.close(fd)
+    return {"bytes_out": moved}
+
+
+OPERATIONS = {"archive-only": archive_only,
+              "ours-snapshot": ours_snapshot, "ours-restore": ours_restore,
+              "python-snapshot": python_snapshot, "python-restore": ours_restore,
+              "cli-restore": cli_restore,
               "pipe-snapshot": pipe_snapshot, "pipe-restore": pipe_restore}
 
 

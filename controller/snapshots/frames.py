@@ -95,34 +95,44 @@ class Opener:
         self._done = False
 
     def update(self, data: bytes | memoryview) -> Iterator[bytes]:
+        # Frames are cut from the buffer by an offset, the rest kept once at the end:
+        # deleting each frame from the front would move the rest of the part every time.
         self._buffer += data
+        position = 0
         if not self._magic_seen:
             if len(self._buffer) < len(MAGIC):
                 return
             if bytes(self._buffer[:len(MAGIC)]) != MAGIC:
                 raise FrameError("not an encrypted snapshot stream (wrong magic)")
-            del self._buffer[:len(MAGIC)]
+            position = len(MAGIC)
             self._magic_seen = True
-        while len(self._buffer) >= _HEADER.size:
-            if self._done:
-                raise FrameError("data after the last frame")
-            flag, length = _HEADER.unpack_from(self._buffer)
-            if flag not in (0, 1) or length > FRAME_SIZE + TAG_SIZE or length < TAG_SIZE:
-                raise FrameError(f"frame {self._index}: malformed header")
-            end = _HEADER.size + length
-            if len(self._buffer) < end:
-                return
-            sealed = bytes(self._buffer[_HEADER.size:end])
-            del self._buffer[:end]
-            try:
-                plain = self._aead.decrypt(_nonce(self._index), sealed,
-                                           _aad(self._stream_id, self._index, flag == 1))
-            except InvalidTag as error:
-                raise FrameError(f"frame {self._index} failed authentication (tampered, "
-                                 "reordered, or another snapshot's)") from error
-            self._index += 1
-            self._done = flag == 1
-            yield plain
+        view = memoryview(self._buffer)
+        try:
+            while len(self._buffer) - position >= _HEADER.size:
+                if self._done:
+                    raise FrameError("data after the last frame")
+                flag, length = _HEADER.unpack_from(self._buffer, position)
+                if flag not in (0, 1) or length > FRAME_SIZE + TAG_SIZE or length < TAG_SIZE:
+                    raise FrameError(f"frame {self._index}: malformed header")
+                end = position + _HEADER.size + length
+                if len(self._buffer) < end:
+                    break
+                sealed = view[position + _HEADER.size:end]
+                position = end
+                try:
+                    plain = self._aead.decrypt(_nonce(self._index), sealed,
+                                               _aad(self._stream_id, self._index, flag == 1))
+                except InvalidTag as error:
+                    raise FrameError(f"frame {self._index} failed authentication (tampered, "
+                                     "reordered, or another snapshot's)") from error
+                finally:
+                    sealed.release()
+                self._index += 1
+                self._done = flag == 1
+                yield plain
+        finally:
+            view.release()
+            del self._buffer[:position]
 
     def finish(self) -> None:
         if not self._done or self._buffer:
