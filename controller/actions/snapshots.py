@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from controller.actions.classify import classify
@@ -33,6 +35,7 @@ from controller.snapshots.manifest import (
 )
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.restore import (
+    RestoreProgress,
     RestoreReport,
     SnapshotRefused,
     open_target,
@@ -41,6 +44,7 @@ from controller.snapshots.restore import (
 )
 from controller.snapshots.runner import SnapshotRunner
 from controller.snapshots.snapshot import SnapshotRequest, open_directory, take_snapshot
+from controller.snapshots.staging import remove_stale_staging
 
 
 def _runner(ctx: ExecutionContext) -> SnapshotRunner:
@@ -92,15 +96,17 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
     mount = ctx.efs_root / request.source.file_system_id  # type: ignore[operator]
     log = runner.log
 
-    def work() -> None:
+    def work(cancelled: Callable[[], bool]) -> None:
         began = time.monotonic()
         s3 = ctx.gateway.client("s3", ctx.region)
         kms = ctx.gateway.client("kms", ctx.region)
         try:
-            manifest = take_snapshot(s3, kms, request, mount, cancelled=runner.cancelled)
+            manifest = take_snapshot(s3, kms, request, mount, cancelled=cancelled)
         except Exception as error:
-            result = "cancelled" if runner.cancelled() else "failed"
-            metrics.SNAPSHOTS.labels(request.policy, result).inc()
+            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+                metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
+                raise
+            metrics.SNAPSHOTS.labels(request.policy, "failed").inc()
             _end(runner, pk, request.source_id, "Failed", f"{type(error).__name__}: {error}")
             log.warning("snapshot_failed", snapshot=request.id, error=str(error)[:500])
             raise
@@ -159,20 +165,34 @@ def restore_snapshot_action(action: Action, ctx: ExecutionContext) -> str:
         raise RequeueAfter(SETTLE_SECONDS * 3, params["Wait"])
     if ctx.efs_root is None:
         raise TerminalError("NotMounted", "no --efs-root: nothing to restore into")
-    runner.save({"pk": f"restore#{name}", "fingerprint": params["Fingerprint"],
-                 "phase": "Running", "startedAt": str(time.time())})
+    pk = f"restore#{name}"
+    before = runner.record(pk)
+    # A restore this controller (or one before it) was running when it stopped: its
+    # staging folder goes before the restore runs again (controller.snapshots.staging).
+    stale = before.get("staging") if before.get("phase") == "Running" else None
+    runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Running",
+                 "startedAt": str(time.time())})
     runner.put_status("Restore", name, False, "Running", "restoring", ctx.revision)
-    runner.submit(f"restore:{name}", _restore_job(runner, ctx, params))
+    runner.submit(f"restore:{name}", _restore_job(runner, ctx, {**params, "Stale": stale}))
     return f"restore {name} started"
 
 
 def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> Any:
-    def work() -> None:
-        name, began = params["Restore"], time.monotonic()
-        pk = f"restore#{name}"
+    name = params["Restore"]
+    pk = f"restore#{name}"
+
+    def staging_made(folder: str) -> None:
+        """Recorded before anything is written into it: a restart removes it."""
+        runner.save({**runner.record(pk), "staging": {
+            "FileSystemId": params["FileSystemId"], "Path": params["Path"], "Name": folder}})
+
+    def work(cancelled: Callable[[], bool]) -> None:
+        began = time.monotonic()
         try:
-            report = run_restore(ctx, params, runner.cancelled)
+            report = run_restore(ctx, params, cancelled, on_staging=staging_made)
         except Exception as error:
+            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+                raise
             refused = isinstance(error, SnapshotRefused | ManifestError)
             metrics.RESTORES.labels("refused" if refused else "failed").inc()
             message = f"{type(error).__name__}: {error}"[:1000]
@@ -195,8 +215,14 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
     return work
 
 
-def run_restore(ctx: ExecutionContext, params: Any, cancelled: Any) -> RestoreReport:
+def run_restore(ctx: ExecutionContext, params: Any, cancelled: Callable[[], bool],
+                progress: RestoreProgress | None = None,
+                on_staging: Callable[[str], None] | None = None) -> RestoreReport:
+    """Run one restore described by `params` (plan.snapshots.restore_params): from a
+    snapshot or a live home into the target folder. Used by the controller's workers and
+    by `studioctl restore`."""
     assert ctx.efs_root is not None
+    _remove_recorded_staging(ctx.efs_root, params)
     owners = OwnerPolicy(params["Owners"], {int(k): v for k, v in params["UidMap"].items()},
                          {int(k): v for k, v in params["GidMap"].items()},
                          tuple(params["TargetOwner"]) if params.get("TargetOwner") else None)
@@ -212,15 +238,32 @@ def run_restore(ctx: ExecutionContext, params: Any, cancelled: Any) -> RestoreRe
             source = open_directory(ctx.efs_root / params["LiveFileSystemId"], params["LivePath"])
             try:
                 return restore_live(source, target, owners, params["Mode"], set_owner,
-                                    cancelled=cancelled)
+                                    progress, cancelled, on_staging)
             finally:
                 os.close(source)
         s3, kms = ctx.client("s3"), ctx.client("kms")
         manifest = find_manifest(s3, ctx, params)
         return restore_snapshot(s3, kms, manifest, target, owners, params["Mode"], set_owner,
-                                cancelled=cancelled)
+                                progress, cancelled, on_staging)
     finally:
         os.close(target)
+
+
+def _remove_recorded_staging(efs_root: Path, params: Any) -> None:
+    """The staging folder a stopped run of this restore recorded (wherever its target
+    was): removed if it is still there and still ours (staging.remove_stale_staging)."""
+    stale = params.get("Stale")
+    if not stale:
+        return
+    try:
+        folder = open_target(str(efs_root / stale["FileSystemId"]),
+                             [p for p in stale["Path"].split("/") if p])
+    except (OSError, TerminalError):
+        return  # gone, or not a plain directory any more: nothing of ours to remove there
+    try:
+        remove_stale_staging(folder, [stale["Name"]])
+    finally:
+        os.close(folder)
 
 
 def find_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> Manifest:

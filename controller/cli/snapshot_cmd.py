@@ -1,10 +1,6 @@
-"""`studioctl snapshot list|show|cat`: the snapshots a desired state's policies made.
+"""`studioctl snapshot create|list|show|cat`: take a snapshot now, and read the ones made.
 
-The bucket and prefix come from the SnapshotPolicy (in --region). `cat` writes the
-decrypted, decompressed tar stream to stdout, after the same per-part checks a restore
-makes (an encrypted snapshot can then be read with `| tar -x`). Creating snapshots and
-`studioctl restore` from the command line are not built yet: use the policy's schedule
-and Restore documents.
+The bucket and prefix come from the SnapshotPolicy (in --region); see HELP.
 """
 
 from __future__ import annotations
@@ -15,6 +11,7 @@ import shutil
 import sys
 
 from controller.cli.common import add_common_options, load_or_report, resolve_region
+from controller.cli.snapshot_create import create
 from controller.gateway import AwsGateway
 from controller.snapshots.manifest import (
     MANIFEST_NAME,
@@ -25,15 +22,50 @@ from controller.snapshots.manifest import (
     policy_prefix,
 )
 
+HELP = """\
+Snapshots are archives of a profile's home or a share directory in S3 (GNU tar, zstd,
+optionally AES-256-GCM under a KMS data key), made on schedule by the controller for
+each SnapshotPolicy, or now with `create`. Each goes to its policy's bucket in --region
+under <prefix>/<policy>/<source>/<time>/, with manifest.json written last: a snapshot
+without a manifest is incomplete and never listed. A snapshot id is
+<policy>/home/<domain>/<profile>/<share>/<time> or <policy>/share/<share>[/<domain>]/<time>.
+
+  create   archive a home (--profile DOMAIN/NAME: each of its user shares) or a share
+           (--share NAME, each domain's directory, or --domain's) now, under --policy
+           (default: the only policy with a bucket in the region); its retention counts it.
+           Progress (files, bytes, rate, ETA from the previous snapshot) on a terminal.
+  list     complete snapshots (--profile DOMAIN/NAME: only that profile's homes)
+  show ID  a snapshot's manifest: source, time, counts, sizes, checksums, encryption
+  cat ID   the decrypted, decompressed tar stream on stdout, after the checks a restore
+           makes (every part's SHA-256, every frame's tag): `... cat ID | tar -x`
+
+Exit status: 0 done, 1 error (said on stderr).
+
+Examples, against the local emulator (`make run` prints its endpoint and EFS folder):
+  studioctl snapshot create --profile research/alice --endpoint-url http://127.0.0.1:5000 \\
+      --efs-root .local/aws/efs --output json
+  studioctl snapshot list --profile research/alice --endpoint-url http://127.0.0.1:5000
+  studioctl snapshot cat nightly/home/research/alice/home/20270115T080000Z-5fc4 \\
+      --endpoint-url http://127.0.0.1:5000 | tar -tv
+To restore one: `studioctl restore --help`.
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("snapshot", help="list, show or read snapshots",
-                                   description=__doc__,
+    parser = subparsers.add_parser("snapshot", help="take a snapshot now; list, show or read "
+                                   "snapshots", description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_options(parser)
-    parser.add_argument("verb", choices=("list", "show", "cat"))
+    parser.add_argument("verb", choices=("create", "list", "show", "cat"))
     parser.add_argument("id", nargs="?", help="a snapshot id (show, cat)")
-    parser.add_argument("--profile", help="list: only this domain/profile's homes")
+    parser.add_argument("--profile", metavar="DOMAIN/NAME",
+                        help="create: archive this profile's home; list: only its homes")
+    parser.add_argument("--share", metavar="NAME", help="create: archive this share")
+    parser.add_argument("--domain", metavar="NAME",
+                        help="create --share: only this domain's directory of the share")
+    parser.add_argument("--policy", metavar="NAME",
+                        help="create: the SnapshotPolicy it belongs to (bucket, prefix, "
+                             "encryption, retention)")
     parser.add_argument("--output", choices=("text", "json"), default="text")
     parser.set_defaults(func=run)
 
@@ -48,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     gateway = AwsGateway(endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
     s3 = gateway.client("s3", region)
     try:
+        if args.verb == "create":
+            return create(args, desired, region, gateway)
         if args.verb == "list":
             return _list(s3, desired, region, args)
         if not args.id:

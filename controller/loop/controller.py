@@ -7,7 +7,8 @@ comes from an injected Clock. stop() lets the action in flight finish, then retu
 
 With a lease, only the holder runs passes. A replica standing by behind another holder
 tries the lease again only every third of its duration (not on every turn of the loop)
-and reports itself ready: standing by is its job, not a fault.
+and reports itself ready: standing by is its job, not a fault. A replica that loses the
+lease cancels its snapshot and restore jobs at once.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Controller:
         if self.desired is None or self.stopping.is_set():
             return None
         if not self._leading():
+            self._cancel_jobs()  # another replica may act now: our jobs must not
             return None
         if not (changed or backoff_due or now >= self._next_pass):
             return None
@@ -89,6 +91,7 @@ class Controller:
             result = self.reconciler.reconcile(self.desired)
         except LeaseLost as lost:
             self.log.warning("lease_lost", message=str(lost))
+            self._cancel_jobs()
             return None
         except Exception as error:  # a failed pass: the next one starts from scratch
             PASSES.labels("error").inc()
@@ -116,6 +119,12 @@ class Controller:
         if self.lease is not None:
             self.lease.release()
         self.log.info("stopped")
+
+    def _cancel_jobs(self) -> None:
+        """Snapshot and restore jobs stop when this replica stops leading: they abort their
+        uploads and leave the records to the new leader (controller.snapshots.runner)."""
+        if self.reconciler.snapshots is not None:
+            self.reconciler.snapshots.cancel_running()
 
     def _leading(self) -> bool:
         """Without a lease, always; with one, while it is held (taken or renewed here).

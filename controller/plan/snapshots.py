@@ -1,13 +1,15 @@
 """Snapshots and restores in the plan. Pure.
 
 In the active region, for each SnapshotPolicy: abort the multipart uploads under its
-prefix that no job of this controller is writing (a controller killed mid-upload left
-them; S3 charges for them), take the policy's snapshots when a slot has come since the
-last run (once, however many slots were missed), take again a source whose job of this
-slot failed or was interrupted (at most MAX_ATTEMPTS times), and delete what retention
-no longer keeps. For each Restore whose spec has not run yet: start it. The actions
-only start work: the jobs run on the controller's worker threads and their phases are
-recorded before they start (controller.snapshots.runner).
+prefix that no job of this controller is writing and that began before its workers
+started, in one of its jobs that ended, or a day ago (a controller killed mid-upload,
+or an abort that failed, left them; S3 charges for them), take the policy's snapshots
+when a slot has come since the last run (once, however many slots were missed), take
+again a source whose job of this slot failed or was interrupted (at most MAX_ATTEMPTS
+times), and delete what retention no longer keeps.
+For each Restore whose spec has not run yet: start it. The actions only start work:
+the jobs run on the controller's worker threads and their phases are recorded before
+they start (controller.snapshots.runner).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from controller.snapshots.schedule import latest_slot
 from controller.snapshots.spec import RestoreSpec
 
 MAX_ATTEMPTS = 3
+# An upload someone else began (a CLI snapshot) is left this long before it is aborted.
+STALE_UPLOAD_SECONDS = 86400.0
 
 
 def snapshot_sources(desired: DesiredState, policy_name: str) -> list[dict[str, Any]]:
@@ -32,27 +36,36 @@ def snapshot_sources(desired: DesiredState, policy_name: str) -> list[dict[str, 
     sources: list[dict[str, Any]] = []
     for qualified in sorted(desired.profiles):
         profile = desired.profiles[qualified]
-        if not policy.homes.selects(profile.domain, qualified):
-            continue
-        for share in desired.user_shares_of(profile):
-            sources.append({"Source": home_source(profile.domain, profile.name, share.name),
-                            "Kind": "home", "FileSystem": share.file_system,
-                            "Path": share.render(profile.domain, profile.name),
-                            "Profile": qualified, "Share": share.name,
-                            "Domain": profile.domain})
+        if policy.homes.selects(profile.domain, qualified):
+            sources += home_sources(desired, qualified)
     for name in policy.shares:
-        share = desired.shares[name]
-        if share.scope is ShareScope.ORGANISATION:
-            sources.append({"Source": share_source(name), "Kind": "share",
-                            "FileSystem": share.file_system, "Path": share.path,
-                            "Share": name})
-            continue
-        for domain in sorted(desired.domains):
-            if name in desired.domains[domain].shares:
-                sources.append({"Source": share_source(name, domain), "Kind": "share",
-                                "FileSystem": share.file_system, "Path": share.render(domain),
-                                "Share": name, "Domain": domain})
+        sources += share_sources(desired, name)
     return sources
+
+
+def home_sources(desired: DesiredState, qualified: str) -> list[dict[str, Any]]:
+    """The user shares of one profile ("domain/profile"), one source each."""
+    profile = desired.profiles[qualified]
+    return [{"Source": home_source(profile.domain, profile.name, share.name),
+             "Kind": "home", "FileSystem": share.file_system,
+             "Path": share.render(profile.domain, profile.name),
+             "Profile": qualified, "Share": share.name, "Domain": profile.domain}
+            for share in desired.user_shares_of(profile)]
+
+
+def share_sources(desired: DesiredState, name: str,
+                  domain: str | None = None) -> list[dict[str, Any]]:
+    """A share's directory (organisation scope), or its directory in each domain that
+    uses it (domain scope; only `domain`'s when given)."""
+    share = desired.shares[name]
+    if share.scope is ShareScope.ORGANISATION:
+        return [{"Source": share_source(name), "Kind": "share",
+                 "FileSystem": share.file_system, "Path": share.path, "Share": name}]
+    return [{"Source": share_source(name, each), "Kind": "share",
+             "FileSystem": share.file_system, "Path": share.render(each),
+             "Share": name, "Domain": each}
+            for each in sorted(desired.domains)
+            if name in desired.domains[each].shares and domain in (None, each)]
 
 
 def plan_snapshots(desired: DesiredState, observed: ObservedState, actions: list[Action],
@@ -143,7 +156,9 @@ def _plan_policy(desired: DesiredState, region: str, refs: Any, seen: Any,
         notes.append(f"SnapshotPolicy/{name}: its bucket in {region} could not be listed "
                      "this pass")
         return
-    orphans = [u for u in state.open_uploads if u.key not in seen.uploading_keys]
+    orphans = [u for u in state.open_uploads if u.key not in seen.uploading_keys
+               and (u.initiated < seen.since or u.key in seen.ended_keys
+                    or u.initiated < now - STALE_UPLOAD_SECONDS)]
     if orphans:
         actions.append(Action("AbortSnapshotUploads", Verb.DELETE, key,
                               tuple(Difference("upload", None, u.key) for u in orphans),

@@ -109,6 +109,10 @@ class Extractor:
         # deep tree's names would cost memory quadratic in its depth).
         self._directories: dict[Identity, Entry] = {}
         self._at: tuple[bytes, ...] = ()  # the archive path of the deepest level held
+        # Whether a default ACL was given to a directory here: entries made in it after
+        # that inherit ACLs, which must then be checked on every entry (the staging
+        # folder itself has none: staging.make_staging).
+        self._inheriting = False
 
 
     # -- directories ---------------------------------------------------------------------
@@ -330,6 +334,9 @@ class Extractor:
                 wanted[name] = acl_xattr(text, self.owners.mapped_uid, self.owners.mapped_gid)
             except AclError as error:
                 self.report.skip(entry.name, f"ACL not restored: {error}")
+        if not wanted and not self._inheriting:
+            return False  # nothing to set, and nothing inherited to take away
+        self._inheriting |= DEFAULT_XATTR in wanted
         applied = xattrs.apply(xattrs.of_fd(fd), wanted)
         self.report.notes.update(applied.not_kept)
         return applied.acl_changed

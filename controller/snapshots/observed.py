@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 class OpenUpload:
     key: str
     upload_id: str
+    initiated: float = 0.0  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,9 @@ class ObservedSnapshots:
     restores: Mapping[str, RestoreState] = field(default_factory=dict)
     running: frozenset[str] = frozenset()  # job keys running in this controller
     uploading_keys: frozenset[str] = frozenset()  # object keys this controller uploads now
+    # When this controller's workers started: an open upload begun before then is left
+    # over (a killed controller, a leader that lost its lease), one begun after is
+    # someone's in flight (`studioctl snapshot create`) unless it is older than a day.
+    since: float = 0.0
+    # Object keys a job of this controller began uploading and no longer writes.
+    ended_keys: frozenset[str] = frozenset()

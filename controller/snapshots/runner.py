@@ -44,8 +44,15 @@ class SnapshotRunner:
         self._lock = threading.Lock()
         self._jobs: dict[str, Future[None]] = {}
         self._uploading: dict[str, str] = {}  # job key -> object key being uploaded
-        self._cancel = threading.Event()
+        # Object keys whose upload a job of this runner began and no longer writes: an
+        # upload still open there is left over (its abort failed): aborted by the plan.
+        self._ended: set[str] = set()
+        self._cancel = threading.Event()  # stop(): every job, for good
+        self._job_cancel: dict[str, threading.Event] = {}  # cancel_running(): these jobs
         self._records: dict[str, dict[str, Any]] = {}
+        # Uploads begun before this were left by an earlier process (killed, or a leader
+        # that lost its lease): no job of this runner will finish them.
+        self.started_at = clock.now()
 
     # -- records -------------------------------------------------------------------------
     def record(self, pk: str) -> dict[str, Any]:
@@ -60,35 +67,57 @@ class SnapshotRunner:
         self.store.put_item(item)
 
     # -- jobs ----------------------------------------------------------------------------
-    @property
-    def cancelled(self) -> Callable[[], bool]:
-        return self._cancel.is_set
-
     def running(self) -> frozenset[str]:
         with self._lock:
             return frozenset(k for k, f in self._jobs.items() if not f.done())
 
-    def submit(self, key: str, work: Callable[[], None], uploading: str | None = None) -> bool:
+    def submit(self, key: str, work: Callable[[Callable[[], bool]], None],
+               uploading: str | None = None) -> bool:
+        """Run `work(cancelled)` on a worker; `cancelled()` turns True when the job must
+        stop (the controller stops, or loses its lease)."""
         with self._lock:
             existing = self._jobs.get(key)
             if existing is not None and not existing.done():
                 return False
             if uploading:
                 self._uploading[key] = uploading
-            self._jobs[key] = self._pool.submit(self._run, key, work)
+                self._ended.discard(uploading)
+            mine = threading.Event()
+            self._job_cancel[key] = mine
+            self._jobs[key] = self._pool.submit(
+                self._run, key, work, lambda: self._cancel.is_set() or mine.is_set())
         return True
 
-    def _run(self, key: str, work: Callable[[], None]) -> None:
+    def _run(self, key: str, work: Callable[[Callable[[], bool]], None],
+             cancelled: Callable[[], bool]) -> None:
         metrics.RUNNING.inc()
         try:
-            work()
+            work(cancelled)
         except Exception as error:  # the job recorded its own failure; never lost silently
-            self.log.error("snapshot_job_failed", job=key,
-                           error=f"{type(error).__name__}: {error}")
+            if cancelled():
+                self.log.info("snapshot_job_cancelled", job=key)
+            else:
+                self.log.error("snapshot_job_failed", job=key,
+                               error=f"{type(error).__name__}: {error}")
         finally:
             metrics.RUNNING.dec()
             with self._lock:
-                self._uploading.pop(key, None)
+                ended = self._uploading.pop(key, None)
+                if ended is not None:
+                    self._ended.add(ended)
+
+    def cancel_running(self) -> int:
+        """Cancel the jobs running now (the lease was lost: another replica acts). They
+        abort their uploads and record nothing; returns how many were asked."""
+        with self._lock:
+            running = [key for key, job in self._jobs.items() if not job.done()]
+            for key in running:
+                self._job_cancel[key].set()
+            self._records.clear()  # the new leader writes them now: read them again
+        if running:
+            self.log.warning("snapshot_jobs_cancelled", jobs=sorted(running),
+                             reason="the lease was lost")
+        return len(running)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the jobs started so far (tests, `studioctl apply`)."""
@@ -129,7 +158,9 @@ class SnapshotRunner:
             restores[name] = RestoreState(item.get("fingerprint", ""), item.get("phase", ""))
         with self._lock:
             uploading = frozenset(self._uploading.values())
-        return ObservedSnapshots(policies, restores, self.running(), uploading)
+            ended = frozenset(self._ended)
+        return ObservedSnapshots(policies, restores, self.running(), uploading, self.started_at,
+                                 ended)
 
     @staticmethod
     def _list(s3: Any, bucket: str, prefix: str) -> tuple[
@@ -147,7 +178,7 @@ class SnapshotRunner:
                 except Exception:
                     continue  # not ours: never touched
                 complete.setdefault(source, []).append((snapshot, time_of_stamp(stamp)))
-        uploads = [OpenUpload(u["Key"], u["UploadId"])
+        uploads = [OpenUpload(u["Key"], u["UploadId"], u["Initiated"].timestamp())
                    for page in s3.get_paginator("list_multipart_uploads").paginate(
                        Bucket=bucket, Prefix=prefix) for u in page.get("Uploads", [])]
         return {k: tuple(v) for k, v in complete.items()}, uploads

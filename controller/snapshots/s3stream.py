@@ -190,8 +190,11 @@ class PartReader:
         index, offset, failures = 0, 0, 0
         while index < len(self.parts) and not stop.is_set():
             try:
+                # From the start, a plain GET: a Range would make the emulator read the
+                # whole object before it sends a byte.
+                ranged = {"Range": f"bytes={offset}-"} if offset else {}
                 body = self._s3.get_object(Bucket=self.bucket, Key=self.key,
-                                           Range=f"bytes={offset}-")["Body"]
+                                           **ranged)["Body"]
                 while index < len(self.parts) and not stop.is_set():
                     part = self.parts[index]
                     data = _read_exactly(body, part.size)
@@ -208,9 +211,13 @@ class PartReader:
 
 
 def _read_exactly(body: Any, size: int) -> bytes:
-    chunks, wanted = [], size
+    """`size` bytes of the stream (fewer only at its end), in one buffer when it can."""
+    data = body.read(size) if size else b""
+    if len(data) == size or not data:
+        return data  # type: ignore[no-any-return]
+    chunks, wanted = [data], size - len(data)
     while wanted:
-        chunk = body.read(min(wanted, 1 << 20))
+        chunk = body.read(wanted)
         if not chunk:
             break
         chunks.append(chunk)

@@ -19,6 +19,7 @@ their own home). This module must not remove anything but staging folders.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -67,8 +68,20 @@ def make_staging(target_fd: int) -> tuple[str, int]:
         if not _ours(os.fstat(fd)):
             os.close(fd)
             raise PermissionError(f"staging folder {name} is not ours alone")
+        _drop_inherited_acls(fd)
         return name, fd
     raise FileExistsError("could not make a staging folder in the target")
+
+
+def _drop_inherited_acls(fd: int) -> None:
+    """A target with a default ACL gives it to a new folder in it, and the folder to all
+    it holds: the restored entries must hold the archive's ACLs only."""
+    for name in ("system.posix_acl_default", "system.posix_acl_access"):
+        try:
+            os.removexattr(fd, name)
+        except OSError as error:
+            if error.errno not in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
 
 
 def _ours(info: os.stat_result) -> bool:

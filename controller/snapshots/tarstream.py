@@ -130,12 +130,26 @@ class TarReader:
             self._padding = 0
 
     def read_data(self, size: int) -> bytes:
+        """Up to `size` bytes of the entry's data (fewer when the stream hands fewer at
+        once: no copy to join pieces); b"" once the entry's data is all read."""
         size = min(size, self._left)
         if size <= 0:
             return b""
-        data = self._read_exact(size)
-        self._left -= size
+        data = self._stream.read(size)
+        if not data:
+            raise TarFormatError("the archive ends in the middle of an entry (truncated)")
+        self.bytes_read += len(data)
+        self._left -= len(data)
         return data
+
+    def _data_block(self) -> bytes:
+        """The next whole block of the entry's data (the sparse map is block-aligned)."""
+        pieces, wanted = [], BLOCK
+        while wanted:
+            piece = self.read_data(wanted)
+            pieces.append(piece)
+            wanted -= len(piece)
+        return b"".join(pieces)
 
     def _meta(self, size: int) -> bytes:
         if size > MAX_META:
@@ -202,10 +216,12 @@ class TarReader:
         size = int(records["size"]) if "size" in records else size
         mtime_ns = (_time_ns(records["mtime"]) if "mtime" in records
                     else _number(header[136:148], "mtime") * 1_000_000_000)
+        device = kind in (CHAR_DEVICE, BLOCK_DEVICE)
         entry = Entry(name=name, type=kind, mode=_number(header[100:108], "mode") & 0o7777,
                       uid=uid, gid=gid, mtime_ns=mtime_ns, size=size, real_size=size,
-                      link=link, devmajor=_number(header[329:337], "devmajor"),
-                      devminor=_number(header[337:345], "devminor"))
+                      link=link,
+                      devmajor=_number(header[329:337], "devmajor") if device else 0,
+                      devminor=_number(header[337:345], "devminor") if device else 0)
         for key, value in records.items():
             if key.startswith("SCHILY.xattr."):
                 entry.xattrs[key[len("SCHILY.xattr."):]] = value
@@ -231,7 +247,7 @@ class TarReader:
         while wanted is None or len(numbers) < 1 + 2 * wanted:
             if self._left < BLOCK:
                 raise TarFormatError("sparse map runs past the entry")
-            text += self.read_data(BLOCK)
+            text += self._data_block()
             *lines, text = text.split(b"\n")
             for line in lines:
                 if wanted is not None and len(numbers) >= 1 + 2 * wanted:

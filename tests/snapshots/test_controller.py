@@ -16,7 +16,9 @@ from controller.snapshots.manifest import MANIFEST_NAME, Part
 from controller.snapshots.retention import to_remove
 from controller.snapshots.s3stream import MultipartWriter
 from controller.snapshots.spec import Retention
+from controller.snapshots.staging import STAGING_PREFIX, STAGING_SUFFIX
 from tests.converge.helpers import converge, prepared, reconciler
+from tests.snapshots.helpers import generate_tree, scan
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "studio-snapshots-us-east-1"
@@ -146,8 +148,7 @@ def test_retention_prunes_only_older_snapshots_of_this_policy(aws, estate):
     assert s3.get_object(Bucket=BUCKET, Key="someone-else/notes.txt")["Body"].read()
 
 
-def test_a_restore_to_another_profile_in_another_domain_runs_once(aws, estate):
-    (estate / "restore.yaml").write_text("""
+RESTORE = """
 apiVersion: studio-operator.io/v1alpha1
 kind: Restore
 metadata: {name: alice-to-dave}
@@ -155,29 +156,85 @@ spec:
   from: {newest: {policy: nightly, profile: research/alice}}
   to: {profile: analytics/dave}
   owners: target
-""")
+"""
+
+
+def _restore_until_done(rec, desired, clock) -> dict:  # type: ignore[no-untyped-def]
+    """Passes until the Restore is recorded done (its first attempt may wait for the
+    snapshot to complete)."""
+    for _ in range(6):
+        rec.reconcile(desired)
+        rec.snapshots.wait(timeout=120)
+        record = rec.status.store.get_item("restore#alice-to-dave")
+        if record and record.get("phase") in ("Succeeded", "Failed"):
+            return record  # type: ignore[no-any-return]
+        clock.advance(120)
+        rec.queue.pop_ready()
+    raise AssertionError(f"the restore did not finish: {record}")
+
+
+def test_a_restore_to_another_profile_in_another_domain_runs_once(aws, estate):
+    (estate / "restore.yaml").write_text(RESTORE)
     desired = prepared(aws, load_desired_state(estate))
     clock = ManualClock(1_800_000_000.0)
     rec = reconciler(aws, clock)
-    converge(rec, desired, clock)  # the profiles and homes exist; the snapshot is taken
-    rec.snapshots.wait(timeout=120)
+    # alice's home is made by the first passes; her work is in it before the snapshot.
+    for _ in range(2):
+        rec.reconcile(desired)
+        clock.advance(60)
+        rec.queue.pop_ready()
     fs = next(p for p in os.listdir(aws.efs_root) if (aws.efs_root / p / "home").is_dir())
     alice = aws.efs_root / fs / "home/research/alice"
-    assert complete(aws)
-    # The first restore attempt may have waited for the snapshot: run until it is done.
-    for _ in range(5):
-        rec.reconcile(desired)
-        rec.snapshots.wait(timeout=120)
-        clock.advance(120)
-        rec.queue.pop_ready()
-    record = rec.status.store.get_item("restore#alice-to-dave")
+    generate_tree(alice / "work", files=200, mib=4)
+    (alice / "notes.txt").write_text("alice's notes")
+    clock.advance(86400)  # the next day's slot: taken with her work in it
+    converge(rec, desired, clock)
+    rec.snapshots.wait(timeout=120)
+    record = _restore_until_done(rec, desired, clock)
     assert record["phase"] == "Succeeded", record
     dave = aws.efs_root / fs / "home/analytics/dave"
-    restored = [p for p in dave.iterdir() if p.name.startswith("restored-")]
-    assert len(restored) == 1
+    (restored,) = [p for p in dave.iterdir() if p.name.startswith("restored-")]
+    assert (restored / "notes.txt").read_text() == "alice's notes"
+    theirs, ours = scan(alice)[0], scan(restored)[0]
+    assert sorted(theirs) == sorted(ours), "every name in alice's home, nothing else"
+    assert {r: v[-1] for r, v in theirs.items() if len(v) == 7} == {
+        r: v[-1] for r, v in ours.items() if len(v) == 7}, "the same content"
+    assert int(record["report"]["files"]) >= 200
     if os.geteuid() == 0:
-        assert os.stat(restored[0]).st_uid == desired.profiles["analytics/dave"].posix.uid
-    assert sorted(os.listdir(restored[0])) == sorted(os.listdir(alice))
+        posix = desired.profiles["analytics/dave"].posix
+        assert {(v[2], v[3]) for v in ours.values()} == {(posix.uid, posix.gid)}
+    status = rec.status.store.load()[0]["Restore#alice-to-dave"]
+    assert "files" in status.conditions[0].message
     plan = rec.reconcile(desired).plan
     assert "RestoreSnapshot" not in {a.name for a in plan.actions}, "never repeated"
     rec.snapshots.stop()
+
+
+def test_a_restore_killed_mid_way_is_run_again_and_its_staging_folder_removed(aws, estate):
+    (estate / "restore.yaml").write_text(RESTORE)
+    desired = prepared(aws, load_desired_state(estate))
+    clock = ManualClock(1_800_000_000.0)
+    rec = reconciler(aws, clock)
+    converge(rec, desired, clock)
+    rec.snapshots.wait(timeout=120)
+    _restore_until_done(rec, desired, clock)
+    rec.snapshots.stop()
+    fs = next(p for p in os.listdir(aws.efs_root) if (aws.efs_root / p / "home").is_dir())
+    dave = aws.efs_root / fs / "home/analytics/dave"
+    for done in dave.iterdir():
+        shutil.rmtree(done)
+    # What a controller killed mid-restore on another host (a replaced task) leaves: the
+    # record says Running and names its staging folder, half filled.
+    staging = dave / f"{STAGING_PREFIX}0badbeef.12.34.cafe{STAGING_SUFFIX}"
+    (staging / "half/way").mkdir(parents=True, mode=0o700)
+    (staging / "half/way/part.bin").write_bytes(b"x" * 4096)
+    os.chmod(staging, 0o700)
+    item = rec.status.store.get_item("restore#alice-to-dave")
+    rec.status.store.put_item({**item, "phase": "Running", "staging": {
+        "FileSystemId": fs, "Path": "/home/analytics/dave", "Name": staging.name}})
+    restarted = reconciler(aws, clock)
+    record = _restore_until_done(restarted, desired, clock)
+    assert record["phase"] == "Succeeded", record
+    assert not os.path.lexists(staging)
+    assert [p.name for p in dave.iterdir()] == [record["report"]["placedIn"]]
+    restarted.snapshots.stop()

@@ -168,3 +168,24 @@ def test_the_controllers_recorded_staging_folder_is_removed_before_it_restores_a
     assert not os.path.lexists(other_host)
     assert (target / report.placed_in / "notes.txt").read_text() == "v1"
     assert [n for n in os.listdir(target) if n.startswith(STAGING_PREFIX)] == []
+
+
+def test_a_default_acl_on_the_target_is_not_given_to_restored_entries(s3, kms, mount):
+    home = mount / "home/research/alice"
+    (home / "sub").mkdir(parents=True)
+    (home / "sub/plain.txt").write_text("no ACL")
+    (home / "with-acl.txt").write_text("an ACL")
+    subprocess.run(["setfacl", "-m", "u:4242:r", str(home / "with-acl.txt")], check=True)
+    manifest = take_snapshot(s3, kms, request("/home/research/alice"), mount)
+    target = mount / "home/research/bob"
+    target.mkdir(parents=True)
+    subprocess.run(["setfacl", "-d", "-m", "u:777:rwx", str(target)], check=True)
+    report = restore(s3, kms, manifest, mount, "/home/research/bob")
+    restored = target / report.placed_in
+
+    def acl(path: Path) -> str:
+        return subprocess.run(["getfacl", "-n", "-c", "-p", str(path)], capture_output=True,
+                              text=True, check=True).stdout
+    assert "777" not in acl(restored / "sub/plain.txt") + acl(restored / "sub")
+    assert "user:4242:r--" in acl(restored / "with-acl.txt")
+    assert "777" not in acl(restored / "with-acl.txt")
