@@ -130,15 +130,20 @@ def _end(runner: SnapshotRunner, pk: str, source: str, phase: str, message: str)
 
 
 def abort_snapshot_uploads(action: Action, ctx: ExecutionContext) -> str:
-    s3 = ctx.client("s3")
+    """Abort the left-over multipart uploads and delete the archives that never got
+    their manifest (never listed, never restorable: incomplete snapshots)."""
+    s3, bucket = ctx.client("s3"), action.params["Bucket"]
     for key, upload_id in action.params["Uploads"]:
         try:
-            s3.abort_multipart_upload(Bucket=action.params["Bucket"], Key=key,
-                                      UploadId=upload_id)
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         except Exception as error:
             if "NoSuchUpload" not in str(error):
                 raise classify(error) from error
-    return f"aborted {len(action.params['Uploads'])} unfinished upload(s)"
+    archives = action.params.get("Archives", [])
+    for key in archives:
+        s3.delete_object(Bucket=bucket, Key=key)
+    return (f"aborted {len(action.params['Uploads'])} unfinished upload(s), removed "
+            f"{len(archives)} archive(s) without a manifest")
 
 
 def prune_snapshots(action: Action, ctx: ExecutionContext) -> str:

@@ -34,6 +34,7 @@ from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import MotoGateway
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
+from controller.emulator.s3_uploads import S3MultipartDates
 from controller.emulator.sagemaker import SageMakerStudio
 from controller.emulator.validation import ModelValidator
 
@@ -91,7 +92,8 @@ class Emulator:
         self._efs = ElasticFileSystem(
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
-        extensions.extend([self._studio, self._efs])
+        self._s3_dates = S3MultipartDates(self._gateway)
+        extensions.extend([self._studio, self._efs, self._s3_dates])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -117,6 +119,7 @@ class Emulator:
         with self._replicator.paused():  # never wipe folders under a running mirror pass
             self._studio.reset()
             self._efs_store.reset()
+            self._s3_dates.reset()
             self._gateway.forget()
 
     # -- knobs -----------------------------------------------------------------------------

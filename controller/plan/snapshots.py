@@ -3,7 +3,8 @@
 In the active region, for each SnapshotPolicy: abort the multipart uploads under its
 prefix that no job of this controller is writing and that began before its workers
 started, in one of its jobs that ended, or a day ago (a controller killed mid-upload,
-or an abort that failed, left them; S3 charges for them), take the policy's snapshots
+or an abort that failed, left them; S3 charges for them), and likewise the archives
+whose manifest never came (the manifest's put failed), take the policy's snapshots
 when a slot has come since the last run (once, however many slots were missed), take
 again a source whose job of this slot failed or was interrupted (at most MAX_ATTEMPTS
 times), and delete what retention no longer keeps.
@@ -156,14 +157,20 @@ def _plan_policy(desired: DesiredState, region: str, refs: Any, seen: Any,
         notes.append(f"SnapshotPolicy/{name}: its bucket in {region} could not be listed "
                      "this pass")
         return
-    orphans = [u for u in state.open_uploads if u.key not in seen.uploading_keys
-               and (u.initiated < seen.since or u.key in seen.ended_keys
-                    or u.initiated < now - STALE_UPLOAD_SECONDS)]
-    if orphans:
-        actions.append(Action("AbortSnapshotUploads", Verb.DELETE, key,
-                              tuple(Difference("upload", None, u.key) for u in orphans),
-                              {"Bucket": bucket, "Uploads": [[u.key, u.upload_id]
-                                                             for u in orphans]}))
+    def left_over(upload: Any) -> bool:
+        return upload.key not in seen.uploading_keys and (
+            upload.initiated < seen.since or upload.key in seen.ended_keys
+            or upload.initiated < now - STALE_UPLOAD_SECONDS)
+
+    orphans = [u for u in state.open_uploads if left_over(u)]
+    unfinished = [a for a in state.unfinished_archives if left_over(a)]
+    if orphans or unfinished:
+        actions.append(Action(
+            "AbortSnapshotUploads", Verb.DELETE, key,
+            tuple(Difference("upload", None, u.key) for u in orphans)
+            + tuple(Difference("archive without manifest", None, a.key) for a in unfinished),
+            {"Bucket": bucket, "Uploads": [[u.key, u.upload_id] for u in orphans],
+             "Archives": [a.key for a in unfinished]}))
     slot = latest_slot(policy.schedule, now)
     sources = []
     for source in snapshot_sources(desired, name):

@@ -29,6 +29,8 @@ class PolicyState:
     jobs: Mapping[str, str] = field(default_factory=dict)
     attempts: Mapping[str, int] = field(default_factory=dict)
     listed: bool = True  # False: the bucket could not be listed this pass
+    # Archives whose manifest never came (key, LastModified; upload_id ""): incomplete.
+    unfinished_archives: tuple[OpenUpload, ...] = ()
 
 
 @dataclass(frozen=True)

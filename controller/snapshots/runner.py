@@ -24,7 +24,14 @@ from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.model import DesiredState
 from controller.snapshots import metrics
-from controller.snapshots.manifest import MANIFEST_NAME, parse_id, policy_prefix, time_of_stamp
+from controller.snapshots.manifest import (
+    ARCHIVE_NAME,
+    ENCRYPTED_ARCHIVE_NAME,
+    MANIFEST_NAME,
+    parse_id,
+    policy_prefix,
+    time_of_stamp,
+)
 from controller.snapshots.observed import ObservedSnapshots, OpenUpload, PolicyState, RestoreState
 from controller.snapshots.schedule import period_seconds
 from controller.status.conditions import DEGRADED, FALSE, READY, TRUE, Condition, set_condition
@@ -144,13 +151,15 @@ class SnapshotRunner:
             attempts = {k: int(v.get("attempts", 0)) for k, v in record.get("jobs", {}).items()}
             last = float(record["lastSlot"]) if record.get("lastSlot") else None
             try:
-                complete, uploads = self._list(s3, bucket, policy_prefix(policy.prefix, name))
+                complete, uploads, orphans = self._list(s3, bucket,
+                                                        policy_prefix(policy.prefix, name))
             except Exception as error:
                 self.log.warning("snapshot_bucket_unreadable", policy=name, bucket=bucket,
                                  error=f"{type(error).__name__}: {error}")
                 policies[name] = PolicyState(bucket, listed=False, last_slot=last)
                 continue
-            policies[name] = PolicyState(bucket, complete, tuple(uploads), last, jobs, attempts)
+            policies[name] = PolicyState(bucket, complete, tuple(uploads), last, jobs, attempts,
+                                         unfinished_archives=tuple(orphans))
             self._export(name, policy.schedule, complete, now, desired)
         restores = {}
         for name in desired.restores:
@@ -164,24 +173,33 @@ class SnapshotRunner:
 
     @staticmethod
     def _list(s3: Any, bucket: str, prefix: str) -> tuple[
-            dict[str, tuple[tuple[str, float], ...]], list[OpenUpload]]:
+            dict[str, tuple[tuple[str, float], ...]], list[OpenUpload], list[OpenUpload]]:
+        """(complete snapshots by source, open multipart uploads, archives without a
+        manifest) under a policy's prefix; keys that are not snapshot ids are not ours."""
         complete: dict[str, list[tuple[str, float]]] = {}
+        archives: dict[str, tuple[str, float]] = {}  # snapshot id -> (archive key, time)
         base = prefix.rsplit("/", 2)[0] + "/" if prefix.count("/") > 1 else ""
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 key = item["Key"]
-                if not key.endswith("/" + MANIFEST_NAME):
-                    continue
-                snapshot = key[len(base):-len("/" + MANIFEST_NAME)]
+                folder, _, name = key.rpartition("/")
                 try:
-                    _, source, stamp = parse_id(snapshot)
+                    _, source, stamp = parse_id(folder[len(base):])
                 except Exception:
                     continue  # not ours: never touched
-                complete.setdefault(source, []).append((snapshot, time_of_stamp(stamp)))
+                if name == MANIFEST_NAME:
+                    complete.setdefault(source, []).append((folder[len(base):],
+                                                            time_of_stamp(stamp)))
+                elif name in (ARCHIVE_NAME, ENCRYPTED_ARCHIVE_NAME):
+                    archives[folder[len(base):]] = (key, item["LastModified"].timestamp())
+        listed = {snapshot for made in complete.values() for snapshot, _ in made}
+        # No manifest: the manifest's put (and the removal after it) failed. Incomplete.
+        orphans = [OpenUpload(key, "", when) for snapshot, (key, when) in sorted(archives.items())
+                   if snapshot not in listed]
         uploads = [OpenUpload(u["Key"], u["UploadId"], u["Initiated"].timestamp())
                    for page in s3.get_paginator("list_multipart_uploads").paginate(
                        Bucket=bucket, Prefix=prefix) for u in page.get("Uploads", [])]
-        return {k: tuple(v) for k, v in complete.items()}, uploads
+        return {k: tuple(v) for k, v in complete.items()}, uploads, orphans
 
     def _export(self, name: str, schedule: Any, complete: dict[str, Any], now: float,
                 desired: DesiredState) -> None:

@@ -74,3 +74,21 @@ def test_data_keys_decrypt_only_with_their_encryption_context(aws):
     assert back["Plaintext"] == made["Plaintext"]
     with pytest.raises(ClientError):
         kms.decrypt(CiphertextBlob=made["CiphertextBlob"], EncryptionContext={"snapshot": "b"})
+
+
+def test_each_multipart_upload_is_dated_when_it_was_created(aws):
+    """As S3 dates them (moto gives every upload one fixed date in 2010): the operator
+    tells a left-over upload from one in flight by it."""
+    import time
+    from datetime import UTC, datetime
+
+    s3, _ = _clients(aws)
+    s3.create_bucket(Bucket="snapshots-test")
+    before = datetime.now(UTC).replace(microsecond=0)
+    first = s3.create_multipart_upload(Bucket="snapshots-test", Key="p/a")["UploadId"]
+    time.sleep(1.1)
+    second = s3.create_multipart_upload(Bucket="snapshots-test", Key="p/b")["UploadId"]
+    after = datetime.now(UTC)
+    dated = {u["UploadId"]: u["Initiated"] for u in s3.list_multipart_uploads(
+        Bucket="snapshots-test", Prefix="p/")["Uploads"]}
+    assert before <= dated[first] < dated[second] <= after

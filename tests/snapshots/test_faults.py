@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import boto3
@@ -18,7 +19,7 @@ from controller.snapshots.manifest import MANIFEST_NAME
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.restore import open_target, restore_snapshot
 from controller.snapshots.snapshot import take_snapshot
-from tests.converge.helpers import converge, prepared, reconciler
+from tests.converge.helpers import converge, file_system, prepared, reconciler
 from tests.snapshots.helpers import BUCKET, compare_trees, generate_tree
 from tests.snapshots.test_round_trip import request
 
@@ -74,11 +75,11 @@ def test_the_controller_takes_its_snapshots_through_faults_and_leaves_no_upload(
     estate = tmp_path / "desired"
     shutil.copytree(REPO / "desired_state", estate)
     desired = prepared(aws, load_desired_state(estate))
-    clock = ManualClock(1_800_000_000.0)
+    clock = ManualClock(time.time())  # S3 dates uploads by the real clock
     rec = reconciler(aws, clock, max_attempts=2)
     converge(rec, desired, clock)
     rec.snapshots.wait(timeout=120)
-    fs = next(p for p in os.listdir(aws.efs_root) if (aws.efs_root / p / "home").is_dir())
+    fs = file_system(aws, "us-east-1")["FileSystemId"]  # not the replica's copy
     generate_tree(aws.efs_root / fs / "home/research/alice/work", files=200, mib=12)
     clock.advance(600)  # the next slot of the example's 5-minute schedule
     # Harsh: a third of S3 and KMS calls fail, and each call gets only two attempts, so
@@ -104,4 +105,32 @@ def test_the_controller_takes_its_snapshots_through_faults_and_leaves_no_upload(
     for key in keys:  # every archive has its manifest: nothing half-made is kept
         if not key.endswith(MANIFEST_NAME):
             assert key.rsplit("/", 1)[0] + "/" + MANIFEST_NAME in keys, key
+    rec.snapshots.stop()
+
+
+def test_an_upload_whose_abort_failed_is_aborted_by_the_next_pass(aws, tmp_path):
+    estate = tmp_path / "desired"
+    shutil.copytree(REPO / "desired_state", estate)
+    desired = prepared(aws, load_desired_state(estate))
+    clock = ManualClock(time.time())  # S3 dates uploads by the real clock
+    rec = reconciler(aws, clock, max_attempts=2)
+    converge(rec, desired, clock)
+    rec.snapshots.wait(timeout=120)
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=aws.endpoint_url)
+    bucket = desired.snapshot_policies["nightly"].buckets["us-east-1"]
+    clock.advance(600)
+    # Parts cannot be uploaded, and the aborts that follow fail too.
+    aws.set_faults(rate=1.0, kinds=("5xx",),
+                   operations={"s3:UploadPart", "s3:AbortMultipartUpload"})
+    assert "TakeSnapshots" in {a.name for a in rec.reconcile(desired).plan.actions}
+    rec.snapshots.wait(timeout=120)
+    aws.clear_faults()
+    left = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert left, "the failed jobs could not abort their uploads"
+    after = rec.reconcile(desired)
+    assert "AbortSnapshotUploads" in {a.name for a in after.plan.actions}
+    rec.snapshots.wait(timeout=120)
+    rec.reconcile(desired)
+    rec.snapshots.wait(timeout=120)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     rec.snapshots.stop()
