@@ -107,6 +107,8 @@ class MultipartWriter:
             self._buffer.clear()
         completed = [future.result() for future in self._futures]
         self._pool.shutdown()
+        if self._cancelled():  # asked to stop while the last parts went up: not completed
+            raise Cancelled("stopped while uploading")
         self._s3.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
             MultipartUpload={"Parts": completed})
