@@ -43,9 +43,12 @@ def plan_now(aws: Emulator, desired: DesiredState, region: str = REGION) -> Plan
 
 def converge(rec: Reconciler, desired: DesiredState, clock: ManualClock,
              max_passes: int = 30) -> int:
-    """Run passes, moving time past every backoff, until a pass has nothing to do."""
+    """Run passes, moving time past every backoff, until a pass has nothing to do (each
+    pass's snapshot and restore jobs finished before the next)."""
     for passes in range(1, max_passes + 1):
         result = rec.reconcile(desired)
+        if rec.snapshots is not None:
+            rec.snapshots.wait(timeout=300)  # the pass's snapshot and restore jobs too
         if not result.plan.actions:
             return passes
         rec.queue.pop_ready()
