@@ -2,9 +2,10 @@
 # service) and, later, the worker jobs (RunTask) with a different command.
 FROM python:3.11-slim
 
-# git: desired state can be followed from a git repository.
+# git: desired state can be followed from a git repository. zstd: snapshots are made by
+# GNU tar (in the base image) piped into zstd (controller/snapshots/archiver.py).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git \
+ && apt-get install -y --no-install-recommends git zstd \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

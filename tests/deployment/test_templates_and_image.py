@@ -46,8 +46,17 @@ def test_ci_installs_the_debian_packages_of_every_tool_the_suite_runs():
     # tool the tests run -> the Debian package that provides it
     for tool, package in (("promtool", "prometheus"), ("setfacl", "acl"),
                           ("setfattr", "attr"), ("rsync", "rsync"),
-                          ("shellcheck", "shellcheck")):
+                          ("shellcheck", "shellcheck"), ("tar", "tar"), ("zstd", "zstd")):
         assert f"command -v {tool} >/dev/null 2>&1 || need_apt+=({package})" in text, tool
     result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_image_has_the_tools_snapshots_run():
+    """GNU tar and zstd make snapshots (controller/snapshots/archiver.py): tar comes with
+    the Debian base image (it is Essential there), zstd is installed."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.startswith("# ") and "FROM python:3.11-slim" in dockerfile
+    install = next(line for line in dockerfile.splitlines() if "apt-get install" in line)
+    assert "zstd" in install.split()
