@@ -59,6 +59,10 @@ def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
     runner, params = _runner(ctx), action.params
     if ctx.efs_root is None:
         raise TerminalError("NotMounted", "no --efs-root: nothing to archive")
+    for source in params["Sources"]:
+        if not (ctx.efs_root / source["FileSystemId"]).is_dir():
+            raise TerminalError("NotMounted", f"file system {source['FileSystemId']} is not "
+                                f"mounted under {ctx.efs_root}: nothing to archive")
     policy = params["Policy"]
     spec_desired = ctx.desired.snapshot_policies[policy] if ctx.desired else None
     if spec_desired is None:

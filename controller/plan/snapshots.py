@@ -71,14 +71,13 @@ def share_sources(desired: DesiredState, name: str,
 
 def plan_snapshots(desired: DesiredState, observed: ObservedState, actions: list[Action],
                    notes: list[str]) -> None:
-    region, refs, seen, now = (observed.region, observed.references, observed.snapshots,
-                               observed.observed_at)
+    region, seen, now = observed.region, observed.snapshots, observed.observed_at
     if seen is None:
         if desired.snapshot_policies or desired.restores:
             notes.append("snapshots and restores not looked at (no status table here)")
         return
     for name in sorted(desired.snapshot_policies):
-        _plan_policy(desired, region, refs, seen, name, now, actions, notes)
+        _plan_policy(desired, observed, seen, name, now, actions, notes)
     for name in sorted(desired.restores):
         spec = desired.restores[name]
         state = seen.restores.get(name)
@@ -147,8 +146,20 @@ def _home(desired: DesiredState, refs: Any, region: str, qualified: str,
     return fs_id, share.render(profile.domain, profile.name), profile.posix
 
 
-def _plan_policy(desired: DesiredState, region: str, refs: Any, seen: Any,
+def _directory_missing(observed: ObservedState, source: dict[str, Any],
+                       being_made: set[str]) -> bool:
+    """The share directory was looked at, is not there, and this plan does not make it
+    (it is held, or blocked by a link): nothing to archive yet."""
+    seen = observed.directories.get((source["FileSystem"], source["Path"]))
+    return (observed.directories_observed and seen is not None and seen.kind != "directory"
+            and f"{source['FileSystem']}:{source['Path']}" not in being_made)
+
+
+def _plan_policy(desired: DesiredState, observed: ObservedState, seen: Any,
                  name: str, now: float, actions: list[Action], notes: list[str]) -> None:
+    region, refs = observed.region, observed.references
+    # Made earlier in this same plan (directories come before snapshots): archived after.
+    being_made = {a.key.name for a in actions if a.name == "CreateDirectory"}
     policy = desired.snapshot_policies[name]
     state = seen.policies.get(name)
     key = ResourceKey(Kind.SNAPSHOT_POLICY, region, name)
@@ -175,8 +186,8 @@ def _plan_policy(desired: DesiredState, region: str, refs: Any, seen: Any,
     sources = []
     for source in snapshot_sources(desired, name):
         fs_id = serving_file_system(desired, region, refs, source["FileSystem"])
-        if fs_id is None:
-            continue
+        if fs_id is None or _directory_missing(observed, source, being_made):
+            continue  # nothing to archive yet; the slot stays due
         source = {**source, "FileSystemId": fs_id}
         new_slot = slot is not None and (state.last_slot is None or slot > state.last_slot)
         phase = state.jobs.get(source["Source"])

@@ -139,6 +139,12 @@ class SnapshotRunner:
 
     # -- observing -----------------------------------------------------------------------
     def observe(self, desired: DesiredState) -> ObservedSnapshots:
+        # Which jobs run, before any record is read: a job that ends meanwhile has written
+        # its record by then (read below), so it is never seen neither running nor done.
+        running = self.running()
+        with self._lock:
+            uploading = frozenset(self._uploading.values())
+            ended = frozenset(self._ended)
         s3 = self.gateway.client("s3", self.region)
         now = self.clock.now()
         policies: dict[str, PolicyState] = {}
@@ -165,11 +171,7 @@ class SnapshotRunner:
         for name in desired.restores:
             item = self.record(f"restore#{name}")
             restores[name] = RestoreState(item.get("fingerprint", ""), item.get("phase", ""))
-        with self._lock:
-            uploading = frozenset(self._uploading.values())
-            ended = frozenset(self._ended)
-        return ObservedSnapshots(policies, restores, self.running(), uploading, self.started_at,
-                                 ended)
+        return ObservedSnapshots(policies, restores, running, uploading, self.started_at, ended)
 
     @staticmethod
     def _list(s3: Any, bucket: str, prefix: str) -> tuple[

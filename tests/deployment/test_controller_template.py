@@ -289,9 +289,9 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     primary = controller_in(PRIMARY)
     by_the_controller(lambda: converge(primary, v1, clock))
     # What a controller killed mid-upload leaves (made by the test, aborted by the next
-    # pass); then the next slot of the 5-minute schedule.
+    # pass); then the next slot of the 6-hour schedule.
     _left_over_upload(aws, v1)
-    clock.advance(600)
+    clock.advance(6 * 3600)
     by_the_controller(lambda: converge(primary, v2, clock))
 
     # Two replicas of the primary's controller: one leads, the other stands by, the

@@ -81,7 +81,7 @@ def test_the_controller_takes_its_snapshots_through_faults_and_leaves_no_upload(
     rec.snapshots.wait(timeout=120)
     fs = file_system(aws, "us-east-1")["FileSystemId"]  # not the replica's copy
     generate_tree(aws.efs_root / fs / "home/research/alice/work", files=200, mib=12)
-    clock.advance(600)  # the next slot of the example's 5-minute schedule
+    clock.advance(6 * 3600)  # the next slot of the example's 6-hour schedule
     # Harsh: a third of S3 and KMS calls fail, and each call gets only two attempts, so
     # jobs fail and aborts fail too; the passes that follow must sort it out.
     aws.set_faults(rate=0.35, kinds=("throttle", "5xx"), services=S3_AND_KMS, seed=3)
@@ -118,7 +118,7 @@ def test_an_upload_whose_abort_failed_is_aborted_by_the_next_pass(aws, tmp_path)
     rec.snapshots.wait(timeout=120)
     s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=aws.endpoint_url)
     bucket = desired.snapshot_policies["nightly"].buckets["us-east-1"]
-    clock.advance(600)
+    clock.advance(6 * 3600)
     # Parts cannot be uploaded, and the aborts that follow fail too.
     aws.set_faults(rate=1.0, kinds=("5xx",),
                    operations={"s3:UploadPart", "s3:AbortMultipartUpload"})

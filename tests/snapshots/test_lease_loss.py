@@ -37,7 +37,7 @@ def test_a_leader_that_loses_its_lease_cancels_its_snapshot_jobs(aws):
     rec.snapshots.wait(timeout=120)
     home = aws.efs_root / file_system(aws, "us-east-1")["FileSystemId"] / "home/research/alice"
     generate_tree(home / "work", files=100, mib=20)
-    clock.advance(600)  # the next slot: its uploads hang inside UploadPart
+    clock.advance(6 * 3600)  # the next slot: its uploads hang inside UploadPart
     aws.reset_request_counts()
     aws.set_faults(rate=1.0, kinds=("timeout",), operations={"s3:UploadPart"},
                    timeout_seconds=2)
