@@ -39,7 +39,6 @@ from controller.loop.reconciler import Reconciler
 from controller.preflight import run_preflight
 from tests.converge.helpers import converge, prepared, reconciler
 from tests.example_estate import turn_on_space_backup
-from tests.preflight.helpers import SnapshotPolicyStandIn, with_snapshot_policies
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "cloudformation" / "studio-operator-controller.yaml"
@@ -321,15 +320,9 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     assert by_the_controller(leader.hold) and not by_the_controller(other.hold)
     by_the_controller(leader.release)
 
-    # Failover readiness, as the leader checks it every few minutes, with a snapshot
-    # bucket to reach in the standby region.
-    for region, bucket in ((PRIMARY, "snaps-east"), (REPLICA, "snaps-west")):
-        boto3.client("s3", region_name=region, endpoint_url=aws.endpoint_url).create_bucket(
-            Bucket=bucket, **({} if region == "us-east-1" else {
-                "CreateBucketConfiguration": {"LocationConstraint": region}}))
-    policy = SnapshotPolicyStandIn({PRIMARY: "snaps-east", REPLICA: "snaps-west"})
-    by_the_controller(lambda: run_preflight(primary.gateway, with_snapshot_policies(
-        v2, nightly=policy), REPLICA, table))
+    # Failover readiness, as the leader checks it every few minutes, with the snapshot
+    # policy's bucket to reach in the standby region.
+    by_the_controller(lambda: run_preflight(primary.gateway, v2, REPLICA, table))
 
     # Failover: the replica region promotes its copy and brings Studio up there.
     old = aws.efs_root / _file_system(aws, PRIMARY, "studio-efs")["FileSystemId"]
@@ -339,8 +332,7 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     active = controller_in(REPLICA)
     by_the_controller(lambda: converge(active, flipped, clock))
     # The new active region checks the way back (into the old region) as well.
-    by_the_controller(lambda: run_preflight(active.gateway, with_snapshot_policies(
-        flipped, nightly=policy), PRIMARY, table))
+    by_the_controller(lambda: run_preflight(active.gateway, flipped, PRIMARY, table))
 
     # The old region was still serving for a moment: an app ran, a file was written.
     (old / "home/research/alice/late.txt").write_text("written after the failover")
