@@ -80,11 +80,11 @@ def copy_tree(src: Path, dst: Path, workers: int | None = None,
                                   source_has_user_entry=source_state == "user")
                 opts = replace(opts, create_in_place=journal.enabled)
         root_rules = _root_rules(source_state, journal)
-        if workers is None:
-            sides = [medium.probe(fd) for fd in (src_fd, dst_fd) if fd is not None]
-            choice = medium.choose_workers(sides, medium.cores())
-        else:
-            choice = medium.Choice(workers, "set by the caller")
+        sides = [medium.probe(fd) for fd in (src_fd, dst_fd) if fd is not None]
+        choice = medium.choose_workers(sides, medium.cores())
+        if workers is not None:
+            choice = replace(choice, workers=workers, reason="set by the caller")
+        opts = replace(opts, remote=choice.remote)
         root = DirNode("", "", src_fd, dst_fd, src_stat, dst_stat, None, created)
         ParallelWalk(dst_fd, opts, tally, choice.workers, journal, root_listing,
                      root_rules).run(root)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from controller.fs.copy import xattrs
 from controller.fs.copy.content import copy_bytes, may_have_holes
+from controller.fs.copy.identity import identity
 from controller.fs.copy.metadata import (
     EntryFailure,
     LinkedElsewhere,
@@ -251,8 +252,9 @@ def _copy_file(entry: _Entry, dst_dir: int, tmp: str,
         target = os.open(tmp, _NEW_FILE, mode, dir_fd=dst_dir)
         try:
             copied = copy_bytes(source, target, src.st_size, may_have_holes(src))
-            after = os.fstat(source)
-            if (after.st_ino, after.st_size, after.st_mtime_ns, copied) != (
+            # Without the atime: after a read, NFS and FUSE would fetch it again (identity.py).
+            after = identity(source, opts.remote)
+            if (after.ino, after.size, after.mtime_ns, copied) != (
                     src.st_ino, src.st_size, src.st_mtime_ns, src.st_size):
                 # Stamping the old mtime on new bytes would hide the change from re-runs.
                 raise EntryFailure("the source changed while being copied; not installed, "

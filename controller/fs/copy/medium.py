@@ -86,6 +86,7 @@ class Side:
 class Choice:
     workers: int
     reason: str  # for the report, e.g. "nfs: 1.02 ms per round trip"
+    remote: bool = False  # a side behaves like a network file system (slow round trips)
 
 
 def kind_of(f_type: int | None) -> tuple[str, str]:
@@ -110,7 +111,7 @@ def choose_workers(sides: Sequence[Side], cores: int) -> Choice:
     slowest = max(sides, key=lambda side: (side.kind == "network", side.round_trip))
     described = f"{slowest.name}: {_duration(slowest.round_trip)} per round trip"
     if slowest.kind == "network" or slowest.round_trip >= SLOW_ROUND_TRIP:
-        return Choice(network_workers(slowest.round_trip), described)
+        return Choice(network_workers(slowest.round_trip), described, remote=True)
     return Choice(max(1, cores), f"{described}, one worker per core")
 
 
