@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -59,6 +60,9 @@ ENGINE = (
     "('conflicts', 'errors')} | {'errors': len(r.errors), 'conflicts': len(r.conflicts)}))\n"
 )
 DEFAULT = "engine"  # the engine at its defaults; "engine-N": N workers set
+# CPU seconds (user + system) of the last timed process and its children: on a busy
+# machine a process gets a share of the cores, so its time follows its CPU.
+last_cpu_seconds = 0.0
 
 
 def say(message: str) -> None:
@@ -109,9 +113,13 @@ class Scratch:
 
 
 def timed(argv: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
+    global last_cpu_seconds
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True, **kwargs)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    last_cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode != 0:
         raise RuntimeError(f"{argv[:3]} failed ({result.returncode}): {result.stderr[-2000:]}")
     return elapsed, result
@@ -165,8 +173,9 @@ def run_rounds(methods: Methods, order: list[str], rounds: int, src: Path, sourc
                label: str) -> dict[str, dict[str, Any]]:
     """Every method once per round (order rotated), each copy verified and, where it
     means something, re-run with nothing to do."""
-    runs: dict[str, dict[str, Any]] = {m: {"seconds": [], "noop_seconds": [], "verify": [],
-                                           "load": [], "info": {}} for m in order}
+    runs: dict[str, dict[str, Any]] = {m: {"seconds": [], "cpu_seconds": [],
+                                           "noop_seconds": [], "verify": [], "load": [],
+                                           "info": {}} for m in order}
     for round_ in range(rounds):
         shift = round_ % len(order)
         for method in order[shift:] + order[:shift]:
@@ -176,6 +185,7 @@ def run_rounds(methods: Methods, order: list[str], rounds: int, src: Path, sourc
             seconds, info = methods.run(method, src, dst)
             run = runs[method]
             run["seconds"].append(seconds)
+            run["cpu_seconds"].append(last_cpu_seconds)
             run["load"].append(os.getloadavg()[0])
             run["info"] = info
             granularity = TAR_SECONDS if method == "tar" else 1
@@ -198,6 +208,7 @@ def summarize(runs: dict[str, dict[str, Any]], targets: dict[str, float]) -> dic
         bad = [check for check in run["verify"] if not check["equal"]]
         out["methods"][method] = {
             "seconds": spread(run["seconds"]),
+            "cpu_seconds": spread(run["cpu_seconds"]),
             "noop_seconds": spread(run["noop_seconds"]) if run["noop_seconds"] else None,
             "verify": {"copies_checked": len(run["verify"]), "all_equal": not bad,
                        "first_failure": bad[0] if bad else None,
@@ -335,7 +346,7 @@ def main() -> int:
 def _print_part(name: str, part: dict[str, Any]) -> bool:
     methods = part["methods"]
     print(f"{name}: " + "; ".join(
-        f"{m} {r['seconds']['median']:.2f}s" + (
+        f"{m} {r['seconds']['median']:.2f}s (CPU {r['cpu_seconds']['median']:.2f}s)" + (
             f" (no-op {r['noop_seconds']['median']:.2f}s)" if r["noop_seconds"] else "")
         for m, r in methods.items())
         + f"; engine's workers: {methods[DEFAULT]['workers']} "
