@@ -16,7 +16,7 @@ _IN_USE = ("ResourceInUse", "ResourceInUseException")
 
 def _domain_ready(action: Action, ctx: ExecutionContext) -> None:
     domain = action.key.name.split("/", 1)[0]
-    status = ctx.domain_status.get(domain)
+    status = ctx.domain_status_of(domain)
     if status != "InService":
         raise RequeueAfter(SETTLE_SECONDS, f"domain {domain} is {status or 'not there yet'}")
 
