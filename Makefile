@@ -8,12 +8,12 @@ PORT   ?= 5000
 METRICS_PORT ?= 9100
 DATA   ?= .local
 
-.PHONY: help install run test lint bench drill clean
+.PHONY: help install run test test-slow lint bench drill clean
 
 help:
 	@echo "make run    start the local AWS emulator, prepare it, and run the operator on desired_state/"
 	@echo "            (ports: make run PORT=5001 METRICS_PORT=9101; defaults 5000 and 9100)"
-	@echo "make test   run the whole test suite (installs into .venv first)"
+	@echo "make test   run the test suite (installs into .venv first); make test-slow: the slowest end-to-end tests"
 	@echo "make drill  a local failover drill: flip activeRegion in git, check the new region"
 	@echo "make lint   ruff, mypy and the import-layer contract"
 	@echo "make bench  benchmarks in bench/, JSON reports in bench/results/"
@@ -29,14 +29,30 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
-install: $(STAMP)
+# checkov (the templates' security checks, run by tests/deployment) pins a boto3 the
+# project cannot use, so it lives in a virtual environment of its own, pinned as exactly.
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet pip==$(PIP_VERSION)
+	$(CHECKOV_VENV)/bin/pip install --quiet -c constraints-checkov.txt checkov
+	@touch $@
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/studioctl demo --port $(PORT) --metrics-port $(METRICS_PORT) --data-dir $(DATA) \
 	    --desired desired_state
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+test: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# The slowest end-to-end tests (a fresh-venv install, the copy-engine stress run): CI runs
+# them as a step of their own after `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check controller tests bench
@@ -51,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/failover_drill.py
 	$(BIN)/python bench/copy_engine.py
 	$(BIN)/python bench/model_validation.py
+	$(BIN)/python bench/snapshot.py
 
 clean:
-	rm -rf $(VENV) $(DATA)
+	rm -rf $(VENV) $(CHECKOV_VENV) $(DATA)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from controller.snapshots.observed import ObservedSnapshots
+
 
 @dataclass(frozen=True)
 class ObservedReplication:
@@ -247,3 +249,5 @@ class ObservedState:
     # Fencing: logical file system -> clients EFS reports connected to this region's old
     # copy (ClientConnections); None when the metric could not be read.
     client_connections: Mapping[str, int | None] = field(default_factory=dict)
+    # Snapshot policies and restores (None: not looked at, e.g. `studioctl plan`).
+    snapshots: ObservedSnapshots | None = None

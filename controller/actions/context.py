@@ -40,6 +40,10 @@ class ExecutionContext:
     # Remembers what creates and updates answered (observe.cache), so that the next
     # pass need not describe what this one made; None: nothing is remembered.
     describes: DescribeCache | None = None
+    # The revision's desired state and the snapshot workers (controller.snapshots.runner),
+    # for the snapshot and restore executors; None where no status table is kept.
+    desired: Any = None
+    snapshots: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client(self, service: str) -> Any:

@@ -31,6 +31,12 @@ from controller.actions.replication import (
     promote_replica,
     tag_replica,
 )
+from controller.actions.snapshots import (
+    abort_snapshot_uploads,
+    prune_snapshots,
+    restore_snapshot_action,
+    take_snapshots,
+)
 from controller.actions.working_copies import attach_working_copy, fill_working_copy
 from controller.plan.types import Action
 
@@ -65,6 +71,10 @@ EXECUTORS: dict[str, Executor] = {
     "UpdateDomainNetwork": update_domain_network,
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
+    "TakeSnapshots": take_snapshots,
+    "AbortSnapshotUploads": abort_snapshot_uploads,
+    "PruneSnapshots": prune_snapshots,
+    "RestoreSnapshot": restore_snapshot_action,
 }
 
 

@@ -39,7 +39,9 @@ from controller.emulator.moto_gateway import DEFAULT_ACCOUNT, MotoGateway
 from controller.emulator.pacing import Pacer, PacingPlan, plan_from
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
+from controller.emulator.s3_uploads import S3MultipartDates
 from controller.emulator.sagemaker import SageMakerStudio
+from controller.emulator.service_quotas import ServiceQuotas
 from controller.emulator.validation import ModelValidator
 
 
@@ -106,7 +108,9 @@ class Emulator:
         self._efs = ElasticFileSystem(
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
-        extensions.extend([self._studio, self._efs])
+        self._quotas = ServiceQuotas(self._gateway)
+        self._s3_dates = S3MultipartDates(self._gateway)
+        extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -136,6 +140,8 @@ class Emulator:
             self._efs_store.reset()
             self._mounts.reset()
             self._metrics.reset()
+            self._quotas.reset()
+            self._s3_dates.reset()
             self._gateway.forget()
 
     # -- knobs -----------------------------------------------------------------------------
@@ -219,6 +225,12 @@ class Emulator:
 
     def set_client_connections_interval(self, seconds: float) -> None:
         self.configure(client_connections_interval_seconds=seconds)
+
+    def set_service_quota(self, service_code: str, quota_code: str, value: float,
+                          region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> None:
+        """The applied value GetServiceQuota answers for an EFS quota the emulator knows
+        (service_quotas.KNOWN): an account whose quota is nearly used up."""
+        self._quotas.set_applied(account, region, service_code, quota_code, value)
 
     # -- faults and counts -----------------------------------------------------------------
     def set_faults(

@@ -6,9 +6,11 @@ periodic resync is due, a new revision arrived, or a key's backoff has run out. 
 comes from an injected Clock. stop() lets the actions in flight finish, starts no new
 one, then returns.
 
-With a lease, only the holder runs passes. A replica standing by behind another holder
-tries the lease again only every third of its duration (not on every turn of the loop)
-and reports itself ready: standing by is its job, not a fault.
+The leader also runs the preflight (would a failover work now?) when its own interval is
+due, after the pass. With a lease, only the holder runs passes. A replica standing by
+behind another holder tries the lease again only every third of its duration (not on
+every turn of the loop) and reports itself ready: standing by is its job, not a fault.
+A replica that loses the lease cancels its snapshot and restore jobs at once.
 """
 
 from __future__ import annotations
@@ -43,13 +45,16 @@ class Controller:
                  timing: Timing = Timing(),
                  on_pass: Callable[[PassResult], None] | None = None,
                  lease: Lease | None = None,
-                 on_standby: Callable[[], None] | None = None) -> None:
+                 on_standby: Callable[[], None] | None = None,
+                 preflight: Callable[[DesiredState], object] | None = None) -> None:
         self.source = source
         self.reconciler = reconciler
         self.clock = clock
         self.timing = timing
         self.on_pass = on_pass
         self.on_standby = on_standby
+        # The leader's periodic failover readiness check (controller.preflight.schedule).
+        self.preflight = preflight
         self.stopping = threading.Event()
         self.desired: DesiredState | None = None
         self.revision_status = RevisionStatus()
@@ -83,13 +88,22 @@ class Controller:
         if self.desired is None or self.stopping.is_set():
             return None
         if not self._leading():
+            self._cancel_jobs()  # another replica may act now: our jobs must not
             return None
-        if not (changed or backoff_due or now >= self._next_pass):
+        result = self._pass_if_due(now, changed or backoff_due)
+        if self.preflight is not None and not self.stopping.is_set():
+            self.preflight(self.desired)  # reads only; runs when its own interval is due
+        return result
+
+    def _pass_if_due(self, now: float, wanted: bool) -> PassResult | None:
+        assert self.desired is not None
+        if not (wanted or now >= self._next_pass):
             return None
         try:
             result = self.reconciler.reconcile(self.desired)
         except LeaseLost as lost:
             self.log.warning("lease_lost", message=str(lost))
+            self._cancel_jobs()
             return None
         except Exception as error:  # a failed pass: the next one starts from scratch
             PASSES.labels("error").inc()
@@ -112,9 +126,17 @@ class Controller:
             if self.stopping.is_set():
                 break
             self.clock.sleep(self._seconds_to_next_event(), self.stopping)
+        if self.reconciler.snapshots is not None:
+            self.reconciler.snapshots.stop()  # cancels jobs: their uploads are aborted
         if self.lease is not None:
             self.lease.release()
         self.log.info("stopped")
+
+    def _cancel_jobs(self) -> None:
+        """Snapshot and restore jobs stop when this replica stops leading: they abort their
+        uploads and leave the records to the new leader (controller.snapshots.runner)."""
+        if self.reconciler.snapshots is not None:
+            self.reconciler.snapshots.cancel_running()
 
     def _leading(self) -> bool:
         """Without a lease, always; with one, while it is held (taken or renewed here).

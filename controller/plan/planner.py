@@ -22,6 +22,7 @@ from controller.plan.names import creation_token
 from controller.plan.nfs_access import plan_nfs_access
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
+from controller.plan.snapshots import plan_snapshots
 from controller.plan.studio_updates import (
     plan_domain_update,
     plan_profile_update,
@@ -73,6 +74,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     _plan_profiles(desired, observed, shapes, actions)
     hold_profile_updates(actions)
     notes.extend(unmanaged_profile_notes(observed.unmanaged_profiles))
+    if role == "active":
+        plan_snapshots(desired, observed, actions, notes)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))

@@ -5,7 +5,6 @@ templates name the partition through ${AWS::Partition}."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +17,20 @@ from controller.gateway import AwsGateway
 from controller.loop.factory import make_reconciler
 from controller.loop.workqueue import Backoff
 from tests.converge.helpers import converge
+from tests.example_estate import copy_example, turn_on_space_backup
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "desired_state"
 PRIMARY, REPLICA = "us-gov-west-1", "us-gov-east-1"
 ROLE = "arn:aws-us-gov:iam::123456789012:role/studio-execution-role"
-BACKUP_SHARE = """\
-apiVersion: studio-operator.io/v1alpha1
-kind: Share
-metadata:
-  name: space-backups
-spec:
-  fileSystem: studio-efs
-  scope: domain
-  path: /backups/{domain}
-  mode: "0755"
-"""
 
 
 def _govcloud_estate(tmp_path: Path) -> Path:
-    folder = tmp_path / "gov"
-    shutil.copytree(EXAMPLE, folder)
+    folder = copy_example(tmp_path / "gov")
     for path in folder.glob("*.yaml"):
         text = path.read_text().replace("us-east-1", PRIMARY).replace("us-west-2", REPLICA)
         path.write_text(text.replace("executionRole: studio-execution-role",
                                      f"executionRole: {ROLE}"))
-    (folder / "space-backups.yaml").write_text(BACKUP_SHARE)
-    research = folder / "research.yaml"
-    research.write_text(research.read_text().replace(
-        "  shares: [home, team, datasets]\n",
-        "  shares: [home, team, datasets, space-backups]\n"
-        "  spaceBackup: {enabled: true, share: space-backups}\n"))
+    turn_on_space_backup(folder)
     return folder
 
 
@@ -101,4 +83,5 @@ def test_the_cloudformation_templates_name_the_partition_not_aws():
         hand_built = [line.strip() for line in text.splitlines()
                       if "arn:aws:" in line and not line.strip().startswith("#")]
         assert hand_built == [], f"{template.name} builds ARNs for one partition: {hand_built}"
-        assert "${AWS::Partition}" in text, template.name
+        if "arn:" in text:  # a template that builds an ARN builds it in the partition
+            assert "${AWS::Partition}" in text, template.name

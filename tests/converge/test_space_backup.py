@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 from pathlib import Path
 
 import boto3
@@ -13,31 +12,12 @@ import pytest
 
 from controller.desired import load_desired_state
 from tests.converge.helpers import REGION, plan_now, prepared, reconciler
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
-
-BACKUP_SHARE = """\
-apiVersion: studio-operator.io/v1alpha1
-kind: Share
-metadata:
-  name: space-backups
-spec:
-  fileSystem: studio-efs
-  scope: domain
-  path: /backups/{domain}
-  mode: "0755"
-"""
+from tests.example_estate import copy_example, turn_on_space_backup
 
 
 def _with_space_backup(tmp_path: Path) -> Path:
-    folder = tmp_path / "desired"
-    shutil.copytree(EXAMPLE, folder)
-    (folder / "space-backups.yaml").write_text(BACKUP_SHARE)
-    research = folder / "research.yaml"
-    research.write_text(research.read_text().replace(
-        "  shares: [home, team, datasets]\n",
-        "  shares: [home, team, datasets, space-backups]\n"
-        "  spaceBackup: {enabled: true, share: space-backups}\n"))
+    folder = copy_example(tmp_path / "desired")
+    turn_on_space_backup(folder)
     return folder
 
 

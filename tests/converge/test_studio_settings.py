@@ -16,19 +16,8 @@ from controller.cli.main import main
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
 from tests.converge.helpers import REGION, converge, plan_now, prepared, reconciler
+from tests.example_estate import EXAMPLE, copy_example, turn_on_space_backup
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
-BACKUP_SHARE = """\
-apiVersion: studio-operator.io/v1alpha1
-kind: Share
-metadata:
-  name: space-backups
-spec:
-  fileSystem: studio-efs
-  scope: domain
-  path: /backups/{domain}
-  mode: "0755"
-"""
 ADMIN_SCRIPT = "IyEvYmluL2Jhc2gKZWNobyBhZG1pbgo="  # "#!/bin/bash\necho admin\n"
 
 
@@ -42,17 +31,8 @@ def _domain_id(sagemaker: Any, name: str) -> str:
 
 
 def _estate(tmp_path: Path, backup_path: str = "/backups/{domain}") -> Path:
-    folder = tmp_path / "desired"
-    if folder.exists():
-        shutil.rmtree(folder)
-    shutil.copytree(EXAMPLE, folder)
-    (folder / "space-backups.yaml").write_text(BACKUP_SHARE.replace("/backups/{domain}",
-                                                                    backup_path))
-    research = folder / "research.yaml"
-    research.write_text(research.read_text().replace(
-        "  shares: [home, team, datasets]\n",
-        "  shares: [home, team, datasets, space-backups]\n"
-        "  spaceBackup: {enabled: true, share: space-backups}\n"))
+    folder = copy_example(tmp_path / "desired")
+    turn_on_space_backup(folder, path=backup_path)
     return folder
 
 

@@ -17,6 +17,7 @@ from controller.model import API_VERSION
 from tests.desired_state.helpers import edit, write
 from tests.desired_state.test_cross_document_rules import ALICE_ROW, GRACE_ROW, add_share
 from tests.desired_state.test_yaml_safety import BILLION_LAUGHS
+from tests.example_estate import turn_on_space_backup
 
 Edit = Callable[[Path], object]
 
@@ -59,20 +60,7 @@ def _second_estate(estate: Path) -> None:
 
 
 def _backup_share(estate: Path, mode: str) -> None:
-    write(estate / "zz-backups.yaml", f"""
-        apiVersion: studio-operator.io/v1alpha1
-        kind: Share
-        metadata:
-          name: space-backups
-        spec:
-          fileSystem: studio-efs
-          scope: domain
-          path: /backups/{{domain}}
-          mode: "{mode}"
-        """)
-    edit(estate / "research.yaml", "  shares: [home, team, datasets]\n",
-         "  shares: [home, team, datasets, space-backups]\n"
-         "  spaceBackup: {enabled: true, share: space-backups}\n")
+    turn_on_space_backup(estate, mode=mode, file_name="zz-backups.yaml")
 
 
 HOSTILE: list[tuple[str, Edit]] = [

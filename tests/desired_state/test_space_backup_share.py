@@ -8,27 +8,12 @@ from pathlib import Path
 
 from controller.desired import load_desired_state, validate_path
 from controller.model import ROOT, SHARED_SPACES_FOLDER
-from tests.desired_state.helpers import edit, line_of, the_problem, write
-
-BACKUPS = """
-apiVersion: studio-operator.io/v1alpha1
-kind: Share
-metadata:
-  name: space-backups
-spec:
-  fileSystem: studio-efs
-  scope: domain
-  path: /backups/{{domain}}
-  mode: "{mode}"
-{owner}"""
+from tests.desired_state.helpers import line_of, the_problem
+from tests.example_estate import turn_on_space_backup
 
 
 def _backups(estate: Path, mode: str = "0755", owner: str = "") -> Path:
-    share = write(estate / "zz-backups.yaml", BACKUPS.format(mode=mode, owner=owner))
-    edit(estate / "research.yaml", "  shares: [home, team, datasets]\n",
-         "  shares: [home, team, datasets, space-backups]\n"
-         "  spaceBackup: {enabled: true, share: space-backups}\n")
-    return share
+    return turn_on_space_backup(estate, mode=mode, extra=owner, file_name="zz-backups.yaml")
 
 
 def test_a_backup_share_others_can_write_is_refused_at_its_mode(estate: Path) -> None:
