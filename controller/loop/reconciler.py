@@ -124,7 +124,8 @@ class Reconciler:
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
-            started_at=observed.observed_at, desired=desired, snapshots=self.snapshots)
+            started_at=observed.observed_at, desired=desired, snapshots=self.snapshots,
+            describes=self.cache)
         result = PassResult(plan)
         promotions = sum(1 for action in plan.actions if action.name in TAKES_OVER)
 

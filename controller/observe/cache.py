@@ -56,11 +56,21 @@ class DescribeCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[str, ...], last_modified: float | None) -> Remembered | None:
-        """The remembered description, if still current; None means describe again."""
+    def get(self, key: tuple[str, ...], last_modified: float | None,
+            settled: bool = True) -> Remembered | None:
+        """The remembered description, if still current; None means describe again.
+
+        `settled`: the listing shows the resource at rest (not Pending or Updating). What
+        the operator sent is bound to the first LastModifiedTime listed at rest, since
+        AWS moves that time again when a Pending profile becomes InService."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.last_modified is None and last_modified is not None:
+            if (entry is not None and entry.last_modified is None and not settled
+                    and self.clock.monotonic() - entry.fetched_at < self.max_age_seconds):
+                self.hits += 1  # still settling from the operator's own call
+                return entry.remembered
+            if (entry is not None and entry.last_modified is None and settled
+                    and last_modified is not None):
                 entry = self._entries[key] = _Entry(last_modified, entry.fetched_at,
                                                     entry.remembered)
             fresh = (entry is not None and last_modified is not None
@@ -97,6 +107,12 @@ class DescribeCache:
                 self._entries[key] = _Entry(last_modified,
                                             self.clock.monotonic() - max(0.0, age_seconds),
                                             Remembered(description, complete=False))
+
+    def is_complete(self, key: tuple[str, ...]) -> bool:
+        """Whether what is remembered (if anything) is a describe's whole answer."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is None or entry.remembered.complete
 
     def forget(self, key: tuple[str, ...]) -> None:
         """After the controller changed the resource itself: describe it next time."""

@@ -19,6 +19,8 @@ from controller.observe.cache import DescribeCache, Remembered
 from controller.observed import ObservedApp, ObservedDomain, ObservedProfile
 
 _PAGE = 100
+# A profile listed in these is on its way somewhere: its LastModifiedTime moves again.
+_SETTLING = frozenset({"Pending", "Updating"})
 # An app in any other state (Deleted, Failed) holds nothing open any more.
 RUNNING_APP_STATES = ("InService", "Pending", "Deleting")
 
@@ -75,7 +77,8 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                 remembered = _described(
                     cache, profile_key(region, domain_id, name), last_modified,
                     partial(sagemaker.describe_user_profile, DomainId=domain_id,
-                            UserProfileName=name))
+                            UserProfileName=name),
+                    settled=summary.get("Status") not in _SETTLING)
                 description = remembered.description
                 observed[f"{domain_name}/{name}"] = ObservedProfile(
                     domain_id=domain_id,
@@ -106,10 +109,10 @@ def epoch(stamp: Any) -> float | None:
 
 
 def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified: float | None,
-               describe: Callable[[], dict[str, Any]]) -> Remembered:
+               describe: Callable[[], dict[str, Any]], settled: bool = True) -> Remembered:
     """A describe, reused from the cache while the resource's LastModifiedTime holds."""
     if cache is not None:
-        remembered = cache.get(key, last_modified)
+        remembered = cache.get(key, last_modified, settled)
         if remembered is not None:
             return remembered
     answer = describe()
