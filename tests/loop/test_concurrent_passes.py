@@ -27,8 +27,8 @@ def estate(aws, tmp_path):
     return prepared(aws, load_desired_state(write_estate(tmp_path / "desired", 2, 24)))
 
 
-def profiles_in_aws(aws) -> dict[str, str]:
-    sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=aws.endpoint_url)
+def profiles_in_aws(aws, region: str = REGION) -> dict[str, str]:
+    sagemaker = boto3.client("sagemaker", region_name=region, endpoint_url=aws.endpoint_url)
     domains = {d["DomainId"]: d["DomainName"] for d in sagemaker.list_domains()["Domains"]}
     found = {}
     for domain_id, name in domains.items():
