@@ -7,13 +7,15 @@ a change that did not move the timestamp is found within one full-refresh period
 
 Descriptions come from three places:
 - a describe (complete: everything AWS answered);
-- what the operator itself sent when it created or updated the resource (`remember_sent`:
+- what the operator itself sent when it created the resource (`remember_sent`:
   CreateUserProfile answers only an ARN, so the request is what AWS now holds of the
-  fields the operator manages). Its LastModifiedTime is not known yet: the entry takes
-  the first one a listing shows. A change someone else makes in the seconds between the
-  call and that listing is found at the next full refresh;
-- the status store, after a restart (`seed`): the LastModifiedTime and the managed fields
-  recorded for each profile, so a restarted controller does not describe every profile.
+  fields the operator manages). Its LastModifiedTime is not known yet: it is used only
+  while a listing shows the resource untouched since its creation (LastModifiedTime ==
+  CreationTime), and bound to that time; any later change, even one made before this
+  controller first listed it, is described (where AWS moves LastModifiedTime when a
+  profile turns InService, that costs one describe after it settles);
+- the status store, after a restart (`seed`, not wired yet): the LastModifiedTime and
+  the managed fields recorded for each profile.
 The last two are partial (`complete` False): they hold the fields the operator manages,
 enough to compare with the desired state; an update based on one describes first
 (controller.actions.profiles), so that what others set beside them is sent back intact.
@@ -57,20 +59,21 @@ class DescribeCache:
         self.misses = 0
 
     def get(self, key: tuple[str, ...], last_modified: float | None,
-            settled: bool = True) -> Remembered | None:
+            untouched: bool = False) -> Remembered | None:
         """The remembered description, if still current; None means describe again.
 
-        `settled`: the listing shows the resource at rest (not Pending or Updating). What
-        the operator sent is bound to the first LastModifiedTime listed at rest, since
-        AWS moves that time again when a Pending profile becomes InService."""
+        `untouched`: the listing shows the resource's LastModifiedTime equal to its
+        CreationTime (nothing changed it since it was made). What the operator sent in
+        a create stands for a describe only then, and is bound to that time: a change
+        anyone made after the create, even before this controller listed the resource,
+        moves LastModifiedTime past CreationTime and is described."""
         with self._lock:
             entry = self._entries.get(key)
-            if (entry is not None and entry.last_modified is None and not settled
-                    and self.clock.monotonic() - entry.fetched_at < self.max_age_seconds):
-                self.hits += 1  # still settling from the operator's own call
-                return entry.remembered
-            if (entry is not None and entry.last_modified is None and settled
-                    and last_modified is not None):
+            if entry is not None and entry.last_modified is None:
+                if not untouched or last_modified is None:
+                    self._entries.pop(key)
+                    self.misses += 1
+                    return None
                 entry = self._entries[key] = _Entry(last_modified, entry.fetched_at,
                                                     entry.remembered)
             fresh = (entry is not None and last_modified is not None

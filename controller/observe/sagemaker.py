@@ -19,8 +19,6 @@ from controller.observe.cache import DescribeCache, Remembered
 from controller.observed import ObservedApp, ObservedDomain, ObservedProfile
 
 _PAGE = 100
-# A profile listed in these is on its way somewhere: its LastModifiedTime moves again.
-_SETTLING = frozenset({"Pending", "Updating"})
 # An app in any other state (Deleted, Failed) holds nothing open any more.
 RUNNING_APP_STATES = ("InService", "Pending", "Deleting")
 
@@ -78,7 +76,8 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                     cache, profile_key(region, domain_id, name), last_modified,
                     partial(sagemaker.describe_user_profile, DomainId=domain_id,
                             UserProfileName=name),
-                    settled=summary.get("Status") not in _SETTLING)
+                    untouched=(last_modified is not None
+                               and epoch(summary.get("CreationTime")) == last_modified))
                 description = remembered.description
                 observed[f"{domain_name}/{name}"] = ObservedProfile(
                     domain_id=domain_id,
@@ -109,10 +108,10 @@ def epoch(stamp: Any) -> float | None:
 
 
 def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified: float | None,
-               describe: Callable[[], dict[str, Any]], settled: bool = True) -> Remembered:
+               describe: Callable[[], dict[str, Any]], untouched: bool = False) -> Remembered:
     """A describe, reused from the cache while the resource's LastModifiedTime holds."""
     if cache is not None:
-        remembered = cache.get(key, last_modified, settled)
+        remembered = cache.get(key, last_modified, untouched)
         if remembered is not None:
             return remembered
     answer = describe()
