@@ -42,18 +42,23 @@ EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key":
 
 
 class AwsGateway:
-    """Hands out cached, instrumented boto3 clients.
+    """Hands out cached, instrumented boto3 clients, safe to share between threads.
 
     `max_attempts` and `retry_mode` go straight to botocore: "standard" retries
     throttling, 5xx and transient connection errors with exponential backoff and jitter;
-    "adaptive" adds client-side rate limiting.
+    "adaptive" (the default) adds client-side rate limiting: after a throttling error
+    the client's sending rate is cut and then grown back (CUBIC), and every call waits
+    for a token of that rate. There is one client per service and region, shared by all
+    the workers of a pass, so the workers share that rate: concurrent actions slow down
+    together when AWS throttles. It is botocore's own, kept by AWS across its SDKs,
+    rather than a token bucket of ours.
     """
 
     def __init__(
         self,
         session_factory: SessionFactory = boto3.session.Session,
         endpoint_url: str | None = None,
-        retry_mode: str = "standard",
+        retry_mode: str = "adaptive",
         max_attempts: int = 5,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
@@ -96,9 +101,11 @@ class AwsGateway:
 
     def total_calls(self, *, mutating_only: bool = False) -> int:
         """Calls counted so far; with mutating_only, those not named Describe/List/Get."""
+        with self._lock:  # workers count calls meanwhile
+            counted = list(self.calls.items())
         return sum(
             count
-            for (_, operation, _), count in self.calls.items()
+            for (_, operation, _), count in counted
             if not mutating_only or not operation.startswith(_READ_PREFIXES)
         )
 

@@ -69,8 +69,11 @@ class ObservedProfile:
     domain_id: str
     name: str
     status: str
-    last_modified: datetime | None
+    last_modified: float | None  # AWS's LastModifiedTime, epoch seconds
     description: Mapping[str, Any]  # describe_user_profile's response
+    # False: the description holds only the fields the operator manages (what it sent, or
+    # recorded in its status store), not a describe's answer (controller.observe.cache).
+    described: bool = True
 
 
 @dataclass(frozen=True)

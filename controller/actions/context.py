@@ -1,8 +1,13 @@
 """What an executor needs while a plan runs: clients, the mount root, and what earlier
-actions of the same plan learned (a new domain's id, a new file system's id)."""
+actions of the same plan learned (a new domain's id, a new file system's id).
+
+Several actions of a pass run at once (controller.loop.action_pool), so what they learn,
+the domain statuses they see and the warnings they leave go through methods that hold
+the context's lock."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +16,7 @@ from typing import Any
 from controller.errors import RequeueAfter
 from controller.gateway import AwsGateway
 from controller.model import MANAGED_TAG, MANAGED_TAG_VALUE
+from controller.observe.cache import DescribeCache
 from controller.plan.types import Ref
 
 MANAGED_TAGS = [{"Key": MANAGED_TAG, "Value": MANAGED_TAG_VALUE}]
@@ -31,24 +37,44 @@ class ExecutionContext:
     warnings: list[str] = field(default_factory=list)
     # When the pass began, on the controller's clock (epoch seconds).
     started_at: float = 0.0
+    # Remembers what creates and updates answered (observe.cache), so that the next
+    # pass need not describe what this one made; None: nothing is remembered.
+    describes: DescribeCache | None = None
     # The revision's desired state and the snapshot workers (controller.snapshots.runner),
     # for the snapshot and restore executors; None where no status table is kept.
     desired: Any = None
     snapshots: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client(self, service: str) -> Any:
         return self.gateway.client(service, self.region)
 
     def learn(self, kind: str, name: str, attribute: str, value: Any) -> None:
-        self.learned[(kind, name, attribute)] = value
+        with self._lock:
+            self.learned[(kind, name, attribute)] = value
+
+    def warn(self, message: str) -> None:
+        """Something done only partly, said once at the end of the pass."""
+        with self._lock:
+            self.warnings.append(message)
+
+    def set_domain_status(self, name: str, status: str) -> None:
+        with self._lock:
+            self.domain_status[name] = status
+
+    def domain_status_of(self, name: str) -> str | None:
+        with self._lock:
+            return self.domain_status.get(name)
 
     def resolve(self, value: Any) -> Any:
         """`value` with every Ref replaced by what an earlier action learned."""
         if isinstance(value, Ref):
             key = (value.kind, value.name, value.attribute)
-            if key not in self.learned:
+            with self._lock:
+                known, found = key in self.learned, self.learned.get(key)
+            if not known:
                 raise RequeueAfter(SETTLE_SECONDS, f"waiting for {value.kind}/{value.name}")
-            return self.learned[key]
+            return found
         if isinstance(value, Mapping):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

@@ -36,7 +36,7 @@ def ensure_share_directory(action: Action, ctx: ExecutionContext) -> str:
     result = ensure_directory(mount, params["Path"], int(params["Uid"]), int(params["Gid"]),
                               int(params["Mode"], 8))
     if result.ownership_not_set:
-        ctx.warnings.append(result.ownership_not_set)
+        ctx.warn(result.ownership_not_set)
     verb = "created" if result.created else "corrected"
     return f"{verb} {result.uid}:{result.gid} {result.mode:04o}"
 
@@ -76,7 +76,7 @@ def reown_home(action: Action, ctx: ExecutionContext) -> str:
     if report.mounts:
         left.append(f"{report.mounts} other file system(s) mounted in it")
     if left:
-        ctx.warnings.append(f"{path}: re-owned for {params['Profile']}; left as they are: "
+        ctx.warn(f"{path}: re-owned for {params['Profile']}; left as they are: "
                             + "; ".join(left))
     return (f"re-owned {report.reowned} entries from uid {previous[0]} to "
             f"{new[0]}:{new[1]}" + (f"; left {'; '.join(left)}" if left else ""))

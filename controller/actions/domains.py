@@ -33,12 +33,12 @@ def create_domain(action: Action, ctx: ExecutionContext) -> str:
         outcome = f"adopted {domain_id}"
     ctx.learn(Kind.DOMAIN, action.key.name, "DomainId", domain_id)
     status = sagemaker.describe_domain(DomainId=domain_id).get("Status", "Unknown")
-    ctx.domain_status[action.key.name] = status
+    ctx.set_domain_status(action.key.name, status)
     return f"{outcome} ({status})"
 
 
 def update_domain(action: Action, ctx: ExecutionContext) -> str:
-    status = ctx.domain_status.get(action.key.name)
+    status = ctx.domain_status_of(action.key.name)
     if status in WAIT_STATES:
         raise RequeueAfter(SETTLE_SECONDS, f"domain is {status}")
     request = ctx.resolve(dict(action.params))
@@ -48,7 +48,7 @@ def update_domain(action: Action, ctx: ExecutionContext) -> str:
         if error_code(error) in ("ResourceInUse", "ResourceInUseException"):
             raise RequeueAfter(SETTLE_SECONDS, "domain is busy (ResourceInUse)") from error
         raise classify(error) from error
-    ctx.domain_status[action.key.name] = "Updating"
+    ctx.set_domain_status(action.key.name, "Updating")
     return f"updated {request['DomainId']}"
 
 

@@ -63,7 +63,7 @@ def promote_replica(action: Action, ctx: ExecutionContext) -> str:
                                            "replication configuration is being deleted)")
     found = _lost_and_found(ctx, replica)
     if found:
-        ctx.warnings.append(f"EFS wrote {', '.join(found)} at the root of {replica} while "
+        ctx.warn(f"EFS wrote {', '.join(found)} at the root of {replica} while "
                             "promoting it: look there")
     local = params.get("DeletionMode") == "LOCAL_CONFIGURATION_ONLY"
     return f"promoted {replica} (writable)" + (

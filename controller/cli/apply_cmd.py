@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from controller.cli import plan_cmd
 from controller.cli.common import (
     add_common_options,
+    add_execution_options,
     add_status_option,
     build_reconciler,
     load_or_report,
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_options(parser)
     add_status_option(parser)
+    add_execution_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="only show the plan")
     parser.add_argument("--log-format", choices=("json", "console"), default="console",
                         help="log lines on stderr; default: %(default)s")

@@ -42,8 +42,25 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
              "$AWS_ENDPOINT_URL, else the real AWS endpoints")
     parser.add_argument(
         "--max-attempts", type=int, default=5, metavar="N",
-        help="botocore's attempts per AWS call, retries included (standard retry mode); "
-             "default: %(default)s")
+        help="botocore's attempts per AWS call, retries included (adaptive retry mode: "
+             "backoff, and a sending rate cut after throttling); default: %(default)s")
+
+
+def add_execution_options(parser: argparse.ArgumentParser) -> None:
+    """How a pass executes its plan (apply, run)."""
+    parser.add_argument(
+        "--max-concurrent-actions", type=_positive, default=8, metavar="N",
+        help="run up to N independent actions of a pass at once (like controller-runtime's "
+             "MaxConcurrentReconciles), in dependency order: file systems, then mount "
+             "targets, then domains, then each domain's profiles; one resource is never "
+             "handled twice at once; 1 runs them one after the other; default: %(default)s")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def load_or_report(path: str) -> DesiredState | None:
@@ -94,4 +111,5 @@ def build_reconciler(args: argparse.Namespace, region: str, clock: Clock,
 
     gateway = AwsGateway(endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
     return make_reconciler(gateway, region, resolve_efs_root(args.efs_root), clock,
-                           with_status, args.status_table)
+                           with_status, args.status_table,
+                           max_concurrent_actions=getattr(args, "max_concurrent_actions", 8))

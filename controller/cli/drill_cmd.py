@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from controller.cli.emulator_options import add_latency_options, describe, latency_model
 from controller.logs import configure
 
 HELP = """\
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the drill's data here (default: a temporary folder)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds each phase may take; default: %(default)s")
+    add_latency_options(parser, default="aws")
     parser.set_defaults(func=run)
 
 
@@ -64,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     _git(repo, "init", "--quiet", "--initial-branch=main")
     _git(repo, "add", ".")
     _git(repo, "commit", "--quiet", "-m", "The estate")
-    drill = Drill(repo, data, timeout=args.timeout, say=_say)
+    drill = Drill(repo, data, timeout=args.timeout, say=_say,
+                  latency_model=latency_model(args))
+    _say(f"emulator speed: {describe(args)}")
     result = drill.run(flip=lambda: _flip(repo))
     print()
     for check in result.checks:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from controller.clock import SystemClock
 from controller.desired import load_desired_state
@@ -59,7 +59,9 @@ class DrillResult:
 
 class Drill:
     def __init__(self, repo: Path, data: Path, timeout: float = 120.0,
-                 say: Callable[[str], None] = print) -> None:
+                 say: Callable[[str], None] = print, latency_model: Any = False) -> None:
+        # False: the emulator's own speed; else AWS's (start_emulator's latency_model)
+        self.latency_model = latency_model
         self.repo = repo
         self.data = data
         self.timeout = timeout
@@ -70,7 +72,8 @@ class Drill:
     def run(self, flip: Callable[[], str], failback: bool = True) -> DrillResult:
         desired = load_desired_state(self.repo / "desired_state")
         result = DrillResult()
-        emulator = start_emulator(self.data / "aws", replication_interval_seconds=0.5)
+        emulator = start_emulator(self.data / "aws", replication_interval_seconds=0.5,
+                                  latency_model=self.latency_model)
         self.emulator = emulator
         threads: list[threading.Thread] = []
         try:
@@ -177,7 +180,8 @@ class Drill:
 
     def _controller(self, emulator: Emulator, region: str) -> Controller:
         clock = SystemClock()
-        gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
+        # throttled calls (with the latency model on) back off and retry, as on AWS
+        gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=5)
         reconciler = make_reconciler(gateway, region, emulator.efs_root, clock,
                                      backoff=Backoff(base_seconds=0.5, max_seconds=5))
         source = GitSource(f"file://{self.repo}", self.data / f"checkout-{region}", "main",

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from controller.cli.demo_cmd import LOCAL_CREDENTIALS
+from controller.cli.emulator_options import add_latency_options, describe, latency_model
 from controller.cli.ports import emulator_port_free
 
 HELP = """\
@@ -27,6 +28,8 @@ Examples:
   studioctl emulator
   studioctl emulator --port 5000 --data-dir .local/aws --prepare desired_state/
   studioctl emulator --transition-seconds 2 --replication-interval 5
+  studioctl emulator --latency-model aws            # AWS's latencies and rate limits
+  studioctl emulator --latency-model aws --latency-scale 0.5 --no-rate-limits
 """
 
 
@@ -70,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds between EFS replication passes; default: %(default)s",
     )
+    add_latency_options(parser, default="off")
     parser.set_defaults(func=run)
 
 
@@ -97,11 +101,13 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
+        speed = latency_model(args)
         emulator = start_emulator(
             Path(args.data_dir).resolve(),
             port=args.port,
             transition_seconds=args.transition_seconds,
             replication_interval_seconds=args.replication_interval,
+            latency_model=speed,
         )
     except (OSError, ValueError) as error:
         print(f"cannot start the emulator on port {args.port}: {error}", file=sys.stderr)
@@ -109,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"AWS emulator   {emulator.endpoint_url}")
         print(f"EFS root       {emulator.efs_root}  (one folder per file system id)")
+        print(f"Latency model  {describe(args)}")
         # Every client needs credentials, even though the emulator accepts any.
         print(f"Use it with    export AWS_ENDPOINT_URL={emulator.endpoint_url} "
               + " ".join(f"{name}={value}" for name, value in LOCAL_CREDENTIALS.items()))

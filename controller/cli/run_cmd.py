@@ -11,7 +11,12 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from structlog.typing import FilteringBoundLogger
 
-from controller.cli.common import add_common_options, add_status_option, build_reconciler
+from controller.cli.common import (
+    add_common_options,
+    add_execution_options,
+    add_status_option,
+    build_reconciler,
+)
 from controller.cli.ports import serve_health
 from controller.clock import SystemClock
 from controller.gateway import AwsGateway
@@ -31,9 +36,9 @@ and keep status in the status table. An invalid revision is refused whole and th
 good one stays in force.
 
 Serves /metrics, /healthz and /readyz on --metrics-address:--metrics-port (loopback
-unless given an address). SIGTERM lets the action in flight finish, then exits 0; the
-next run picks up where this one stopped. Exit 1: it could not start (the metrics port
-in use, no region, AWS unreachable), said in one line on stderr.
+unless given an address). SIGTERM lets the actions in flight finish and starts no new
+one, then exits 0; the next run picks up where this one stopped. Exit 1: it could not
+start (the metrics port in use, no region, AWS unreachable), said in one line on stderr.
 
 Examples:
   studioctl run --desired desired_state/ --region us-east-1
@@ -48,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_options(parser)
     add_status_option(parser)
+    add_execution_options(parser)
     parser.add_argument("--git-branch", default="main", help="default: %(default)s")
     parser.add_argument("--git-subdir", default="",
                         help="folder inside the repository that holds the desired state")

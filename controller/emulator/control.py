@@ -11,6 +11,11 @@ turns the same knobs as the Python API through these:
                                              "operations": [..], "seed": .., "timeout_seconds": ..,
                                              "regions": [..]}
     GET  /_emulator/faults   DELETE /_emulator/faults
+    POST /_emulator/latency                 {"latency": true, "rate_limits": true, "scale": 1.0,
+                                             "jitter": .., "seed": .., "latencies": {pattern: s},
+                                             "rates": {pattern: [capacity, per_second]}}:
+                                            AWS's latencies and rate limits (pacing.py)
+    GET  /_emulator/latency  DELETE /_emulator/latency   (DELETE: the emulator's own speed)
     GET  /_emulator/request-counts          DELETE /_emulator/request-counts
     POST /_emulator/reset                   all state, as Emulator.reset()
     POST /_emulator/replication/sync        one replication pass now
@@ -31,7 +36,7 @@ Emulator's own methods.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
@@ -58,6 +63,18 @@ class Controllable(Protocol):
         regions: Iterable[str] | None = None,
     ) -> None: ...
     def clear_faults(self) -> None: ...
+    def set_latency_model(
+        self,
+        latency: bool = True,
+        rate_limits: bool = True,
+        scale: float = 1.0,
+        jitter: float = 0.2,
+        seed: int = 0,
+        latencies: Mapping[str, float] | None = None,
+        rates: Mapping[str, Iterable[float] | None] | None = None,
+    ) -> None: ...
+    def clear_latency_model(self) -> None: ...
+    def latency_model_snapshot(self) -> dict[str, Any]: ...
     def faults_snapshot(self) -> dict[str, Any]: ...
     def request_counts(self) -> dict[str, int]: ...
     def reset_request_counts(self) -> None: ...
@@ -137,6 +154,20 @@ class ControlApp:
             elif method == "DELETE":
                 emulator.clear_faults()
             return emulator.faults_snapshot()
+        if path == "/latency" and method in ("GET", "POST", "DELETE"):
+            if method == "POST":
+                emulator.set_latency_model(
+                    latency=bool(body.get("latency", True)),
+                    rate_limits=bool(body.get("rate_limits", True)),
+                    scale=float(body.get("scale", 1.0)),
+                    jitter=float(body.get("jitter", 0.2)),
+                    seed=int(body.get("seed", 0)),
+                    latencies=body.get("latencies"),
+                    rates=body.get("rates"),
+                )
+            elif method == "DELETE":
+                emulator.clear_latency_model()
+            return emulator.latency_model_snapshot()
         if path == "/request-counts" and method in ("GET", "DELETE"):
             if method == "DELETE":
                 emulator.reset_request_counts()

@@ -150,17 +150,24 @@ class FaultInjector:
             self.injected[kind] += 1
         if kind == "timeout":
             return Fault(kind, None, plan.timeout_seconds)
-        protocol = request.protocol if request.protocol in THROTTLING else "json"
         if kind == "throttle":
-            status, code, message = THROTTLING[protocol]
-        else:
-            status, code = SERVER_ERRORS[protocol][0 if variant < 0.5 else 1]
-            message = (
-                "We encountered an internal error. Please try again."
-                if status == 500
-                else ("Service is unavailable. Please try again later.")
-            )
+            return Fault(kind, throttling_reply(request.protocol))
+        protocol = request.protocol if request.protocol in THROTTLING else "json"
+        status, code = SERVER_ERRORS[protocol][0 if variant < 0.5 else 1]
+        message = (
+            "We encountered an internal error. Please try again."
+            if status == 500
+            else ("Service is unavailable. Please try again later.")
+        )
         return Fault(kind, error_reply(protocol, code, message, status))
+
+
+def throttling_reply(protocol: str) -> Reply:
+    """What a throttled call is answered, in its protocol's shape (also the latency and
+    rate model's answer when a token bucket is empty: pacing.py)."""
+    protocol = protocol if protocol in THROTTLING else "json"
+    status, code, message = THROTTLING[protocol]
+    return error_reply(protocol, code, message, status)
 
 
 class RequestCounter:

@@ -1,12 +1,13 @@
 """The WSGI application in front of moto: control, counting, faults, extensions, moto.
 
 Each request is recognised once (service, region, operation), counted, possibly
-answered with an injected fault, checked against its service model as AWS checks it
-(validation.py), then offered to the emulator's own service extensions (SageMaker
-Studio, EFS); whatever they do not claim goes to moto untouched. Errors the
-extensions raise become AWS-shaped errors of the caller's protocol; an unexpected crash
-becomes a loud 500 InternalFailure naming the exception, never a silent success.
-This module must not implement any AWS behaviour itself.
+answered with an injected fault, paced as AWS would (latency, or a throttle when its
+token bucket is empty: pacing.py, when the model is on), checked against its service
+model as AWS checks it (validation.py), then offered to the emulator's own service
+extensions (SageMaker Studio, EFS); whatever they do not claim goes to moto untouched.
+Errors the extensions raise become AWS-shaped errors of the caller's protocol; an
+unexpected crash becomes a loud 500 InternalFailure naming the exception, never a
+silent success. This module must not implement any AWS behaviour itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from controller.emulator.faults import FaultInjector, RequestCounter
 from controller.emulator.moto_gateway import WsgiApp, client_error_to_aws
+from controller.emulator.pacing import Pacer
 from controller.emulator.protocol import AwsError, AwsRequest, Reply, error_reply, parse_request
 
 CONTROL_PREFIX = "/_emulator/"
@@ -50,6 +52,7 @@ class EmulatorApp:
         control: WsgiApp,
         on_moto_reset: Callable[[], None],
         checks: Sequence[RequestCheck] = (),
+        pacer: Pacer | None = None,
     ):
         self._moto = moto_app
         self._extensions = extensions
@@ -58,6 +61,7 @@ class EmulatorApp:
         self._control = control
         self._on_moto_reset = on_moto_reset
         self._checks = checks
+        self._pacer = pacer
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -77,6 +81,12 @@ class EmulatorApp:
             if fault.reply is None:
                 return _drop_connection(environ, start_response, fault.delay_seconds)
             return _send(fault.reply, start_response)
+        pace = self._pacer.decide(request) if self._pacer is not None else None
+        if pace is not None:
+            # In this request's own thread, holding nothing: calls overlap as on AWS.
+            time.sleep(pace.delay)
+            if pace.refusal is not None:
+                return _send(pace.refusal, start_response)
         for check in self._checks:
             refusal = check.check(request)
             if refusal is not None:

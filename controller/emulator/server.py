@@ -1,9 +1,10 @@
 """Start, control and stop the local AWS emulator: moto plus the project's extensions.
 
 One werkzeug server on loopback, in a background thread of the calling process, serves
-`EmulatorApp` (control endpoints, request counting, fault injection, the check of every
-request against its service model, the SageMaker Studio and EFS extensions, then moto's
-own DomainDispatcherApplication). A daemon
+`EmulatorApp` (control endpoints, request counting, fault injection, the latency and rate
+model when it is on, the check of every request against its service model, the SageMaker
+Studio and EFS extensions, then moto's own DomainDispatcherApplication), one thread per
+connection, so that calls made at once are served at once. A daemon
 thread mirrors replicated EFS folders, another publishes EFS ClientConnections.
 Everything lives in memory except the EFS folders under data_dir/efs. This module must
 not implement AWS behaviour; it wires the pieces together and exposes the Python API the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +36,7 @@ from controller.emulator.efs_store import EfsFolders, EfsStore
 from controller.emulator.faults import FaultInjector, RequestCounter
 from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import DEFAULT_ACCOUNT, MotoGateway
+from controller.emulator.pacing import Pacer, PacingPlan, plan_from
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
 from controller.emulator.s3_uploads import S3MultipartDates
@@ -60,6 +62,7 @@ class Emulator:
         port: int,
         transition_seconds: float,
         replication_interval_seconds: float,
+        latency_model: PacingPlan | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.efs_root = self.data_dir / "efs"
@@ -68,6 +71,11 @@ class Emulator:
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._faults = FaultInjector()
         self._counter = RequestCounter()
+        # Rate limits are per account: the account moto gives the request's credentials.
+        self._pacer = Pacer(lambda request: self._gateway.account_of(
+            request.access_key, request.headers.get("x-moto-account-id")))
+        self._initial_pacing = latency_model
+        self._pacer.set(latency_model)
         self._efs_store = EfsStore(EfsFolders(self.efs_root), clock=lambda: self.config.clock())
         self._replicator = Replicator(self._efs_store, self.config, self._faults.region_down)
         self._model_check = ModelValidator()
@@ -84,6 +92,7 @@ class Emulator:
             ControlApp(self),
             self._reset_state,
             checks=self._checks,
+            pacer=self._pacer,
         )
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=_QuietHandler
@@ -120,6 +129,7 @@ class Emulator:
         """Forget everything: moto's state, the emulator's, the EFS folders, faults, counts."""
         self._faults.clear()
         self._counter.reset()
+        self._pacer.set(self._initial_pacing)
         self.config.update(*self._initial, client_connections_interval_seconds=60.0)
         self._gateway.raw("POST", "/moto-api/reset")
         self._reset_state()
@@ -238,6 +248,31 @@ class Emulator:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    # -- AWS's speed -------------------------------------------------------------------------
+    def set_latency_model(
+        self,
+        latency: bool = True,
+        rate_limits: bool = True,
+        scale: float = 1.0,
+        jitter: float = 0.2,
+        seed: int = 0,
+        latencies: Mapping[str, float] | None = None,
+        rates: Mapping[str, Iterable[float] | None] | None = None,
+    ) -> None:
+        """Answer as slowly as AWS and throttle as AWS would (pacing.py). `latencies`
+        ({"sagemaker:Create*": 0.3}) and `rates` ({"sagemaker:CreateUserProfile":
+        [capacity, per_second]}, None for no limit) override the default tables; `scale`
+        multiplies every latency. Buckets start full."""
+        self._pacer.set(plan_from(latency, rate_limits, scale, jitter, seed, latencies, rates))
+
+    def clear_latency_model(self) -> None:
+        """Back to the emulator's own speed, no rate limits."""
+        self._pacer.set(None)
+
+    def latency_model_snapshot(self) -> dict[str, Any]:
+        """The model in force and how many calls it throttled, by "service:Operation"."""
+        return self._pacer.describe()
+
     def faults_snapshot(self) -> dict[str, Any]:
         return self._faults.describe()
 
@@ -281,13 +316,18 @@ def start_emulator(
     host: str = "127.0.0.1",
     transition_seconds: float = 0.0,
     replication_interval_seconds: float = 1.0,
+    latency_model: bool | PacingPlan = False,
 ) -> Emulator:
-    """Start moto and the extensions on host:port (0 = a free port) and return at once."""
+    """Start moto and the extensions on host:port (0 = a free port) and return at once.
+    `latency_model` True (AWS's latencies and rate limits, pacing.py) or a PacingPlan
+    puts the model on from the start and after every reset."""
     # moto otherwise loads ~1,300 EC2 AMIs per region on every reset (0.2-0.4 s each);
     # nothing the operator does launches instances. Set it to "true" first to keep them.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    plan = latency_model if isinstance(latency_model, PacingPlan) else (
+        PacingPlan() if latency_model else None)
     emulator = Emulator(
-        Path(data_dir), host, port, transition_seconds, replication_interval_seconds
+        Path(data_dir), host, port, transition_seconds, replication_interval_seconds, plan
     )
     emulator._start()
     # moto keeps its state per process, not per server: a new emulator must not see what

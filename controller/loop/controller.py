@@ -3,7 +3,8 @@
 Each tick: fetch the source (at most every poll interval); validate a new revision,
 refusing an invalid one whole and keeping the last good one in force; run a pass when the
 periodic resync is due, a new revision arrived, or a key's backoff has run out. Time
-comes from an injected Clock. stop() lets the action in flight finish, then returns.
+comes from an injected Clock. stop() lets the actions in flight finish, starts no new
+one, then returns.
 
 The leader also runs the preflight (would a failover work now?) when its own interval is
 due, after the pass. With a lease, only the holder runs passes. A replica standing by

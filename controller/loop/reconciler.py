@@ -1,11 +1,14 @@
 """One reconcile pass for a region: observe, plan, execute, record.
 
 Level-triggered: every pass starts from a fresh snapshot, so a pass that was cut short
-(a crash, SIGTERM) is simply finished by the next one. Each action's outcome is handled
-in one place (`_run_action`): success forgets the key's backoff; an expected wait
-requeues it quietly; a terminal error parks it until the desired state changes (no hot
-loop); anything else backs off exponentially. One resource's failure never stops the
-others, except the profiles of a domain that is not there yet, which wait for it.
+(a crash, SIGTERM) is simply finished by the next one. Independent actions of a pass run
+at once on a bounded pool of workers (controller.loop.action_pool, in the order
+controller.plan.ordering gives). Each action's outcome is handled in one place
+(`_run_action`, on whichever worker ran it): success forgets the key's backoff; an
+expected wait requeues it quietly; a terminal error parks it until the desired state
+changes (no hot loop); anything else backs off exponentially. One resource's failure
+never stops the others, except the profiles of a domain that is not there yet, which
+wait for it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from controller.clock import Clock
 from controller.errors import LeaseLost, RequeueAfter, TerminalError
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
+from controller.loop.action_pool import DEFAULT_WORKERS, ActionPool
 from controller.loop.failover import FailoverTracker
 from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
@@ -71,7 +75,8 @@ class PassResult:
 class Reconciler:
     def __init__(self, gateway: AwsGateway, region: str, efs_root: Path | None,
                  queue: WorkQueue, clock: Clock, status: StatusWriter | None = None,
-                 full_refresh_seconds: float = 3600.0) -> None:
+                 full_refresh_seconds: float = 3600.0,
+                 max_concurrent_actions: int = DEFAULT_WORKERS) -> None:
         self.gateway = gateway
         self.region = region
         self.efs_root = efs_root
@@ -89,13 +94,18 @@ class Reconciler:
         self.snapshots = (SnapshotRunner(gateway, region, efs_root, status.store, clock)
                           if status else None)
         self.log = get_logger(region=region)
-        self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
+        # At most this many actions of a pass at once (1: one after the other).
+        self.pool = ActionPool(max_concurrent_actions, name=f"actions-{region}")
+        # key -> revision it failed under; written by workers, one key each (never two
+        # workers on one key), read between passes.
+        self._terminal: dict[ResourceKey, str] = {}
         # When the controller first saw each revision (a failover's recovery time starts
         # at the commit being seen, not at the pass that follows).
         self.revision_seen_at: dict[str, float] = {}
         # Called before each action when replicas elect a leader (raises LeaseLost).
         self.lease_check: Callable[[], None] | None = None
-        # Checked between actions: a stopping controller finishes the one in flight only.
+        # Checked before each action starts: a stopping controller finishes what is in
+        # flight and starts nothing more.
         self.should_stop: Callable[[], bool] = lambda: False
 
     def reconcile(self, desired: DesiredState) -> PassResult:
@@ -114,21 +124,32 @@ class Reconciler:
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
-            started_at=observed.observed_at, desired=desired, snapshots=self.snapshots)
+            started_at=observed.observed_at, desired=desired, snapshots=self.snapshots,
+            describes=self.cache)
         result = PassResult(plan)
         promotions = sum(1 for action in plan.actions if action.name in TAKES_OVER)
-        for action in plan.actions:
+
+        def may_start() -> bool:
             if self.should_stop():
-                result.interrupted = True
-                break
+                return False
             if self.lease_check is not None:
                 self.lease_check()  # LeaseLost: another replica may act now; stop here
-            outcome = self._run_action(action, ctx, desired.revision)
-            result.outcomes.append(outcome)
+            return True
+
+        def finished(action: Action, outcome: ActionOutcome) -> None:
+            nonlocal promotions
             if action.name in TAKES_OVER and outcome.outcome == OK:
                 promotions -= 1
                 if promotions == 0 and self.failover is not None:
-                    self.failover.promoted()  # recorded before the next phase's first step
+                    # Recorded before the next phase's first step starts (ordering.py:
+                    # every later kind waits for the takeover's kinds to finish).
+                    self.failover.promoted()
+
+        execution = self.pool.run(
+            plan.actions, lambda action: self._run_action(action, ctx, desired.revision),
+            may_start, finished)
+        result.outcomes = [o for o in execution.outcomes if o is not None]
+        result.interrupted = execution.interrupted
         result.warnings = list(dict.fromkeys(ctx.warnings))
         result.seconds = time.monotonic() - started
         for kind in Kind:

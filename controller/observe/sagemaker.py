@@ -2,18 +2,20 @@
 
 List calls find what exists (paged, 100 a page); describes are made only for the
 domains and profiles the desired state names, since only their settings can drift
-from it. Reads only; never changes AWS.
+from it, and only when the cache (controller.observe.cache) has nothing current for
+them. A profile's status is the listing's (always fresh). Reads only; never changes AWS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
-from controller.observe.cache import DescribeCache
+from controller.observe.cache import DescribeCache, Remembered
 from controller.observed import ObservedApp, ObservedDomain, ObservedProfile
 
 _PAGE = 100
@@ -34,10 +36,10 @@ def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
     observed: dict[str, ObservedDomain] = {}
     for name in sorted(set(desired.domains) & set(summaries)):
         summary = summaries[name]
-        description = _described(cache, ("domain", region, summary["DomainId"]),
-                                 summary.get("LastModifiedTime"),
+        description = _described(cache, domain_key(region, summary["DomainId"]),
+                                 epoch(summary.get("LastModifiedTime")),
                                  partial(sagemaker.describe_domain,
-                                         DomainId=summary["DomainId"]))
+                                         DomainId=summary["DomainId"])).description
         observed[name] = ObservedDomain(
             domain_id=description["DomainId"],
             name=name,
@@ -69,31 +71,53 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                     if unmanaged is not None:
                         unmanaged.append(f"{domain_name}/{name}")
                     continue
-                description = _described(
-                    cache, ("profile", region, domain_id, name), summary.get("LastModifiedTime"),
+                last_modified = epoch(summary.get("LastModifiedTime"))
+                remembered = _described(
+                    cache, profile_key(region, domain_id, name), last_modified,
                     partial(sagemaker.describe_user_profile, DomainId=domain_id,
-                            UserProfileName=name))
+                            UserProfileName=name),
+                    untouched=(last_modified is not None
+                               and epoch(summary.get("CreationTime")) == last_modified))
+                description = remembered.description
                 observed[f"{domain_name}/{name}"] = ObservedProfile(
                     domain_id=domain_id,
                     name=name,
-                    status=description.get("Status", "Unknown"),
-                    last_modified=summary.get("LastModifiedTime"),
+                    status=summary.get("Status") or description.get("Status", "Unknown"),
+                    last_modified=last_modified,
                     description=description,
+                    described=remembered.complete,
                 )
     return observed
 
 
-def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified: Any,
-               describe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def domain_key(region: str, domain_id: str) -> tuple[str, ...]:
+    return ("domain", region, domain_id)
+
+
+def profile_key(region: str, domain_id: str, name: str) -> tuple[str, ...]:
+    return ("profile", region, domain_id, name)
+
+
+def epoch(stamp: Any) -> float | None:
+    """A LastModifiedTime as epoch seconds (millisecond precision, as AWS keeps them)."""
+    if isinstance(stamp, datetime):
+        return round(stamp.timestamp(), 3)
+    if isinstance(stamp, int | float):
+        return round(float(stamp), 3)
+    return None
+
+
+def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified: float | None,
+               describe: Callable[[], dict[str, Any]], untouched: bool = False) -> Remembered:
     """A describe, reused from the cache while the resource's LastModifiedTime holds."""
     if cache is not None:
-        remembered = cache.get(key, last_modified)
+        remembered = cache.get(key, last_modified, untouched)
         if remembered is not None:
             return remembered
-    description = {k: v for k, v in describe().items() if k != "ResponseMetadata"}
+    answer = describe()
     if cache is not None:
-        cache.put(key, last_modified, description)
-    return description
+        return Remembered(cache.put(key, last_modified, answer), complete=True)
+    return Remembered({k: v for k, v in answer.items() if k != "ResponseMetadata"}, True)
 
 
 def observe_lifecycle_configs(gateway: AwsGateway, desired: DesiredState,
