@@ -48,6 +48,30 @@ class WorkerSettings:
     poll_seconds: float = 5.0
     # A pass follows a worker this long, then lets go (the next pass adopts it).
     follow_seconds: float = 3600.0
+    # Access points the stack made for workers, by file system; others are made here.
+    access_points: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, region: str, text: str) -> WorkerSettings:
+        """From `studioctl run --worker-config`: {"cluster", "subnets", "securityGroups",
+        "bucket", "taskRoleArn", "executionRoleArn", "image", optional "family",
+        "prefix", "accessPoints": {fs id: access point id}}. Raises ValueError."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("the worker configuration is a JSON object")
+        try:
+            return cls(region=region, cluster=str(data["cluster"]),
+                       subnets=tuple(map(str, data["subnets"])),
+                       security_groups=tuple(map(str, data["securityGroups"])),
+                       bucket=str(data["bucket"]), task_role_arn=str(data["taskRoleArn"]),
+                       execution_role_arn=str(data["executionRoleArn"]),
+                       image=str(data["image"]),
+                       family=str(data.get("family", cls.family)),
+                       prefix=str(data.get("prefix", cls.prefix)),
+                       access_points=tuple(sorted(
+                           (str(k), str(v)) for k, v in data.get("accessPoints", {}).items())))
+        except KeyError as missing:
+            raise ValueError(f"the worker configuration lacks {missing}") from missing
 
 
 class WorkerFailed(RuntimeError):
@@ -183,6 +207,9 @@ class WorkerTaskMover:
                    ["taskDefinition"]["taskDefinitionArn"])
 
     def _access_point(self, file_system: str) -> str:
+        given = dict(self.settings.access_points).get(file_system)
+        if given:
+            return given
         efs = self._client("efs")
         # Idempotent on the token: one access point per file system for every worker.
         point = efs.create_access_point(

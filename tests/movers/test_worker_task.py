@@ -5,15 +5,18 @@ ECS and S3 faults change nothing; a task cannot mount a file system of another r
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from controller.gateway import AwsGateway
 from controller.movers import CopyJob, SaveJob, run_job
-from controller.movers.worker_task import WorkerFailed, job_id
+from controller.movers.worker_task import WorkerFailed, WorkerSettings, WorkerTaskMover, job_id
 from tests.movers.conftest import client, make_region
 from tests.movers.test_local_mover import make_tree, shape_of, snapshot_of
 
@@ -165,3 +168,31 @@ def test_a_save_job_reads_a_fenced_old_copy_through_a_read_only_mount(aws, east)
     assert shape_of(aws.efs_root / old / "home") == shape_of(aws.efs_root / active / "home") | {
         "alice/late.txt": shape_of(aws.efs_root / old / "home")["alice/late.txt"]}
     assert os.stat(saved).st_size == len("written after the failover")
+
+
+def test_settings_from_the_run_commands_json_and_the_stacks_access_points(aws, east):
+    source, target = east.file_systems
+    given = client(aws, "efs", "us-east-1").create_access_point(
+        FileSystemId=source, ClientToken="stack-made")["AccessPointId"]
+    text = json.dumps({
+        "cluster": "studio-operator", "subnets": list(east.settings.subnets),
+        "securityGroups": list(east.settings.security_groups), "bucket": east.settings.bucket,
+        "taskRoleArn": east.settings.task_role_arn,
+        "executionRoleArn": east.settings.execution_role_arn, "image": east.settings.image,
+        "accessPoints": {source: given}})
+    settings = WorkerSettings.from_json("us-east-1", text)
+    assert settings.access_points == ((source, given),)
+    with pytest.raises(ValueError, match="lacks 'cluster'"):
+        WorkerSettings.from_json("us-east-1", '{"subnets": []}')
+    fill(aws.efs_root / source)
+    aws.reset_request_counts()
+    mover = WorkerTaskMover(AwsGateway(endpoint_url=aws.endpoint_url),
+                            replace(settings, poll_seconds=0.05))
+    assert run_job(CopyJob(source, target, "working_copy"), None, mover).ok
+    assert counts(aws, "efs:CreateAccessPoint") == {"efs:CreateAccessPoint": 1}, "target only"
+    (task,) = aws.worker_tasks()
+    definition = client(aws, "ecs", "us-east-1").describe_task_definition(
+        taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+    used = {v["name"]: v["efsVolumeConfiguration"]["authorizationConfig"]["accessPointId"]
+            for v in definition["volumes"]}
+    assert used[source] == given
