@@ -55,19 +55,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("snapshot", help="take a snapshot now; list, show or read "
                                    "snapshots", description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_options(parser)
-    parser.add_argument("verb", choices=("create", "list", "show", "cat"))
-    parser.add_argument("id", nargs="?", help="a snapshot id (show, cat)")
-    parser.add_argument("--profile", metavar="DOMAIN/NAME",
-                        help="create: archive this profile's home; list: only its homes")
-    parser.add_argument("--share", metavar="NAME", help="create: archive this share")
-    parser.add_argument("--domain", metavar="NAME",
-                        help="create --share: only this domain's directory of the share")
-    parser.add_argument("--policy", metavar="NAME",
-                        help="create: the SnapshotPolicy it belongs to (bucket, prefix, "
-                             "encryption, retention)")
-    parser.add_argument("--output", choices=("text", "json"), default="text")
-    parser.set_defaults(func=run)
+    # Each verb is a parser of its own, so that its options may come before or after a
+    # snapshot id (one parser with an optional positional id refused `show --desired D
+    # ID`: argparse had already taken the id as absent).
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, summary in (("create", "archive a home or a share now"),
+                          ("list", "list the complete snapshots"),
+                          ("show", "print a snapshot's manifest"),
+                          ("cat", "the verified, decrypted, decompressed tar on stdout")):
+        one = verbs.add_parser(verb, help=summary, description=HELP,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_common_options(one)
+        one.add_argument("--output", choices=("text", "json"), default="text")
+        one.set_defaults(func=run, id=None, profile=None, share=None, domain=None,
+                         policy=None)
+        if verb in ("show", "cat"):
+            one.add_argument("id", help="a snapshot id (`studioctl snapshot list`)")
+        if verb in ("create", "list"):
+            one.add_argument("--profile", metavar="DOMAIN/NAME",
+                             help="create: archive this profile's home; list: only its homes")
+        if verb == "create":
+            one.add_argument("--share", metavar="NAME", help="archive this share")
+            one.add_argument("--domain", metavar="NAME",
+                             help="with --share: only this domain's directory of the share")
+            one.add_argument("--policy", metavar="NAME",
+                             help="the SnapshotPolicy it belongs to (bucket, prefix, "
+                                  "encryption, retention)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,9 +97,6 @@ def run(args: argparse.Namespace) -> int:
             return create(args, desired, region, gateway)
         if args.verb == "list":
             return _list(s3, desired, region, args)
-        if not args.id:
-            print(f"snapshot {args.verb} needs an id", file=sys.stderr)
-            return 1
         policy_name, _, _ = parse_id(args.id)
         policy = desired.snapshot_policies.get(policy_name)
         if policy is None or region not in policy.buckets:

@@ -19,10 +19,30 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 DEFAULT_BUDGET = 96  # descriptors below the roots; fewer when the process limit is low
+
+
+def open_below(root: int, parts: Sequence[str | bytes]) -> int:
+    """The directory `parts` below `root`, opened one component at a time with
+    O_NOFOLLOW (a symlink anywhere on the way fails it); `root` itself when `parts` is
+    empty. The caller closes what is returned unless it is `root`; on OSError nothing
+    is left open."""
+    fd = root
+    try:
+        for part in parts:
+            child = os.open(part, OPEN_DIR, dir_fd=fd)
+            if fd != root:
+                os.close(fd)
+            fd = child
+    except OSError:
+        if fd != root:
+            os.close(fd)
+        raise
+    return fd
 
 
 class Moved(Exception):

@@ -37,7 +37,8 @@ from typing import TypeVar
 
 from controller.escaping import escape
 from controller.fs.copy import xattrs
-from controller.fs.dirstack import DirStack, Identity
+from controller.fs.dirstack import OPEN_DIR as _DIR
+from controller.fs.dirstack import DirStack, Identity, open_below
 from controller.snapshots.acl import ACCESS_XATTR, DEFAULT_XATTR, AclError, acl_xattr
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.tarstream import (
@@ -52,7 +53,6 @@ from controller.snapshots.tarstream import (
     TarReader,
 )
 
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
 MAX_SKIPPED_SHOWN = 200
@@ -345,19 +345,11 @@ class Extractor:
 def _open_below(root: int, parts: tuple[bytes, ...], entry: Entry) -> int:
     """The directory `parts` below `root`, each component opened without following; the
     root itself when `parts` is empty (the caller closes anything else)."""
-    fd = root
     try:
-        for part in parts:
-            child = os.open(part, _DIR, dir_fd=fd)
-            if fd != root:
-                os.close(fd)
-            fd = child
+        return open_below(root, parts)
     except OSError as error:
-        if fd != root:
-            os.close(fd)
         raise HostileArchive(f"'{shown(entry.name)}': hard link to '{shown(entry.link)}', "
                              "which this restore did not make") from error
-    return fd
 
 
 def apply_root_metadata(root_fd: int, entry: Entry | None, extractor: Extractor) -> None:

@@ -168,3 +168,19 @@ def test_the_help_teaches_and_wrong_options_are_one_line(aws):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "restore: alice:1000 is not a pair of numeric ids (like 500:1000)"]
+
+
+def test_a_snapshot_id_may_follow_the_options():
+    """`snapshot show --desired D ID` was refused ("unrecognized arguments: ID"): one
+    parser with an optional id had taken it as absent before the options."""
+    from controller.cli.main import build_parser
+
+    for verb in ("show", "cat"):
+        before = build_parser().parse_args(["snapshot", verb, "--desired", "d", "--region",
+                                            "us-east-1", "nightly/share/team/x/T"])
+        after = build_parser().parse_args(["snapshot", verb, "nightly/share/team/x/T",
+                                           "--desired", "d"])
+        assert before.id == after.id == "nightly/share/team/x/T"
+        assert (before.desired, before.region) == ("d", "us-east-1")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["snapshot", "show", "--desired", "d"])  # the id is needed

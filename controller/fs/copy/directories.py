@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from controller.fs.copy import xattrs
 from controller.fs.copy.entries import Outcome
-from controller.fs.copy.hardlinks import OPEN_DIR
 from controller.fs.copy.metadata import (
     EntryFailure,
     Options,
@@ -27,6 +26,7 @@ from controller.fs.copy.metadata import (
     owner_or_mode_differs,
 )
 from controller.fs.copy.tally import Tally
+from controller.fs.dirstack import OPEN_DIR
 
 
 @dataclass(eq=False)

@@ -18,12 +18,12 @@ from pathlib import Path
 from controller.fs.copy import medium, xattrs
 from controller.fs.copy.directories import DirNode
 from controller.fs.copy.entries import Outcome
-from controller.fs.copy.hardlinks import OPEN_DIR
 from controller.fs.copy.journal import STATE_DIR, Journal, is_state_folder
 from controller.fs.copy.metadata import Options, describe, read_umask
 from controller.fs.copy.report import CopyReport, Progress
 from controller.fs.copy.tally import Tally
 from controller.fs.copy.walk import ParallelWalk
+from controller.fs.dirstack import OPEN_DIR
 from controller.fs.limits import raise_open_file_limit
 
 

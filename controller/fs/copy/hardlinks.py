@@ -17,8 +17,7 @@ import threading
 from dataclasses import dataclass, field
 
 from controller.fs.copy.entries import Done, EntryFailure, Options, Outcome, install
-
-OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+from controller.fs.dirstack import open_below
 
 
 @dataclass(eq=False)
@@ -105,7 +104,7 @@ def sync_follower(group: LinkGroup, dst_root: int | None, dst_dir: int | None, n
         return Done(Outcome.HARD_LINK, conflict=conflict)
     assert dst_root is not None and dst_dir is not None
     held = group.leader_fd
-    leader_dir = held if held is not None else open_below(dst_root, group.leader_dir)
+    leader_dir = held if held is not None else open_leader_dir(dst_root, group.leader_dir)
     try:
         if dst is None:  # a link is made whole: straight under its final name
             try:
@@ -127,18 +126,10 @@ def sync_follower(group: LinkGroup, dst_root: int | None, dst_dir: int | None, n
     return Done(Outcome.HARD_LINK, conflict=conflict, changed_dir=True)
 
 
-def open_below(root: int, parts: tuple[str, ...]) -> int:
-    """Open a directory below `root` one component at a time, refusing any symlink."""
-    fd = root
+def open_leader_dir(root: int, parts: tuple[str, ...]) -> int:
+    """The directory of a hard link's first name in the target, refusing any symlink."""
     try:
-        for part in parts:
-            child = os.open(part, OPEN_DIR, dir_fd=fd)
-            if fd != root:
-                os.close(fd)
-            fd = child
+        return open_below(root, parts)
     except OSError as error:
-        if fd != root:
-            os.close(fd)
         raise EntryFailure(f"cannot reach the first name of this hard link in the target "
                            f"({error.strerror}); not linked") from error
-    return fd

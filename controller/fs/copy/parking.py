@@ -20,7 +20,7 @@ import resource
 import threading
 
 from controller.fs.copy.directories import DirNode
-from controller.fs.copy.hardlinks import OPEN_DIR
+from controller.fs.dirstack import OPEN_DIR
 
 
 def default_budget() -> int:
