@@ -44,6 +44,9 @@ class ExecutionContext:
     # for the snapshot and restore executors; None where no status table is kept.
     desired: Any = None
     snapshots: Any = None
+    # The engine for data moves whose file systems are not mounted here (a worker task,
+    # controller.movers); None: only what is mounted under efs_root can be moved.
+    worker_mover: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client(self, service: str) -> Any:

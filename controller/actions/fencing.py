@@ -1,7 +1,8 @@
 """Fencing and failback executors (see controller.plan.failback for the order).
 
 StopStudioApps and FenceFileSystem fence an old active region; SaveUnreplicatedWrites
-copies what only its copy holds into a recovery folder on the active copy;
+copies what only its copy holds into a recovery folder on the active copy (through a
+data mover, controller.movers);
 AllowReplicationOverwrite then lets the active region replicate into it. LiftFence and
 EnableOverwriteProtection undo the fence on a copy that is active again. Each is
 idempotent: it reads what is there and changes only what differs. None deletes data.
@@ -14,12 +15,12 @@ from typing import Any
 
 from controller.actions.classify import classify, error_code
 from controller.actions.context import ExecutionContext
-from controller.errors import TerminalError
+from controller.actions.data_moves import move
 from controller.escaping import escape
 from controller.fencing import fence_stamp, with_fence, without_fence
-from controller.fs.salvage import SalvageRefused, save_unreplicated
 from controller.logs import get_logger
 from controller.metrics import COPY_BYTES, COPY_FILES
+from controller.movers import SaveJob, Tick
 from controller.plan.types import Action
 
 # How many saved paths are named in the action's message (all are in the list file).
@@ -59,18 +60,14 @@ def fence_file_system(action: Action, ctx: ExecutionContext) -> str:
 
 def save_unreplicated_writes(action: Action, ctx: ExecutionContext) -> str:
     params = action.params
-    if ctx.efs_root is None:
-        raise TerminalError("NotMounted", "no --efs-root: the copies cannot be compared")
     old, active = params["FileSystemId"], params["ActiveFileSystemId"]
     log = get_logger(region=ctx.region)
-    try:
-        report = save_unreplicated(
-            ctx.efs_root / old, ctx.efs_root / active, params["Folder"],
-            progress=lambda n: log.info("saving_unreplicated", file_system=old, compared=n))
-    except SalvageRefused as error:
-        raise TerminalError("SaveRefused", str(error)) from error
+
+    def progress(tick: Tick) -> None:
+        log.info("saving_unreplicated", file_system=old, compared=tick.files)
+    report = move(SaveJob(old, active, params["Folder"]), ctx, progress)
     where = f"{active}:{report.folder}"
-    COPY_FILES.labels("recovery").inc(len(report.saved))
+    COPY_FILES.labels("recovery").inc(report.files)
     COPY_BYTES.labels("recovery").inc(report.bytes)
     if report.errors:
         shown = "; ".join(escape(error) for error in report.errors[:5])
@@ -89,7 +86,7 @@ def save_unreplicated_writes(action: Action, ctx: ExecutionContext) -> str:
     # The log event above carries the exact names; this message is shown line by line.
     listed = ", ".join(escape(name) for name in names[:NAMED_PATHS])
     more = f" and {len(names) - NAMED_PATHS} more" if len(names) > NAMED_PATHS else ""
-    return f"{report.summary()} on {active}" + (f": {listed}{more}" if names else "")
+    return f"{report.summary} on {active}" + (f": {listed}{more}" if names else "")
 
 
 def allow_replication_overwrite(action: Action, ctx: ExecutionContext) -> str:

@@ -1,8 +1,9 @@
 """Working copy executors (see controller.plan.working_copy).
 
 CreateWorkingCopy makes the file system (CreateFileSystem's executor, idempotent on its
-CreationToken). FillWorkingCopy runs the copy engine from the replica's mount into the
-working copy's, then records when the copy began in a tag, which is what says "filled".
+CreationToken). FillWorkingCopy copies the replica into the working copy through a data
+mover (controller.movers: in process when both are mounted here), then records when the
+copy began in a tag, which is what says "filled".
 AttachWorkingCopy stops the replication into the replica from this side (the replica
 keeps every file) and tags the working copy attached. None deletes anything.
 """
@@ -13,45 +14,39 @@ import time
 
 from controller.actions.classify import classify
 from controller.actions.context import MANAGED_TAGS, SETTLE_SECONDS, ExecutionContext
+from controller.actions.data_moves import move
 from controller.actions.replication import delete_replication, still_replicating
-from controller.errors import RequeueAfter, TerminalError
+from controller.errors import RequeueAfter
+from controller.escaping import escape
 from controller.fencing import ATTACHED_TAG, COPIED_AT_TAG
-from controller.fs.copy import CopyRefused, Progress, copy_tree
 from controller.logs import get_logger
 from controller.metrics import COPY_BYTES, COPY_FILES
+from controller.movers import CopyJob, Tick
 from controller.plan.types import Action
 
 
 def fill_working_copy(action: Action, ctx: ExecutionContext) -> str:
     params = action.params
     replica, working = params["ReplicaId"], params["FileSystemId"]
-    if ctx.efs_root is None:
-        raise TerminalError("NotMounted", "no --efs-root: the replica cannot be copied")
-    for fs_id in (replica, working):
-        if not (ctx.efs_root / fs_id).is_dir():
-            raise RequeueAfter(SETTLE_SECONDS, f"{fs_id} is not mounted at "
-                                               f"{ctx.efs_root / fs_id} yet")
     began = ctx.started_at or time.time()
     log = get_logger(region=ctx.region)
 
-    def progress(tick: Progress) -> None:
+    def progress(tick: Tick) -> None:
         log.info("working_copy_progress", file_system=params["LogicalName"], files=tick.files,
                  bytes=tick.bytes, elapsed_s=round(tick.elapsed, 1))
-    try:
-        report = copy_tree(ctx.efs_root / replica, ctx.efs_root / working, progress=progress)
-    except CopyRefused as error:
-        raise TerminalError("CopyRefused", str(error)) from error
-    COPY_FILES.labels("working_copy").inc(report.files_copied)
-    COPY_BYTES.labels("working_copy").inc(report.bytes_copied)
+    job = CopyJob(replica, working, "active_active" if params.get("Refresh") else "working_copy")
+    report = move(job, ctx, progress)
+    COPY_FILES.labels("working_copy").inc(report.files)
+    COPY_BYTES.labels("working_copy").inc(report.bytes)
     if report.errors:
-        shown = "; ".join(e.line() for e in report.errors[:5])
+        shown = "; ".join(escape(error) for error in report.errors[:5])
         raise RuntimeError(f"{len(report.errors)} entries of {replica} could not be copied "
                            f"into {working} ({shown}); tried again")
     if report.not_kept:
         # EFS holds no extended attributes or ACLs: said once per copy, with examples.
         log.warning("working_copy_metadata_not_kept", file_system=params["LogicalName"],
                     count=len(report.not_kept),
-                    examples=[str(entry) for entry in report.not_kept[:20]])
+                    examples=list(report.not_kept[:20]))
     if report.conflicts:
         log.warning("working_copy_conflicts", file_system=params["LogicalName"],
                     count=len(report.conflicts), paths=list(report.conflicts[:20]),
@@ -62,8 +57,8 @@ def fill_working_copy(action: Action, ctx: ExecutionContext) -> str:
     except Exception as error:
         raise classify(error) from error
     what = "refreshed" if params.get("Refresh") else "filled"
-    return (f"{what} {working} from {replica}: {report.files_copied} files, "
-            f"{report.bytes_copied} bytes copied, {report.up_to_date} already there, "
+    return (f"{what} {working} from {replica}: {report.files} files, "
+            f"{report.bytes} bytes copied, {report.skipped} already there, "
             f"{len(report.conflicts)} newer there kept, in {report.duration_seconds:.1f}s")
 
 

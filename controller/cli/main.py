@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         snapshot_cmd,
         status_cmd,
         validate_cmd,
+        worker_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"studioctl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (validate_cmd, plan_cmd, apply_cmd, run_cmd, status_cmd, preflight_cmd,
-                   snapshot_cmd, restore_cmd, copy_cmd, demo_cmd, drill_cmd, emulator_cmd):
+                   snapshot_cmd, restore_cmd, copy_cmd, worker_cmd, demo_cmd, drill_cmd,
+                   emulator_cmd):
         module.register(subparsers)
     return parser
 

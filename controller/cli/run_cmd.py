@@ -25,6 +25,7 @@ from controller.health import HealthServer
 from controller.logs import configure, get_logger
 from controller.loop.controller import Controller, Timing
 from controller.loop.lease import Lease
+from controller.movers.worker_task import WorkerSettings, WorkerTaskMover
 from controller.preflight.schedule import PreflightSchedule
 from controller.source import open_source
 
@@ -89,6 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "the standby region would work (what `studioctl preflight` "
                              "checks) and exports studio_operator_preflight_check (0: "
                              "never); default: %(default)s")
+    parser.add_argument("--worker-config", default=os.environ.get("STUDIO_OPERATOR_WORKERS"),
+                        metavar="JSON",
+                        help="where data-mover worker tasks run in this region (a JSON "
+                             "object: cluster, subnets, securityGroups, bucket, taskRoleArn, "
+                             "executionRoleArn, image); without it, data is moved only "
+                             "between file systems mounted under --efs-root. Default: "
+                             "$STUDIO_OPERATOR_WORKERS")
     parser.set_defaults(func=run)
 
 
@@ -122,6 +130,13 @@ def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogg
     except (BotoCoreError, ClientError) as error:
         print(f"could not reach {region}: {error}", file=sys.stderr)
         return 1
+    if args.worker_config:
+        try:
+            settings = WorkerSettings.from_json(region, args.worker_config)
+        except ValueError as error:
+            print(f"--worker-config: {error}", file=sys.stderr)
+            return 1
+        reconciler.worker_mover = WorkerTaskMover(reconciler.gateway, settings)
     lease = None
     if args.lease_seconds > 0:
         lease = Lease(reconciler.gateway, region, args.status_table, clock, args.holder_id,

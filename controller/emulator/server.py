@@ -29,6 +29,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from controller.emulator.control import ControlApp
+from controller.emulator.ecs_tasks import EcsTasks
+from controller.emulator.ecs_workers import WorkerLauncher
 from controller.emulator.efs_filesystems import ElasticFileSystem
 from controller.emulator.efs_metrics import ConnectionMetrics
 from controller.emulator.efs_mounts import MountTable
@@ -110,7 +112,11 @@ class Emulator:
         )
         self._quotas = ServiceQuotas(self._gateway)
         self._s3_dates = S3MultipartDates(self._gateway)
-        extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates])
+        self._ecs = EcsTasks(self.config, self._gateway, lambda task: self._workers.launch(task))
+        self._workers = WorkerLauncher(self.config, self._gateway, self._efs_store.folders,
+                                       self._mounts, self.data_dir / "ecs-logs",
+                                       self.endpoint_url, self._ecs.state.lock)
+        extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates, self._ecs])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -136,6 +142,7 @@ class Emulator:
 
     def _reset_state(self) -> None:
         with self._replicator.paused():  # never wipe folders under a running mirror pass
+            self._workers.stop_all(self._ecs.reset())  # no worker outlives its state
             self._studio.reset()
             self._efs_store.reset()
             self._mounts.reset()
@@ -213,6 +220,18 @@ class Emulator:
         ended = self._mounts.unmount(client_id)
         self._metrics.publish_now()
         return ended
+
+    # -- ECS worker tasks --------------------------------------------------------------------
+    def worker_tasks(self) -> list[dict[str, Any]]:
+        """Every task RunTask started since the last reset, as DescribeTasks shows it, with
+        the local process id (`pid`) while it runs."""
+        with self._ecs.state.lock:
+            return [{**task.describe(), "pid": task.pid} for task in self._ecs.tasks_unlocked()]
+
+    def kill_worker_task(self, task_arn: str) -> bool:
+        """Kill the task's process (SIGKILL) as if its container died; False if not running."""
+        return any(self._workers.kill(task) for task in self._ecs.tasks()
+                   if task.arn == task_arn)
 
     def mounts(self) -> list[dict[str, Any]]:
         """The mounts active now: client id, account, region, file system, principal, ..."""
@@ -292,6 +311,7 @@ class Emulator:
         if self._stopped:
             return
         self._stopped = True
+        self._workers.stop_all(self._ecs.tasks())
         self._replicator.stop()
         self._metrics.stop()
         self._server.shutdown()

@@ -33,6 +33,7 @@ from controller.loop.status_writer import StatusWriter
 from controller.loop.workqueue import WorkQueue
 from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
 from controller.model import DesiredState
+from controller.movers import Mover
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
 from controller.observed import ObservedState
@@ -104,6 +105,8 @@ class Reconciler:
         self.revision_seen_at: dict[str, float] = {}
         # Called before each action when replicas elect a leader (raises LeaseLost).
         self.lease_check: Callable[[], None] | None = None
+        # Runs data moves whose file systems are not mounted here (controller.movers).
+        self.worker_mover: Mover | None = None
         # Checked before each action starts: a stopping controller finishes what is in
         # flight and starts nothing more.
         self.should_stop: Callable[[], bool] = lambda: False
@@ -125,7 +128,7 @@ class Reconciler:
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
             started_at=observed.observed_at, desired=desired, snapshots=self.snapshots,
-            describes=self.cache)
+            describes=self.cache, worker_mover=self.worker_mover)
         result = PassResult(plan)
         promotions = sum(1 for action in plan.actions if action.name in TAKES_OVER)
 

@@ -132,6 +132,9 @@ def test_studioctl_starts_and_validates_with_the_schemas_it_ships(installed, tmp
     preflight = _studioctl(installed, tmp_path, "preflight", "--help")
     assert preflight.returncode == 0, preflight.stderr
     assert "standby_controller" in preflight.stdout
+    worker = _studioctl(installed, tmp_path, "worker", "--help")
+    assert worker.returncode == 0, worker.stderr
+    assert "--report" in worker.stdout, "the image runs the data-mover worker task"
     shutil.copytree(EXAMPLE, tmp_path / "desired_state")
     valid = _studioctl(installed, tmp_path, "validate", "desired_state")
     assert valid.returncode == 0, valid.stdout + valid.stderr

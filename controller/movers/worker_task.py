@@ -1,0 +1,227 @@
+"""The worker-task engine: run a job as an ECS Fargate task of the controller's image
+(`studioctl worker`) in the file systems' region, where a task definition mounts them.
+
+A task definition is registered per set of file systems (RunTask cannot override
+volumes), mounting each through an access point the operator makes for the worker, with
+transit encryption and IAM authorization; the source read-only (a fenced old copy lets
+no writer in). A job is named by a digest of its spec: RunTask's startedBy carries it, so
+a controller that restarts finds a worker still running (ListTasks by startedBy) and
+follows it instead of starting a second one. The report comes back through S3. This
+module must not move data itself or decide what to move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from controller.gateway import AwsGateway
+from controller.logs import get_logger
+from controller.movers import carrier
+from controller.movers.jobs import CopyJob, Job, MoverReport, job_to_json
+from controller.movers.local import ProgressSink
+
+CONTAINER = "worker"
+MOUNT_ROOT = "/mnt/efs"
+JOB_TAG, PURPOSE_TAG = "studio-operator/job", "studio-operator/purpose"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Where workers run in one region (infra/cloudformation makes these)."""
+
+    region: str
+    cluster: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    bucket: str
+    task_role_arn: str
+    execution_role_arn: str
+    image: str
+    family: str = "studio-operator-worker"
+    prefix: str = "movers/"
+    poll_seconds: float = 5.0
+    # A pass follows a worker this long, then lets go (the next pass adopts it).
+    follow_seconds: float = 3600.0
+    # Access points the stack made for workers, by file system; others are made here.
+    access_points: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, region: str, text: str) -> WorkerSettings:
+        """From `studioctl run --worker-config`: {"cluster", "subnets", "securityGroups",
+        "bucket", "taskRoleArn", "executionRoleArn", "image", optional "family",
+        "prefix", "accessPoints": {fs id: access point id}}. Raises ValueError."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("the worker configuration is a JSON object")
+        try:
+            return cls(region=region, cluster=str(data["cluster"]),
+                       subnets=tuple(map(str, data["subnets"])),
+                       security_groups=tuple(map(str, data["securityGroups"])),
+                       bucket=str(data["bucket"]), task_role_arn=str(data["taskRoleArn"]),
+                       execution_role_arn=str(data["executionRoleArn"]),
+                       image=str(data["image"]),
+                       family=str(data.get("family", cls.family)),
+                       prefix=str(data.get("prefix", cls.prefix)),
+                       access_points=tuple(sorted(
+                           (str(k), str(v)) for k, v in data.get("accessPoints", {}).items())))
+        except KeyError as missing:
+            raise ValueError(f"the worker configuration lacks {missing}") from missing
+
+
+class WorkerFailed(RuntimeError):
+    """The worker task stopped without finishing the job (retried: a new task is started)."""
+
+
+class WorkerStillRunning(RuntimeError):
+    """Followed for follow_seconds and still running: the next attempt adopts it."""
+
+
+def job_id(job: Job) -> str:
+    return "so-" + hashlib.sha256(job_to_json(job).encode()).hexdigest()[:32]
+
+
+class WorkerTaskMover:
+    name = "worker"
+
+    def __init__(self, gateway: AwsGateway, settings: WorkerSettings,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
+        self.gateway = gateway
+        self.settings = settings
+        self.sleep = sleep
+        self.clock = clock
+        self.log = get_logger(region=settings.region)
+
+    def _client(self, service: str) -> Any:
+        return self.gateway.client(service, self.settings.region)
+
+    def run(self, job: Job, progress: ProgressSink | None = None) -> MoverReport:
+        name = job_id(job)
+        spec = f"s3://{self.settings.bucket}/{self.settings.prefix}jobs/{name}.json"
+        adopted = self._running(name)
+        if adopted is not None:
+            task = adopted
+            self.log.info("worker_adopted", job=name, task=task["taskArn"])
+        else:
+            carrier.write(self.gateway, self.settings.region, spec, job_to_json(job).encode())
+            task = self._start(job, name, spec)
+            self.log.info("worker_started", job=name, task=task["taskArn"], kind=job.kind)
+        stopped = self._follow(task["taskArn"])
+        return self._result(stopped)
+
+    # -- finding, starting, following -----------------------------------------------------
+    def _running(self, name: str) -> dict[str, Any] | None:
+        ecs = self._client("ecs")
+        arns = ecs.list_tasks(cluster=self.settings.cluster, startedBy=name,
+                              desiredStatus="RUNNING")["taskArns"]
+        if not arns:
+            return None
+        tasks = ecs.describe_tasks(cluster=self.settings.cluster, tasks=arns)["tasks"]
+        tasks.sort(key=lambda t: t.get("createdAt", 0))
+        return dict(tasks[0]) if tasks else None
+
+    def _start(self, job: Job, name: str, spec: str) -> dict[str, Any]:
+        definition = self._task_definition(job)
+        report = f"s3://{self.settings.bucket}/{self.settings.prefix}reports/{name}/" \
+                 f"{uuid.uuid4().hex}.json"
+        command = ["worker", "--job", spec, "--report", report, "--efs-root", MOUNT_ROOT]
+        answer = self._client("ecs").run_task(
+            cluster=self.settings.cluster, taskDefinition=definition, launchType="FARGATE",
+            count=1, startedBy=name,
+            # The same token on botocore's retries: a RunTask that reached ECS but whose
+            # answer was lost does not start a second worker.
+            clientToken=uuid.uuid4().hex,
+            tags=[{"key": JOB_TAG, "value": name}, {"key": PURPOSE_TAG, "value": job.purpose}],
+            networkConfiguration={"awsvpcConfiguration": {
+                "subnets": list(self.settings.subnets),
+                "securityGroups": list(self.settings.security_groups),
+                "assignPublicIp": "DISABLED"}},
+            overrides={"containerOverrides": [{"name": CONTAINER, "command": command}]})
+        if answer.get("failures") or not answer.get("tasks"):
+            raise WorkerFailed(f"RunTask started no worker: {answer.get('failures')}")
+        return dict(answer["tasks"][0])
+
+    def _follow(self, task_arn: str) -> dict[str, Any]:
+        deadline = self.clock() + self.settings.follow_seconds
+        ecs = self._client("ecs")
+        while True:
+            found = ecs.describe_tasks(cluster=self.settings.cluster, tasks=[task_arn])["tasks"]
+            if not found:
+                raise WorkerFailed(f"worker task {task_arn} is gone (not described)")
+            if found[0]["lastStatus"] == "STOPPED":
+                return dict(found[0])
+            if self.clock() >= deadline:
+                raise WorkerStillRunning(f"worker task {task_arn} still running; followed "
+                                         "again on the next attempt")
+            self.sleep(self.settings.poll_seconds)
+
+    def _result(self, task: dict[str, Any]) -> MoverReport:
+        codes = [c.get("exitCode") for c in task.get("containers", [])]
+        code = codes[0] if codes else None
+        report_uri = _report_of(task)
+        why = task.get("stoppedReason", "")
+        if code is None:
+            raise WorkerFailed(f"worker task {task['taskArn']} did not run: {why}")
+        if report_uri and carrier.exists(self.gateway, self.settings.region, report_uri):
+            report = MoverReport.from_json(carrier.read(self.gateway, self.settings.region,
+                                                        report_uri))
+            if code == 0 or report.errors:
+                return report  # entry errors are the executor's to judge and say
+        raise WorkerFailed(f"worker task {task['taskArn']} stopped with exit code {code} "
+                           f"({why}) without a report; the job is started again")
+
+    # -- task definitions per set of file systems -----------------------------------------
+    def _task_definition(self, job: Job) -> str:
+        read_only = {job.source_fs if isinstance(job, CopyJob) else job.old_fs}
+        points = {fs: self._access_point(fs) for fs in sorted(job.file_systems)}
+        body = {
+            "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+            "cpu": "1024", "memory": "4096",
+            "taskRoleArn": self.settings.task_role_arn,
+            "executionRoleArn": self.settings.execution_role_arn,
+            "volumes": [{"name": fs, "efsVolumeConfiguration": {
+                "fileSystemId": fs, "transitEncryption": "ENABLED",
+                "authorizationConfig": {"accessPointId": point, "iam": "ENABLED"}}}
+                for fs, point in points.items()],
+            "containerDefinitions": [{
+                "name": CONTAINER, "image": self.settings.image, "essential": True,
+                "command": ["worker", "--help"],
+                "mountPoints": [{"sourceVolume": fs, "containerPath": f"{MOUNT_ROOT}/{fs}",
+                                 "readOnly": fs in read_only} for fs in points]}],
+        }
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        family = f"{self.settings.family}-{digest}"
+        ecs = self._client("ecs")
+        try:
+            return str(ecs.describe_task_definition(taskDefinition=family)
+                       ["taskDefinition"]["taskDefinitionArn"])
+        except ecs.exceptions.ClientException:
+            pass  # not registered yet: the family name is the digest of what it holds
+        return str(ecs.register_task_definition(family=family, **body)
+                   ["taskDefinition"]["taskDefinitionArn"])
+
+    def _access_point(self, file_system: str) -> str:
+        given = dict(self.settings.access_points).get(file_system)
+        if given:
+            return given
+        efs = self._client("efs")
+        # Idempotent on the token: one access point per file system for every worker.
+        point = efs.create_access_point(
+            ClientToken=f"studio-operator-worker-{file_system}", FileSystemId=file_system,
+            RootDirectory={"Path": "/"},
+            Tags=[{"Key": "Name", "Value": f"studio-operator-worker-{file_system}"}])
+        return str(point["AccessPointId"])
+
+
+def _report_of(task: dict[str, Any]) -> str | None:
+    for override in task.get("overrides", {}).get("containerOverrides", []):
+        command = override.get("command") or []
+        if "--report" in command[:-1]:
+            return str(command[command.index("--report") + 1])
+    return None
