@@ -51,7 +51,7 @@ def test_a_csv_of_500_profiles_is_one_valid_revision_with_each_row_a_profile(est
 
 def test_one_bad_row_among_500_is_refused_with_its_line_and_column(estate):
     rows = five_hundred_rows()
-    rows[301] = "user-300,12,1001,team=nlp,ml.t3.medium,120,,\n"  # line 303: header, comment, 300 rows
+    rows[301] = "user-300,12,1001,team=nlp,ml.t3.medium,120,,\n"  # on line 303
     path = with_csv(estate, rows)
     problem = the_problem(estate)
     assert (problem.file, problem.line, problem.column, problem.field) == (
