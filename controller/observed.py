@@ -69,6 +69,8 @@ class ObservedProfile:
     status: str
     last_modified: datetime | None
     description: Mapping[str, Any]  # describe_user_profile's response
+    # The profile's tags (ListTags), read only for profiles the desired state tags.
+    tags: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,11 @@ from controller.actions.nfs_access import (
     create_mount_target,
     create_nfs_security_group,
 )
-from controller.actions.profiles import create_user_profile, update_user_profile
+from controller.actions.profiles import (
+    create_user_profile,
+    tag_user_profile,
+    update_user_profile,
+)
 from controller.actions.replication import (
     delete_orphaned_replication,
     ensure_replication,
@@ -65,6 +69,7 @@ EXECUTORS: dict[str, Executor] = {
     "UpdateDomainNetwork": update_domain_network,
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
+    "TagUserProfile": tag_user_profile,
 }
 
 

@@ -71,7 +71,10 @@ def prepare_estate(endpoint_url: str, desired: DesiredState, efs_root: Path) -> 
 
     lines: list[str] = []
     regions = list(dict.fromkeys(desired.estate.regions))
-    _ensure_roles(client("iam", regions[0]), desired.domains.values(), lines)
+    roles = {d.execution_role for d in desired.domains.values()} | {
+        p.settings.execution_role for p in desired.profiles.values()
+        if p.settings.execution_role}
+    _ensure_roles(client("iam", regions[0]), roles, lines)
     for region_name in regions:
         ec2, efs = client("ec2", region_name), client("efs", region_name)
         region = PreparedRegion(region_name, ec2, efs, lines)
@@ -85,8 +88,9 @@ def prepare_estate(endpoint_url: str, desired: DesiredState, efs_root: Path) -> 
     return lines
 
 
-def _ensure_roles(iam: BaseClient, domains: Iterable[DomainSpec], lines: list[str]) -> None:
-    for role in sorted({d.execution_role for d in domains}):
+def _ensure_roles(iam: BaseClient, roles: Iterable[str], lines: list[str]) -> None:
+    """The domains' and profiles' execution roles."""
+    for role in sorted(set(roles)):
         name = role.rsplit("/", 1)[-1]
         try:
             arn = iam.get_role(RoleName=name)["Role"]["Arn"]

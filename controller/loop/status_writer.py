@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from controller.clock import Clock
 from controller.loop.replication_lag import initial_syncs, replication_lag
@@ -43,7 +44,10 @@ class StatusWriter:
     def record_pass(self, desired: DesiredState, plan: Plan, outcomes: Iterable,  # type: ignore[type-arg]
                     observed: ObservedState) -> None:
         now = self.clock.now()
-        by_key = {o.key: o for o in outcomes}
+        by_key: dict[ResourceKey, Any] = {}
+        for o in outcomes:  # several actions on one resource: the one that did not go well
+            if o.key not in by_key or by_key[o.key].outcome == "ok":
+                by_key[o.key] = o
         not_run = {a.key for a in plan.actions} - set(by_key)
         lags = replication_lag(observed, now)
         syncing = initial_syncs(observed)

@@ -57,7 +57,7 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
     observed: dict[str, ObservedProfile] = {}
     for domain_name in sorted(domains):
         domain_id = domains[domain_name].domain_id
-        wanted = {p.name for p in desired.profiles_of(domain_name)}
+        wanted = {p.name: p for p in desired.profiles_of(domain_name)}
         paginator = sagemaker.get_paginator("list_user_profiles")
         for page in paginator.paginate(DomainIdEquals=domain_id,
                                        PaginationConfig={"PageSize": _PAGE}):
@@ -73,14 +73,37 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                     cache, ("profile", region, domain_id, name), summary.get("LastModifiedTime"),
                     partial(sagemaker.describe_user_profile, DomainId=domain_id,
                             UserProfileName=name))
+                tags = None
+                if wanted[name].settings.tags and description.get("UserProfileArn"):
+                    tags = _tags(cache, ("tags", region, domain_id, name),
+                                 summary.get("LastModifiedTime"), sagemaker,
+                                 description["UserProfileArn"])
                 observed[f"{domain_name}/{name}"] = ObservedProfile(
                     domain_id=domain_id,
                     name=name,
                     status=description.get("Status", "Unknown"),
                     last_modified=summary.get("LastModifiedTime"),
                     description=description,
+                    tags=tags,
                 )
     return observed
+
+
+def _tags(cache: DescribeCache | None, key: tuple[str, ...], last_modified: Any,
+          sagemaker: Any, arn: str) -> dict[str, str]:
+    """A profile's tags, reused like its describe (tag changes do not move a profile's
+    LastModifiedTime, so a tag changed by hand is found at the cache's full refresh, or
+    at once through an event)."""
+    if cache is not None:
+        remembered = cache.get(key, last_modified)
+        if remembered is not None:
+            return dict(remembered)
+    found: dict[str, str] = {}
+    for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
+        found.update({str(t["Key"]): str(t.get("Value", "")) for t in page.get("Tags", [])})
+    if cache is not None:
+        cache.put(key, last_modified, dict(found))
+    return found
 
 
 def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified: Any,

@@ -24,6 +24,7 @@ from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.studio_updates import (
     plan_domain_update,
+    plan_profile_tags,
     plan_profile_update,
     profile_identity_problems,
     unmanaged_profile_notes,
@@ -170,16 +171,23 @@ def _plan_profiles(desired: DesiredState, observed: ObservedState, shapes: Shape
         key = ResourceKey(Kind.USER_PROFILE, observed.region, qualified)
         seen = observed.profiles.get(qualified)
         identity = shapes.profile_identity(profile)
+        tags = dict(profile.settings.tags)
         if seen is None:
             request = {"DomainId": domain_id, "UserProfileName": profile.name,
-                       **identity, "UserSettings": settings}
-            actions.append(Action("CreateUserProfile", Verb.CREATE, key,
-                                  _all_new({**identity, "UserSettings": settings}), request))
+                       **identity, "UserSettings": settings,
+                       **({"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                          if tags else {})}
+            actions.append(Action("CreateUserProfile", Verb.CREATE, key, _all_new(
+                {**identity, "UserSettings": settings, **({"Tags": tags} if tags else {})}),
+                request))
             continue
         shapes.problems.extend(profile_identity_problems(key, identity, seen.description))
         update = plan_profile_update(key, settings, seen.description, domain_id, profile.name)
         if update is not None:
             actions.append(update)
+        tagging = plan_profile_tags(key, tags, seen)
+        if tagging is not None:
+            actions.append(tagging)
 
 
 def _creates_domain(actions: list[Action], domain: str) -> bool:
