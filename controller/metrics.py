@@ -84,3 +84,17 @@ TAKEOVER_AWAITED = Gauge(
     "saw that revision while the region the flag points at has not recorded taking over "
     "(its controller is not acting); 0 otherwise. The old region fences only after the "
     "takeover is recorded.")
+
+SUSPENDED_ACTIONS = Gauge(
+    "studio_operator_suspended_actions",
+    "Changes the last pass did not make because the resource (or the estate) is "
+    "suspended, by resource kind.",
+    ["kind"])
+REMOVAL_HELD = Gauge(
+    "studio_operator_removal_held",
+    "1 while the removal guard holds a prune (it would delete more than "
+    "safety.maxRemovalPercent of the managed profiles and domains) until the desired "
+    "state confirms the revision; 0 otherwise.")
+PRUNE_PENDING = Gauge(
+    "studio_operator_prune_pending",
+    "User profiles and domains the last pass found to prune (held or going ahead).")

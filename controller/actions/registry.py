@@ -29,6 +29,14 @@ from controller.actions.profiles import (
     tag_user_profile,
     update_user_profile,
 )
+from controller.actions.prune import (
+    await_deletion,
+    delete_app,
+    delete_domain,
+    delete_space,
+    delete_user_profile,
+    take_final_snapshot,
+)
 from controller.actions.replication import (
     delete_orphaned_replication,
     ensure_replication,
@@ -70,6 +78,12 @@ EXECUTORS: dict[str, Executor] = {
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
     "TagUserProfile": tag_user_profile,
+    "DeleteApp": delete_app,
+    "DeleteSpace": delete_space,
+    "TakeFinalSnapshot": take_final_snapshot,
+    "DeleteUserProfile": delete_user_profile,
+    "DeleteDomain": delete_domain,
+    "AwaitDeletion": await_deletion,
 }
 
 

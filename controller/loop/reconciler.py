@@ -27,7 +27,7 @@ from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
 from controller.loop.status_writer import StatusWriter
 from controller.loop.workqueue import WorkQueue
-from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
+from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES, SUSPENDED_ACTIONS
 from controller.model import DesiredState
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
@@ -99,8 +99,12 @@ class Reconciler:
         self._release_terminal_keys(desired.revision)
         observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache,
                            now=self.clock.now(),
-                           status_table=self.status.store.table if self.status else DEFAULT_TABLE)
+                           status_table=self.status.store.table if self.status else DEFAULT_TABLE,
+                           managed_keys=self.status.managed_keys(self.region)
+                           if self.status else None)
         observed = self._with_reachability(desired, observed)
+        if self.status is not None:
+            observed = replace(observed, removal_hold=self.status.removal_hold())
         plan = make_plan(desired, observed)
         if self.failover is not None:
             self.failover.on_plan(desired, plan,
@@ -127,11 +131,14 @@ class Reconciler:
         result.seconds = time.monotonic() - started
         for kind in Kind:
             DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
+            SUSPENDED_ACTIONS.labels(kind.value).set(
+                sum(1 for a in plan.suspended if a.key.kind == kind))
         PASSES.labels(result.result).inc()
         PASS_DURATION.observe(result.seconds)
         self.lag.report(observed, self.clock.now())
         if self.status is not None:
             self.status.record_pass(desired, plan, result.outcomes, observed)
+            self.status.record_removals(desired, plan, observed)
         if self.failover is not None and self.status is not None:
             promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
                 o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)

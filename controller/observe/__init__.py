@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from controller.fencing import (
     LOST_AND_FOUND_PREFIX,
@@ -25,6 +26,7 @@ from controller.observe.efs import read_remote, replica_ids
 from controller.observe.filesystems import observe_share_directory, previous_ids
 from controller.observe.nfs_access import observe_nfs_access
 from controller.observe.references import resolve_references
+from controller.observe.removals import observe_removals
 from controller.observe.sagemaker import (
     apps_of,
     observe_domains,
@@ -47,14 +49,16 @@ from controller.status.store import DEFAULT_TABLE
 
 def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             efs_root: Path | None, cache: DescribeCache | None = None,
-            now: float | None = None, status_table: str = DEFAULT_TABLE) -> ObservedState:
+            now: float | None = None, status_table: str = DEFAULT_TABLE,
+            managed_keys: frozenset[str] | None = None) -> ObservedState:
     """One snapshot; with a cache, unchanged domains and profiles are not described.
 
     A standby region of an active-passive estate holds no domains until a failover, so
     only its file systems are looked at (for the replica's lag), not SageMaker, the
     share directories or the other region. `status_table` names the status tables (the
     same in both regions): a standby with an old copy reads the active one's failover
-    record from it.
+    record from it. `managed_keys` are the resources the status store remembers the
+    operator managing (controller.observe.removals decides what may be pruned from them).
     """
     acting = (region == desired.estate.active_region
               or desired.estate.mode is Mode.ACTIVE_ACTIVE)
@@ -63,9 +67,12 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
     if not acting:
         return _observe_standby(gateway, desired, region, efs_root, references,
                                 status_table, when)
-    domains = observe_domains(gateway, desired, region, cache)
+    others: dict[str, dict[str, Any]] = {}
+    domains = observe_domains(gateway, desired, region, cache, others)
     unmanaged: list[str] = []
     profiles = observe_profiles(gateway, desired, region, domains, cache, unmanaged)
+    removals = observe_removals(gateway, desired, region, domains, others, unmanaged,
+                                managed_keys, cache)
     directories: dict[tuple[str, str], ObservedDirectory] = {}
     if efs_root is not None:
         for wanted in desired.share_directories():
@@ -90,6 +97,8 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
                                                           references, domains),
         unmanaged_profiles=tuple(sorted(unmanaged)),
         nfs=observe_nfs_access(gateway, desired, region, references),
+        removals=removals,
+        managed_keys=managed_keys,
     )
 
 

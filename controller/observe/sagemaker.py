@@ -22,12 +22,19 @@ RUNNING_APP_STATES = ("InService", "Pending", "Deleting")
 
 
 def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
-                    cache: DescribeCache | None = None) -> dict[str, ObservedDomain]:
+                    cache: DescribeCache | None = None,
+                    others: dict[str, dict[str, Any]] | None = None
+                    ) -> dict[str, ObservedDomain]:
+    """The desired domains the region holds, described (or from the cache). The list
+    summaries of the domains the desired state does not name (Deleting ones included)
+    go to `others`, by name."""
     sagemaker = gateway.client("sagemaker", region)
     summaries: dict[str, dict[str, Any]] = {}
     for page in sagemaker.get_paginator("list_domains").paginate(
             PaginationConfig={"PageSize": _PAGE}):
         for summary in page["Domains"]:
+            if others is not None and summary["DomainName"] not in desired.domains:
+                others.setdefault(summary["DomainName"], summary)
             if summary.get("Status") in ("Deleting", "Delete_Failed"):
                 continue
             summaries.setdefault(summary["DomainName"], summary)

@@ -2,9 +2,11 @@
 
 The region's role follows from Estate.spec.activeRegion: the active region gets the
 whole estate (file systems, share directories, domains, profiles); a standby region in
-active-passive mode holds no domains until a failover makes it active. Nothing is ever
-planned for deletion here: resources absent from the desired state are left alone, and
-share directories are only ever created or corrected, never removed.
+active-passive mode holds no domains until a failover makes it active. Resources the
+operator never managed are left alone, and share directories are only ever created or
+corrected, never removed. What the desired state no longer holds is reported, or with
+prune on deleted (plan.prune, held above a share of the estate by plan.removal_guard);
+suspended resources keep their actions apart, unexecuted (plan.suspend).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from controller.plan.homes import hold_profile_updates, plan_share_directories
 from controller.plan.keys import region_role
 from controller.plan.names import creation_token
 from controller.plan.nfs_access import plan_nfs_access
+from controller.plan.prune import plan_prune
+from controller.plan.removal_guard import apply_guard, check_removals
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.studio_updates import (
@@ -29,6 +33,7 @@ from controller.plan.studio_updates import (
     profile_identity_problems,
     unmanaged_profile_notes,
 )
+from controller.plan.suspend import apply_suspend
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
 from controller.plan.working_copy import plan_working_copies
 
@@ -73,12 +78,24 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     _plan_domains(desired, observed, shapes, actions, notes)
     _plan_profiles(desired, observed, shapes, actions)
     hold_profile_updates(actions)
-    notes.extend(unmanaged_profile_notes(observed.unmanaged_profiles))
+    notes.extend(unmanaged_profile_notes(_not_managed(observed)))
+    removing = plan_prune(desired, observed, actions, shapes.problems, notes)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
-    return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
+    plan = Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
                 tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())))
+    plan = apply_guard(plan, check_removals(desired, observed, removing))
+    return apply_suspend(desired, plan)
+
+
+def _not_managed(observed: ObservedState) -> list[str]:
+    """Profiles the desired state does not name and the operator never managed (those it
+    managed are reported by plan.prune)."""
+    removals = observed.removals
+    return [q for q in observed.unmanaged_profiles
+            if removals is None or q not in removals.profiles
+            or not removals.profiles[q].managed]
 
 
 def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
@@ -91,8 +108,8 @@ def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     problems.extend(ambiguity_problems(desired, observed.references))
     plan_fencing(desired, observed, actions, problems, notes)
     _order(actions)
-    return Plan(observed.region, desired.revision, "standby", tuple(actions),
-                tuple(problems), tuple(notes))
+    return apply_suspend(desired, Plan(observed.region, desired.revision, "standby",
+                                       tuple(actions), tuple(problems), tuple(notes)))
 
 
 def _order(actions: list[Action]) -> None:

@@ -155,6 +155,21 @@ class DynamoStatusStore:
         """Write a record (a dict with "pk") if it changed."""
         return self._write(item)
 
+    def delete_item(self, pk: str) -> bool:
+        """Remove a record (a pruned resource's status, a released hold); True when one
+        was known to exist."""
+        with self._lock:
+            known = self._cache.pop(pk, None) is not None
+        self._client.delete_item(TableName=self.table, Key={"pk": {"S": pk}})
+        return known
+
+    def items_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        """Records whose key starts with `prefix` ("user#", "history#"), as last loaded
+        or written by this store (load() reads the whole table once)."""
+        with self._lock:
+            return [dict(item) for pk, item in sorted(self._cache.items())
+                    if pk.startswith(prefix)]
+
     def _write(self, item: dict[str, Any]) -> bool:
         with self._lock:
             if self._cache.get(item["pk"]) == item:
