@@ -354,3 +354,6 @@ class ObservedState:
     final_snapshots: Mapping[str, str] = field(default_factory=dict)
     # The user table: "domain/profile" -> where its files live (from the status store).
     profile_records: Mapping[str, ProfileRecord] = field(default_factory=dict)
+    # Profiles AWS holds in another incarnation than their record: is the old home still
+    # there? "present", "missing", or "unmounted" (its file system not under --efs-root).
+    recreated_homes: Mapping[str, str] = field(default_factory=dict)

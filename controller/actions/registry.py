@@ -37,6 +37,7 @@ from controller.actions.prune import (
     delete_user_profile,
     take_final_snapshot,
 )
+from controller.actions.recreation import restore_recreated_home
 from controller.actions.replication import (
     delete_orphaned_replication,
     ensure_replication,
@@ -84,6 +85,7 @@ EXECUTORS: dict[str, Executor] = {
     "DeleteUserProfile": delete_user_profile,
     "DeleteDomain": delete_domain,
     "AwaitDeletion": await_deletion,
+    "RestoreRecreatedHome": restore_recreated_home,
 }
 
 

@@ -26,6 +26,7 @@ from controller.loop.failover import FailoverTracker
 from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
 from controller.loop.status_writer import StatusWriter
+from controller.loop.user_table import UserTable
 from controller.loop.workqueue import WorkQueue
 from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES, SUSPENDED_ACTIONS
 from controller.model import DesiredState
@@ -80,6 +81,7 @@ class Reconciler:
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
         self.failover = FailoverTracker(status.store, region, clock) if status else None
+        self.users = UserTable(status.store) if status else None
         # Whether the other region is down, from this controller's passes (it decides how
         # a replica is promoted: controller.loop.reachability).
         self.reachability = RegionReachability(clock)
@@ -101,7 +103,8 @@ class Reconciler:
                            now=self.clock.now(),
                            status_table=self.status.store.table if self.status else DEFAULT_TABLE,
                            managed_keys=self.status.managed_keys(self.region)
-                           if self.status else None)
+                           if self.status else None,
+                           profile_records=self.users.records if self.users else None)
         observed = self._with_reachability(desired, observed)
         if self.status is not None:
             observed = replace(observed, removal_hold=self.status.removal_hold())
@@ -138,7 +141,11 @@ class Reconciler:
         self.lag.report(observed, self.clock.now())
         if self.status is not None:
             self.status.record_pass(desired, plan, result.outcomes, observed)
-            self.status.record_removals(desired, plan, observed)
+            for gone in self.status.record_removals(desired, plan, observed):
+                if self.users is not None:
+                    self.users.forget(gone)
+        if self.users is not None:
+            self.users.after_pass(plan, result.outcomes)
         if self.failover is not None and self.status is not None:
             promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
                 o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)

@@ -140,9 +140,11 @@ class StatusWriter:
         return removal_hold.from_item(found[0] if found else None)
 
     def record_removals(self, desired: DesiredState, plan: Plan,
-                        observed: ObservedState) -> None:
+                        observed: ObservedState) -> list[str]:
         """The removal guard's record, and the status of what left the desired state: with
-        prune off it says so (left as it is); once pruned and gone, its record goes."""
+        prune off it says so (left as it is); once pruned and gone, its record goes.
+        Returns the profiles ("domain/profile") found gone."""
+        gone: list[str] = []
         check = plan.removal
         REMOVAL_HELD.set(1 if check is not None and check.held else 0)
         PRUNE_PENDING.set(len(check.keys) if check is not None else 0)
@@ -154,7 +156,7 @@ class StatusWriter:
             self.store.delete_item(removal_hold.PK)
         removals = observed.removals
         if removals is None:
-            return
+            return gone
         present = {f"UserProfile/{q}" for q, p in removals.profiles.items() if p.status
                    or q in observed.unmanaged_profiles} | {
             f"Domain/{n}" for n in removals.domains}
@@ -165,11 +167,14 @@ class StatusWriter:
             if status.region != plan.region or key in current or status.kind not in (
                     "UserProfile", "Domain"):
                 continue
-            if key not in present:
-                # Pruned (or deleted by someone else) and gone: the operator manages it no
-                # more, so a profile of that name made later is not taken for its own.
+            if desired.estate.prune and _gone(status, present, observed):
+                # Pruned and gone: the operator manages it no more, so a profile of that
+                # name made later is not taken for its own. (With prune off, profiles of a
+                # removed domain are not listed: their records are kept, not judged.)
                 self.store.delete_item(pk)
                 del self.current[pk]
+                if status.kind == "UserProfile":
+                    gone.append(status.name)
                 continue
             message = ("no longer in the desired state; " + (
                 "being pruned" if desired.estate.prune else
@@ -183,10 +188,29 @@ class StatusWriter:
             if updated != status:
                 self.current[pk] = updated
                 self.store.put(updated)
+        return gone
 
     def all_ready(self, desired: DesiredState, region: str) -> bool:
         keys = resource_keys(desired, region)
         return all(_is_ready(self.current.get(f"{k.kind}#{k.name}")) for k in keys)
+
+
+def _gone(status: ResourceStatus, present: set[str], observed: ObservedState) -> bool:
+    """Whether a resource no longer in the desired state is gone from the region, as far
+    as this pass looked (a profile: in a domain it listed, or in a domain that is gone)."""
+    key = f"{status.kind}/{status.name}"
+    if key in present:
+        return False
+    if status.kind == "Domain":
+        return True
+    removals = observed.removals
+    domain = status.name.split("/", 1)[0]
+    listed = domain in observed.domains or (removals is not None and any(
+        d.name == domain and d.domain_id in removals.spaces
+        for d in removals.domains.values()))
+    gone_domain = domain not in observed.domains and (
+        removals is None or domain not in removals.domains)
+    return listed or gone_domain
 
 
 def _ready_status(status: ResourceStatus) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from controller.observe.connections import client_connections
 from controller.observe.efs import read_remote, replica_ids
 from controller.observe.filesystems import observe_share_directory, previous_ids
 from controller.observe.nfs_access import observe_nfs_access
+from controller.observe.old_homes import recreated_homes
 from controller.observe.references import resolve_references
 from controller.observe.removals import observe_removals
 from controller.observe.sagemaker import (
@@ -40,6 +42,7 @@ from controller.observed import (
     ObservedDirectory,
     ObservedDomain,
     ObservedState,
+    ProfileRecord,
     ResolvedReferences,
 )
 from controller.plan.studio_updates import network_change_pending
@@ -50,7 +53,8 @@ from controller.status.store import DEFAULT_TABLE
 def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             efs_root: Path | None, cache: DescribeCache | None = None,
             now: float | None = None, status_table: str = DEFAULT_TABLE,
-            managed_keys: frozenset[str] | None = None) -> ObservedState:
+            managed_keys: frozenset[str] | None = None,
+            profile_records: Mapping[str, ProfileRecord] | None = None) -> ObservedState:
     """One snapshot; with a cache, unchanged domains and profiles are not described.
 
     A standby region of an active-passive estate holds no domains until a failover, so
@@ -58,7 +62,9 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
     share directories or the other region. `status_table` names the status tables (the
     same in both regions): a standby with an old copy reads the active one's failover
     record from it. `managed_keys` are the resources the status store remembers the
-    operator managing (controller.observe.removals decides what may be pruned from them).
+    operator managing (controller.observe.removals decides what may be pruned from them);
+    `profile_records` is the user table (controller.observe.old_homes looks for the old
+    homes of the profiles recreated since).
     """
     acting = (region == desired.estate.active_region
               or desired.estate.mode is Mode.ACTIVE_ACTIVE)
@@ -99,6 +105,9 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
         nfs=observe_nfs_access(gateway, desired, region, references),
         removals=removals,
         managed_keys=managed_keys,
+        profile_records=profile_records or {},
+        recreated_homes=recreated_homes(gateway, region, efs_root, profile_records or {},
+                                        profiles, domains),
     )
 
 

@@ -23,6 +23,7 @@ from controller.plan.keys import region_role
 from controller.plan.names import creation_token
 from controller.plan.nfs_access import plan_nfs_access
 from controller.plan.prune import plan_prune
+from controller.plan.recreation import plan_recreation
 from controller.plan.removal_guard import apply_guard, check_removals
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
@@ -77,6 +78,7 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
     _plan_domains(desired, observed, shapes, actions, notes)
     _plan_profiles(desired, observed, shapes, actions)
+    records = plan_recreation(desired, observed, actions, notes)
     hold_profile_updates(actions)
     notes.extend(unmanaged_profile_notes(_not_managed(observed)))
     removing = plan_prune(desired, observed, actions, shapes.problems, notes)
@@ -84,7 +86,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
     plan = Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
-                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())))
+                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())),
+                records=tuple(records[q] for q in sorted(records)))
     plan = apply_guard(plan, check_removals(desired, observed, removing))
     return apply_suspend(desired, plan)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from controller.observed import RemovalHold
+from controller.observed import ProfileRecord, RemovalHold
 
 
 class Kind(StrEnum):
@@ -138,6 +138,9 @@ class Plan:
     suspended: tuple[Action, ...] = ()
     held: tuple[Action, ...] = ()
     removal: RemovalCheck | None = None
+    # What the user table should hold after this pass, for the profiles whose record is
+    # new or changed and needs no restore first (plan.recreation).
+    records: tuple[ProfileRecord, ...] = ()
 
     @property
     def empty(self) -> bool:
