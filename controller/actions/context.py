@@ -12,6 +12,7 @@ from controller.errors import RequeueAfter
 from controller.gateway import AwsGateway
 from controller.model import MANAGED_TAG, MANAGED_TAG_VALUE
 from controller.plan.types import Ref
+from controller.status.history import HistoryEntry
 
 MANAGED_TAGS = [{"Key": MANAGED_TAG, "Value": MANAGED_TAG_VALUE}]
 # How long to wait before looking again at something AWS is still making.
@@ -31,6 +32,9 @@ class ExecutionContext:
     warnings: list[str] = field(default_factory=list)
     # When the pass began, on the controller's clock (epoch seconds).
     started_at: float = 0.0
+    # What executors add to the history (controller.status.history), with the details
+    # only they know (files, bytes); written after the pass.
+    history: list[HistoryEntry] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         return self.gateway.client(service, self.region)

@@ -23,6 +23,7 @@ from controller.errors import LeaseLost, RequeueAfter, TerminalError
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.failover import FailoverTracker
+from controller.loop.history_recorder import HistoryRecorder
 from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
 from controller.loop.status_writer import StatusWriter
@@ -35,6 +36,7 @@ from controller.observe.cache import DescribeCache
 from controller.observed import ObservedState
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
+from controller.status.history import HistoryLog
 from controller.status.store import DEFAULT_TABLE
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
@@ -80,7 +82,10 @@ class Reconciler:
         self.status = status
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
-        self.failover = FailoverTracker(status.store, region, clock) if status else None
+        self.history = (HistoryRecorder(HistoryLog(status.store), region, clock)
+                        if status else None)
+        self.failover = (FailoverTracker(status.store, region, clock, self.history.record)
+                         if status and self.history else None)
         self.users = UserTable(status.store) if status else None
         # Whether the other region is down, from this controller's passes (it decides how
         # a replica is promoted: controller.loop.reachability).
@@ -144,6 +149,9 @@ class Reconciler:
             for gone in self.status.record_removals(desired, plan, observed):
                 if self.users is not None:
                     self.users.forget(gone)
+        if self.history is not None and self.users is not None:
+            self.history.after_pass(desired, plan, result.outcomes, dict(self.users.records),
+                                    ctx.history)
         if self.users is not None:
             self.users.after_pass(plan, result.outcomes)
         if self.failover is not None and self.status is not None:
@@ -153,7 +161,7 @@ class Reconciler:
             # (a profile still Pending, say) is Ready once a later pass has seen it so,
             # and only then could a user's app start.
             self.failover.after_pass(promoting, bool(plan.actions) or bool(plan.problems),
-                                     self.status.all_ready(desired, self.region))
+                                     self.status.all_ready(desired, self.region), desired)
             self.failover.after_standby_pass(desired, plan, observed)
         self.log.info("pass", revision=desired.revision, result=result.result,
                       actions=len(plan.actions), problems=len(plan.problems),
