@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         drill_cmd,
         emulator_cmd,
         history_cmd,
+        import_cmd,
         plan_cmd,
         run_cmd,
         status_cmd,
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"studioctl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (validate_cmd, plan_cmd, apply_cmd, run_cmd, status_cmd, history_cmd,
-                   copy_cmd, demo_cmd, drill_cmd, emulator_cmd):
+                   import_cmd, copy_cmd, demo_cmd, drill_cmd, emulator_cmd):
         module.register(subparsers)
     return parser
 
