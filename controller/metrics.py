@@ -98,3 +98,17 @@ REMOVAL_HELD = Gauge(
 PRUNE_PENDING = Gauge(
     "studio_operator_prune_pending",
     "User profiles and domains the last pass found to prune (held or going ahead).")
+EVENTS = Counter(
+    "studio_operator_events",
+    "Messages read from the region's event queue, by outcome: enqueued (a key to look at "
+    "again), ignored (about nothing here), malformed (left for the dead-letter queue).",
+    ["outcome"])
+EVENT_QUEUE_UP = Gauge(
+    "studio_operator_event_queue_up",
+    "1 while the region's event queue (EventBridge -> SQS) is read, 0 while it cannot be; "
+    "changes made outside git then wait for the periodic resync.")
+EVENT_PASSES = Counter(
+    "studio_operator_event_passes",
+    "Passes run because of events, by scope: targeted (only the profiles the events named "
+    "were described and acted on) or full.",
+    ["scope"])

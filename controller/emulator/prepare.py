@@ -24,6 +24,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from controller.emulator.prepare_events import ensure_event_queue
 from controller.emulator.prepare_network import (
     PreparedRegion,
     check_exists,
@@ -85,6 +86,7 @@ def prepare_estate(endpoint_url: str, desired: DesiredState, efs_root: Path) -> 
             _ensure_file_system(
                 region, file_system, _domains_using(desired, file_system.name, domains), efs_root
             )
+        ensure_event_queue(client("sqs", region_name), client("events", region_name), lines)
     return lines
 
 

@@ -20,6 +20,7 @@ from controller.actions.context import ExecutionContext
 from controller.actions.registry import execute
 from controller.clock import Clock
 from controller.errors import LeaseLost, RequeueAfter, TerminalError
+from controller.events.keys import EventKey
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.failover import FailoverTracker
@@ -27,9 +28,17 @@ from controller.loop.history_recorder import HistoryRecorder
 from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
 from controller.loop.status_writer import StatusWriter
+from controller.loop.targeted import targeted_plan
 from controller.loop.user_table import UserTable
 from controller.loop.workqueue import WorkQueue
-from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES, SUSPENDED_ACTIONS
+from controller.metrics import (
+    ACTIONS,
+    DRIFTED,
+    EVENT_PASSES,
+    PASS_DURATION,
+    PASSES,
+    SUSPENDED_ACTIONS,
+)
 from controller.model import DesiredState
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
@@ -100,6 +109,10 @@ class Reconciler:
         self.lease_check: Callable[[], None] | None = None
         # Checked between actions: a stopping controller finishes the one in flight only.
         self.should_stop: Callable[[], bool] = lambda: False
+        # The last full pass's observation, and its revision: what a targeted pass (for
+        # what events named) lays its fresh reads over.
+        self.last_observed: ObservedState | None = None
+        self.last_revision = ""
 
     def reconcile(self, desired: DesiredState) -> PassResult:
         started = time.monotonic()
@@ -117,6 +130,53 @@ class Reconciler:
         if self.failover is not None:
             self.failover.on_plan(desired, plan,
                                   self.revision_seen_at.get(desired.revision))
+        result, ctx = self._execute(desired, observed, plan, started)
+        for kind in Kind:
+            DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
+            SUSPENDED_ACTIONS.labels(kind.value).set(
+                sum(1 for a in plan.suspended if a.key.kind == kind))
+        PASSES.labels(result.result).inc()
+        PASS_DURATION.observe(result.seconds)
+        self.lag.report(observed, self.clock.now())
+        if self.status is not None:
+            self.status.record_pass(desired, plan, result.outcomes, observed)
+            for gone in self.status.record_removals(desired, plan, observed):
+                if self.users is not None:
+                    self.users.forget(gone)
+        self._keep_records(desired, plan, result, ctx)
+        if self.failover is not None and self.status is not None:
+            promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
+                o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)
+            # Complete only after a pass found nothing left to do: what this pass made
+            # (a profile still Pending, say) is Ready once a later pass has seen it so,
+            # and only then could a user's app start.
+            self.failover.after_pass(promoting, bool(plan.actions) or bool(plan.problems),
+                                     self.status.all_ready(desired, self.region), desired)
+            self.failover.after_standby_pass(desired, plan, observed)
+        self.last_observed, self.last_revision = observed, desired.revision
+        self._log_pass(desired, result)
+        return result
+
+    def reconcile_keys(self, desired: DesiredState, keys: list[EventKey]) -> PassResult:
+        """A pass for what events named: only those profiles, afresh (loop.targeted); a
+        full pass when the events name anything else."""
+        started = time.monotonic()
+        found = targeted_plan(self, desired, keys)
+        if found is None:
+            EVENT_PASSES.labels("full").inc()
+            return self.reconcile(desired)
+        EVENT_PASSES.labels("targeted").inc()
+        observed, plan = found
+        result, ctx = self._execute(desired, observed, plan, started)
+        if self.status is not None:
+            self.status.record_pass(desired, plan, result.outcomes, observed,
+                                    only={a.key for a in (*plan.actions, *plan.suspended)})
+        self._keep_records(desired, plan, result, ctx)
+        self._log_pass(desired, result, targeted=[str(k) for k in keys])
+        return result
+
+    def _execute(self, desired: DesiredState, observed: ObservedState, plan: Plan,
+                 started: float) -> tuple[PassResult, ExecutionContext]:
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
@@ -137,39 +197,24 @@ class Reconciler:
                     self.failover.promoted()  # recorded before the next phase's first step
         result.warnings = list(dict.fromkeys(ctx.warnings))
         result.seconds = time.monotonic() - started
-        for kind in Kind:
-            DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
-            SUSPENDED_ACTIONS.labels(kind.value).set(
-                sum(1 for a in plan.suspended if a.key.kind == kind))
-        PASSES.labels(result.result).inc()
-        PASS_DURATION.observe(result.seconds)
-        self.lag.report(observed, self.clock.now())
-        if self.status is not None:
-            self.status.record_pass(desired, plan, result.outcomes, observed)
-            for gone in self.status.record_removals(desired, plan, observed):
-                if self.users is not None:
-                    self.users.forget(gone)
+        return result, ctx
+
+    def _keep_records(self, desired: DesiredState, plan: Plan, result: PassResult,
+                      ctx: ExecutionContext) -> None:
+        """The history, then the user table (the history compares with its old records)."""
         if self.history is not None and self.users is not None:
             self.history.after_pass(desired, plan, result.outcomes, dict(self.users.records),
                                     ctx.history)
         if self.users is not None:
             self.users.after_pass(plan, result.outcomes)
-        if self.failover is not None and self.status is not None:
-            promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
-                o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)
-            # Complete only after a pass found nothing left to do: what this pass made
-            # (a profile still Pending, say) is Ready once a later pass has seen it so,
-            # and only then could a user's app start.
-            self.failover.after_pass(promoting, bool(plan.actions) or bool(plan.problems),
-                                     self.status.all_ready(desired, self.region), desired)
-            self.failover.after_standby_pass(desired, plan, observed)
+
+    def _log_pass(self, desired: DesiredState, result: PassResult, **extra: object) -> None:
         self.log.info("pass", revision=desired.revision, result=result.result,
-                      actions=len(plan.actions), problems=len(plan.problems),
+                      actions=len(result.plan.actions), problems=len(result.plan.problems),
                       interrupted=result.interrupted,
-                      duration_s=round(result.seconds, 3))
+                      duration_s=round(result.seconds, 3), **extra)
         for warning in result.warnings:
             self.log.warning("partly_applied", message=warning)
-        return result
 
     def _with_reachability(self, desired: DesiredState, observed: ObservedState) -> ObservedState:
         other = next(r for r in desired.estate.regions if r != self.region)

@@ -45,7 +45,9 @@ class StatusWriter:
         self.current, self.revision = store.load()
 
     def record_pass(self, desired: DesiredState, plan: Plan, outcomes: Iterable,  # type: ignore[type-arg]
-                    observed: ObservedState) -> None:
+                    observed: ObservedState, only: set[ResourceKey] | None = None) -> None:
+        """`only`: a targeted pass's keys, the only ones it looked at (the others keep
+        what was recorded)."""
         now = self.clock.now()
         by_key: dict[ResourceKey, Any] = {}
         for o in outcomes:  # several actions on one resource: the one that did not go well
@@ -63,6 +65,8 @@ class StatusWriter:
         changed: list[ResourceStatus] = []
         ready_counts: Counter[tuple[str, str]] = Counter()
         for key in resource_keys(desired, plan.region):
+            if only is not None and key not in only:
+                continue
             lag = lags.get(key.name) if key.kind == "FileSystem" else None
             threshold = (desired.file_systems[key.name].replication_lag_threshold_seconds
                          if lag is not None else 0)
@@ -125,6 +129,8 @@ class StatusWriter:
             changed.append(status)
             ready_counts[(key.kind, ready.status)] += 1
         self.store.put_many(changed)
+        if only is not None:
+            return  # the counts by kind are a full pass's to say
         RESOURCES_READY.clear()
         for (kind, ready_status), count in ready_counts.items():
             RESOURCES_READY.labels(kind, ready_status).set(count)
