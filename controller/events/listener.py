@@ -5,7 +5,8 @@ It only enqueues keys, and reads only while its replica leads. Messages it read 
 keyed (or found to concern nothing here) are deleted; a message that is no event of the
 rule's kind is left, to reach the queue's dead-letter queue after its receive count.
 When the queue cannot be read (down, denied, deleted) the listener says so once, marks
-the queue down in /metrics and tries again with a growing pause: the periodic resync stays the floor, so nothing is lost but time.
+the queue down in /metrics and tries again with a growing pause: the periodic resync
+stays the floor, so nothing is lost but time.
 """
 
 from __future__ import annotations
