@@ -25,6 +25,12 @@ MAX_RECEIVE_COUNT = 5
 
 def ensure_event_queue(sqs: Any, events: Any, lines: list[str]) -> str:
     """The queue's URL, after making the queue, its DLQ and the rule if missing."""
+    try:
+        url = sqs.get_queue_url(QueueName=QUEUE_NAME)["QueueUrl"]
+        lines.append(f"found event queue {QUEUE_NAME}")
+        return str(url)
+    except sqs.exceptions.QueueDoesNotExist:
+        pass
     dead = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE_NAME,
                             Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     dead_arn = _arn(sqs, dead)
@@ -35,8 +41,8 @@ def ensure_event_queue(sqs: Any, events: Any, lines: list[str]) -> str:
     events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(EVENT_PATTERN), State="ENABLED",
                     Description="SageMaker and EFS API calls, to the operator's event queue")
     events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "event-queue", "Arn": _arn(sqs, url)}])
-    lines.append(f"event queue {QUEUE_NAME} (dead letters: {DEAD_LETTER_QUEUE_NAME}) and "
-                 f"rule {RULE_NAME} ready")
+    lines.append(f"created event queue {QUEUE_NAME} (dead letters: "
+                 f"{DEAD_LETTER_QUEUE_NAME}) and rule {RULE_NAME}")
     return str(url)
 
 
