@@ -122,3 +122,6 @@ EVENT_PASSES = Counter(
     "Passes run because of events, by scope: targeted (only the profiles the events named "
     "were described and acted on) or full.",
     ["scope"])
+# Snapshot and restore metrics live with them; imported here so that every exported
+# name is registered wherever the controller's metrics are.
+import controller.snapshots.metrics  # noqa: E402,F401

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from controller.snapshots.observed import ObservedSnapshots
+
 
 @dataclass(frozen=True)
 class ObservedReplication:
@@ -357,3 +359,5 @@ class ObservedState:
     # Profiles AWS holds in another incarnation than their record: is the old home still
     # there? "present", "missing", or "unmounted" (its file system not under --efs-root).
     recreated_homes: Mapping[str, str] = field(default_factory=dict)
+    # Snapshot policies and restores (None: not looked at, e.g. `studioctl plan`).
+    snapshots: ObservedSnapshots | None = None

@@ -35,6 +35,10 @@ class ExecutionContext:
     # What executors add to the history (controller.status.history), with the details
     # only they know (files, bytes); written after the pass.
     history: list[HistoryEntry] = field(default_factory=list)
+    # The revision's desired state and the snapshot workers (controller.snapshots.runner),
+    # for the snapshot and restore executors; None where no status table is kept.
+    desired: Any = None
+    snapshots: Any = None
 
     def client(self, service: str) -> Any:
         return self.gateway.client(service, self.region)

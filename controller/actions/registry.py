@@ -44,6 +44,12 @@ from controller.actions.replication import (
     promote_replica,
     tag_replica,
 )
+from controller.actions.snapshots import (
+    abort_snapshot_uploads,
+    prune_snapshots,
+    restore_snapshot_action,
+    take_snapshots,
+)
 from controller.actions.working_copies import attach_working_copy, fill_working_copy
 from controller.plan.types import Action
 
@@ -86,6 +92,10 @@ EXECUTORS: dict[str, Executor] = {
     "DeleteDomain": delete_domain,
     "AwaitDeletion": await_deletion,
     "RestoreRecreatedHome": restore_recreated_home,
+    "TakeSnapshots": take_snapshots,
+    "AbortSnapshotUploads": abort_snapshot_uploads,
+    "PruneSnapshots": prune_snapshots,
+    "RestoreSnapshot": restore_snapshot_action,
 }
 
 

@@ -36,6 +36,7 @@ from controller.model import (
     SpaceBackupSpec,
     UserProfileSpec,
 )
+from controller.snapshots.spec import RestoreSpec, SnapshotPolicySpec
 
 SpecT = TypeVar("SpecT")
 _NAME: FieldPath = ("metadata", "name")
@@ -77,6 +78,8 @@ class Specs:
     shares: list[Located[ShareSpec]] = field(default_factory=list)
     domains: list[Located[DomainSpec]] = field(default_factory=list)
     profiles: list[Located[UserProfileSpec]] = field(default_factory=list)
+    snapshot_policies: list[Located[SnapshotPolicySpec]] = field(default_factory=list)
+    restores: list[Located[RestoreSpec]] = field(default_factory=list)
 
 
 def build_specs(documents: list[Document]) -> Specs:
@@ -97,6 +100,14 @@ def build_specs(documents: list[Document]) -> Specs:
         elif kind == "UserProfile":
             specs.profiles.append(Located(kind, _user_profile(name, spec), document,
                                           {"uid": ("spec", "posix", "uid")}))
+        elif kind == "SnapshotPolicy":
+            from controller.desired.snapshot_specs import snapshot_policy
+
+            specs.snapshot_policies.append(Located(kind, snapshot_policy(name, spec), document))
+        elif kind == "Restore":
+            from controller.desired.snapshot_specs import restore
+
+            specs.restores.append(Located(kind, restore(name, spec), document))
     return specs
 
 
@@ -120,6 +131,8 @@ def assemble(specs: Specs, revision: str) -> DesiredState:
         shares=keyed(specs.shares, lambda s: s.name),
         domains=keyed(specs.domains, lambda s: s.name),
         profiles=keyed(specs.profiles, lambda s: s.qualified_name),
+        snapshot_policies=keyed(specs.snapshot_policies, lambda s: s.name),
+        restores=keyed(specs.restores, lambda s: s.name),
         sources=sources,
     )
 

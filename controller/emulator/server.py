@@ -38,6 +38,7 @@ from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import DEFAULT_ACCOUNT, MotoGateway
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
+from controller.emulator.s3_uploads import S3MultipartDates
 from controller.emulator.sagemaker import SageMakerStudio
 from controller.emulator.service_quotas import ServiceQuotas
 from controller.emulator.validation import ModelValidator
@@ -100,7 +101,8 @@ class Emulator:
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
         self._quotas = ServiceQuotas(self._gateway)
-        extensions.extend([self._studio, self._efs, self._quotas])
+        self._s3_dates = S3MultipartDates(self._gateway)
+        extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates])
         self._cloudtrail = CloudTrail(self._gateway,
                                       lambda: self.config.cloudtrail_delay_seconds)
         app.set_trail(self._cloudtrail)
@@ -135,6 +137,7 @@ class Emulator:
             self._mounts.reset()
             self._metrics.reset()
             self._quotas.reset()
+            self._s3_dates.reset()
             self._gateway.forget()
 
     # -- knobs -----------------------------------------------------------------------------

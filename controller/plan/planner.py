@@ -27,6 +27,7 @@ from controller.plan.recreation import plan_recreation
 from controller.plan.removal_guard import apply_guard, check_removals
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
+from controller.plan.snapshots import plan_snapshots
 from controller.plan.studio_updates import (
     plan_domain_update,
     plan_profile_tags,
@@ -82,6 +83,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     hold_profile_updates(actions)
     notes.extend(unmanaged_profile_notes(_not_managed(observed)))
     removing = plan_prune(desired, observed, actions, shapes.problems, notes)
+    if role == "active":
+        plan_snapshots(desired, observed, actions, notes)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))

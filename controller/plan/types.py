@@ -31,13 +31,16 @@ class Kind(StrEnum):
     # Pruning: the apps and spaces of a profile or domain being deleted (plan.prune).
     SPACE = "Space"
     APP = "App"
+    SNAPSHOT_POLICY = "SnapshotPolicy"
+    RESTORE = "Restore"
 
 
 # The order in which kinds are acted on: what a later kind refers to exists first.
 KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET,
                                  Kind.REPLICATION, Kind.FENCE,
                                  Kind.DIRECTORY, Kind.LIFECYCLE_CONFIG, Kind.DOMAIN,
-                                 Kind.USER_PROFILE, Kind.HOME_RESTORE, Kind.SPACE, Kind.APP)
+                                 Kind.USER_PROFILE, Kind.HOME_RESTORE, Kind.SPACE, Kind.APP,
+                                 Kind.SNAPSHOT_POLICY, Kind.RESTORE)
 
 
 # The last step of making a region's copy its own after a failover (promote, or strategy

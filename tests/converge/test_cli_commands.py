@@ -21,7 +21,7 @@ def test_apply_then_status_shows_every_resource_ready_at_the_applied_revision(aw
     desired = prepared(aws, load_desired_state(EXAMPLE))
     assert main(["apply", *_common(aws)]) == 0
     out = capsys.readouterr().out
-    assert f"{REGION}: applied; 20 of 20 action(s) done" in out
+    assert f"{REGION}: applied; 21 of 21 action(s) done" in out  # with the first snapshots
     assert main(["apply", *_common(aws)]) == 0
     assert f"{REGION}: converged; 0 of 0 action(s) done" in capsys.readouterr().out
     assert main(["apply", "--dry-run", *_common(aws)]) == 0
