@@ -1,6 +1,6 @@
-"""Prune's executors: delete one app, space, profile or domain, wait, or take a final
-snapshot. Each does one call and returns; AWS's Deleting states are waited for by
-requeueing (RequeueAfter), never in the pass.
+"""Prune's executors: delete one app, space, profile or domain, or wait (the final
+snapshot is controller.actions.final_snapshot). Each does one call and returns; AWS's
+Deleting states are waited for by requeueing (RequeueAfter), never in the pass.
 
 Only what controller.plan.prune planned reaches here: resources the operator manages
 that the desired state no longer holds, in order. A domain is deleted with its home EFS
@@ -9,7 +9,7 @@ retained (RetentionPolicy Retain): nothing here ever deletes a file system or a 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from controller.actions.classify import classify, error_code
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
@@ -18,14 +18,6 @@ from controller.plan.types import Action
 
 _NOT_FOUND = ("ResourceNotFound", "ResourceNotFoundException")
 _IN_USE = ("ResourceInUse", "ResourceInUseException")
-
-
-class FinalSnapshots(Protocol):
-    """Starts the final snapshot of a profile's home on the controller's workers and
-    records it ("finalsnapshot#<domain>/<profile>"), so the next passes see it Running,
-    then Complete or Failed (observed.final_snapshots)."""
-
-    def start(self, profile: str, sources: list[dict[str, Any]], revision: str) -> str: ...
 
 
 def delete_app(action: Action, ctx: ExecutionContext) -> str:
@@ -51,16 +43,6 @@ def delete_domain(action: Action, ctx: ExecutionContext) -> str:
 def await_deletion(action: Action, ctx: ExecutionContext) -> str:
     raise RequeueAfter(SETTLE_SECONDS, f"{action.params['What']} is {action.params['Status']}; "
                                        "waiting for AWS to finish")
-
-
-def take_final_snapshot(action: Action, ctx: ExecutionContext) -> str:
-    snapshots: FinalSnapshots | None = getattr(ctx, "final_snapshots", None)
-    if snapshots is None:
-        raise TerminalError("NoSnapshots", "a final snapshot needs the controller's snapshot "
-                                           "workers (studioctl run or apply with a status "
-                                           "table); the profile is not deleted without it")
-    return snapshots.start(action.params["Profile"], list(action.params["Sources"]),
-                           ctx.revision)
 
 
 def _delete(ctx: ExecutionContext, operation: str, params: Any, what: str) -> str:

@@ -16,6 +16,7 @@ from controller.actions.fencing import (
     stop_studio_apps,
 )
 from controller.actions.file_systems import create_file_system
+from controller.actions.final_snapshot import take_final_snapshot
 from controller.actions.lifecycle_configs import ensure_lifecycle_config
 from controller.actions.nfs_access import (
     add_mount_target_security_groups,
@@ -35,7 +36,6 @@ from controller.actions.prune import (
     delete_domain,
     delete_space,
     delete_user_profile,
-    take_final_snapshot,
 )
 from controller.actions.recreation import restore_recreated_home
 from controller.actions.replication import (

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from controller.actions.classify import is_expected_failure
 from controller.actions.context import ExecutionContext
+from controller.actions.final_snapshot import final_phases
 from controller.actions.registry import execute
 from controller.clock import Clock
 from controller.errors import LeaseLost, RequeueAfter, TerminalError
@@ -132,6 +133,10 @@ class Reconciler:
             observed = replace(observed, removal_hold=self.status.removal_hold())
         if self.snapshots is not None and desired.estate.active_region == self.region:
             observed = replace(observed, snapshots=self.snapshots.observe(desired))
+        if self.snapshots is not None and observed.removals is not None:
+            pruned = {q: r.created for q, r in observed.profile_records.items()
+                      if q in observed.removals.profiles}
+            observed = replace(observed, final_snapshots=final_phases(self.snapshots, pruned))
         plan = make_plan(desired, observed)
         if self.failover is not None:
             self.failover.on_plan(desired, plan,

@@ -6,8 +6,10 @@ left exactly as they are. Prune on: the operator deletes the profiles and domain
 manages and the desired state no longer holds, one step per pass as AWS finishes each:
 
   1. the profile's apps (its own and its private spaces'): DeleteApp;
-  2. a final snapshot of the profile's home, from the user table's record of where its
-     files live (TakeFinalSnapshot; kept by the snapshot policy's rules);
+  2. a final snapshot of the profile's home folders, from the user table's record of
+     where its files live (TakeFinalSnapshot, run on the snapshot workers; kept by the
+     rules of the SnapshotPolicy that selected the home, else of the first with a bucket
+     here). No policy, or a snapshot that failed FINAL_ATTEMPTS times: not deleted;
   3. its private spaces: DeleteSpace;
   4. the profile: DeleteUserProfile;
   5. a domain, once its profiles are gone: its shared spaces' apps, those spaces, then
@@ -22,19 +24,25 @@ not pruned (reported). The removal guard (plan.removal_guard) may hold the whole
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from controller.model import DesiredState
+from controller.model import DesiredState, ShareScope
 from controller.observed import (
     ObservedApp,
     ObservedRemovals,
     ObservedSpace,
     ObservedState,
+    ProfileRecord,
     RemovedProfile,
 )
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
+from controller.snapshots.manifest import home_source
 
 # App and space states that DeleteApp / DeleteSpace accept; the others are waited for.
 _DELETABLE = ("InService", "Failed", "Update_Failed", "Delete_Failed")
+# A final snapshot that failed this often holds the profile's deletion (a problem).
+FINAL_ATTEMPTS = 3
+GAVE_UP = "GaveUp"
 DELETION_ACTIONS = frozenset({"DeleteApp", "DeleteSpace", "DeleteUserProfile",
                               "DeleteDomain", "TakeFinalSnapshot", "AwaitDeletion"})
 
@@ -53,7 +61,8 @@ def plan_prune(desired: DesiredState, observed: ObservedState, actions: list[Act
     doomed = {q: p for q, p in sorted(removals.profiles.items()) if p.managed}
     keys = {f"UserProfile/{q}" for q in doomed}
     for profile in doomed.values():
-        _next_profile_step(region, observed, removals, profile, actions, notes)
+        _next_profile_step(desired, region, observed, removals, profile, actions, problems,
+                           notes)
     for name, domain in sorted(removals.domains.items()):
         if not domain.managed:
             continue
@@ -70,9 +79,9 @@ def plan_prune(desired: DesiredState, observed: ObservedState, actions: list[Act
     return frozenset(keys)
 
 
-def _next_profile_step(region: str, observed: ObservedState, removals: ObservedRemovals,
-                       profile: RemovedProfile, actions: list[Action],
-                       notes: list[str]) -> None:
+def _next_profile_step(desired: DesiredState, region: str, observed: ObservedState,
+                       removals: ObservedRemovals, profile: RemovedProfile,
+                       actions: list[Action], problems: list[str], notes: list[str]) -> None:
     key = ResourceKey(Kind.USER_PROFILE, region, profile.qualified_name)
     if not profile.status:
         return  # gone already (known only from the status store)
@@ -83,16 +92,29 @@ def _next_profile_step(region: str, observed: ObservedState, removals: ObservedR
         _stop_apps(region, profile.domain, own_apps, actions)
         return
     record = observed.profile_records.get(profile.qualified_name)
-    sources = [{"FileSystem": fs, "FileSystemId": fs_id, "Path": path}
-               for fs, fs_id, path in (record.custom_paths if record else ())]
+    sources = final_snapshot_sources(desired, profile, record)
     snapshot = observed.final_snapshots.get(profile.qualified_name)
     if sources and snapshot != "Complete":
-        if snapshot == "Running":
-            actions.append(_await(key, "final snapshot", "Running"))
-        else:
-            actions.append(Action("TakeFinalSnapshot", Verb.CREATE, key, (Difference(
-                "FinalSnapshot", f"{len(sources)} home folder(s)", snapshot),),
-                {"Profile": profile.qualified_name, "Sources": sources}))
+        if snapshot == "Uploading":
+            actions.append(_await(key, "final snapshot", "Uploading"))
+            return
+        if snapshot == GAVE_UP:
+            problems.append(f"UserProfile/{profile.qualified_name}: not pruned: its final "
+                            f"snapshot failed {FINAL_ATTEMPTS} times (see the controller's "
+                            "log); the profile stays until one succeeds (a new revision "
+                            "tries again)")
+            return
+        policy = final_snapshot_policy(desired, region, profile)
+        if policy is None:
+            problems.append(f"UserProfile/{profile.qualified_name}: not pruned: no "
+                            f"SnapshotPolicy has a bucket in {region} to keep its final "
+                            "snapshot, and a profile is never deleted without one")
+            return
+        actions.append(Action("TakeFinalSnapshot", Verb.CREATE, key, (Difference(
+            "FinalSnapshot", f"{len(sources)} home folder(s)", snapshot),),
+            {"Profile": profile.qualified_name, "Policy": policy,
+             "Bucket": desired.snapshot_policies[policy].buckets[region],
+             "Created": record.created if record else "", "Sources": sources}))
         return
     if not sources:
         notes.append(f"UserProfile/{profile.qualified_name}: no home recorded in the user "
@@ -107,6 +129,34 @@ def _next_profile_step(region: str, observed: ObservedState, removals: ObservedR
     else:
         actions.append(_await(key, "user profile", profile.status,
                               {"DomainId": profile.domain_id, "UserProfileName": profile.name}))
+
+
+def final_snapshot_policy(desired: DesiredState, region: str,
+                          profile: RemovedProfile) -> str | None:
+    """The SnapshotPolicy that keeps a pruned profile's final snapshot (its retention
+    rules apply to it like to the others): the one that selected its home, else the first
+    with a bucket in this region."""
+    usable = [name for name in sorted(desired.snapshot_policies)
+              if region in desired.snapshot_policies[name].buckets]
+    selecting = [name for name in usable if desired.snapshot_policies[name].homes.selects(
+        profile.domain, profile.qualified_name)]
+    return selecting[0] if selecting else (usable[0] if usable else None)
+
+
+def final_snapshot_sources(desired: DesiredState, profile: RemovedProfile,
+                           record: ProfileRecord | None) -> list[dict[str, Any]]:
+    """The pruned profile's home folders, from the user table, as snapshot sources (the
+    same source ids as its scheduled snapshots, so `studioctl restore` finds them)."""
+    sources = []
+    for fs_name, fs_id, path in (record.custom_paths if record else ()):
+        share = next((s.name for s in sorted(desired.shares.values(), key=lambda s: s.name)
+                      if s.scope is ShareScope.USER and s.file_system == fs_name
+                      and s.render(profile.domain, profile.name) == path), fs_name)
+        sources.append({"Source": home_source(profile.domain, profile.name, share),
+                        "Kind": "home", "FileSystem": fs_name, "FileSystemId": fs_id,
+                        "Path": path, "Profile": profile.qualified_name, "Share": share,
+                        "Domain": profile.domain})
+    return sources
 
 
 def _next_domain_step(region: str, removals: ObservedRemovals, name: str, domain_id: str,

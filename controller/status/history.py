@@ -90,3 +90,15 @@ class HistoryLog:
                 self.store.delete_item(str(item["pk"]))
                 removed += 1
         return removed
+
+
+def append_quietly(store: DynamoStatusStore, entries: Iterable[HistoryEntry],
+                   retention_days: int, log: Any) -> None:
+    """For work that ends on a worker thread, after its pass (snapshots, restores): the
+    entry is written there; a failed write is logged, never raised (the work is done)."""
+    entries = list(entries)
+    try:
+        HistoryLog(store, retention_days).append(entries)
+    except Exception as error:
+        log.warning("history_write_failed", entries=len(entries),
+                    error=f"{type(error).__name__}: {error}")
