@@ -113,3 +113,72 @@ def test_a_recreated_profile_whose_old_home_is_gone_is_recorded_with_nothing_to_
     assert not [a for a in result.plan.actions if a.name == "RestoreRecreatedHome"]
     assert rec.users.records["research/bob"].recreated_from == "gone"
     assert os.path.isdir(_home(aws, "research", "bob"))
+
+
+def _run(rec: Reconciler, desired: DesiredState, clock: ManualClock) -> list[str]:
+    """One pass, its restore jobs finished; the names of the actions that went well."""
+    result = rec.reconcile(desired)
+    assert rec.snapshots is not None
+    rec.snapshots.wait(timeout=120)
+    rec.queue.pop_ready()
+    clock.advance(60)
+    return [o.action for o in result.outcomes if o.outcome == "ok"]
+
+
+def test_a_recreated_profile_gets_its_old_files_back_owned_by_its_new_uid_once(
+        aws, tmp_path):
+    desired, rec, clock = _converged(aws, tmp_path)
+    old = _recreate_bob_behind_the_operators_back(aws)
+    os.chown(old / "notebook.ipynb", int(old.name), 1001)
+    (old / "data").mkdir()
+    (old / "data" / "rows.csv").write_text("a,b\n1,2\n")
+    os.chown(old / "data" / "rows.csv", int(old.name), 1001)
+    new = _home(aws, "research", "bob")
+    done = [name for _ in range(4) for name in _run(rec, desired, clock)]
+    assert done.count("RestoreRecreatedHome") == 1, done
+    assert (new / "notebook.ipynb").read_text() == "{\"cells\": []}"
+    assert (new / "data" / "rows.csv").read_text() == "a,b\n1,2\n"
+    assert os.stat(new / "notebook.ipynb").st_uid == int(new.name)
+    assert os.stat(new / "data" / "rows.csv").st_uid == int(new.name)
+    assert (old / "notebook.ipynb").exists(), "the old home is read, never changed"
+    record = rec.users.records["research/bob"]
+    assert record.home_uid == new.name and record.recreated_from.startswith(
+        f"{record.domain_id}/")
+    # Once: the user deletes a restored file; it does not come back.
+    (new / "notebook.ipynb").unlink()
+    assert "RestoreRecreatedHome" not in [n for _ in range(2) for n in _run(rec, desired, clock)]
+    assert not (new / "notebook.ipynb").exists()
+    assert rec.history is not None
+    (entry,) = [e for e in rec.history.log.entries(profile="research/bob")
+                if e.what == "recreation"]
+    assert (entry.result, entry.files, entry.who) == ("restored", 2, desired.revision)
+    assert entry.source == f"{old.parent.name}:/{old.name}"
+
+
+def test_a_domain_recreated_with_its_efs_retained_gets_every_home_back(aws, tmp_path):
+    desired, rec, clock = _converged(aws, tmp_path)
+    sagemaker = _sagemaker(aws)
+    before = _domain(aws, "research")
+    homes = {name: _home(aws, "research", name) for name in ("alice", "bob", "carol")}
+    for name, home in homes.items():
+        (home / "mine.txt").write_text(f"{name}'s work\n")
+    for name in homes:
+        sagemaker.delete_user_profile(DomainId=before["DomainId"], UserProfileName=name)
+    sagemaker.delete_domain(DomainId=before["DomainId"],
+                            RetentionPolicy={"HomeEfsFileSystem": "Retain"})
+    # The operator makes the domain and its profiles again (new ids, new EFS), then
+    # restores each home from the retained one.
+    for _ in range(12):
+        _run(rec, desired, clock)
+        if all(rec.users.records[f"research/{n}"].domain_id != before["DomainId"]
+               for n in homes):
+            break
+    after = _domain(aws, "research")
+    assert after["DomainId"] != before["DomainId"]
+    assert after["HomeEfsFileSystemId"] != before["HomeEfsFileSystemId"]
+    for name in homes:
+        new = _home(aws, "research", name)
+        assert new.parent.name == after["HomeEfsFileSystemId"]
+        assert (new / "mine.txt").read_text() == f"{name}'s work\n"
+        assert rec.users.records[f"research/{name}"].home_efs_id == after[
+            "HomeEfsFileSystemId"]
