@@ -14,6 +14,8 @@ from controller.status.history import HistoryEntry, HistoryLog
 from controller.status.store import DynamoStatusStore
 from tests.converge.helpers import converge, prepared, reconciler
 from tests.converge.test_recreation import _converged, _recreate_bob_behind_the_operators_back
+from tests.example_estate import copy_example
+from tests.snapshots.test_controller import RESTORE, _restore_until_done
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
@@ -36,7 +38,8 @@ def test_a_failover_and_the_failback_are_in_the_history_of_the_region_that_took_
     flipped = replace(desired, estate=replace(desired.estate, active_region=REPLICA),
                       revision="f1ipped")
     converge(reconciler(aws, clock, region=REPLICA), flipped, clock)
-    (entry,) = _history(aws, REPLICA, capsys=capsys)["entries"]
+    (entry,) = [e for e in _history(aws, REPLICA, capsys=capsys)["entries"]
+                if e["what"] != "snapshot"]  # the example's policy snapshots every home
     assert (entry["what"], entry["who"], entry["source"], entry["target"], entry["result"]) == (
         "failover", "f1ipped", PRIMARY, REPLICA, "ok")
     assert entry["seconds"] is not None and entry["seconds"] >= 0
@@ -56,9 +59,9 @@ def test_a_declined_recreation_is_in_the_history_of_that_profile(aws, tmp_path, 
     rec.reconcile(desired)
     entries = _history(aws, PRIMARY, "--profile", "research/bob", capsys=capsys)["entries"]
     assert [(e["what"], e["result"], e["profile"]) for e in entries] == [
-        ("recreation", "declined", "research/bob")]
-    assert _history(aws, PRIMARY, "--profile", "research/alice", capsys=capsys)[
-        "entries"] == []
+        ("snapshot", "ok", "research/bob"), ("recreation", "declined", "research/bob")]
+    assert [e["what"] for e in _history(aws, PRIMARY, "--profile", "research/alice",
+                                        capsys=capsys)["entries"]] == ["snapshot"]
 
 
 def test_since_and_the_text_table(aws, tmp_path, capsys):
@@ -88,3 +91,24 @@ def test_entries_older_than_the_retention_are_removed(aws):
                 HistoryEntry(1_000_000.0 + 40 * 86400, "prune", "new", PRIMARY, "ok")])
     assert log.remove_expired(now=1_000_000.0 + 35 * 86400) == 1
     assert [e.who for e in log.entries()] == ["new"]
+
+
+def test_scheduled_snapshots_and_a_restore_are_in_the_history(aws, tmp_path, capsys):
+    folder = copy_example(tmp_path / "desired")
+    desired = prepared(aws, load_desired_state(folder))
+    clock = ManualClock(1_800_000_000.0)
+    rec = reconciler(aws, clock)
+    converge(rec, desired, clock)  # every home's first snapshot
+    entries = _history(aws, PRIMARY, "--profile", "research/alice", capsys=capsys)["entries"]
+    assert [(e["what"], e["result"], e["who"]) for e in entries] == [
+        ("snapshot", "ok", desired.revision)]
+    assert entries[0]["target"].startswith("s3://studio-snapshots-us-east-1/nightly/home/"
+                                           "research/alice/")
+    (folder / "restore.yaml").write_text(RESTORE)
+    restoring = load_desired_state(folder)
+    assert _restore_until_done(rec, restoring, clock)["phase"] == "Succeeded"
+    (restore,) = [e for e in _history(aws, PRIMARY, "--profile", "analytics/dave",
+                                      capsys=capsys)["entries"] if e["what"] == "restore"]
+    assert (restore["result"], restore["who"]) == ("ok", restoring.revision)
+    assert restore["source"].startswith("home/research/alice/")
+    assert restore["files"] is not None and "Restore/alice-to-dave" in restore["message"]
