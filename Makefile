@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/copy_engine.py
 	$(BIN)/python bench/model_validation.py
 	$(BIN)/python bench/snapshot.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(DATA)

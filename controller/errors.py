@@ -22,9 +22,13 @@ class Problem:
     line: int
     field: str  # a dotted path inside the document, e.g. "spec.profiles[2].uid"
     message: str  # what is wrong and what is allowed
+    # The column (1-based) in a CSV file of profiles; 0 where columns mean nothing (YAML).
+    column: int = 0
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.line and self.column:
+            where += f":{self.column}"
         if self.field:
             return f"{where}: {self.field}: {self.message}"
         return f"{where}: {self.message}"

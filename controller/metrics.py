@@ -95,6 +95,33 @@ PREFLIGHT_CHECKED = Gauge(
     "studio_operator_preflight_last_run_timestamp_seconds",
     "When this controller last finished a preflight (seconds since the epoch).")
 
+SUSPENDED_ACTIONS = Gauge(
+    "studio_operator_suspended_actions",
+    "Changes the last pass did not make because the resource (or the estate) is "
+    "suspended, by resource kind.",
+    ["kind"])
+REMOVAL_HELD = Gauge(
+    "studio_operator_removal_held",
+    "1 while the removal guard holds a prune (it would delete more than "
+    "safety.maxRemovalPercent of the managed profiles and domains) until the desired "
+    "state confirms the revision; 0 otherwise.")
+PRUNE_PENDING = Gauge(
+    "studio_operator_prune_pending",
+    "User profiles and domains the last pass found to prune (held or going ahead).")
+EVENTS = Counter(
+    "studio_operator_events",
+    "Messages read from the region's event queue, by outcome: enqueued (a key to look at "
+    "again), ignored (about nothing here), malformed (left for the dead-letter queue).",
+    ["outcome"])
+EVENT_QUEUE_UP = Gauge(
+    "studio_operator_event_queue_up",
+    "1 while the region's event queue (EventBridge -> SQS) is read, 0 while it cannot be; "
+    "changes made outside git then wait for the periodic resync.")
+EVENT_PASSES = Counter(
+    "studio_operator_event_passes",
+    "Passes run because of events, by scope: targeted (only the profiles the events named "
+    "were described and acted on) or full.",
+    ["scope"])
 # Snapshot and restore metrics live with them; imported here so that every exported
 # name is registered wherever the controller's metrics are.
 import controller.snapshots.metrics  # noqa: E402,F401

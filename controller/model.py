@@ -60,9 +60,12 @@ class SourceLocation:
 
 @dataclass(frozen=True)
 class SafetyLimits:
-    # A revision that would remove more than this share of managed resources is refused
-    # until confirmed (used once pruning exists).
+    # A revision whose prune would delete more than this share of the managed profiles
+    # and domains is held (nothing deleted) until confirmed (controller.plan.prune).
     max_removal_fraction: float = 0.1
+    # The revision whose held deletion the desired state confirms (a prefix of it will
+    # do, as with git's short ids); None: nothing confirmed.
+    confirm_removal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,13 @@ class EstateSpec:
     # The old active region fences itself without waiting for the new one to record its
     # takeover (controller.plan.takeover): for when that region's controller cannot.
     fence_without_takeover: bool = False
+    # Delete what the operator manages and the desired state no longer holds (profiles,
+    # their spaces and apps, domains); off: such resources are only reported.
+    prune: bool = False
+    # Observe and report, change nothing anywhere in the estate.
+    suspend: bool = False
+    # How long the history of restores, failovers, prunes, ... is kept.
+    history_retention_days: int = 365
 
     @property
     def regions(self) -> tuple[str, str]:
@@ -123,6 +133,8 @@ class FileSystemSpec:
     # active-active: the standby region's working copy is refreshed from the replica
     # this often.
     refresh_minutes: int = 60
+    # Observe and report, change nothing about it (controller.plan.suspend).
+    suspend: bool = False
 
     def placement_in(self, region: str) -> FileSystemPlacement | None:
         """How the file system is found in `region`. A replicated file system with no
@@ -147,6 +159,7 @@ class ShareSpec:
     mode: int = 0o700
     # None: the profile's POSIX ids for user shares, the domain default otherwise.
     owner: Posix | None = None
+    suspend: bool = False
 
     def render(self, domain: str, profile: str | None = None) -> str:
         rendered = self.path.replace("{domain}", domain)
@@ -185,6 +198,8 @@ class DomainSpec:
     shares: tuple[str, ...] = ()
     apps: tuple[str, ...] = ("JupyterLab", "CodeEditor")
     space_backup: SpaceBackupSpec = SpaceBackupSpec()
+    # Suspends the domain and every profile in it.
+    suspend: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,26 @@ class SingleSignOnSpec:
 
 
 @dataclass(frozen=True)
+class ProfileSettings:
+    """What large estates set per user, each within what SageMaker allows (the schemas
+    hold the limits: botocore's UserSettings shapes). None: not managed, whatever AWS
+    holds stays."""
+
+    # An IAM role name (resolved in each region's account) or a role ARN.
+    execution_role: str | None = None
+    # The default instance type of the profile's JupyterLab and Code Editor apps.
+    instance_type: str | None = None
+    # Idle shutdown of those apps, in minutes (60 to 525600).
+    idle_shutdown_minutes: int | None = None
+    # Tags the profile carries (key, value), sorted; added, never removed.
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def app_settings(self) -> bool:
+        return self.instance_type is not None or self.idle_shutdown_minutes is not None
+
+
+@dataclass(frozen=True)
 class UserProfileSpec:
     name: str
     domain: str
@@ -204,6 +239,12 @@ class UserProfileSpec:
     shares: tuple[str, ...] = ()
     # Required in an SSO domain, absent in an IAM one (controller.desired checks it).
     sso: SingleSignOnSpec | None = None
+    settings: ProfileSettings = ProfileSettings()
+    suspend: bool = False
+    # When the profile (or its domain) is recreated behind the operator's back, restore
+    # its old home into the new one (controller.plan.recreation). Kept in the desired
+    # state, so the choice survives the recreation.
+    restore_on_recreate: bool = True
 
     @property
     def qualified_name(self) -> str:

@@ -74,6 +74,8 @@ class ObservedProfile:
     # False: the description holds only the fields the operator manages (what it sent, or
     # recorded in its status store), not a describe's answer (controller.observe.cache).
     described: bool = True
+    # The profile's tags (ListTags), read only for profiles the desired state tags.
+    tags: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,102 @@ class ResolvedReferences:
 
 
 @dataclass(frozen=True)
+class ObservedSpace:
+    """A Studio space: a user's private one (owner set) or a shared one of its domain."""
+
+    domain_id: str
+    name: str
+    status: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class RemovedProfile:
+    """A user profile the desired state no longer holds, in a domain of the region."""
+
+    domain: str  # the domain's name
+    domain_id: str
+    name: str
+    status: str
+    # The operator made or held it (its status record, or its managed-by tag): only such
+    # a profile may be pruned. A profile someone else made is reported, never deleted.
+    managed: bool
+    home_uid: str | None = None  # HomeEfsFileSystemUid, when described
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain}/{self.name}"
+
+
+@dataclass(frozen=True)
+class RemovedDomain:
+    name: str
+    domain_id: str
+    status: str
+    managed: bool
+
+
+@dataclass(frozen=True)
+class ObservedRemovals:
+    """What the desired state no longer holds in the region (controller.observe.removals):
+    the profiles and domains, and, where one is to be pruned, the spaces and apps in
+    its way. Apps and spaces are listed only for domains with something to prune."""
+
+    profiles: Mapping[str, RemovedProfile] = field(default_factory=dict)  # "domain/name"
+    domains: Mapping[str, RemovedDomain] = field(default_factory=dict)
+    # Domain id -> its spaces and its apps that are not Deleted (Failed ones included:
+    # they keep a domain from being deleted).
+    spaces: Mapping[str, tuple[ObservedSpace, ...]] = field(default_factory=dict)
+    apps: Mapping[str, tuple[ObservedApp, ...]] = field(default_factory=dict)
+    # Domain name -> its profiles that the operator does not manage (they keep a domain
+    # from being pruned: the operator deletes only what it manages).
+    foreign_profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    """Where one profile's files live, as the operator last saw it InService: the
+    write-ups' user table, kept in the status store (controller.status.user_table).
+
+    An incarnation of a profile is its domain id, its CreationTime and its
+    HomeEfsFileSystemUid: a profile or domain deleted and made again under the same name
+    keeps the name and changes these (controller.plan.recreation).
+    """
+
+    domain: str
+    name: str
+    domain_id: str
+    created: str  # the profile's CreationTime, ISO 8601
+    home_efs_id: str = ""  # the domain's own EFS (HomeEfsFileSystemId)
+    home_uid: str = ""  # the profile's HomeEfsFileSystemUid: its folder there
+    uid: int = 0  # its POSIX ids (CustomPosixUserConfig)
+    gid: int = 0
+    # Its user share directories: (logical file system, file system id, path).
+    custom_paths: tuple[tuple[str, str, str], ...] = ()
+    # The incarnation ("domain id/created") whose home was restored into this one, or
+    # "declined" (restoreOnRecreate false) or "gone" (the old home no longer existed).
+    recreated_from: str = ""
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain}/{self.name}"
+
+    @property
+    def incarnation(self) -> str:
+        return f"{self.domain_id}/{self.created}/{self.home_uid}"
+
+
+@dataclass(frozen=True)
+class RemovalHold:
+    """A deletion held by the removal guard (safety.maxRemovalPercent), as recorded in
+    the status store: the revision that asked for it and what it would delete."""
+
+    revision: str
+    keys: frozenset[str]
+    held_at: float = 0.0
+
+
+@dataclass(frozen=True)
 class ObservedState:
     region: str
     references: ResolvedReferences
@@ -249,5 +347,20 @@ class ObservedState:
     # Fencing: logical file system -> clients EFS reports connected to this region's old
     # copy (ClientConnections); None when the metric could not be read.
     client_connections: Mapping[str, int | None] = field(default_factory=dict)
+    # What the desired state no longer holds (None: not looked at).
+    removals: ObservedRemovals | None = None
+    # Keys ("UserProfile/research/alice", "Domain/research", "Directory/...") the status
+    # store holds for this region: what the operator managed under earlier revisions
+    # (None: no status store, as in `studioctl plan`).
+    managed_keys: frozenset[str] | None = None
+    # The removal guard's record, and the final snapshots of profiles being pruned
+    # ("domain/profile" -> phase: Running, Complete, Failed), from the status store.
+    removal_hold: RemovalHold | None = None
+    final_snapshots: Mapping[str, str] = field(default_factory=dict)
+    # The user table: "domain/profile" -> where its files live (from the status store).
+    profile_records: Mapping[str, ProfileRecord] = field(default_factory=dict)
+    # Profiles AWS holds in another incarnation than their record: is the old home still
+    # there? "present", "missing", or "unmounted" (its file system not under --efs-root).
+    recreated_homes: Mapping[str, str] = field(default_factory=dict)
     # Snapshot policies and restores (None: not looked at, e.g. `studioctl plan`).
     snapshots: ObservedSnapshots | None = None

@@ -18,6 +18,7 @@ from controller.gateway import AwsGateway
 from controller.model import MANAGED_TAG, MANAGED_TAG_VALUE
 from controller.observe.cache import DescribeCache
 from controller.plan.types import Ref
+from controller.status.history import HistoryEntry
 
 MANAGED_TAGS = [{"Key": MANAGED_TAG, "Value": MANAGED_TAG_VALUE}]
 # How long to wait before looking again at something AWS is still making.
@@ -40,6 +41,10 @@ class ExecutionContext:
     # Remembers what creates and updates answered (observe.cache), so that the next
     # pass need not describe what this one made; None: nothing is remembered.
     describes: DescribeCache | None = None
+    # What executors add to the history (controller.status.history), with the details
+    # only they know (files, bytes); written after the pass. (Executors on the pool's
+    # threads only append: list.append is atomic.)
+    history: list[HistoryEntry] = field(default_factory=list)
     # The revision's desired state and the snapshot workers (controller.snapshots.runner),
     # for the snapshot and restore executors; None where no status table is kept.
     desired: Any = None

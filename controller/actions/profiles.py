@@ -1,7 +1,8 @@
 """CreateUserProfile and UpdateUserProfile.
 
 A profile is made only in a domain that is InService; a create that finds the name
-taken counts as done (the next pass compares its settings). Never deletes a profile.
+taken counts as done (the next pass compares its settings). Tags are added, never
+removed. Deleting a profile is prune's (controller.actions.prune).
 
 A create's request is remembered as the profile's description (observe.cache), so the
 next pass need not describe it. An update planned from such a partial description (or
@@ -31,8 +32,9 @@ def _domain_ready(action: Action, ctx: ExecutionContext) -> None:
 def create_user_profile(action: Action, ctx: ExecutionContext) -> str:
     _domain_ready(action, ctx)
     request = ctx.resolve(dict(action.params))
+    tags = [*MANAGED_TAGS, *request.pop("Tags", [])]
     try:
-        ctx.client("sagemaker").create_user_profile(**request, Tags=MANAGED_TAGS)
+        ctx.client("sagemaker").create_user_profile(**request, Tags=tags)
     except Exception as error:
         if error_code(error) in _IN_USE:
             return "already exists (adopted)"
@@ -62,3 +64,13 @@ def update_user_profile(action: Action, ctx: ExecutionContext) -> str:
     if ctx.describes is not None:
         ctx.describes.forget(key)  # its LastModifiedTime moves: described next pass
     return "updated"
+
+
+def tag_user_profile(action: Action, ctx: ExecutionContext) -> str:
+    """AddTags with the desired tags the profile lacks; never removes anyone's tags."""
+    try:
+        ctx.client("sagemaker").add_tags(ResourceArn=action.params["ResourceArn"],
+                                         Tags=list(action.params["Tags"]))
+    except Exception as error:
+        raise classify(error) from error
+    return f"tagged {', '.join(t['Key'] for t in action.params['Tags'])}"

@@ -16,6 +16,7 @@ from controller.actions.fencing import (
     stop_studio_apps,
 )
 from controller.actions.file_systems import create_file_system
+from controller.actions.final_snapshot import take_final_snapshot
 from controller.actions.lifecycle_configs import ensure_lifecycle_config
 from controller.actions.nfs_access import (
     add_mount_target_security_groups,
@@ -24,7 +25,19 @@ from controller.actions.nfs_access import (
     create_mount_target,
     create_nfs_security_group,
 )
-from controller.actions.profiles import create_user_profile, update_user_profile
+from controller.actions.profiles import (
+    create_user_profile,
+    tag_user_profile,
+    update_user_profile,
+)
+from controller.actions.prune import (
+    await_deletion,
+    delete_app,
+    delete_domain,
+    delete_space,
+    delete_user_profile,
+)
+from controller.actions.recreation import restore_recreated_home
 from controller.actions.replication import (
     delete_orphaned_replication,
     ensure_replication,
@@ -71,6 +84,14 @@ EXECUTORS: dict[str, Executor] = {
     "UpdateDomainNetwork": update_domain_network,
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
+    "TagUserProfile": tag_user_profile,
+    "DeleteApp": delete_app,
+    "DeleteSpace": delete_space,
+    "TakeFinalSnapshot": take_final_snapshot,
+    "DeleteUserProfile": delete_user_profile,
+    "DeleteDomain": delete_domain,
+    "AwaitDeletion": await_deletion,
+    "RestoreRecreatedHome": restore_recreated_home,
     "TakeSnapshots": take_snapshots,
     "AbortSnapshotUploads": abort_snapshot_uploads,
     "PruneSnapshots": prune_snapshots,

@@ -45,6 +45,7 @@ from controller.snapshots.restore import (
 from controller.snapshots.runner import SnapshotRunner
 from controller.snapshots.snapshot import SnapshotRequest, open_directory, take_snapshot
 from controller.snapshots.staging import remove_stale_staging
+from controller.status.history import HistoryEntry, append_quietly
 
 
 def _runner(ctx: ExecutionContext) -> SnapshotRunner:
@@ -112,6 +113,10 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
                 raise
             metrics.SNAPSHOTS.labels(request.policy, "failed").inc()
             _end(runner, pk, request.source_id, "Failed", f"{type(error).__name__}: {error}")
+            _history(runner, ctx, HistoryEntry(
+                time.time(), "snapshot", ctx.revision, ctx.region, "failed", _where(request),
+                f"s3://{request.bucket}/{request.id}", request.source.profile or "",
+                seconds=round(time.monotonic() - began, 3), message=str(error)[:500]))
             log.warning("snapshot_failed", snapshot=request.id, error=str(error)[:500])
             raise
         metrics.SNAPSHOTS.labels(request.policy, "complete").inc()
@@ -120,6 +125,11 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
         metrics.SNAPSHOT_FILES.labels(request.policy).inc(manifest.counts.get("files", 0))
         metrics.DURATION.labels("snapshot").observe(time.monotonic() - began)
         _end(runner, pk, request.source_id, "Complete", "")
+        _history(runner, ctx, HistoryEntry(
+            time.time(), "snapshot", ctx.revision, ctx.region, "ok", _where(request),
+            f"s3://{request.bucket}/{request.id}", request.source.profile or "",
+            manifest.counts.get("files", 0), manifest.bytes_in,
+            round(time.monotonic() - began, 3), f"policy {request.policy}"))
         log.info("snapshot_complete", snapshot=request.id, files=manifest.counts.get("files"),
                  bytes_in=manifest.bytes_in, bytes_out=manifest.bytes_out,
                  duration_s=round(time.monotonic() - began, 3))
@@ -208,6 +218,11 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
             runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Failed",
                          "message": message})
             runner.put_status("Restore", name, False, "Failed", message, ctx.revision, True)
+            _history(runner, ctx, HistoryEntry(
+                time.time(), "restore", ctx.revision, ctx.region,
+                "refused" if refused else "failed", _restore_source(params),
+                f"{params.get('FileSystemId')}:{params.get('Path')}", params.get("Profile", ""),
+                seconds=round(time.monotonic() - began, 3), message=f"Restore/{name}: {message}"))
             raise
         metrics.RESTORES.labels("succeeded").inc()
         metrics.RESTORE_FILES.inc(report.files)
@@ -219,6 +234,10 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
         runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Succeeded",
                      "message": message, "report": _plain(outcome)})
         runner.put_status("Restore", name, True, "Succeeded", message, ctx.revision)
+        _history(runner, ctx, HistoryEntry(
+            time.time(), "restore", ctx.revision, ctx.region, "ok", _restore_source(params),
+            f"{params['FileSystemId']}:{params['Path']}", params.get("Profile", ""),
+            report.files, report.bytes, round(report.seconds, 3), f"Restore/{name}: {message}"))
         runner.log.info("restore_succeeded", restore=name, **{k: v for k, v in outcome.items()
                                                               if k != "skipped"})
     return work
@@ -308,6 +327,21 @@ def find_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> Manifest:
         snapshot = max(candidates)[1]
     body = s3.get_object(Bucket=bucket, Key=object_key(prefix, snapshot, MANIFEST_NAME))
     return Manifest.from_json(body["Body"].read())
+
+
+def _history(runner: SnapshotRunner, ctx: ExecutionContext, entry: HistoryEntry) -> None:
+    days = ctx.desired.estate.history_retention_days if ctx.desired is not None else 365
+    append_quietly(runner.store, [entry], days, runner.log)
+
+
+def _where(request: SnapshotRequest) -> str:
+    return f"{request.source.file_system_id}:{request.source.path}"
+
+
+def _restore_source(params: Any) -> str:
+    if params.get("LiveFileSystemId"):
+        return f"{params['LiveFileSystemId']}:{params['LivePath']}"
+    return str(params.get("Snapshot") or (params.get("Newest") or {}).get("Source", ""))
 
 
 def _plain(value: Any) -> Any:

@@ -20,6 +20,8 @@ from pathlib import Path
 from controller.cli.common import load_or_report
 from controller.cli.ports import emulator_port_free, serve_health
 from controller.clock import SystemClock
+from controller.events import QUEUE_NAME
+from controller.events.listener import EventInbox, EventListener
 from controller.gateway import AwsGateway
 from controller.health import HealthServer
 from controller.logs import configure
@@ -97,9 +99,13 @@ def _demo(args: argparse.Namespace, desired: DesiredState, health: HealthServer)
         gateway = AwsGateway(endpoint_url=emulator.endpoint_url, max_attempts=3)
         reconciler = make_reconciler(gateway, region, emulator.efs_root, clock)
         source = GitSource(f"file://{repo}", data / "checkout", "main", "desired_state")
+        # Changes made outside git (the console, the aws CLI) arrive as events.
+        inbox = EventInbox()
+        queue = gateway.client("sqs", region).get_queue_url(QueueName=QUEUE_NAME)["QueueUrl"]
+        listener = EventListener(gateway, region, queue, inbox)
         controller = Controller(source, reconciler, clock,
                                 Timing(args.resync_seconds, args.poll_seconds),
-                                on_pass=lambda _: health.ready.set())
+                                on_pass=lambda _: health.ready.set(), events=inbox)
         _print_guide(emulator.endpoint_url, emulator.efs_root, repo, health.port, region)
         configure(json=False)
         if args.once:
@@ -107,7 +113,11 @@ def _demo(args: argparse.Namespace, desired: DesiredState, health: HealthServer)
             return 0 if result is not None and result.result in ("applied", "converged") else 2
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: controller.stop())
-        controller.run()
+        listener.start()
+        try:
+            controller.run()
+        finally:
+            listener.stop()
         return 0
     finally:
         emulator.stop()

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         demo_cmd,
         drill_cmd,
         emulator_cmd,
+        history_cmd,
+        import_cmd,
         plan_cmd,
         preflight_cmd,
         restore_cmd,
@@ -51,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"studioctl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (validate_cmd, plan_cmd, apply_cmd, run_cmd, status_cmd, preflight_cmd,
-                   snapshot_cmd, restore_cmd, copy_cmd, worker_cmd, demo_cmd, drill_cmd,
-                   emulator_cmd):
+    for module in (validate_cmd, plan_cmd, apply_cmd, run_cmd, status_cmd, history_cmd,
+                   import_cmd, preflight_cmd, snapshot_cmd, restore_cmd, copy_cmd, worker_cmd,
+                   demo_cmd, drill_cmd, emulator_cmd):
         module.register(subparsers)
     return parser
 

@@ -19,6 +19,7 @@ from controller.cli.common import (
 )
 from controller.cli.ports import serve_health
 from controller.clock import SystemClock
+from controller.events.listener import EventInbox, EventListener
 from controller.gateway import AwsGateway
 from controller.git_credentials import CredentialsError, SecretCredentials
 from controller.health import HealthServer
@@ -85,6 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(0: no election, for a single replica); default: %(default)s")
     parser.add_argument("--holder-id", default=None, metavar="ID",
                         help="this replica's name in the lease; default: hostname:pid")
+    parser.add_argument("--event-queue-url", default=None, metavar="URL",
+                        help="the region's SQS queue that an EventBridge rule fills with "
+                             "SageMaker and EFS API calls (via CloudTrail): each one makes "
+                             "the controller look again at what it names within seconds, "
+                             "not at the next resync; default: none (resync only)")
     parser.add_argument("--preflight-minutes", type=float, default=5.0, metavar="MINUTES",
                         help="every this often the leader checks whether a failover into "
                              "the standby region would work (what `studioctl preflight` "
@@ -143,16 +149,28 @@ def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogg
                       args.lease_seconds)
     preflight = PreflightSchedule(reconciler.gateway, region, args.status_table, clock,
                                   args.preflight_minutes * 60)
+    inbox = EventInbox() if args.event_queue_url else None
     controller = Controller(source, reconciler, clock,
                             Timing(args.resync_seconds, args.poll_seconds),
                             on_pass=lambda _: health.ready.set(), lease=lease,
-                            on_standby=health.ready.set, preflight=preflight.maybe_run)
+                            on_standby=health.ready.set, preflight=preflight.maybe_run,
+                            events=inbox)
+    listener = None
+    if inbox is not None:
+        listener = EventListener(reconciler.gateway, region, args.event_queue_url, inbox,
+                                 leading=(lambda: lease.held) if lease is not None
+                                 else (lambda: True))
+        listener.start()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: controller.stop())
     host, port = health.address
     log.info("started", region=region, source=source.description,
-             metrics=f"http://{host}:{port}/metrics")
-    controller.run()
+             metrics=f"http://{host}:{port}/metrics", events=args.event_queue_url or "none")
+    try:
+        controller.run()
+    finally:
+        if listener is not None:
+            listener.stop()
     return 0
 
 

@@ -27,6 +27,7 @@ from controller.model import (
     Mode,
     NetworkSpec,
     Posix,
+    ProfileSettings,
     SafetyLimits,
     ShareScope,
     ShareSpec,
@@ -153,7 +154,10 @@ def _estate(name: str, spec: Mapping[str, Any]) -> EstateSpec:
         fence_without_takeover=bool(spec.get("failover", {}).get("fenceWithoutTakeover",
                                                                  False)),
         safety=SafetyLimits(max_removal_fraction=float(safety.get("maxRemovalPercent", 10))
-                            / 100),
+                            / 100, confirm_removal=safety.get("confirmRemoval")),
+        prune=bool(spec.get("prune", False)),
+        suspend=bool(spec.get("suspend", False)),
+        history_retention_days=int(spec.get("historyRetentionDays", 365)),
     )
 
 
@@ -178,7 +182,8 @@ def _file_system(name: str, spec: Mapping[str, Any]) -> FileSystemSpec:
         placements=placements,
         replicate=bool(spec.get("replicate", False)),
         replication_lag_threshold_seconds=int(spec.get("replicationLagThresholdSeconds", 1800)),
-        refresh_minutes=int(spec.get("workingCopyRefreshMinutes", 60)))
+        refresh_minutes=int(spec.get("workingCopyRefreshMinutes", 60)),
+        suspend=bool(spec.get("suspend", False)))
 
 
 def _share(name: str, spec: Mapping[str, Any]) -> ShareSpec:
@@ -189,7 +194,8 @@ def _share(name: str, spec: Mapping[str, Any]) -> ShareSpec:
         scope=ShareScope(spec["scope"]),
         path=spec["path"],
         mode=int(spec.get("mode", "0700"), 8),
-        owner=_posix(owner) if owner is not None else None)
+        owner=_posix(owner) if owner is not None else None,
+        suspend=bool(spec.get("suspend", False)))
 
 
 def _domain(name: str, spec: Mapping[str, Any]) -> DomainSpec:
@@ -210,13 +216,31 @@ def _domain(name: str, spec: Mapping[str, Any]) -> DomainSpec:
         apps=tuple(spec.get("apps", ("JupyterLab", "CodeEditor"))),
         space_backup=SpaceBackupSpec(enabled=bool(backup.get("enabled", True)),
                                      share=backup.get("share"))
-        if backup is not None else SpaceBackupSpec())
+        if backup is not None else SpaceBackupSpec(),
+        suspend=bool(spec.get("suspend", False)))
 
 
 def _user_profile(name: str, spec: Mapping[str, Any]) -> UserProfileSpec:
-    return UserProfileSpec(name=name, domain=spec["domain"], posix=_posix(spec["posix"]),
-                           shares=tuple(spec.get("shares", ())),
-                           sso=_single_sign_on(spec.get("singleSignOn")))
+    return profile_spec(name, spec["domain"], spec, _posix(spec["posix"]))
+
+
+def profile_spec(name: str, domain: str, fields: Mapping[str, Any],
+                 posix: Posix) -> UserProfileSpec:
+    """A profile from a UserProfile document's spec, a profiles table row or a CSV row
+    (the same optional fields in each)."""
+    tags = fields.get("tags") or {}
+    settings = ProfileSettings(
+        execution_role=fields.get("executionRole"),
+        instance_type=fields.get("defaultInstanceType"),
+        idle_shutdown_minutes=(int(fields["idleShutdownMinutes"])
+                               if fields.get("idleShutdownMinutes") is not None else None),
+        tags=tuple(sorted((str(k), str(v)) for k, v in tags.items())))
+    return UserProfileSpec(name=name, domain=domain, posix=posix,
+                           shares=tuple(fields.get("shares", ())),
+                           sso=_single_sign_on(fields.get("singleSignOn")),
+                           settings=settings,
+                           suspend=bool(fields.get("suspend", False)),
+                           restore_on_recreate=bool(fields.get("restoreOnRecreate", True)))
 
 
 def _single_sign_on(value: Mapping[str, Any] | None) -> SingleSignOnSpec | None:
@@ -231,9 +255,7 @@ def _profile_rows(domain: str, spec: Mapping[str, Any],
     rows = []
     for index, row in enumerate(spec.get("profiles", ())):
         base: FieldPath = ("spec", "profiles", index)
-        profile = UserProfileSpec(name=row["name"], domain=domain, posix=_posix(row),
-                                  shares=tuple(row.get("shares", ())),
-                                  sso=_single_sign_on(row.get("singleSignOn")))
+        profile = profile_spec(row["name"], domain, row, _posix(row))
         fields = {"name": (*base, "name"), "uid": (*base, "uid"), "gid": (*base, "gid"),
                   "shares": (*base, "shares"), "domain": _NAME,
                   "singleSignOn": (*base, "singleSignOn")}

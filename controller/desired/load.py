@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from controller.desired.build import assemble, build_specs
+from controller.desired.csv_profiles import profiles_from_csv
 from controller.desired.documents import Document
 from controller.desired.rules import check_rules
 from controller.desired.schema import load_schemas, validate_document
@@ -47,7 +48,7 @@ def _run(path: str | Path, revision: str | None) -> tuple[DesiredState | None, l
     documents: list[Document] = []
     budget = NodeBudget()
     for source in sources.files:
-        if source.text is None:
+        if source.text is None or not source.is_yaml:
             continue
         parsed, found = parse_documents(source.display, source.text, budget)
         documents.extend(parsed)
@@ -57,6 +58,11 @@ def _run(path: str | Path, revision: str | None) -> tuple[DesiredState | None, l
     if problems:
         return None, sorted(problems)
     specs = build_specs(documents)
+    rows, found = profiles_from_csv(documents, sources.files, schemas)
+    problems.update(found)
+    if problems:
+        return None, sorted(problems)
+    specs.profiles.extend(rows)
     problems.update(check_rules(specs, sources.root))
     if problems:
         return None, sorted(problems)

@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -37,6 +37,8 @@ from controller.errors import Problem
 from controller.model import API_VERSION
 
 MANIFESTS_ENV = "STUDIO_OPERATOR_MANIFESTS"
+# The part of the Domain schema a row of profiles (table or CSV) is checked against.
+PROFILE_ROW = "#/$defs/profileRow"
 
 
 def schema_folder() -> Traversable:
@@ -71,6 +73,9 @@ class SchemaSet:
     directory: Traversable
     by_kind: Mapping[str, Validator]
     problems: tuple[Problem, ...] = ()
+    # Validators for parts of a kind's schema, by "$ref" (a CSV row of profiles is checked
+    # as the Domain schema's profileRow).
+    parts: Mapping[str, Validator] = field(default_factory=dict)
 
     @property
     def kinds(self) -> list[str]:
@@ -114,7 +119,12 @@ def _load_schemas(folder: Traversable) -> SchemaSet:
         kind = schema.get("properties", {}).get("kind", {}).get("const")
         if isinstance(kind, str):
             by_kind[kind] = _StrictValidator(schema, registry=registry)
-    return SchemaSet(folder, by_kind, tuple(problems))
+    parts: dict[str, Validator] = {}
+    domain = contents.get("domain.schema.json", {})
+    if "profileRow" in domain.get("$defs", {}):
+        parts[PROFILE_ROW] = _StrictValidator({"$ref": f"{domain.get('$id', '')}{PROFILE_ROW}"},
+                                              registry=registry)
+    return SchemaSet(folder, by_kind, tuple(problems), parts)
 
 
 def validate_document(document: Document, schemas: SchemaSet) -> list[Problem]:

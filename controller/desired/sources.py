@@ -1,6 +1,7 @@
 """Finding and reading the desired-state files, and the revision they make together.
 
-A desired state is a folder searched recursively for *.yaml and *.yml files (hidden
+A desired state is a folder searched recursively for *.yaml and *.yml files, and the
+*.csv files of profiles a Domain may refer to (profilesFile) (hidden
 files and folders such as .git or .github are skipped; a link to a file outside the
 folder is refused unread: a commit must not make the controller read, and quote in its
 problems, a file of its own), in sorted order, or one file given directly. Each file is
@@ -21,6 +22,9 @@ from controller.errors import Problem
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml")
+# Tables of profiles a Domain refers to (profilesFile): read, checked and hashed into the
+# revision like the YAML files, so a changed CSV is a new revision.
+CSV_SUFFIXES = (".csv",)
 _BOM = "\ufeff"
 
 
@@ -30,6 +34,10 @@ class SourceFile:
     relative: str  # posix path relative to the desired-state root; part of the revision
     data: bytes
     text: str | None  # None when the bytes are not UTF-8 (a Problem says so)
+
+    @property
+    def is_yaml(self) -> bool:
+        return self.relative.lower().endswith(YAML_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,11 @@ def _read_folder(root: Path, shown: str) -> SourceSet:
     for folder, subfolders, names in os.walk(root, onerror=unreadable):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in names:
-            if not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES):
+            if not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES + CSV_SUFFIXES):
                 full = Path(folder, name)
                 found.append((full, full.relative_to(root).as_posix()))
-    if not found and not problems:
+    if not any(relative.lower().endswith(YAML_SUFFIXES) for _, relative in found) and (
+            not problems):
         problems.append(Problem(shown, 0, "", "contains no *.yaml or *.yml files; a "
                                 "desired state needs at least an Estate document"))
     found.sort(key=lambda item: item[1])

@@ -37,6 +37,8 @@ class EmulatorConfig:
     # How often a file system with clients connected publishes AWS/EFS ClientConnections
     # (EFS publishes every minute); a change is published as it happens.
     client_connections_interval_seconds: float = 60.0
+    # How long after a call its CloudTrail event reaches EventBridge (emulator.cloudtrail).
+    cloudtrail_delay_seconds: float = 0.0
     clock: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

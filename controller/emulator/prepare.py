@@ -25,6 +25,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from controller.emulator.prepare_events import ensure_event_queue
 from controller.emulator.prepare_network import (
     PreparedRegion,
     check_exists,
@@ -72,7 +73,10 @@ def prepare_estate(endpoint_url: str, desired: DesiredState, efs_root: Path) -> 
 
     lines: list[str] = []
     regions = list(dict.fromkeys(desired.estate.regions))
-    _ensure_roles(client("iam", regions[0]), desired.domains.values(), lines)
+    roles = {d.execution_role for d in desired.domains.values()} | {
+        p.settings.execution_role for p in desired.profiles.values()
+        if p.settings.execution_role}
+    _ensure_roles(client("iam", regions[0]), roles, lines)
     _ensure_snapshot_stores(client, desired, regions, lines)
     for region_name in regions:
         ec2, efs = client("ec2", region_name), client("efs", region_name)
@@ -84,11 +88,13 @@ def prepare_estate(endpoint_url: str, desired: DesiredState, efs_root: Path) -> 
             _ensure_file_system(
                 region, file_system, _domains_using(desired, file_system.name, domains), efs_root
             )
+        ensure_event_queue(client("sqs", region_name), client("events", region_name), lines)
     return lines
 
 
-def _ensure_roles(iam: BaseClient, domains: Iterable[DomainSpec], lines: list[str]) -> None:
-    for role in sorted({d.execution_role for d in domains}):
+def _ensure_roles(iam: BaseClient, roles: Iterable[str], lines: list[str]) -> None:
+    """The domains' and profiles' execution roles."""
+    for role in sorted(set(roles)):
         name = role.rsplit("/", 1)[-1]
         try:
             arn = iam.get_role(RoleName=name)["Role"]["Arn"]

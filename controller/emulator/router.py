@@ -36,6 +36,14 @@ class ServiceExtension(Protocol):
     def handle(self, request: AwsRequest) -> Reply | None: ...
 
 
+class CallRecorder(Protocol):
+    """Sees each served call and its answer (CloudTrail, for EventBridge)."""
+
+    def wants(self, request: AwsRequest) -> bool: ...
+
+    def record(self, request: AwsRequest, status: int, answer: bytes) -> None: ...
+
+
 class RequestCheck(Protocol):
     """Answers an invalid request with its error, before anything serves it."""
 
@@ -53,6 +61,7 @@ class EmulatorApp:
         on_moto_reset: Callable[[], None],
         checks: Sequence[RequestCheck] = (),
         pacer: Pacer | None = None,
+        trail: CallRecorder | None = None,
     ):
         self._moto = moto_app
         self._extensions = extensions
@@ -62,6 +71,11 @@ class EmulatorApp:
         self._on_moto_reset = on_moto_reset
         self._checks = checks
         self._pacer = pacer
+        self._trail = trail
+
+    def set_trail(self, trail: CallRecorder | None) -> None:
+        """Who sees served calls (set once the in-process gateway exists)."""
+        self._trail = trail
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -92,8 +106,21 @@ class EmulatorApp:
             if refusal is not None:
                 return _send(refusal, start_response)
         reply = self._serve(request)
+        if self._trail is None or not self._trail.wants(request):
+            if reply is None:
+                return self._moto(environ, start_response)
+            return _send(reply, start_response)
         if reply is None:
-            return self._moto(environ, start_response)
+            status: list[int] = []
+
+            def capture(line: str, headers: Any, *rest: Any) -> Any:
+                status.append(int(line.split()[0]))
+                return start_response(line, headers, *rest)
+
+            served = b"".join(self._moto(environ, capture))
+            self._trail.record(request, status[0] if status else 500, served)
+            return [served]
+        self._trail.record(request, reply.status, reply.body)
         return _send(reply, start_response)
 
     def _serve(self, request: AwsRequest) -> Reply | None:

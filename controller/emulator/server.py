@@ -28,6 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from controller.emulator.cloudtrail import CloudTrail
 from controller.emulator.control import ControlApp
 from controller.emulator.ecs_tasks import EcsTasks
 from controller.emulator.ecs_workers import WorkerLauncher
@@ -86,7 +87,7 @@ class Emulator:
         # The extensions need the bound port (for their in-process calls), so the list is
         # filled in once the server socket exists.
         extensions: list[ServiceExtension] = []
-        app = EmulatorApp(
+        self._app = app = EmulatorApp(
             self._moto,
             extensions,
             self._faults,
@@ -117,6 +118,9 @@ class Emulator:
                                        self._mounts, self.data_dir / "ecs-logs",
                                        self.endpoint_url, self._ecs.state.lock)
         extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates, self._ecs])
+        self._cloudtrail = CloudTrail(self._gateway,
+                                      lambda: self.config.cloudtrail_delay_seconds)
+        app.set_trail(self._cloudtrail)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -127,6 +131,7 @@ class Emulator:
 
     def _start(self) -> None:
         self._thread.start()
+        self._cloudtrail.start()
         self._replicator.start()
         self._metrics.start()
 
@@ -137,6 +142,7 @@ class Emulator:
         self._counter.reset()
         self._pacer.set(self._initial_pacing)
         self.config.update(*self._initial, client_connections_interval_seconds=60.0)
+        self.config.cloudtrail_delay_seconds = 0.0
         self._gateway.raw("POST", "/moto-api/reset")
         self._reset_state()
 
@@ -171,6 +177,17 @@ class Emulator:
 
     def set_replication_interval(self, seconds: float) -> None:
         self.configure(replication_interval_seconds=seconds)
+
+    def set_cloudtrail_delay(self, seconds: float) -> None:
+        """How long after a SageMaker or EFS call its CloudTrail event reaches
+        EventBridge (default 0; CloudTrail's own delivery takes seconds on AWS)."""
+        if seconds < 0:
+            raise ValueError("the CloudTrail delay must be >= 0")
+        self.config.cloudtrail_delay_seconds = float(seconds)
+
+    def drain_cloudtrail(self, timeout: float = 5.0) -> None:
+        """Wait until the CloudTrail events of the calls made so far are delivered."""
+        self._cloudtrail.drain(timeout)
 
     def config_snapshot(self) -> dict[str, Any]:
         return {
@@ -314,6 +331,7 @@ class Emulator:
         self._workers.stop_all(self._ecs.tasks())
         self._replicator.stop()
         self._metrics.stop()
+        self._cloudtrail.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from controller.clock import Clock
 from controller.desired import load_desired_state
 from controller.errors import DesiredStateError, LeaseLost
+from controller.events.keys import EventKey
+from controller.events.listener import EventInbox
 from controller.logs import get_logger
 from controller.loop.lease import Lease
 from controller.loop.reconciler import PassResult, Reconciler
@@ -46,7 +48,8 @@ class Controller:
                  on_pass: Callable[[PassResult], None] | None = None,
                  lease: Lease | None = None,
                  on_standby: Callable[[], None] | None = None,
-                 preflight: Callable[[DesiredState], object] | None = None) -> None:
+                 preflight: Callable[[DesiredState], object] | None = None,
+                 events: EventInbox | None = None) -> None:
         self.source = source
         self.reconciler = reconciler
         self.clock = clock
@@ -56,6 +59,10 @@ class Controller:
         # The leader's periodic failover readiness check (controller.preflight.schedule).
         self.preflight = preflight
         self.stopping = threading.Event()
+        # Keys of changes made outside git (controller.events): a targeted pass soon after
+        # each, the periodic resync as the floor. Putting one wakes the loop.
+        self.events = events
+        self._wake = events.wake if events is not None else threading.Event()
         self.desired: DesiredState | None = None
         self.revision_status = RevisionStatus()
         self.log = get_logger(region=reconciler.region)
@@ -75,6 +82,7 @@ class Controller:
 
     def stop(self) -> None:
         self.stopping.set()
+        self._wake.set()
 
     def tick(self) -> PassResult | None:
         """One turn of the loop; returns the pass it ran, if any."""
@@ -90,16 +98,20 @@ class Controller:
         if not self._leading():
             self._cancel_jobs()  # another replica may act now: our jobs must not
             return None
-        result = self._pass_if_due(now, changed or backoff_due)
+        keys = self.events.drain() if self.events is not None else []
+        result = self._pass_if_due(now, changed or backoff_due, keys)
         if self.preflight is not None and not self.stopping.is_set():
             self.preflight(self.desired)  # reads only; runs when its own interval is due
         return result
 
-    def _pass_if_due(self, now: float, wanted: bool) -> PassResult | None:
+    def _pass_if_due(self, now: float, wanted: bool, keys: list[EventKey]) -> PassResult | None:
         assert self.desired is not None
-        if not (wanted or now >= self._next_pass):
+        full = wanted or now >= self._next_pass
+        if not full and not keys:
             return None
         try:
+            if not full:
+                return self._targeted(keys)
             result = self.reconciler.reconcile(self.desired)
         except LeaseLost as lost:
             self.log.warning("lease_lost", message=str(lost))
@@ -120,12 +132,25 @@ class Controller:
             self.on_pass(result)
         return result
 
+    def _targeted(self, keys: list[EventKey]) -> PassResult | None:
+        """A pass for what events named; it does not move the next full pass (the
+        operator's own changes come back as events too: a follow-up full pass for each
+        would undo what events save)."""
+        assert self.desired is not None
+        result = self.reconciler.reconcile_keys(self.desired, keys)
+        LAST_SUCCESS.set(self.clock.now())
+        if self.on_pass is not None:
+            self.on_pass(result)
+        return result
+
     def run(self) -> None:
         while not self.stopping.is_set():
             self.tick()
             if self.stopping.is_set():
                 break
-            self.clock.sleep(self._seconds_to_next_event(), self.stopping)
+            self.clock.sleep(self._seconds_to_next_event(), self._wake)
+            if not self.stopping.is_set():
+                self._wake.clear()
         if self.reconciler.snapshots is not None:
             self.reconciler.snapshots.stop()  # cancels jobs: their uploads are aborted
         if self.lease is not None:
@@ -164,6 +189,8 @@ class Controller:
 
     def _seconds_to_next_event(self) -> float:
         now = self.clock.monotonic()
+        if self.events is not None and len(self.events):
+            return 0.0
         candidates = [self._next_poll - now]
         if self.lease is not None and not self.lease.held:
             # Standing by: nothing to run until the lease is tried again.

@@ -18,6 +18,7 @@ nothing happened: it says so and reports no recovery.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from controller.clock import Clock
@@ -29,6 +30,7 @@ from controller.plan import Plan
 from controller.plan.takeover import awaiting_takeover
 from controller.plan.types import TAKING_OVER
 from controller.status.failover_record import PK, FailoverRecord
+from controller.status.history import HistoryEntry
 from controller.status.store import DynamoStatusStore
 
 __all__ = ["PK", "FailoverRecord", "FailoverTracker"]
@@ -45,10 +47,13 @@ _SAVING = ("SaveUnreplicatedWrites", "AllowReplicationOverwrite")
 
 
 class FailoverTracker:
-    def __init__(self, store: DynamoStatusStore, region: str, clock: Clock) -> None:
+    def __init__(self, store: DynamoStatusStore, region: str, clock: Clock,
+                 history: Callable[[list[HistoryEntry]], None] | None = None) -> None:
         self.store = store
         self.region = region
         self.clock = clock
+        # Where a completed failover or failback is recorded (controller.status.history).
+        self.history = history
         self.log = get_logger(region=region)
         item = store.get_item(PK)
         self.record = FailoverRecord.from_item(item) if item else FailoverRecord()
@@ -99,7 +104,8 @@ class FailoverTracker:
         if self.record.phase == "Promoting":
             self._save(replace(self.record, phase="Converging"))
 
-    def after_pass(self, promoting: bool, actions_left: bool, all_ready: bool) -> None:
+    def after_pass(self, promoting: bool, actions_left: bool, all_ready: bool,
+                   desired: DesiredState | None = None) -> None:
         if self.record.phase not in ("Promoting", "Converging"):
             return
         if promoting:
@@ -110,6 +116,7 @@ class FailoverTracker:
             now = self.clock.now()
             self._save(replace(self.record, phase="Complete", completed_at=now,
                                recovery_seconds=round(now - self.record.started_at, 3)))
+            self._history_of_completion(desired)
             return
         if phase != self.record.phase:
             self._save(replace(self.record, phase=phase))
@@ -151,6 +158,21 @@ class FailoverTracker:
                               active_region=desired.estate.active_region)
             self._save(replace(self.record, active_region=desired.estate.active_region,
                                phase=phase, revision=desired.revision, started_at=since))
+
+    def _history_of_completion(self, desired: DesiredState | None) -> None:
+        """A failover into this region is in the history; into the primary region, after
+        one away from it, it is the failback."""
+        if self.history is None or desired is None:
+            return
+        estate = desired.estate
+        other = next((r for r in estate.regions if r != self.region), "")
+        record = self.record
+        self.history([HistoryEntry(
+            record.completed_at, "failback" if self.region == estate.primary_region
+            else "failover", record.revision, self.region, "ok", source=other,
+            target=self.region, seconds=record.recovery_seconds,
+            message=f"every resource Ready in {self.region} "
+                    f"{record.recovery_seconds:.1f}s after the flip was seen")])
 
     def _in_sync(self, desired: DesiredState, name: str, fs: ObservedFileSystem) -> bool:
         replication = fs.replication

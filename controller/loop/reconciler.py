@@ -20,18 +20,30 @@ from pathlib import Path
 
 from controller.actions.classify import is_expected_failure
 from controller.actions.context import ExecutionContext
+from controller.actions.final_snapshot import final_phases
 from controller.actions.registry import execute
 from controller.clock import Clock
 from controller.errors import LeaseLost, RequeueAfter, TerminalError
+from controller.events.keys import EventKey
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.action_pool import DEFAULT_WORKERS, ActionPool
 from controller.loop.failover import FailoverTracker
+from controller.loop.history_recorder import HistoryRecorder
 from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
 from controller.loop.status_writer import StatusWriter
+from controller.loop.targeted import targeted_plan
+from controller.loop.user_table import UserTable
 from controller.loop.workqueue import WorkQueue
-from controller.metrics import ACTIONS, DRIFTED, PASS_DURATION, PASSES
+from controller.metrics import (
+    ACTIONS,
+    DRIFTED,
+    EVENT_PASSES,
+    PASS_DURATION,
+    PASSES,
+    SUSPENDED_ACTIONS,
+)
 from controller.model import DesiredState
 from controller.movers import Mover
 from controller.observe import observe
@@ -40,6 +52,7 @@ from controller.observed import ObservedState
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
 from controller.snapshots.runner import SnapshotRunner
+from controller.status.history import HistoryLog
 from controller.status.store import DEFAULT_TABLE
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
@@ -86,7 +99,11 @@ class Reconciler:
         self.status = status
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
-        self.failover = FailoverTracker(status.store, region, clock) if status else None
+        self.history = (HistoryRecorder(HistoryLog(status.store), region, clock)
+                        if status else None)
+        self.failover = (FailoverTracker(status.store, region, clock, self.history.record)
+                         if status and self.history else None)
+        self.users = UserTable(status.store) if status else None
         # Whether the other region is down, from this controller's passes (it decides how
         # a replica is promoted: controller.loop.reachability).
         self.reachability = RegionReachability(clock)
@@ -110,20 +127,80 @@ class Reconciler:
         # Checked before each action starts: a stopping controller finishes what is in
         # flight and starts nothing more.
         self.should_stop: Callable[[], bool] = lambda: False
+        # The last full pass's observation, and its revision: what a targeted pass (for
+        # what events named) lays its fresh reads over.
+        self.last_observed: ObservedState | None = None
+        self.last_revision = ""
 
     def reconcile(self, desired: DesiredState) -> PassResult:
         started = time.monotonic()
         self._release_terminal_keys(desired.revision)
         observed = observe(self.gateway, desired, self.region, self.efs_root, self.cache,
                            now=self.clock.now(),
-                           status_table=self.status.store.table if self.status else DEFAULT_TABLE)
+                           status_table=self.status.store.table if self.status else DEFAULT_TABLE,
+                           managed_keys=self.status.managed_keys(self.region)
+                           if self.status else None,
+                           profile_records=self.users.records if self.users else None)
         observed = self._with_reachability(desired, observed)
+        if self.status is not None:
+            observed = replace(observed, removal_hold=self.status.removal_hold())
         if self.snapshots is not None and desired.estate.active_region == self.region:
             observed = replace(observed, snapshots=self.snapshots.observe(desired))
+        if self.snapshots is not None and observed.removals is not None:
+            pruned = {q: r.created for q, r in observed.profile_records.items()
+                      if q in observed.removals.profiles}
+            observed = replace(observed, final_snapshots=final_phases(self.snapshots, pruned))
         plan = make_plan(desired, observed)
         if self.failover is not None:
             self.failover.on_plan(desired, plan,
                                   self.revision_seen_at.get(desired.revision))
+        result, ctx = self._execute(desired, observed, plan, started)
+        for kind in Kind:
+            DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
+            SUSPENDED_ACTIONS.labels(kind.value).set(
+                sum(1 for a in plan.suspended if a.key.kind == kind))
+        PASSES.labels(result.result).inc()
+        PASS_DURATION.observe(result.seconds)
+        self.lag.report(observed, self.clock.now())
+        if self.status is not None:
+            self.status.record_pass(desired, plan, result.outcomes, observed)
+            for gone in self.status.record_removals(desired, plan, observed):
+                if self.users is not None:
+                    self.users.forget(gone)
+        self._keep_records(desired, plan, result, ctx)
+        if self.failover is not None and self.status is not None:
+            promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
+                o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)
+            # Complete only after a pass found nothing left to do: what this pass made
+            # (a profile still Pending, say) is Ready once a later pass has seen it so,
+            # and only then could a user's app start.
+            self.failover.after_pass(promoting, bool(plan.actions) or bool(plan.problems),
+                                     self.status.all_ready(desired, self.region), desired)
+            self.failover.after_standby_pass(desired, plan, observed)
+        self.last_observed, self.last_revision = observed, desired.revision
+        self._log_pass(desired, result)
+        return result
+
+    def reconcile_keys(self, desired: DesiredState, keys: list[EventKey]) -> PassResult:
+        """A pass for what events named: only those profiles, afresh (loop.targeted); a
+        full pass when the events name anything else."""
+        started = time.monotonic()
+        found = targeted_plan(self, desired, keys)
+        if found is None:
+            EVENT_PASSES.labels("full").inc()
+            return self.reconcile(desired)
+        EVENT_PASSES.labels("targeted").inc()
+        observed, plan = found
+        result, ctx = self._execute(desired, observed, plan, started)
+        if self.status is not None:
+            self.status.record_pass(desired, plan, result.outcomes, observed,
+                                    only={a.key for a in (*plan.actions, *plan.suspended)})
+        self._keep_records(desired, plan, result, ctx)
+        self._log_pass(desired, result, targeted=[str(k) for k in keys])
+        return result
+
+    def _execute(self, desired: DesiredState, observed: ObservedState, plan: Plan,
+                 started: float) -> tuple[PassResult, ExecutionContext]:
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
@@ -155,29 +232,24 @@ class Reconciler:
         result.interrupted = execution.interrupted
         result.warnings = list(dict.fromkeys(ctx.warnings))
         result.seconds = time.monotonic() - started
-        for kind in Kind:
-            DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))
-        PASSES.labels(result.result).inc()
-        PASS_DURATION.observe(result.seconds)
-        self.lag.report(observed, self.clock.now())
-        if self.status is not None:
-            self.status.record_pass(desired, plan, result.outcomes, observed)
-        if self.failover is not None and self.status is not None:
-            promoting = any(a.name in TAKING_OVER for a in plan.actions) and not any(
-                o.action in TAKES_OVER and o.outcome == OK for o in result.outcomes)
-            # Complete only after a pass found nothing left to do: what this pass made
-            # (a profile still Pending, say) is Ready once a later pass has seen it so,
-            # and only then could a user's app start.
-            self.failover.after_pass(promoting, bool(plan.actions) or bool(plan.problems),
-                                     self.status.all_ready(desired, self.region))
-            self.failover.after_standby_pass(desired, plan, observed)
+        return result, ctx
+
+    def _keep_records(self, desired: DesiredState, plan: Plan, result: PassResult,
+                      ctx: ExecutionContext) -> None:
+        """The history, then the user table (the history compares with its old records)."""
+        if self.history is not None and self.users is not None:
+            self.history.after_pass(desired, plan, result.outcomes, dict(self.users.records),
+                                    ctx.history)
+        if self.users is not None:
+            self.users.after_pass(plan, result.outcomes)
+
+    def _log_pass(self, desired: DesiredState, result: PassResult, **extra: object) -> None:
         self.log.info("pass", revision=desired.revision, result=result.result,
-                      actions=len(plan.actions), problems=len(plan.problems),
+                      actions=len(result.plan.actions), problems=len(result.plan.problems),
                       interrupted=result.interrupted,
-                      duration_s=round(result.seconds, 3))
+                      duration_s=round(result.seconds, 3), **extra)
         for warning in result.warnings:
             self.log.warning("partly_applied", message=warning)
-        return result
 
     def _with_reachability(self, desired: DesiredState, observed: ObservedState) -> ObservedState:
         other = next(r for r in desired.estate.regions if r != self.region)

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
 
 from controller.clock import Clock
 from controller.loop.replication_lag import initial_syncs, replication_lag
-from controller.metrics import RESOURCES_READY
+from controller.metrics import PRUNE_PENDING, REMOVAL_HELD, RESOURCES_READY
 from controller.model import DesiredState
-from controller.observed import ObservedState
+from controller.observed import ObservedState, RemovalHold
 from controller.plan import Plan, ResourceKey
 from controller.plan.keys import resource_keys
+from controller.status import removal_hold
 from controller.status.conditions import (
     DEGRADED,
     FALSE,
     READY,
     SYNCED,
     TRUE,
+    UNKNOWN,
     Condition,
     set_condition,
 )
@@ -41,22 +45,39 @@ class StatusWriter:
         self.current, self.revision = store.load()
 
     def record_pass(self, desired: DesiredState, plan: Plan, outcomes: Iterable,  # type: ignore[type-arg]
-                    observed: ObservedState) -> None:
+                    observed: ObservedState, only: set[ResourceKey] | None = None) -> None:
+        """`only`: a targeted pass's keys, the only ones it looked at (the others keep
+        what was recorded)."""
         now = self.clock.now()
-        by_key = {o.key: o for o in outcomes}
+        by_key: dict[ResourceKey, Any] = {}
+        for o in outcomes:  # several actions on one resource: the one that did not go well
+            if o.key not in by_key or by_key[o.key].outcome == "ok":
+                by_key[o.key] = o
         not_run = {a.key for a in plan.actions} - set(by_key)
         lags = replication_lag(observed, now)
         syncing = initial_syncs(observed)
         problems = {key: p for p in plan.problems for key in [_problem_key(p)] if key}
         waiting = set(plan.waiting_file_systems)
         waits_for = dict(plan.waiting)  # "Domain/x" -> why it is not planned yet
+        suspended: dict[ResourceKey, list[str]] = {}
+        for action in plan.suspended:
+            suspended.setdefault(action.key, []).append(action.name)
         changed: list[ResourceStatus] = []
         ready_counts: Counter[tuple[str, str]] = Counter()
         for key in resource_keys(desired, plan.region):
+            if only is not None and key not in only:
+                continue
             lag = lags.get(key.name) if key.kind == "FileSystem" else None
             threshold = (desired.file_systems[key.name].replication_lag_threshold_seconds
                          if lag is not None else 0)
-            if key in not_run:
+            if key in suspended:
+                message = (f"suspended: {len(suspended[key])} change(s) not made "
+                           f"({', '.join(sorted(set(suspended[key])))}); observed and "
+                           "reported only")
+                ready, synced, degraded = (Condition(READY, FALSE, "Suspended", message),
+                                           Condition(SYNCED, FALSE, "Suspended", message),
+                                           Condition(DEGRADED, FALSE, "AsExpected"))
+            elif key in not_run:
                 ready, synced, degraded = _NOT_RUN
             elif key.kind == "Directory" and key.name.partition(":")[0] in waiting:
                 message = (f"waits until {key.name.partition(':')[0]} is writable here "
@@ -108,13 +129,94 @@ class StatusWriter:
             changed.append(status)
             ready_counts[(key.kind, ready.status)] += 1
         self.store.put_many(changed)
+        if only is not None:
+            return  # the counts by kind are a full pass's to say
         RESOURCES_READY.clear()
         for (kind, ready_status), count in ready_counts.items():
             RESOURCES_READY.labels(kind, ready_status).set(count)
 
+    def managed_keys(self, region: str) -> frozenset[str]:
+        """"Kind/name" of every resource this region's status records hold: what the
+        operator managed under this or an earlier revision."""
+        return frozenset(f"{s.kind}/{s.name}" for s in self.current.values()
+                         if s.region == region)
+
+    def removal_hold(self) -> RemovalHold | None:
+        found = self.store.items_with_prefix(removal_hold.PK)
+        return removal_hold.from_item(found[0] if found else None)
+
+    def record_removals(self, desired: DesiredState, plan: Plan,
+                        observed: ObservedState) -> list[str]:
+        """The removal guard's record, and the status of what left the desired state: with
+        prune off it says so (left as it is); once pruned and gone, its record goes.
+        Returns the profiles ("domain/profile") found gone."""
+        gone: list[str] = []
+        check = plan.removal
+        REMOVAL_HELD.set(1 if check is not None and check.held else 0)
+        PRUNE_PENDING.set(len(check.keys) if check is not None else 0)
+        held = self.removal_hold()
+        wanted = check.record if check is not None else None
+        if wanted is not None and wanted != held:
+            self.store.put_item(removal_hold.to_item(wanted))
+        elif wanted is None and held is not None and check is not None and not check.keys:
+            self.store.delete_item(removal_hold.PK)
+        removals = observed.removals
+        if removals is None:
+            return gone
+        present = {f"UserProfile/{q}" for q, p in removals.profiles.items() if p.status
+                   or q in observed.unmanaged_profiles} | {
+            f"Domain/{n}" for n in removals.domains}
+        current = {f"{k.kind}/{k.name}" for k in resource_keys(desired, plan.region)}
+        now = self.clock.now()
+        for pk, status in list(self.current.items()):
+            key = f"{status.kind}/{status.name}"
+            if status.region != plan.region or key in current or status.kind not in (
+                    "UserProfile", "Domain"):
+                continue
+            if desired.estate.prune and _gone(status, present, observed):
+                # Pruned and gone: the operator manages it no more, so a profile of that
+                # name made later is not taken for its own. (With prune off, profiles of a
+                # removed domain are not listed: their records are kept, not judged.)
+                self.store.delete_item(pk)
+                del self.current[pk]
+                if status.kind == "UserProfile":
+                    gone.append(status.name)
+                continue
+            message = ("no longer in the desired state; " + (
+                "being pruned" if desired.estate.prune else
+                "prune is off, so it is left as it is"))
+            condition = Condition(READY, UNKNOWN, "RemovedFromDesiredState", message)
+            conditions = set_condition(status.conditions, condition, now)
+            conditions = set_condition(conditions, Condition(
+                SYNCED, FALSE, "RemovedFromDesiredState", message), now)
+            updated = replace(status, conditions=conditions,
+                              observed_revision=desired.revision)
+            if updated != status:
+                self.current[pk] = updated
+                self.store.put(updated)
+        return gone
+
     def all_ready(self, desired: DesiredState, region: str) -> bool:
         keys = resource_keys(desired, region)
         return all(_is_ready(self.current.get(f"{k.kind}#{k.name}")) for k in keys)
+
+
+def _gone(status: ResourceStatus, present: set[str], observed: ObservedState) -> bool:
+    """Whether a resource no longer in the desired state is gone from the region, as far
+    as this pass looked (a profile: in a domain it listed, or in a domain that is gone)."""
+    key = f"{status.kind}/{status.name}"
+    if key in present:
+        return False
+    if status.kind == "Domain":
+        return True
+    removals = observed.removals
+    domain = status.name.split("/", 1)[0]
+    listed = domain in observed.domains or (removals is not None and any(
+        d.name == domain and d.domain_id in removals.spaces
+        for d in removals.domains.values()))
+    gone_domain = domain not in observed.domains and (
+        removals is None or domain not in removals.domains)
+    return listed or gone_domain
 
 
 def _ready_status(status: ResourceStatus) -> str:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from controller.fencing import (
     LOST_AND_FOUND_PREFIX,
@@ -24,7 +26,9 @@ from controller.observe.connections import client_connections
 from controller.observe.efs import read_remote, replica_ids
 from controller.observe.filesystems import observe_share_directory, previous_ids
 from controller.observe.nfs_access import observe_nfs_access
+from controller.observe.old_homes import recreated_homes
 from controller.observe.references import resolve_references
+from controller.observe.removals import observe_removals
 from controller.observe.sagemaker import (
     apps_of,
     observe_domains,
@@ -38,6 +42,7 @@ from controller.observed import (
     ObservedDirectory,
     ObservedDomain,
     ObservedState,
+    ProfileRecord,
     ResolvedReferences,
 )
 from controller.plan.studio_updates import network_change_pending
@@ -47,14 +52,19 @@ from controller.status.store import DEFAULT_TABLE
 
 def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             efs_root: Path | None, cache: DescribeCache | None = None,
-            now: float | None = None, status_table: str = DEFAULT_TABLE) -> ObservedState:
+            now: float | None = None, status_table: str = DEFAULT_TABLE,
+            managed_keys: frozenset[str] | None = None,
+            profile_records: Mapping[str, ProfileRecord] | None = None) -> ObservedState:
     """One snapshot; with a cache, unchanged domains and profiles are not described.
 
     A standby region of an active-passive estate holds no domains until a failover, so
     only its file systems are looked at (for the replica's lag), not SageMaker, the
     share directories or the other region. `status_table` names the status tables (the
     same in both regions): a standby with an old copy reads the active one's failover
-    record from it.
+    record from it. `managed_keys` are the resources the status store remembers the
+    operator managing (controller.observe.removals decides what may be pruned from them);
+    `profile_records` is the user table (controller.observe.old_homes looks for the old
+    homes of the profiles recreated since).
     """
     acting = (region == desired.estate.active_region
               or desired.estate.mode is Mode.ACTIVE_ACTIVE)
@@ -63,9 +73,12 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
     if not acting:
         return _observe_standby(gateway, desired, region, efs_root, references,
                                 status_table, when)
-    domains = observe_domains(gateway, desired, region, cache)
+    others: dict[str, dict[str, Any]] = {}
+    domains = observe_domains(gateway, desired, region, cache, others)
     unmanaged: list[str] = []
     profiles = observe_profiles(gateway, desired, region, domains, cache, unmanaged)
+    removals = observe_removals(gateway, desired, region, domains, others, unmanaged,
+                                managed_keys, cache)
     directories: dict[tuple[str, str], ObservedDirectory] = {}
     if efs_root is not None:
         for wanted in desired.share_directories():
@@ -90,6 +103,11 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
                                                           references, domains),
         unmanaged_profiles=tuple(sorted(unmanaged)),
         nfs=observe_nfs_access(gateway, desired, region, references),
+        removals=removals,
+        managed_keys=managed_keys,
+        profile_records=profile_records or {},
+        recreated_homes=recreated_homes(gateway, region, efs_root, profile_records or {},
+                                        profiles, domains),
     )
 
 

@@ -59,7 +59,9 @@ def resolve_references(gateway: AwsGateway, desired: DesiredState, region: str,
         vpcs=vpcs,
         subnets=subnets,
         security_groups=groups,
-        roles=_roles(gateway, region, {d.execution_role for d in desired.domains.values()}),
+        roles=_roles(gateway, region, {d.execution_role for d in desired.domains.values()}
+                     | {p.settings.execution_role for p in desired.profiles.values()
+                        if p.settings.execution_role}),
         file_systems=file_systems.copies,
         remote_file_systems=remote.copies,
         working_copies=file_systems.working,

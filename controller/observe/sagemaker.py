@@ -24,12 +24,19 @@ RUNNING_APP_STATES = ("InService", "Pending", "Deleting")
 
 
 def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
-                    cache: DescribeCache | None = None) -> dict[str, ObservedDomain]:
+                    cache: DescribeCache | None = None,
+                    others: dict[str, dict[str, Any]] | None = None
+                    ) -> dict[str, ObservedDomain]:
+    """The desired domains the region holds, described (or from the cache). The list
+    summaries of the domains the desired state does not name (Deleting ones included)
+    go to `others`, by name."""
     sagemaker = gateway.client("sagemaker", region)
     summaries: dict[str, dict[str, Any]] = {}
     for page in sagemaker.get_paginator("list_domains").paginate(
             PaginationConfig={"PageSize": _PAGE}):
         for summary in page["Domains"]:
+            if others is not None and summary["DomainName"] not in desired.domains:
+                others.setdefault(summary["DomainName"], summary)
             if summary.get("Status") in ("Deleting", "Delete_Failed"):
                 continue
             summaries.setdefault(summary["DomainName"], summary)
@@ -59,7 +66,7 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
     observed: dict[str, ObservedProfile] = {}
     for domain_name in sorted(domains):
         domain_id = domains[domain_name].domain_id
-        wanted = {p.name for p in desired.profiles_of(domain_name)}
+        wanted = {p.name: p for p in desired.profiles_of(domain_name)}
         paginator = sagemaker.get_paginator("list_user_profiles")
         for page in paginator.paginate(DomainIdEquals=domain_id,
                                        PaginationConfig={"PageSize": _PAGE}):
@@ -79,6 +86,10 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                     untouched=(last_modified is not None
                                and epoch(summary.get("CreationTime")) == last_modified))
                 description = remembered.description
+                tags = None
+                if wanted[name].settings.tags and description.get("UserProfileArn"):
+                    tags = _tags(cache, ("tags", region, domain_id, name), last_modified,
+                                 sagemaker, description["UserProfileArn"])
                 observed[f"{domain_name}/{name}"] = ObservedProfile(
                     domain_id=domain_id,
                     name=name,
@@ -86,6 +97,7 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                     last_modified=last_modified,
                     description=description,
                     described=remembered.complete,
+                    tags=tags,
                 )
     return observed
 
@@ -105,6 +117,23 @@ def epoch(stamp: Any) -> float | None:
     if isinstance(stamp, int | float):
         return round(float(stamp), 3)
     return None
+
+
+def _tags(cache: DescribeCache | None, key: tuple[str, ...], last_modified: float | None,
+          sagemaker: Any, arn: str) -> dict[str, str]:
+    """A profile's tags, reused like its describe (tag changes do not move a profile's
+    LastModifiedTime, so a tag changed by hand is found at the cache's full refresh, or
+    at once through an event)."""
+    if cache is not None:
+        remembered = cache.get(key, last_modified)
+        if remembered is not None:
+            return dict(remembered.description)
+    found: dict[str, str] = {}
+    for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
+        found.update({str(t["Key"]): str(t.get("Value", "")) for t in page.get("Tags", [])})
+    if cache is not None:
+        cache.put(key, last_modified, dict(found))
+    return found
 
 
 def _described(cache: DescribeCache | None, key: tuple[str, ...], last_modified: float | None,

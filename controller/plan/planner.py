@@ -2,9 +2,11 @@
 
 The region's role follows from Estate.spec.activeRegion: the active region gets the
 whole estate (file systems, share directories, domains, profiles); a standby region in
-active-passive mode holds no domains until a failover makes it active. Nothing is ever
-planned for deletion here: resources absent from the desired state are left alone, and
-share directories are only ever created or corrected, never removed.
+active-passive mode holds no domains until a failover makes it active. Resources the
+operator never managed are left alone, and share directories are only ever created or
+corrected, never removed. What the desired state no longer holds is reported, or with
+prune on deleted (plan.prune, held above a share of the estate by plan.removal_guard);
+suspended resources keep their actions apart, unexecuted (plan.suspend).
 """
 
 from __future__ import annotations
@@ -20,15 +22,20 @@ from controller.plan.homes import hold_profile_updates, plan_share_directories
 from controller.plan.keys import region_role
 from controller.plan.names import creation_token
 from controller.plan.nfs_access import plan_nfs_access
+from controller.plan.prune import plan_prune
+from controller.plan.recreation import plan_recreation
+from controller.plan.removal_guard import apply_guard, check_removals
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.snapshots import plan_snapshots
 from controller.plan.studio_updates import (
     plan_domain_update,
+    plan_profile_tags,
     plan_profile_update,
     profile_identity_problems,
     unmanaged_profile_notes,
 )
+from controller.plan.suspend import apply_suspend
 from controller.plan.types import KIND_ORDER, Action, Difference, Kind, Plan, Ref, ResourceKey, Verb
 from controller.plan.working_copy import plan_working_copies
 
@@ -72,15 +79,29 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
         notes.append("share directories not checked: no mounted file systems (--efs-root)")
     _plan_domains(desired, observed, shapes, actions, notes)
     _plan_profiles(desired, observed, shapes, actions)
+    records = plan_recreation(desired, observed, actions, notes)
     hold_profile_updates(actions)
-    notes.extend(unmanaged_profile_notes(observed.unmanaged_profiles))
+    notes.extend(unmanaged_profile_notes(_not_managed(observed)))
+    removing = plan_prune(desired, observed, actions, shapes.problems, notes)
     if role == "active":
         plan_snapshots(desired, observed, actions, notes)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
-    return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
-                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())))
+    plan = Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
+                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())),
+                records=tuple(records[q] for q in sorted(records)))
+    plan = apply_guard(plan, check_removals(desired, observed, removing))
+    return apply_suspend(desired, plan)
+
+
+def _not_managed(observed: ObservedState) -> list[str]:
+    """Profiles the desired state does not name and the operator never managed (those it
+    managed are reported by plan.prune)."""
+    removals = observed.removals
+    return [q for q in observed.unmanaged_profiles
+            if removals is None or q not in removals.profiles
+            or not removals.profiles[q].managed]
 
 
 def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
@@ -93,8 +114,8 @@ def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     problems.extend(ambiguity_problems(desired, observed.references))
     plan_fencing(desired, observed, actions, problems, notes)
     _order(actions)
-    return Plan(observed.region, desired.revision, "standby", tuple(actions),
-                tuple(problems), tuple(notes))
+    return apply_suspend(desired, Plan(observed.region, desired.revision, "standby",
+                                       tuple(actions), tuple(problems), tuple(notes)))
 
 
 def _order(actions: list[Action]) -> None:
@@ -173,16 +194,23 @@ def _plan_profiles(desired: DesiredState, observed: ObservedState, shapes: Shape
         key = ResourceKey(Kind.USER_PROFILE, observed.region, qualified)
         seen = observed.profiles.get(qualified)
         identity = shapes.profile_identity(profile)
+        tags = dict(profile.settings.tags)
         if seen is None:
             request = {"DomainId": domain_id, "UserProfileName": profile.name,
-                       **identity, "UserSettings": settings}
-            actions.append(Action("CreateUserProfile", Verb.CREATE, key,
-                                  _all_new({**identity, "UserSettings": settings}), request))
+                       **identity, "UserSettings": settings,
+                       **({"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                          if tags else {})}
+            actions.append(Action("CreateUserProfile", Verb.CREATE, key, _all_new(
+                {**identity, "UserSettings": settings, **({"Tags": tags} if tags else {})}),
+                request))
             continue
         shapes.problems.extend(profile_identity_problems(key, identity, seen.description))
         update = plan_profile_update(key, settings, seen.description, domain_id, profile.name)
         if update is not None:
             actions.append(update)
+        tagging = plan_profile_tags(key, tags, seen)
+        if tagging is not None:
+            actions.append(tagging)
 
 
 def _creates_domain(actions: list[Action], domain: str) -> bool:

@@ -21,6 +21,16 @@ def render_text(plan: Plan) -> str:
         for action in plan.actions:
             lines.extend(_action_lines(action))
             lines.append("")
+    for title, held in (("suspended (observed and reported; not made while suspended):",
+                         plan.suspended),
+                        ("held by the removal guard (not made until confirmed):", plan.held)):
+        if held:
+            lines.append(title)
+            lines.append("")
+            for action in held:
+                lines.extend(f"  #{line[1:]}" if line.startswith("  ") else line
+                             for line in _action_lines(action))
+                lines.append("")
     for problem in plan.problems:
         lines.append(f"  ! {problem}")
     if plan.problems:
@@ -32,6 +42,9 @@ def render_text(plan: Plan) -> str:
     if plan.actions:
         lines.append(f"Plan: {plan.count(Verb.CREATE)} to create, {plan.count(Verb.UPDATE)} "
                      f"to update, {plan.count(Verb.DELETE)} to delete.")
+    elif plan.suspended or plan.held:
+        lines.append(f"No changes to make now: {len(plan.suspended)} suspended, "
+                     f"{len(plan.held)} held (marked #).")
     elif plan.waiting:
         lines.append(f"Nothing to do now: {len(plan.waiting)} resource(s) wait for what they "
                      "need (see the notes).")
@@ -52,6 +65,8 @@ def _action_lines(action: Action) -> list[str]:
     for change in action.changes:
         if action.verb is Verb.CREATE:
             lines.append(f"      + {change.path}: {_show(change.desired)}")
+        elif action.verb is Verb.DELETE and change.desired is None:
+            lines.append(f"      - {change.path}: {_show(change.observed)}")
         else:
             lines.append(f"      ~ {change.path}: {_show(change.observed)} -> "
                          f"{_show(change.desired)}")
@@ -78,27 +93,35 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _action_json(action: Action) -> dict[str, Any]:
+    return {
+        "action": action.name,
+        "verb": action.verb.value,
+        "kind": action.key.kind,
+        "name": action.key.name,
+        "region": action.key.region,
+        "changes": [
+            {"path": c.path, "desired": to_jsonable(c.desired),
+             "observed": to_jsonable(c.observed)}
+            for c in action.changes
+        ],
+        "params": to_jsonable(dict(action.params)),
+    }
+
+
 def render_json(plan: Plan) -> str:
+    removal = plan.removal
     document = {
         "region": plan.region,
         "role": plan.role,
         "revision": plan.revision,
-        "actions": [
-            {
-                "action": action.name,
-                "verb": action.verb.value,
-                "kind": action.key.kind,
-                "name": action.key.name,
-                "region": action.key.region,
-                "changes": [
-                    {"path": c.path, "desired": to_jsonable(c.desired),
-                     "observed": to_jsonable(c.observed)}
-                    for c in action.changes
-                ],
-                "params": to_jsonable(dict(action.params)),
-            }
-            for action in plan.actions
-        ],
+        "actions": [_action_json(action) for action in plan.actions],
+        "suspended": [_action_json(action) for action in plan.suspended],
+        "held": [_action_json(action) for action in plan.held],
+        "removal": None if removal is None or not removal.keys else {
+            "keys": sorted(removal.keys), "total": removal.total,
+            "limitPercent": 100 * removal.limit, "held": removal.held,
+            "revision": removal.record.revision if removal.record else None},
         "problems": list(plan.problems),
         "notes": list(plan.notes),
         "waiting": [{"resource": resource, "reason": reason}

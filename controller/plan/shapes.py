@@ -26,6 +26,9 @@ from controller.plan.working_copy import serving_file_system, waits_for_working_
 
 # A domain must reach its custom EFS through its VPC, so traffic stays in the VPC.
 APP_NETWORK_ACCESS = "VpcOnly"
+# Where each Studio app's settings live in UserSettings.
+APP_SETTINGS_KEYS = {"JupyterLab": "JupyterLabAppSettings",
+                     "CodeEditor": "CodeEditorAppSettings"}
 
 
 class Shapes:
@@ -49,6 +52,8 @@ class Shapes:
         self.studio_waits: Mapping[tuple[str, str], str] = {}
         # "Domain/x" or "UserProfile/x/y" -> why it waits (Plan.waiting).
         self.waiting: dict[str, str] = {}
+        # Domain name -> its space-backup app settings (rendered once per domain).
+        self._backup_fragments: dict[str, dict[str, Any]] = {}
 
     def file_system_id(self, logical_name: str) -> str | Ref | None:
         serving = serving_file_system(self.desired, self.region, self.refs, logical_name)
@@ -102,6 +107,11 @@ class Shapes:
     def _space_backup_settings(self, domain: DomainSpec) -> dict[str, Any]:
         """JupyterLab and Code Editor settings that run the backup/restore config on every
         app start; nothing until the backup share's file system id is known."""
+        if domain.name not in self._backup_fragments:
+            self._backup_fragments[domain.name] = self._render_space_backup(domain)
+        return self._backup_fragments[domain.name]
+
+    def _render_space_backup(self, domain: DomainSpec) -> dict[str, Any]:
         share = self.desired.space_backup_share(domain.name)
         fs_id = self.file_system_id(share.file_system) if share is not None else None
         if share is None or not isinstance(fs_id, str):
@@ -128,10 +138,41 @@ class Shapes:
         configs = self._file_system_configs(owner, shares, profile.domain, profile.name)
         if configs is None:
             return None
-        return {
+        settings: dict[str, Any] = {
             "CustomPosixUserConfig": {"Uid": profile.posix.uid, "Gid": profile.posix.gid},
             "CustomFileSystemConfigs": configs,
         }
+        chosen = profile.settings
+        if chosen.execution_role is not None:
+            role = self._resolved(owner, "execution role", chosen.execution_role,
+                                  self.refs.roles.get(chosen.execution_role))
+            if role is None:
+                return None
+            settings["ExecutionRole"] = role
+        if chosen.app_settings:
+            settings.update(self._profile_app_settings(profile))
+        return settings
+
+    def _profile_app_settings(self, profile: UserProfileSpec) -> dict[str, Any]:
+        """Default instance type and idle shutdown for the domain's apps. A profile's app
+        settings structure takes the place of the domain's for that app (the stricter
+        reading), so it carries the domain's space-backup lifecycle configs too."""
+        chosen = profile.settings
+        domain = self.desired.domains[profile.domain]
+        backup = self._space_backup_settings(domain)
+        result: dict[str, Any] = {}
+        for app in domain.apps:
+            key = APP_SETTINGS_KEYS[app]
+            settings: dict[str, Any] = {**backup.get(key, {})}
+            if chosen.instance_type is not None:
+                settings["DefaultResourceSpec"] = {**settings.get("DefaultResourceSpec", {}),
+                                                   "InstanceType": chosen.instance_type}
+            if chosen.idle_shutdown_minutes is not None:
+                settings["AppLifecycleManagement"] = {"IdleSettings": {
+                    "LifecycleManagement": "ENABLED",
+                    "IdleTimeoutInMinutes": chosen.idle_shutdown_minutes}}
+            result[key] = settings
+        return result
 
     def profile_identity(self, profile: UserProfileSpec) -> dict[str, str]:
         """CreateUserProfile's IAM Identity Center fields (SSO domains only)."""

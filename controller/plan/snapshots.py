@@ -121,6 +121,7 @@ def restore_params(desired: DesiredState, observed: ObservedState,
                                       f"{observed.region} yet"}
         params["FileSystemId"], params["Path"], posix = found
         params["TargetOwner"] = [posix.uid, posix.gid]
+        params["Profile"] = spec.to_profile  # whose history the restore is in
     elif spec.to_share is not None:
         share = desired.shares[spec.to_share]
         fs_id = serving_file_system(desired, observed.region, refs, share.file_system)

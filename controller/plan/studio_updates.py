@@ -20,7 +20,7 @@ from typing import Any
 
 from controller.lifecycle import is_operator_config_arn
 from controller.model import DomainSpec
-from controller.observed import ObservedApp, ResolvedReferences
+from controller.observed import ObservedApp, ObservedProfile, ResolvedReferences
 from controller.plan.diff import scoped_diff
 from controller.plan.shapes import APP_NETWORK_ACCESS
 from controller.plan.types import Action, Difference, Ref, ResourceKey, Verb
@@ -119,6 +119,22 @@ def plan_profile_update(key: ResourceKey, settings: Mapping[str, Any],
         return None
     return Action("UpdateUserProfile", Verb.UPDATE, key, tuple(changes),
                   {"DomainId": domain_id, "UserProfileName": name, "UserSettings": target})
+
+
+def plan_profile_tags(key: ResourceKey, tags: Mapping[str, str],
+                      seen: ObservedProfile) -> Action | None:
+    """AddTags for the desired tags the profile lacks or holds with another value; tags
+    anyone else set are left (never removed)."""
+    if not tags or seen.tags is None:
+        return None
+    changes = tuple(Difference(f"Tags.{k}", v, seen.tags.get(k)) for k, v in sorted(
+        tags.items()) if seen.tags.get(k) != v)
+    arn = seen.description.get("UserProfileArn")
+    if not changes or not arn:
+        return None
+    return Action("TagUserProfile", Verb.UPDATE, key, changes, {
+        "ResourceArn": arn, "Tags": [{"Key": c.path[len("Tags."):], "Value": c.desired}
+                                     for c in changes]})
 
 
 def profile_identity_problems(key: ResourceKey, identity: Mapping[str, str],

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from controller.observed import ProfileRecord, RemovalHold
+
 
 class Kind(StrEnum):
     FILE_SYSTEM = "FileSystem"
@@ -24,6 +26,11 @@ class Kind(StrEnum):
     LIFECYCLE_CONFIG = "LifecycleConfig"
     DOMAIN = "Domain"
     USER_PROFILE = "UserProfile"
+    # A profile's old home restored into its new incarnation (plan.recreation).
+    HOME_RESTORE = "HomeRestore"
+    # Pruning: the apps and spaces of a profile or domain being deleted (plan.prune).
+    SPACE = "Space"
+    APP = "App"
     SNAPSHOT_POLICY = "SnapshotPolicy"
     RESTORE = "Restore"
 
@@ -32,7 +39,8 @@ class Kind(StrEnum):
 KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET,
                                  Kind.REPLICATION, Kind.FENCE,
                                  Kind.DIRECTORY, Kind.LIFECYCLE_CONFIG, Kind.DOMAIN,
-                                 Kind.USER_PROFILE, Kind.SNAPSHOT_POLICY, Kind.RESTORE)
+                                 Kind.USER_PROFILE, Kind.HOME_RESTORE, Kind.SPACE, Kind.APP,
+                                 Kind.SNAPSHOT_POLICY, Kind.RESTORE)
 
 
 # The last step of making a region's copy its own after a failover (promote, or strategy
@@ -97,6 +105,22 @@ class Action:
 
 
 @dataclass(frozen=True)
+class RemovalCheck:
+    """The removal guard's verdict on a pass's prune (controller.plan.removal_guard)."""
+
+    keys: frozenset[str]  # every profile and domain the prune would delete
+    total: int  # the managed profiles and domains of the region, those included
+    limit: float  # safety.maxRemovalPercent / 100
+    held: bool  # nothing is deleted this pass
+    # What the status store should hold after the pass (None: no held deletion).
+    record: RemovalHold | None = None
+
+    @property
+    def fraction(self) -> float:
+        return len(self.keys) / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
 class Plan:
     region: str
     revision: str
@@ -112,6 +136,14 @@ class Plan:
     # Resources not planned yet because what they need is not ready ("Domain/research",
     # why), e.g. a domain whose file systems' mount targets are still being made.
     waiting: tuple[tuple[str, str], ...] = ()
+    # Actions planned but not taken: on a suspended resource (or estate), or deletions
+    # the removal guard holds. Shown, never executed.
+    suspended: tuple[Action, ...] = ()
+    held: tuple[Action, ...] = ()
+    removal: RemovalCheck | None = None
+    # What the user table should hold after this pass, for the profiles whose record is
+    # new or changed and needs no restore first (plan.recreation).
+    records: tuple[ProfileRecord, ...] = ()
 
     @property
     def empty(self) -> bool:

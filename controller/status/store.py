@@ -22,6 +22,8 @@ from controller.status.conditions import Condition
 
 DEFAULT_TABLE = "studio-operator-status"
 REVISION_PK = "revision"
+# Records the store does not keep in memory (they only grow): the history.
+UNCACHED_PREFIXES = ("history#",)
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8  # for items DynamoDB leaves unprocessed (throttled)
 # boto3's own DynamoDB type mapping; numbers are stored as strings to stay exact.
@@ -87,6 +89,8 @@ class DynamoStatusStore:
         for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
             for raw in page["Items"]:
                 item = _plain(raw)
+                if str(item["pk"]).startswith(UNCACHED_PREFIXES):
+                    continue  # the history only grows: read it when asked (scan_prefix)
                 with self._lock:
                     self._cache[item["pk"]] = item
                 if item["pk"] == REVISION_PK:
@@ -154,6 +158,35 @@ class DynamoStatusStore:
     def put_item(self, item: dict[str, Any]) -> bool:
         """Write a record (a dict with "pk") if it changed."""
         return self._write(item)
+
+    def delete_item(self, pk: str) -> bool:
+        """Remove a record (a pruned resource's status, a released hold); True when one
+        was known to exist."""
+        with self._lock:
+            known = self._cache.pop(pk, None) is not None
+        self._client.delete_item(TableName=self.table, Key={"pk": {"S": pk}})
+        return known
+
+    def put_uncached(self, item: dict[str, Any]) -> None:
+        """Write a record that is never read back through the cache (a history entry)."""
+        self._client.put_item(TableName=self.table, Item=_typed(item))
+
+    def scan_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        """Records whose key starts with `prefix`, read from the table (a filtered scan)."""
+        found: list[dict[str, Any]] = []
+        for page in self._client.get_paginator("scan").paginate(
+                TableName=self.table, ConsistentRead=True,
+                FilterExpression="begins_with(pk, :prefix)",
+                ExpressionAttributeValues={":prefix": {"S": prefix}}):
+            found.extend(_plain(raw) for raw in page["Items"])
+        return found
+
+    def items_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        """Records whose key starts with `prefix` ("user#", "history#"), as last loaded
+        or written by this store (load() reads the whole table once)."""
+        with self._lock:
+            return [dict(item) for pk, item in sorted(self._cache.items())
+                    if pk.startswith(prefix)]
 
     def _write(self, item: dict[str, Any]) -> bool:
         with self._lock:

@@ -32,6 +32,9 @@ from controller.cli.main import build_parser
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
 from controller.emulator import Emulator
+from controller.emulator.prepare_events import EVENT_PATTERN
+from controller.events import QUEUE_NAME
+from controller.events.listener import EventInbox, EventListener
 from controller.fencing import RECOVERY_ROOT
 from controller.git_credentials import SecretCredentials
 from controller.loop.lease import Lease
@@ -60,6 +63,9 @@ S3_AUTHORIZED_AS = {
     "CompleteMultipartUpload": "s3:PutObject",
     "HeadObject": "s3:GetObject",
 }
+# SQS authorizes a batch action as its single action (the SQS Developer Guide: "the
+# permissions for a batch action are the same as for the corresponding single action").
+SQS_AUTHORIZED_AS = {"DeleteMessageBatch": "sqs:DeleteMessage"}
 
 # Granted although no request of their own reaches AWS: AWS authorizes them as part of
 # another operation (named here, and the test checks the scenario made it), or they are
@@ -88,7 +94,8 @@ SIDECAR_ACTIONS = ("aps:RemoteWrite",)
 # permissions for them (SageMaker List* calls, EC2 Describe* calls, the ECR login).
 WITHOUT_RESOURCE_LEVEL = frozenset({
     "sagemaker:ListDomains", "sagemaker:ListUserProfiles", "sagemaker:ListApps",
-    "sagemaker:ListStudioLifecycleConfigs", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
+    "sagemaker:ListStudioLifecycleConfigs", "sagemaker:ListSpaces", "ec2:DescribeVpcs",
+    "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
     "cloudwatch:GetMetricStatistics", "ecr:GetAuthorizationToken",
     "servicequotas:GetServiceQuota",
@@ -185,6 +192,8 @@ def iam_action(request: str) -> str:
     service, operation = request.split(":", 1)
     if service == "s3" and operation in S3_AUTHORIZED_AS:
         return S3_AUTHORIZED_AS[operation]
+    if service == "sqs" and operation in SQS_AUTHORIZED_AS:
+        return SQS_AUTHORIZED_AS[operation]
     return f"{IAM_PREFIX.get(service, service)}:{operation}"
 
 
@@ -214,7 +223,7 @@ class Scenario:
         return {iam_action(r) for r in self.requests}
 
 
-def _desired_folders(tmp: Path) -> tuple[Path, Path]:
+def _desired_folders(tmp: Path) -> tuple[Path, Path, Path]:
     """The example estate plus an operator-made file system (v1); then space backup on
     and alice's uid changed (v2: lifecycle configs, UpdateDomain, UpdateUserProfile)."""
     v1 = tmp / "v1"
@@ -238,7 +247,17 @@ def _desired_folders(tmp: Path) -> tuple[Path, Path]:
     text = research.read_text()
     assert "uid: 200101" in text
     research.write_text(text.replace("uid: 200101", "uid: 200111"))
-    return v1, v2
+    # v3: the analytics domain offboarded, with prune on (and the guard opened for it).
+    v3 = tmp / "v3"
+    shutil.copytree(v2, v3)
+    (v3 / "analytics.yaml").unlink()
+    (v3 / "restore.yaml").unlink()
+    estate = v3 / "estate.yaml"
+    assert "  safety:\n    maxRemovalPercent: 10\n" in estate.read_text()
+    estate.write_text(estate.read_text().replace(
+        "  safety:\n    maxRemovalPercent: 10\n",
+        "  prune: true\n  safety:\n    maxRemovalPercent: 100\n"))
+    return v1, v2, v3
 
 
 def _active_in(desired, region: str, suffix: str):  # type: ignore[no-untyped-def]
@@ -257,6 +276,12 @@ def _create_status_tables(aws: Emulator, template: dict[str, Any]) -> str:
         dynamodb.create_table(TableName=name, AttributeDefinitions=table["AttributeDefinitions"],
                               KeySchema=table["KeySchema"], BillingMode=table["BillingMode"])
     return name
+
+
+def _domain_id(aws: Emulator, region: str, name: str) -> str:
+    sagemaker = boto3.client("sagemaker", region_name=region, endpoint_url=aws.endpoint_url)
+    return next(d["DomainId"] for d in sagemaker.list_domains()["Domains"]
+                if d["DomainName"] == name)
 
 
 def _file_system(aws: Emulator, region: str, name: str) -> dict[str, Any]:
@@ -281,7 +306,7 @@ def _left_over_upload(aws: Emulator, desired) -> None:  # type: ignore[no-untype
 
 def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     template = load_template()
-    v1_folder, v2_folder = _desired_folders(tmp)
+    v1_folder, v2_folder, v3_folder = _desired_folders(tmp)
     v1 = prepared(aws, load_desired_state(v1_folder))
     v2 = load_desired_state(v2_folder)
     table = _create_status_tables(aws, template)
@@ -349,6 +374,28 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     aws.sync_replication()
     primary_again = controller_in(PRIMARY)
     by_the_controller(lambda: converge(primary_again, _active_in(v2, PRIMARY, "back"), clock))
+
+    # Events: the leader reads the region's queue (what the converges above made came
+    # back as CloudTrail events) and deletes what it read.
+    queue = boto3.client("sqs", region_name=PRIMARY, endpoint_url=aws.endpoint_url
+                         ).get_queue_url(QueueName=QUEUE_NAME)["QueueUrl"]
+    listener = EventListener(primary_again.gateway, PRIMARY, queue, EventInbox(),
+                             wait_seconds=1)
+    assert by_the_controller(listener.poll_once) > 0
+
+    # Offboarding: the analytics domain leaves the desired state, with prune on; its
+    # shared space, its profiles (each after its final snapshot), then the domain go.
+    analytics = _domain_id(aws, PRIMARY, "analytics")
+    boto3.client("sagemaker", region_name=PRIMARY, endpoint_url=aws.endpoint_url
+                 ).create_space(DomainId=analytics, SpaceName="analytics-team",
+                                SpaceSettings={"AppType": "JupyterLab"},
+                                SpaceSharingSettings={"SharingType": "Shared"},
+                                OwnershipSettings={"OwnerUserProfileName": "dave"})
+    pruning = _active_in(load_desired_state(v3_folder), PRIMARY, "pruned")
+    by_the_controller(lambda: converge(primary_again, pruning, clock))
+    assert [d["DomainName"] for d in boto3.client(
+        "sagemaker", region_name=PRIMARY, endpoint_url=aws.endpoint_url
+    ).list_domains()["Domains"]] == ["research"]
 
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
@@ -481,9 +528,9 @@ def test_the_checker_catches_a_policy_missing_an_action_the_controller_made(scen
     mutated = [dict(s, Action=[a for a in _listed(s["Action"]) if a != "sagemaker:DeleteApp"])
                for s in task_role]
     assert missing_actions(mutated, scenario.actions) == ["sagemaker:DeleteApp"]
-    widened = [*task_role, {"Effect": "Allow", "Action": ["sagemaker:DeleteDomain"],
+    widened = [*task_role, {"Effect": "Allow", "Action": ["sagemaker:DeleteModel"],
                             "Resource": "*"}]
-    assert unexplained_grants(widened, scenario.actions) == ["sagemaker:DeleteDomain"]
+    assert unexplained_grants(widened, scenario.actions) == ["sagemaker:DeleteModel"]
 
 
 def test_the_tasks_security_group_has_no_ingress_and_only_https_and_nfs_egress():
@@ -535,3 +582,21 @@ def test_the_only_cross_region_table_access_is_reading_the_other_regions_failove
         ("OtherRegionsFailoverRecord", ["dynamodb:GetItem"])]
     assert other[0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${OtherRegion}:"
                                                "${AWS::AccountId}:table/${StatusTableName}"}
+
+
+def test_the_event_rule_sends_what_the_emulator_delivers_to_the_queue_with_dead_letters():
+    """The stack's rule has the emulator's pattern (local mode is what is tested); its
+    queue keeps a dead-letter queue, only the rule may send to it, and `run` reads it."""
+    resources = load_template()["Resources"]
+    rule = resources["EventRule"]["Properties"]
+    assert rule["EventPattern"] == EVENT_PATTERN and rule["State"] == "ENABLED"
+    assert rule["Targets"] == [{"Id": "event-queue",
+                               "Arn": {"Fn::GetAtt": ["EventQueue", "Arn"]}}]
+    redrive = resources["EventQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
+    (allowed,) = resources["EventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {
+        "Fn::GetAtt": ["EventRule", "Arn"]}}}
+    command = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"]
+    assert command[command.index("--event-queue-url") + 1] == {"Ref": "EventQueue"}

@@ -30,7 +30,8 @@ def test_an_unknown_field_is_refused_with_a_suggestion_and_the_fields_allowed(
     assert problem.field == "spec.authmode"
     assert problem.message == (
         "unknown field 'authmode'; did you mean 'authMode'? allowed here: apps, authMode, "
-        "defaultPosix, executionRole, network, profiles, shares, spaceBackup")
+        "defaultPosix, executionRole, network, profiles, profilesFile, shares, spaceBackup, "
+        "suspend")
 
 
 def test_a_missing_required_field_is_reported_at_its_parent_with_its_description(
