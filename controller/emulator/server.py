@@ -35,6 +35,7 @@ from controller.emulator.efs_store import EfsFolders, EfsStore
 from controller.emulator.faults import FaultInjector, RequestCounter
 from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import DEFAULT_ACCOUNT, MotoGateway
+from controller.emulator.notebook_runtime import NotebookRuntime
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
 from controller.emulator.sagemaker import SageMakerStudio
@@ -92,8 +93,10 @@ class Emulator:
         self._gateway = MotoGateway(self._moto, f"{host}:{self.port}")
         self._mounts = MountTable(self._efs_store, self._gateway, self.config)
         self._metrics = ConnectionMetrics(self._mounts, self._gateway, self.config)
+        self.notebook_root = self.data_dir / "notebook-instances"
+        self._notebooks = NotebookRuntime(self.notebook_root, self.endpoint_url)
         self._studio = SageMakerStudio(self.config, self._gateway, self._efs_store.folders,
-                                       self._mounts)
+                                       self._mounts, self._notebooks)
         self._efs = ElasticFileSystem(
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
@@ -148,6 +151,17 @@ class Emulator:
 
     def set_replication_interval(self, seconds: float) -> None:
         self.configure(replication_interval_seconds=seconds)
+
+    def set_notebook_script_timeout(self, seconds: float) -> None:
+        """How long a notebook lifecycle script may run (AWS: 5 minutes); reset restores it."""
+        if seconds <= 0:
+            raise ValueError("a lifecycle script's time limit must be positive")
+        self._notebooks.script_timeout_seconds = float(seconds)
+
+    def notebook_folder(self, name: str, region: str = "us-east-1",
+                        account: str = DEFAULT_ACCOUNT) -> Path:
+        """A notebook instance's local folder: SageMaker/ is its volume (see notebook_runtime)."""
+        return self._notebooks.folder(account, region, name)
 
     def config_snapshot(self) -> dict[str, Any]:
         return {
@@ -245,6 +259,7 @@ class Emulator:
         if self._stopped:
             return
         self._stopped = True
+        self._notebooks.stop_all()  # no notebook instance's script outlives the emulator
         self._replicator.stop()
         self._metrics.stop()
         self._server.shutdown()
