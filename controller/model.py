@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from controller.notebooks.spec import NotebookInstanceSpec
+
 API_VERSION = "studio-operator.io/v1alpha1"
 MANAGED_TAG = "studio-operator.io/managed-by"
 MANAGED_TAG_VALUE = "studio-operator"
@@ -237,6 +239,7 @@ class DesiredState:
     domains: Mapping[str, DomainSpec] = field(default_factory=dict)
     # Keyed by "domain/profile".
     profiles: Mapping[str, UserProfileSpec] = field(default_factory=dict)
+    notebooks: Mapping[str, NotebookInstanceSpec] = field(default_factory=dict)
     # Where each resource was declared, keyed "Kind/name" ("UserProfile/domain/profile"),
     # for messages that point back at the YAML. Not part of what is desired, so not
     # compared.
@@ -244,6 +247,12 @@ class DesiredState:
 
     def source_of(self, kind: str, name: str) -> SourceLocation | None:
         return self.sources.get(f"{kind}/{name}")
+
+    def notebooks_in(self, region: str) -> list[NotebookInstanceSpec]:
+        """The notebook instances that live in `region`, by name."""
+        primary = self.estate.primary_region
+        return [self.notebooks[name] for name in sorted(self.notebooks)
+                if self.notebooks[name].region_in(primary) == region]
 
     def profiles_of(self, domain: str) -> Iterator[UserProfileSpec]:
         for key in sorted(self.profiles):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from controller.notebooks.observed import NotebookObservation
+
 
 @dataclass(frozen=True)
 class ObservedReplication:
@@ -244,3 +246,6 @@ class ObservedState:
     # Fencing: logical file system -> clients EFS reports connected to this region's old
     # copy (ClientConnections); None when the metric could not be read.
     client_connections: Mapping[str, int | None] = field(default_factory=dict)
+    # NotebookInstance name -> what the region holds for it (only this region's notebooks;
+    # a name missing here was not looked at).
+    notebooks: Mapping[str, NotebookObservation] = field(default_factory=dict)

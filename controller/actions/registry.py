@@ -24,6 +24,13 @@ from controller.actions.nfs_access import (
     create_mount_target,
     create_nfs_security_group,
 )
+from controller.actions.notebooks import (
+    create_notebook_instance,
+    start_notebook_instance,
+    stop_notebook_instance,
+    tag_notebook_instance,
+    update_notebook_instance,
+)
 from controller.actions.profiles import create_user_profile, update_user_profile
 from controller.actions.replication import (
     delete_orphaned_replication,
@@ -65,6 +72,11 @@ EXECUTORS: dict[str, Executor] = {
     "UpdateDomainNetwork": update_domain_network,
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
+    "CreateNotebookInstance": create_notebook_instance,
+    "TagNotebookInstance": tag_notebook_instance,
+    "StopNotebookInstance": stop_notebook_instance,
+    "UpdateNotebookInstance": update_notebook_instance,
+    "StartNotebookInstance": start_notebook_instance,
 }
 
 

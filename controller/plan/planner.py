@@ -20,6 +20,7 @@ from controller.plan.homes import hold_profile_updates, plan_share_directories
 from controller.plan.keys import region_role
 from controller.plan.names import creation_token
 from controller.plan.nfs_access import plan_nfs_access
+from controller.plan.notebooks import plan_notebooks
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
 from controller.plan.studio_updates import (
@@ -73,25 +74,30 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     _plan_profiles(desired, observed, shapes, actions)
     hold_profile_updates(actions)
     notes.extend(unmanaged_profile_notes(observed.unmanaged_profiles))
+    waiting = dict(shapes.waiting)
+    plan_notebooks(desired, observed, actions, shapes.problems, notes, waiting)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
     return Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
-                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())))
+                tuple(sorted(promoting)), tuple(sorted(waiting.items())))
 
 
 def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     """A standby region holds no domains until a failover makes it active; it only
-    fences an old active copy so that the active region can replicate back into it."""
+    fences an old active copy so that the active region can replicate back into it.
+    Notebook instances that live in the region are its own whatever its role."""
     actions: list[Action] = []
     problems: list[str] = []
     notes = [f"{observed.region} is the standby region (active-passive): its domains are "
              "created when a failover makes it active."]
     problems.extend(ambiguity_problems(desired, observed.references))
     plan_fencing(desired, observed, actions, problems, notes)
+    waiting: dict[str, str] = {}
+    plan_notebooks(desired, observed, actions, problems, notes, waiting)
     _order(actions)
     return Plan(observed.region, desired.revision, "standby", tuple(actions),
-                tuple(problems), tuple(notes))
+                tuple(problems), tuple(notes), waiting=tuple(sorted(waiting.items())))
 
 
 def _order(actions: list[Action]) -> None:

@@ -24,13 +24,14 @@ class Kind(StrEnum):
     LIFECYCLE_CONFIG = "LifecycleConfig"
     DOMAIN = "Domain"
     USER_PROFILE = "UserProfile"
+    NOTEBOOK_INSTANCE = "NotebookInstance"
 
 
 # The order in which kinds are acted on: what a later kind refers to exists first.
 KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET,
                                  Kind.REPLICATION, Kind.FENCE,
                                  Kind.DIRECTORY, Kind.LIFECYCLE_CONFIG, Kind.DOMAIN,
-                                 Kind.USER_PROFILE)
+                                 Kind.USER_PROFILE, Kind.NOTEBOOK_INSTANCE)
 
 
 # The last step of making a region's copy its own after a failover (promote, or strategy

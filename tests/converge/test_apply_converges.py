@@ -30,8 +30,8 @@ def test_the_example_estate_converges_in_one_pass_and_a_second_pass_mutates_noth
     rec = reconciler(aws)
     first = rec.reconcile(desired)
     assert first.result == "applied"
-    # 10 directories, 2 domains, 7 profiles, 1 replication
-    assert len(first.outcomes) == 20
+    # 10 directories, 2 domains, 7 profiles, 1 replication, 1 notebook instance
+    assert len(first.outcomes) == 21
     assert plan_now(aws, desired).actions == ()
     rec.gateway.reset_counts()
     second = rec.reconcile(desired)
