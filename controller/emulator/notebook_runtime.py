@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # The PATH AWS documents for notebook lifecycle scripts (CreateNotebookInstanceLifecycleConfig).
 AWS_SCRIPT_PATH = "/sbin:bin:/usr/sbin:/usr/bin"
@@ -110,19 +111,32 @@ class NotebookRuntime:
             "TMPDIR": str(folder / "state"),
         }
         started = time.monotonic()
-        with open(folder / "logs" / f"{hook}.log", "ab") as log:
-            process = subprocess.Popen(["bash", str(path)], cwd=folder / "state", env=env,
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                       start_new_session=True)
+        # The script's output is a pipe, read to its end: a job the script leaves in the
+        # background still holding it keeps the hook running (the stricter reading of
+        # how AWS collects the output for CloudWatch Logs), so background jobs must
+        # redirect their output, as the lifecycle config samples do.
+        process = subprocess.Popen(["bash", str(path)], cwd=folder / "state", env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         with self._lock:
             self._sessions.setdefault(str(folder), set()).add(process.pid)
+        assert process.stdout is not None
+        reader = threading.Thread(target=_copy_to, args=(process.stdout, folder / "logs" /
+                                                         f"{hook}.log"), daemon=True)
+        reader.start()
+        deadline = started + self.script_timeout_seconds
         try:
             code = process.wait(timeout=self.script_timeout_seconds)
         except subprocess.TimeoutExpired:
+            code = None
+        reader.join(max(0.0, deadline - time.monotonic()))
+        if code is None or reader.is_alive():
             self.stop_processes(account, region, name)
             process.wait()
-            return ScriptOutcome(False, time.monotonic() - started,
-                                 f"took longer than {self.script_timeout_seconds:g} seconds")
+            reader.join()
+            limit = self.script_timeout_seconds
+            shown = f"{limit / 60:g} minutes" if limit >= 60 else f"{limit:g} seconds"
+            return ScriptOutcome(False, time.monotonic() - started, f"took longer than {shown}")
         seconds = time.monotonic() - started
         if code != 0:
             return ScriptOutcome(False, seconds, f"exited with status {code}")
@@ -149,6 +163,13 @@ class NotebookRuntime:
         self.stop_all()
         self.script_timeout_seconds = DEFAULT_SCRIPT_TIMEOUT
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _copy_to(stream: Any, path: Path) -> None:
+    with stream, open(path, "ab") as log:
+        while chunk := stream.read1(65536):
+            log.write(chunk)
+            log.flush()
 
 
 def _script_path() -> str:

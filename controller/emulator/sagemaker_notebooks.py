@@ -228,7 +228,8 @@ class NotebookInstances:
                     failure.append(
                         f"Notebook Instance Lifecycle Config '{config_arn}' for Notebook "
                         f"Instance '{instance.arn}' {outcome.reason} ({hook}). Please check "
-                        "your CloudWatch logs for more details.")
+                        "your CloudWatch logs for more details if your Notebook Instance "
+                        "has Internet access.")
                     self.runtime.stop_processes(part.account, part.region, name)
                     return
 

@@ -261,3 +261,18 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_background_job_still_holding_the_scripts_output_keeps_the_hook_running(
+        aws: Emulator, sagemaker: BaseClient) -> None:
+    aws.set_notebook_script_timeout(1.5)
+    script_config(sagemaker, "leaky", on_start="sleep 30 &\necho started\n")
+    script_config(sagemaker, "tidy", on_start="sleep 30 >/dev/null 2>&1 &\necho started\n")
+    create(sagemaker, "leaky", LifecycleConfigName="leaky")
+    create(sagemaker, "tidy", LifecycleConfigName="tidy")
+
+    assert "took longer than 1.5 seconds" in wait_status(sagemaker, "leaky",
+                                                          "Failed")["FailureReason"]
+    assert wait_status(sagemaker, "tidy", "InService")
+    log = aws.notebook_folder("tidy") / "logs" / "LifecycleConfigOnStart.log"
+    assert log.read_text() == "started\n"
