@@ -18,8 +18,8 @@ REVISION=notebook-lifecycle-config
 MIN_PART=$((8 * 1024 * 1024))
 MAX_PARTS=10000
 # What the volume holds that is not the user's: the ext4 root's lost+found, and a restore's
-# own bookkeeping.
-EXCLUDED=(./lost+found "./$RESTORED_MARKER" "./$STAGING_NAME")
+# staging folder.
+EXCLUDED=(./lost+found "./$STAGING_NAME")
 
 choose_compressor() {
   if command -v zstd >/dev/null 2>&1; then

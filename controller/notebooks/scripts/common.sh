@@ -21,7 +21,6 @@ METADATA_FILE=${STUDIO_OPERATOR_METADATA_FILE:-/opt/ml/metadata/resource-metadat
 STATE_DIR=${STUDIO_OPERATOR_STATE_DIR:-/var/lib/studio-operator}
 LOG_FILE=${STUDIO_OPERATOR_LOG_FILE:-$STATE_DIR/@@KIND@@.log}
 FOREGROUND=${STUDIO_OPERATOR_FOREGROUND:-0}
-RESTORED_MARKER=.studio-operator-restored
 STAGING_NAME=.studio-operator-restore
 NAME_RE='^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$'
 ID_RE='^[A-Za-z0-9](-*[A-Za-z0-9])*/notebook/[A-Za-z0-9](-*[A-Za-z0-9])*/[0-9]{8}T[0-9]{6}Z(-[0-9a-f]{4,8})?$'

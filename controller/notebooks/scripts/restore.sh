@@ -6,8 +6,9 @@
 # Every part is checked (size and SHA-256 from the manifest) before tar sees its bytes;
 # tar extracts into a folder only root can enter, owners are remapped there (so no one
 # can swap a folder for a link under the chown), then each entry is moved into place.
-# Done: the marker in the volume, then restored/<instance> beside the snapshot in S3,
-# which the operator waits for before it stops the old instance.
+# Done: restored/<instance> beside the snapshot in S3, which the operator waits for
+# before it stops the old instance, and which later starts find (nothing is added to the
+# volume: it holds exactly what the snapshot held).
 
 SNAPSHOT_TAG=studio-operator.io/restore-snapshot
 OWNER_MAP_TAG=studio-operator.io/restore-owner-map
@@ -119,6 +120,7 @@ restore_worker() {
   read -r parts_code decompress_code tar_code <"$WORK/status"
   if ((parts_code != 0 || decompress_code != 0 || tar_code != 0)); then
     log "restoring $snapshot failed (parts $parts_code, $compression $decompress_code, tar $tar_code)"
+    rm -rf -- "$STAGING"
     return 1
   fi
   log "re-owned $(remap_owners "$owner_map") entries (${owner_map:-no owner map})"
@@ -135,8 +137,6 @@ restore_worker() {
   done
   shopt -u nullglob dotglob
   rmdir -- "$STAGING/tree" "$STAGING" 2>/dev/null || true
-  printf 'restored=%s\nat=%s\n' "$snapshot" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    >"$VOLUME/$RESTORED_MARKER"
   printf '{"snapshot": "%s", "instance": "%s", "entries": %s}\n' "$snapshot" "$INSTANCE_NAME" \
     "$moved" >"$WORK/restored"
   aws_cli s3api put-object --bucket "$BUCKET" --key "$base/restored/$INSTANCE_NAME" \
@@ -144,21 +144,36 @@ restore_worker() {
   log "restored $snapshot: $moved entries in $VOLUME"
 }
 
+# 0: this instance has restored the snapshot (its marker is in S3); 1: not yet; 2: S3
+# could not say (then nothing is restored this start: never twice over a volume).
+restored_already() {
+  local key="${PREFIX:+$PREFIX/}$1/restored/$INSTANCE_NAME"
+  if aws_cli s3api head-object --bucket "$BUCKET" --key "$key" >/dev/null 2>"$STATE_DIR/head.err"
+  then
+    return 0
+  fi
+  if grep -q -e '(404)' -e 'Not Found' "$STATE_DIR/head.err"; then return 1; fi
+  log "cannot tell whether $1 was restored: $(tr '\n' ' ' <"$STATE_DIR/head.err")"
+  return 2
+}
+
 # The restore this instance's tags ask for, unless done; returns 1 when it failed.
 restore_if_named() {
-  local snapshot owner_map
+  local snapshot owner_map status=0
   INSTANCE_ARN=$(instance_field ResourceArn)
   INSTANCE_NAME=$(instance_field ResourceName)
   [[ "$INSTANCE_NAME" =~ $NAME_RE ]] || die "instance name '$INSTANCE_NAME' is not a SageMaker name"
   STAGING="$VOLUME/$STAGING_NAME"
-  if [[ -e "$VOLUME/$RESTORED_MARKER" ]]; then
-    return 0
-  fi
   snapshot=$(read_tag "$SNAPSHOT_TAG")
   [[ -n "$snapshot" ]] || return 0
   [[ "$snapshot" =~ $ID_RE ]] || die "tag $SNAPSHOT_TAG is not a notebook snapshot id: '$snapshot'"
   owner_map=$(read_tag "$OWNER_MAP_TAG")
   [[ "$owner_map" =~ $OWNER_MAP_RE ]] || die "tag $OWNER_MAP_TAG is not uid:uid pairs: '$owner_map'"
   hold_lock restore
+  restored_already "$snapshot" || status=$?
+  case "$status" in
+    0) return 0 ;;
+    2) return 1 ;;
+  esac
   restore_worker "$snapshot" "$owner_map"
 }
