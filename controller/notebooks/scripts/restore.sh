@@ -48,18 +48,32 @@ PYTHON
 }
 
 # Writes the archive's bytes to stdout, part by part, each checked before it is passed on.
+# The object is read in one GET, cut at the manifest's part sizes; a short or long object
+# fails the check like a damaged part does.
 verified_parts() {
-  local number offset size sha got
-  while read -r number offset size sha; do
-    aws_cli s3api get-object --bucket "$BUCKET" --key "$ARCHIVE_KEY" \
-      --range "bytes=$offset-$((offset + size - 1))" "$WORK/part" >/dev/null || return 1
+  local number _offset size sha got reader
+  mkfifo "$WORK/archive"
+  aws_cli s3api get-object --bucket "$BUCKET" --key "$ARCHIVE_KEY" "$WORK/archive" \
+    >/dev/null 2>"$WORK/get.err" &
+  reader=$!
+  exec 3<"$WORK/archive"
+  while read -r number _offset size sha; do
+    head -c "$size" <&3 >"$WORK/part"
     got=$(sha256sum "$WORK/part" | cut -d' ' -f1)
     if [[ "$(stat -c %s "$WORK/part")" != "$size" || "$got" != "$sha" ]]; then
       log "part $number of $ARCHIVE_KEY is not what the manifest says (damaged or altered)"
+      kill "$reader" 2>/dev/null || true
       return 1
     fi
     cat -- "$WORK/part"
   done <"$WORK/parts"
+  if [[ "$(head -c 1 <&3 | wc -c)" != 0 ]]; then
+    log "$ARCHIVE_KEY holds more than its manifest's parts (altered)"
+    kill "$reader" 2>/dev/null || true
+    return 1
+  fi
+  exec 3<&-
+  wait "$reader" || { log "reading $ARCHIVE_KEY failed: $(cat "$WORK/get.err")"; return 1; }
 }
 
 # uid:gid pairs applied in one pass over the staging tree, never following a link;
