@@ -29,13 +29,24 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
-install: $(STAMP)
+# checkov (the templates' security checks, run by tests/deployment) pins a boto3 the
+# project cannot use, so it lives in a virtual environment of its own, pinned as exactly.
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet pip==$(PIP_VERSION)
+	$(CHECKOV_VENV)/bin/pip install --quiet -c constraints-checkov.txt checkov
+	@touch $@
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/studioctl demo --port $(PORT) --metrics-port $(METRICS_PORT) --data-dir $(DATA) \
 	    --desired desired_state
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 # The slowest end-to-end tests (a fresh-venv install, the copy-engine stress run): CI runs
@@ -58,4 +69,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/model_validation.py
 
 clean:
-	rm -rf $(VENV) $(DATA)
+	rm -rf $(VENV) $(CHECKOV_VENV) $(DATA)

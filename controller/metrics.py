@@ -84,3 +84,13 @@ TAKEOVER_AWAITED = Gauge(
     "saw that revision while the region the flag points at has not recorded taking over "
     "(its controller is not acting); 0 otherwise. The old region fences only after the "
     "takeover is recorded.")
+PREFLIGHT_CHECK = Gauge(
+    "studio_operator_preflight_check",
+    "Would a failover into target_region (the region the flag does not point at) work if "
+    "the flag flipped now? Per check of `studioctl preflight`: 1 passes (or has nothing to "
+    "check), 0 fails or could not be checked (the log says which, and what to do). Set "
+    "every --preflight-minutes by the leader, not on every pass.",
+    ["check", "target_region"])
+PREFLIGHT_CHECKED = Gauge(
+    "studio_operator_preflight_last_run_timestamp_seconds",
+    "When this controller last finished a preflight (seconds since the epoch).")

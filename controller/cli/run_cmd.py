@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -13,10 +14,13 @@ from structlog.typing import FilteringBoundLogger
 from controller.cli.common import add_common_options, add_status_option, build_reconciler
 from controller.cli.ports import serve_health
 from controller.clock import SystemClock
+from controller.gateway import AwsGateway
+from controller.git_credentials import CredentialsError, SecretCredentials
 from controller.health import HealthServer
 from controller.logs import configure, get_logger
 from controller.loop.controller import Controller, Timing
 from controller.loop.lease import Lease
+from controller.preflight.schedule import PreflightSchedule
 from controller.source import open_source
 
 HELP = """\
@@ -47,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--git-branch", default="main", help="default: %(default)s")
     parser.add_argument("--git-subdir", default="",
                         help="folder inside the repository that holds the desired state")
+    parser.add_argument("--git-credentials-secret", default=None, metavar="SECRET",
+                        help="AWS Secrets Manager secret (ARN, or name in --region) with the "
+                             "credentials of a private repository: JSON {\"username\", "
+                             "\"token\"} for https, {\"sshPrivateKey\", \"knownHosts\"} "
+                             "for ssh, or a bare token. Read at start and again after a "
+                             "failed fetch; never logged")
     parser.add_argument("--workdir", default=".local/source", metavar="DIR",
                         help="where the git checkout lives; default: %(default)s")
     parser.add_argument("--resync-seconds", type=float, default=300.0,
@@ -68,6 +78,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(0: no election, for a single replica); default: %(default)s")
     parser.add_argument("--holder-id", default=None, metavar="ID",
                         help="this replica's name in the lease; default: hostname:pid")
+    parser.add_argument("--preflight-minutes", type=float, default=5.0, metavar="MINUTES",
+                        help="every this often the leader checks whether a failover into "
+                             "the standby region would work (what `studioctl preflight` "
+                             "checks) and exports studio_operator_preflight_check (0: "
+                             "never); default: %(default)s")
     parser.set_defaults(func=run)
 
 
@@ -85,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogger) -> int:
-    source = open_source(args.desired, Path(args.workdir), args.git_branch, args.git_subdir)
+    usable, credentials = _git_credentials(args)
+    if not usable:
+        return 1
+    source = open_source(args.desired, Path(args.workdir), args.git_branch, args.git_subdir,
+                         credentials=credentials)
     clock = SystemClock()
     region = args.region or _first_region(source)
     if region is None:
@@ -101,10 +120,12 @@ def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogg
     if args.lease_seconds > 0:
         lease = Lease(reconciler.gateway, region, args.status_table, clock, args.holder_id,
                       args.lease_seconds)
+    preflight = PreflightSchedule(reconciler.gateway, region, args.status_table, clock,
+                                  args.preflight_minutes * 60)
     controller = Controller(source, reconciler, clock,
                             Timing(args.resync_seconds, args.poll_seconds),
                             on_pass=lambda _: health.ready.set(), lease=lease,
-                            on_standby=health.ready.set)
+                            on_standby=health.ready.set, preflight=preflight.maybe_run)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: controller.stop())
     host, port = health.address
@@ -112,6 +133,27 @@ def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogg
              metrics=f"http://{host}:{port}/metrics")
     controller.run()
     return 0
+
+
+def _git_credentials(args: argparse.Namespace) -> tuple[bool, SecretCredentials | None]:
+    """(usable, the secret's credentials), read once now to fail fast: (False, None),
+    after saying why, when they cannot be read or used; (True, None) without a secret."""
+    secret = args.git_credentials_secret
+    if not secret:
+        return True, None
+    region = (args.region or os.environ.get("AWS_REGION")
+              or os.environ.get("AWS_DEFAULT_REGION"))
+    if region is None and not secret.startswith("arn:"):
+        print("--git-credentials-secret: give the secret's ARN, or --region", file=sys.stderr)
+        return False, None
+    gateway = AwsGateway(endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+    credentials = SecretCredentials(gateway, secret, region or "")
+    try:
+        credentials.prefetch()
+    except (BotoCoreError, ClientError, CredentialsError) as error:
+        print(f"could not use the git credentials in secret {secret}: {error}", file=sys.stderr)
+        return False, None
+    return True, credentials
 
 
 def _first_region(source) -> str | None:  # type: ignore[no-untyped-def]

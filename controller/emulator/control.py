@@ -21,6 +21,8 @@ turns the same knobs as the Python API through these:
                                             403 {"error": why} when EFS would refuse it
     DELETE /_emulator/mounts/<client id>    {"unmounted": n}
     POST /_emulator/metrics/publish         {"published": n} ClientConnections now
+    POST /_emulator/service-quotas          {"service_code": .., "quota_code": .., "value": ..,
+                                             "region"?} the value GetServiceQuota answers
 
 These are never faulted or counted. This module must not hold state: it calls the
 Emulator's own methods.
@@ -76,6 +78,8 @@ class Controllable(Protocol):
     def unmount(self, client_id: str) -> int: ...
     def mounts(self) -> list[dict[str, Any]]: ...
     def publish_client_connections(self) -> int: ...
+    def set_service_quota(self, service_code: str, quota_code: str, value: float,
+                          region: str = ...) -> None: ...
 
 
 class ControlApp:
@@ -158,4 +162,9 @@ class ControlApp:
             return {"unmounted": ended}
         if route == ("POST", "/metrics/publish"):
             return {"published": emulator.publish_client_connections()}
+        if route == ("POST", "/service-quotas"):
+            emulator.set_service_quota(str(body["service_code"]), str(body["quota_code"]),
+                                       float(body["value"]),
+                                       str(body.get("region", "us-east-1")))
+            return {"set": True}
         raise LookupError(f"no control endpoint {method} /_emulator{path}")

@@ -29,6 +29,7 @@ SIGNING_NAME_TO_SERVICE = {
     "monitoring": "cloudwatch",
     "states": "stepfunctions",
     "execute-api": "apigateway",
+    "servicequotas": "service-quotas",
 }
 REQUEST_ENVIRON_KEY = "studio_emulator.request"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")

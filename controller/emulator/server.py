@@ -39,6 +39,7 @@ from controller.emulator.notebook_runtime import NotebookRuntime
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
 from controller.emulator.sagemaker import SageMakerStudio
+from controller.emulator.service_quotas import ServiceQuotas
 from controller.emulator.validation import ModelValidator
 
 
@@ -100,7 +101,8 @@ class Emulator:
         self._efs = ElasticFileSystem(
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
-        extensions.extend([self._studio, self._efs])
+        self._quotas = ServiceQuotas(self._gateway)
+        extensions.extend([self._studio, self._efs, self._quotas])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -129,6 +131,7 @@ class Emulator:
             self._efs_store.reset()
             self._mounts.reset()
             self._metrics.reset()
+            self._quotas.reset()
             self._gateway.forget()
 
     # -- knobs -----------------------------------------------------------------------------
@@ -223,6 +226,12 @@ class Emulator:
 
     def set_client_connections_interval(self, seconds: float) -> None:
         self.configure(client_connections_interval_seconds=seconds)
+
+    def set_service_quota(self, service_code: str, quota_code: str, value: float,
+                          region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> None:
+        """The applied value GetServiceQuota answers for an EFS quota the emulator knows
+        (service_quotas.KNOWN): an account whose quota is nearly used up."""
+        self._quotas.set_applied(account, region, service_code, quota_code, value)
 
     # -- faults and counts -----------------------------------------------------------------
     def set_faults(

@@ -5,9 +5,10 @@ refusing an invalid one whole and keeping the last good one in force; run a pass
 periodic resync is due, a new revision arrived, or a key's backoff has run out. Time
 comes from an injected Clock. stop() lets the action in flight finish, then returns.
 
-With a lease, only the holder runs passes. A replica standing by behind another holder
-tries the lease again only every third of its duration (not on every turn of the loop)
-and reports itself ready: standing by is its job, not a fault.
+The leader also runs the preflight (would a failover work now?) when its own interval is
+due, after the pass. With a lease, only the holder runs passes. A replica standing by
+behind another holder tries the lease again only every third of its duration (not on
+every turn of the loop) and reports itself ready: standing by is its job, not a fault.
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ class Controller:
                  timing: Timing = Timing(),
                  on_pass: Callable[[PassResult], None] | None = None,
                  lease: Lease | None = None,
-                 on_standby: Callable[[], None] | None = None) -> None:
+                 on_standby: Callable[[], None] | None = None,
+                 preflight: Callable[[DesiredState], object] | None = None) -> None:
         self.source = source
         self.reconciler = reconciler
         self.clock = clock
         self.timing = timing
         self.on_pass = on_pass
         self.on_standby = on_standby
+        # The leader's periodic failover readiness check (controller.preflight.schedule).
+        self.preflight = preflight
         self.stopping = threading.Event()
         self.desired: DesiredState | None = None
         self.revision_status = RevisionStatus()
@@ -83,7 +87,14 @@ class Controller:
             return None
         if not self._leading():
             return None
-        if not (changed or backoff_due or now >= self._next_pass):
+        result = self._pass_if_due(now, changed or backoff_due)
+        if self.preflight is not None and not self.stopping.is_set():
+            self.preflight(self.desired)  # reads only; runs when its own interval is due
+        return result
+
+    def _pass_if_due(self, now: float, wanted: bool) -> PassResult | None:
+        assert self.desired is not None
+        if not (wanted or now >= self._next_pass):
             return None
         try:
             result = self.reconciler.reconcile(self.desired)

@@ -158,6 +158,27 @@ def find_file_systems(gateway: AwsGateway, desired: DesiredState, region: str,
     return found
 
 
+def describe_file_system(gateway: AwsGateway, region: str,
+                         file_system_id: str) -> ObservedFileSystem | None:
+    """One file system by id, with the replication it takes part in; None when the region
+    does not hold it (or it is being deleted)."""
+    efs = gateway.client("efs", region)
+    try:
+        (item,) = efs.describe_file_systems(FileSystemId=file_system_id)["FileSystems"]
+    except efs.exceptions.FileSystemNotFound:
+        return None
+    if item.get("LifeCycleState") in ("deleting", "deleted"):
+        return None
+    tags = {t["Key"]: t["Value"] for t in item.get("Tags") or []}
+    return ObservedFileSystem(
+        file_system_id=item["FileSystemId"],
+        lifecycle_state=item.get("LifeCycleState", "unknown"),
+        name_tag=item.get("Name") or tags.get("Name"),
+        replication_overwrite_protection=(item.get("FileSystemProtection") or {}).get(
+            "ReplicationOverwriteProtection"),
+        replication=_replication(efs, item["FileSystemId"]))
+
+
 def replica_ids(copies: Mapping[str, ObservedFileSystem | None], region: str) -> dict[str, str]:
     """Logical name -> the id this region's copy replicates to (in another region)."""
     ids: dict[str, str] = {}

@@ -83,4 +83,5 @@ def test_the_cloudformation_templates_name_the_partition_not_aws():
         hand_built = [line.strip() for line in text.splitlines()
                       if "arn:aws:" in line and not line.strip().startswith("#")]
         assert hand_built == [], f"{template.name} builds ARNs for one partition: {hand_built}"
-        assert "${AWS::Partition}" in text, template.name
+        if "arn:" in text:  # a template that builds an ARN builds it in the partition
+            assert "${AWS::Partition}" in text, template.name

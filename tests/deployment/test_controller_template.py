@@ -3,11 +3,13 @@ way the CLI expects, and its task role grants exactly the AWS API actions the co
 makes, no fewer and no more.
 
 The actions are not listed by hand from the code: a real scenario runs on the emulator
-(converge the primary, change the estate, lead with the lease, fail over to the replica,
-let the old region fence itself and save its late writes, replicate back, fail back) and
-the emulator counts every request the controller made by "service:Operation". Each one
-must be allowed by the template's task role; each action the role grants must have been
-made, or be named below with the reason it is granted without a request of its own.
+(read the git credentials, converge the primary, change the estate, lead with the lease,
+check failover readiness from both regions, fail over to the replica, let the old region
+fence itself and save its late writes, replicate back, fail back) and the emulator counts
+every request the controller made by "service:Operation". Each one must be allowed by the
+template's task role; each action the role grants must have been made, or be named below
+with the reason it is granted without a request of its own. Optional statements (an
+`!If` on a parameter) are checked as granted: the most the role can hold.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ from controller.clock import ManualClock
 from controller.desired import load_desired_state
 from controller.emulator import Emulator
 from controller.fencing import RECOVERY_ROOT
+from controller.git_credentials import SecretCredentials
 from controller.loop.lease import Lease
 from controller.loop.reconciler import Reconciler
+from controller.preflight import run_preflight
 from tests.converge.helpers import converge, prepared, reconciler
 from tests.example_estate import turn_on_space_backup
 from tests.notebooks.helpers import passes_until_settled
+from tests.preflight.helpers import SnapshotPolicyStandIn, with_snapshot_policies
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "cloudformation" / "studio-operator-controller.yaml"
@@ -43,7 +48,9 @@ EXAMPLE = ROOT / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
 
 # boto3 service name -> IAM service prefix, where they differ.
-IAM_PREFIX = {"efs": "elasticfilesystem"}
+IAM_PREFIX = {"efs": "elasticfilesystem", "service-quotas": "servicequotas"}
+# Requests whose IAM action is named otherwise (S3 authorizes HeadBucket as ListBucket).
+IAM_ACTION_OF = {"s3:HeadBucket": "s3:ListBucket"}
 
 # Granted although no request of their own reaches AWS: AWS authorizes them as part of
 # another operation (named here, and the test checks the scenario made it), or they are
@@ -67,6 +74,8 @@ AUTHORIZED_WITH = {
 }
 NFS_CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
                       "elasticfilesystem:ClientRootAccess")
+# The metrics sidecar shares the task (and its role): it remote-writes what it scrapes.
+SIDECAR_ACTIONS = ("aps:RemoteWrite",)
 # The only actions that may be granted on Resource "*": IAM has no resource-level
 # permissions for them (SageMaker List* calls, EC2 Describe* calls, the ECR login).
 WITHOUT_RESOURCE_LEVEL = frozenset({
@@ -74,6 +83,7 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "sagemaker:ListStudioLifecycleConfigs", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
     "cloudwatch:GetMetricStatistics", "ecr:GetAuthorizationToken",
+    "servicequotas:GetServiceQuota",
 })
 
 SCRATCH_FILE_SYSTEM = """\
@@ -121,9 +131,22 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def granted(value: Any) -> Any:
+    """`value` with every Fn::If taken as true (the most the template can grant) and
+    AWS::NoValue dropped from lists."""
+    if isinstance(value, list):
+        return [granted(v) for v in value if v != {"Ref": "AWS::NoValue"}
+                and granted(v) != {"Ref": "AWS::NoValue"}]
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            return granted(value["Fn::If"][1])
+        return {k: granted(v) for k, v in value.items()}
+    return value
+
+
 def role_statements(template: dict[str, Any], role: str = "TaskRole") -> list[dict[str, Any]]:
     policies = template["Resources"][role]["Properties"]["Policies"]
-    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    return [s for p in policies for s in granted(p["PolicyDocument"]["Statement"])]
 
 
 def granted_actions(statements: Iterable[dict[str, Any]]) -> set[str]:
@@ -138,6 +161,8 @@ def is_allowed(statements: Iterable[dict[str, Any]], action: str) -> bool:
 
 def iam_action(request: str) -> str:
     """"efs:DescribeFileSystems" (the emulator's count key) -> its IAM action."""
+    if request in IAM_ACTION_OF:
+        return IAM_ACTION_OF[request]
     service, operation = request.split(":", 1)
     return f"{IAM_PREFIX.get(service, service)}:{operation}"
 
@@ -149,7 +174,7 @@ def missing_actions(statements: list[dict[str, Any]], made: Iterable[str]) -> li
 
 def unexplained_grants(statements: list[dict[str, Any]], made: set[str]) -> list[str]:
     """Granted actions neither made in the scenario nor authorized with one that was."""
-    explained = set(made) | set(NFS_CLIENT_ACTIONS)
+    explained = set(made) | set(NFS_CLIENT_ACTIONS) | set(SIDECAR_ACTIONS)
     explained |= {action for action, triggers in AUTHORIZED_WITH.items()
                   if made & set(triggers)}
     return sorted(granted_actions(statements) - explained)
@@ -249,6 +274,10 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
 
     clock = ManualClock()
     primary = controller_in(PRIMARY)
+    # At start, a private repository's credentials (`studioctl run --git-credentials-secret`).
+    secret = boto3.client("secretsmanager", region_name=PRIMARY, endpoint_url=aws.endpoint_url
+                          ).create_secret(Name="estate-git", SecretString='{"token": "t"}')
+    by_the_controller(SecretCredentials(primary.gateway, secret["ARN"], PRIMARY).prefetch)
     by_the_controller(lambda: converge(primary, v1, clock))
     by_the_controller(lambda: converge(primary, v2, clock))
     # AWS moves a notebook instance in its own time: a pass per move until it is updated.
@@ -261,6 +290,16 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     assert by_the_controller(leader.hold) and not by_the_controller(other.hold)
     by_the_controller(leader.release)
 
+    # Failover readiness, as the leader checks it every few minutes, with a snapshot
+    # bucket to reach in the standby region.
+    for region, bucket in ((PRIMARY, "snaps-east"), (REPLICA, "snaps-west")):
+        boto3.client("s3", region_name=region, endpoint_url=aws.endpoint_url).create_bucket(
+            Bucket=bucket, **({} if region == "us-east-1" else {
+                "CreateBucketConfiguration": {"LocationConstraint": region}}))
+    policy = SnapshotPolicyStandIn({PRIMARY: "snaps-east", REPLICA: "snaps-west"})
+    by_the_controller(lambda: run_preflight(primary.gateway, with_snapshot_policies(
+        v2, nightly=policy), REPLICA, table))
+
     # Failover: the replica region promotes its copy and brings Studio up there.
     old = aws.efs_root / _file_system(aws, PRIMARY, "studio-efs")["FileSystemId"]
     (old / "home/research/alice/before.txt").write_text("replicated before the flip")
@@ -268,6 +307,9 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     flipped = _active_in(v2, REPLICA, "flipped")
     active = controller_in(REPLICA)
     by_the_controller(lambda: converge(active, flipped, clock))
+    # The new active region checks the way back (into the old region) as well.
+    by_the_controller(lambda: run_preflight(active.gateway, with_snapshot_policies(
+        flipped, nightly=policy), PRIMARY, table))
 
     # The old region was still serving for a moment: an app ran, a file was written.
     (old / "home/research/alice/late.txt").write_text("written after the failover")
@@ -327,7 +369,9 @@ def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
                  "elasticfilesystem:ModifyMountTargetSecurityGroups",
                  "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
                  "cloudwatch:GetMetricStatistics",
-                 "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"):
+                 "dynamodb:BatchWriteItem", "dynamodb:DeleteItem",
+                 "secretsmanager:GetSecretValue", "servicequotas:GetServiceQuota",
+                 "s3:ListBucket", "elasticfilesystem:DescribeMountTargets"):
         assert step in made, f"the scenario never made {step}"
     assert scenario.saved_late_write, "the standby saved its late write on the active copy"
     # The stack makes the table: the controller only finds it.
@@ -360,14 +404,53 @@ def test_nfs_access_and_role_passing_are_scoped_to_the_mounted_file_systems_and_
     statements = {s["Sid"]: s for s in role_statements(load_template())}
     mounts = statements["MountedFileSystems"]
     assert sorted(mounts["Action"]) == sorted(NFS_CLIENT_ACTIONS)
-    assert all("${FileSystemId}" in str(r) or "${SecondFileSystemId}" in str(r)
-               for r in mounts["Resource"])
+    assert "${FileSystemId}" in str(mounts["Resource"])
+    # Only through the controller's own access point (the workers have theirs).
+    assert mounts["Condition"] == {"StringEquals": {
+        "elasticfilesystem:AccessPointArn": {"Fn::GetAtt": ["ControllerAccessPoint", "Arn"]}}}
+    second = statements["MountedSecondFileSystem"]
+    assert all("${SecondFileSystemId}" in str(r) for r in second["Resource"])
     assert all(not any(a in NFS_CLIENT_ACTIONS for a in _listed(s["Action"]))
-               for sid, s in statements.items() if sid != "MountedFileSystems")
+               for sid, s in statements.items()
+               if sid not in ("MountedFileSystems", "MountedSecondFileSystem"))
     passing = [s for s in statements.values() if "iam:PassRole" in _listed(s["Action"])]
     assert [s["Resource"] for s in passing] == [{"Ref": "StudioExecutionRoleArn"}]
     assert passing[0]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_workers_mount_only_through_their_access_point_and_do_nothing_else():
+    template = load_template()
+    (statement,) = role_statements(template, "WorkerTaskRole")
+    assert sorted(statement["Action"]) == sorted(NFS_CLIENT_ACTIONS)
+    assert statement["Condition"] == {"StringEquals": {
+        "elasticfilesystem:AccessPointArn": {"Fn::GetAtt": ["WorkerAccessPoint", "Arn"]}}}
+    worker = template["Resources"]["WorkerTaskDefinition"]["Properties"]
+    assert worker["Family"] == {"Fn::Sub": "${AWS::StackName}-worker"}
+    (volume,) = [v for v in worker["Volumes"] if "EFSVolumeConfiguration" in v]
+    assert volume["EFSVolumeConfiguration"]["AuthorizationConfig"] == {
+        "AccessPointId": {"Ref": "WorkerAccessPoint"}, "IAM": "ENABLED"}
+
+
+def test_the_metrics_sidecar_labels_what_the_alert_rules_group_by():
+    """The rules group by `region` and join on (job, instance): the collector must give
+    every series the scrape job, the region, and an instance per task."""
+    container = next(c for c in load_template()["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"] if c["Name"] == "metrics-collector")
+    assert container["Essential"] is False
+    (config_env,) = [e for e in container["Environment"] if e["Name"] == "AOT_CONFIG_CONTENT"]
+    text, variables = config_env["Value"]["Fn::Sub"]
+    config = yaml.safe_load(text)
+    (job,) = config["receivers"]["prometheus"]["config"]["scrape_configs"]
+    assert job["job_name"] == "studio-operator"
+    assert job["static_configs"] == [{"targets": ["localhost:9100"],
+                                      "labels": {"region": "${AWS::Region}"}}]
+    assert job["relabel_configs"] == [{"target_label": "instance",
+                                       "replacement": "${!env:HOSTNAME}:9100"}]
+    exporter = config["exporters"]["prometheusremotewrite"]
+    assert exporter["endpoint"] == "${RemoteWriteUrl}" and "RemoteWriteUrl" in variables
+    rules = (ROOT / "manifests" / "prometheus" / "studio-operator-alerts.yaml").read_text()
+    assert 'job="studio-operator"' in rules and "by (region" in rules
 
 
 def test_the_checker_catches_a_policy_missing_an_action_the_controller_made(scenario,
@@ -397,14 +480,15 @@ def test_the_tasks_security_group_has_no_ingress_and_only_https_and_nfs_egress()
 
 def test_the_task_runs_studioctl_run_with_options_it_accepts():
     template = load_template()
-    container = template["Resources"]["TaskDefinition"]["Properties"][
-        "ContainerDefinitions"][0]
+    container = granted(template["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"][0])
     command = [part if isinstance(part, str) else "x" for part in container["Command"]]
     args = build_parser().parse_args(command)
     assert (args.command, args.efs_root, args.metrics_port) == ("run", "/mnt/efs", 9100)
     # The metrics server binds loopback unless told: the task says where, explicitly (its
     # awsvpc namespace holds its own ENI and loopback, which the health check uses).
     assert args.metrics_address == "0.0.0.0"
+    assert args.git_credentials_secret == "x", "a private repository's secret is passed"
     assert build_parser().parse_args(["run"]).metrics_address == "127.0.0.1"
     assert container["Command"][container["Command"].index("--region") + 1] == {
         "Ref": "AWS::Region"}
@@ -414,7 +498,8 @@ def test_the_task_runs_studioctl_run_with_options_it_accepts():
     assert "http://localhost:9100/healthz" in " ".join(container["HealthCheck"]["Command"])
     volume = template["Resources"]["TaskDefinition"]["Properties"]["Volumes"][0]
     assert volume["EFSVolumeConfiguration"]["TransitEncryption"] == "ENABLED"
-    assert volume["EFSVolumeConfiguration"]["AuthorizationConfig"] == {"IAM": "ENABLED"}
+    assert volume["EFSVolumeConfiguration"]["AuthorizationConfig"] == {
+        "AccessPointId": {"Ref": "ControllerAccessPoint"}, "IAM": "ENABLED"}
 
 
 def test_the_only_cross_region_table_access_is_reading_the_other_regions_failover_record():

@@ -3,9 +3,13 @@ same entry point the tests use."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted((ROOT / "infra" / "cloudformation").glob("*.yaml"))
@@ -59,3 +63,40 @@ def test_ci_runs_the_slow_tests_as_a_step_of_their_own_after_the_rest():
     assert steps == ["make test", "make test-slow"]
     makefile = (ROOT / "Makefile").read_text()
     assert '-m pytest -m "not slow"' in makefile and "-m pytest -m slow" in makefile
+
+
+# checkov pins a boto3 the project cannot share an environment with: `make install` puts
+# it in .venv-checkov, pinned by constraints-checkov.txt.
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+def _checkov(folder: Path) -> dict:
+    if not CHECKOV.exists():
+        pytest.fail(f"checkov is missing: `make install` makes {CHECKOV.parent.parent.name}")
+    result = subprocess.run([str(CHECKOV), "-d", str(folder), "--framework", "cloudformation",
+                             "--skip-download", "--output", "json"], capture_output=True,
+                            text=True, timeout=600, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    return json.loads(result.stdout)
+
+
+def test_every_template_passes_checkov_and_every_skip_says_why():
+    report = _checkov(ROOT / "infra" / "cloudformation")
+    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
+    assert failed == [] and report["summary"]["parsing_errors"] == 0
+    skipped = report["results"]["skipped_checks"]
+    assert {(c["check_id"], c["resource"]) for c in skipped} == {
+        ("CKV_AWS_119", "AWS::DynamoDB::Table.StatusTable"),
+        ("CKV_AWS_158", "AWS::Logs::LogGroup.LogGroup")}, "a new skip is decided here"
+    for check in skipped:
+        assert len(check["check_result"].get("suppress_comment", "")) > 80, check["check_id"]
+
+
+def test_checkov_would_catch_an_unencrypted_repository(tmp_path):
+    template = ROOT / "infra" / "cloudformation" / "studio-operator-repository.yaml"
+    text = template.read_text()
+    assert "      EncryptionConfiguration: {EncryptionType: KMS}\n" in text
+    (tmp_path / template.name).write_text(text.replace(
+        "      EncryptionConfiguration: {EncryptionType: KMS}\n", "").replace(
+        "ImageTagMutability: IMMUTABLE", "ImageTagMutability: MUTABLE"))
+    failed = {c["check_id"] for c in _checkov(tmp_path)["results"]["failed_checks"]}
+    assert {"CKV_AWS_136", "CKV_AWS_51"} <= failed

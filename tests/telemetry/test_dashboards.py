@@ -78,7 +78,8 @@ def test_the_key_dr_metrics_are_on_the_dashboard():
     text = " ".join(dashboard_expressions())
     for name in ("studio_operator_replication_lag_seconds", "studio_operator_failover_phase",
                  "studio_operator_failover_recovery_seconds",
-                 "studio_operator_copied_bytes_total"):
+                 "studio_operator_copied_bytes_total", "studio_operator_preflight_check",
+                 "studio_operator_preflight_last_run_timestamp_seconds"):
         assert name in text
 
 

@@ -1,0 +1,193 @@
+"""Read what the preflight judges, from AWS: the target region as a failover would see it,
+the active region's replication, the target's status table, roles, buckets and quotas.
+
+Reads only, through the gateway's clients. Each group of facts is read on its own and a
+failure is recorded in `PreflightFacts.errors` (a check then says it could not check)
+rather than raised: one unreachable service does not hide the rest. About 15 calls,
+whatever the estate's size but for one DescribeMountTargets per file system: cheap
+enough for the controller to run every few minutes, never on every pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from controller.gateway import AwsGateway
+from controller.model import DesiredState
+from controller.observe.efs import describe_file_system, replica_ids
+from controller.observe.nfs_access import observe_nfs_access
+from controller.observe.references import resolve_references
+from controller.observed import ObservedFileSystem, ResolvedReferences
+from controller.preflight.facts import (
+    BucketFacts,
+    LeaseFacts,
+    PreflightFacts,
+    QuotaLimit,
+    RegionUsage,
+    RoleFacts,
+    flipped,
+)
+from controller.preflight.region_checks import FILE_SYSTEMS_QUOTA, MOUNT_TARGETS_QUOTA
+from controller.status.store import DynamoStatusStore
+
+T = TypeVar("T")
+AWS_ERRORS = (BotoCoreError, ClientError)
+# AWS's published defaults, used (and said so) when Service Quotas does not answer.
+DEFAULT_LIMITS = {FILE_SYSTEMS_QUOTA: ("EFS file systems per account", 1000.0),
+                  MOUNT_TARGETS_QUOTA: ("EFS mount targets per VPC", 400.0)}
+LEASE_PK = "lease"  # controller.loop.lease's item
+
+
+def gather(gateway: AwsGateway, desired: DesiredState, target: str, status_table: str,
+           now: float) -> PreflightFacts:
+    errors: dict[str, str] = {}
+
+    def attempt(fact: str, read: Callable[[], T]) -> T | None:
+        try:
+            return read()
+        except AWS_ERRORS as error:
+            errors[fact] = _why(error)
+            return None
+
+    references = attempt("references", lambda: resolve_references(
+        gateway, flipped(desired, target), target, acting=True))
+    replicas: dict[str, ObservedFileSystem | None] = {}
+    if references is not None:
+        found = attempt("references", lambda: _replicas(gateway, desired, target, references))
+        replicas = found or {}
+    nfs = None
+    if references is not None:
+        nfs = attempt("nfs", lambda: observe_nfs_access(gateway, flipped(desired, target),
+                                                        target, references))
+    return PreflightFacts(
+        desired=desired, target=target, now=now, status_table=status_table,
+        references=references, replicas=replicas, nfs=nfs,
+        lease=attempt("lease", lambda: _lease(gateway, target, status_table)),
+        roles=attempt("roles", lambda: _roles(gateway, desired, target)),
+        buckets=attempt("buckets", lambda: _buckets(gateway, desired, target)),
+        limits=attempt("quotas", lambda: _limits(gateway, target)),
+        usage=attempt("quotas", lambda: _usage(gateway, target)),
+        errors=errors)
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
+    return f"{type(error).__name__}: {error}"
+
+
+def _replicas(gateway: AwsGateway, desired: DesiredState, target: str,
+              references: ResolvedReferences) -> dict[str, ObservedFileSystem | None]:
+    """Each active copy's replica in the target, by the id its replication names."""
+    if references.remote_read != "ok":
+        return {}
+    active = desired.estate.active_region
+    found: dict[str, ObservedFileSystem | None] = {}
+    for name, fs_id in sorted(replica_ids(references.remote_file_systems, active).items()):
+        known = references.file_systems.get(name)
+        found[name] = (known if known is not None and known.file_system_id == fs_id
+                       else describe_file_system(gateway, target, fs_id))
+    return found
+
+
+def _lease(gateway: AwsGateway, target: str, table: str) -> LeaseFacts:
+    store = DynamoStatusStore(gateway, target, table)
+    client = gateway.client("dynamodb", target)
+    try:
+        item = store.get_item(LEASE_PK)
+    except client.exceptions.ResourceNotFoundException:
+        return LeaseFacts(table_exists=False)
+    if item is None:
+        return LeaseFacts(table_exists=True)
+    return LeaseFacts(True, item.get("holder"), float(item["expiresAt"]))
+
+
+def _roles(gateway: AwsGateway, desired: DesiredState, target: str) -> dict[str, RoleFacts]:
+    iam = gateway.client("iam", target)
+    roles: dict[str, RoleFacts] = {}
+    for reference in sorted({d.execution_role for d in desired.domains.values()
+                             if target in d.networks}):
+        try:
+            role = iam.get_role(RoleName=reference.rsplit("/", 1)[-1])["Role"]
+        except iam.exceptions.NoSuchEntityException:
+            roles[reference] = RoleFacts(reference, None)
+            continue
+        if reference.startswith("arn:") and role["Arn"] != reference:
+            roles[reference] = RoleFacts(reference, None)  # another role of that name
+            continue
+        roles[reference] = RoleFacts(reference, role["Arn"],
+                                     _trusts_sagemaker(role.get("AssumeRolePolicyDocument")))
+    return roles
+
+
+def _trusts_sagemaker(document: Any) -> bool:
+    if isinstance(document, str):  # URL-encoded JSON when botocore did not decode it
+        document = json.loads(unquote(document))
+    statements = (document or {}).get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        services = (statement.get("Principal") or {}).get("Service", [])
+        services = services if isinstance(services, list) else [services]
+        actions = statement.get("Action", [])
+        actions = actions if isinstance(actions, list) else [actions]
+        if (statement.get("Effect") == "Allow" and "sagemaker.amazonaws.com" in services
+                and any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions)):
+            return True
+    return False
+
+
+def _buckets(gateway: AwsGateway, desired: DesiredState,
+             target: str) -> tuple[BucketFacts, ...] | None:
+    """The SnapshotPolicy buckets for the target, each probed with HeadBucket there.
+
+    The SnapshotPolicy kind comes with the snapshots change (issue 10): until the desired
+    state carries `snapshot_policies` (name -> spec with `buckets`: region -> name), there
+    is nothing to check and this returns None."""
+    policies = getattr(desired, "snapshot_policies", None)
+    if policies is None:
+        return None
+    s3 = gateway.client("s3", target)
+    found: list[BucketFacts] = []
+    for name, policy in sorted(policies.items()):
+        bucket = dict(getattr(policy, "buckets", {})).get(target)
+        if bucket is None:
+            found.append(BucketFacts(name, None))
+            continue
+        try:
+            s3.head_bucket(Bucket=bucket)
+            found.append(BucketFacts(name, bucket, reachable=True))
+        except ClientError as error:
+            found.append(BucketFacts(name, bucket, reachable=False, error=_why(error)))
+    return tuple(found)
+
+
+def _limits(gateway: AwsGateway, target: str) -> dict[str, QuotaLimit]:
+    quotas = gateway.client("service-quotas", target)
+    limits: dict[str, QuotaLimit] = {}
+    for code, (name, default) in DEFAULT_LIMITS.items():
+        try:
+            value = float(quotas.get_service_quota(ServiceCode="elasticfilesystem",
+                                                   QuotaCode=code)["Quota"]["Value"])
+            limits[code] = QuotaLimit(name, code, value, f"Service Quotas {code}")
+        except ClientError as error:
+            # Not answered (no such quota in this partition, access denied): AWS's default.
+            limits[code] = QuotaLimit(name, code, default,
+                                      f"AWS's default; Service Quotas said {_why(error)}")
+    return limits
+
+
+def _usage(gateway: AwsGateway, target: str) -> RegionUsage:
+    efs = gateway.client("efs", target)
+    file_systems = [f for page in efs.get_paginator("describe_file_systems").paginate()
+                    for f in page["FileSystems"] if f.get("LifeCycleState") != "deleted"]
+    sagemaker = gateway.client("sagemaker", target)
+    domains = tuple(sorted(d["DomainName"] for page in sagemaker.get_paginator(
+        "list_domains").paginate() for d in page["Domains"]))
+    return RegionUsage(len(file_systems),
+                       sum(int(f.get("NumberOfMountTargets", 0)) for f in file_systems),
+                       domains)
