@@ -18,7 +18,8 @@ import pytest
 from controller.notebooks.render import NotebookScriptSettings, lifecycle_script, start_script
 from tests.notebooks.conftest import BUCKET, Instance, MakeInstance
 
-VERIFY = Path("/work/shared/tools/verify.py")
+# The reference comparison of two trees, from shared/tools beside the repository.
+VERIFY = Path(__file__).resolve().parents[3] / "shared" / "tools" / "verify.py"
 GiB = 1 << 30
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="owners need root")
 
@@ -58,6 +59,7 @@ def objects(aws_url: str) -> list[str]:
 
 
 def verify(expected: Path, actual: Path) -> subprocess.CompletedProcess[str]:
+    assert VERIFY.exists(), f"{VERIFY} is missing (shared/tools beside the repository)"
     return subprocess.run([sys.executable, str(VERIFY), str(expected), str(actual), "--content"],
                           capture_output=True, text=True, timeout=600)
 
