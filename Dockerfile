@@ -7,8 +7,10 @@
 FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # git: desired state is followed from a git repository (openssh-client: over ssh).
+# zstd: snapshots are made by GNU tar (in the base image) piped into zstd
+# (controller/snapshots/archiver.py).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client \
+ && apt-get install -y --no-install-recommends git openssh-client zstd \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

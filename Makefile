@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/failover_drill.py
 	$(BIN)/python bench/copy_engine.py
 	$(BIN)/python bench/model_validation.py
+	$(BIN)/python bench/snapshot.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(DATA)

@@ -1,24 +1,28 @@
-"""Benchmark the copy engine against `rsync -aH`, side by side, in one run.
+"""Benchmark the copy engine at its defaults against cp -a, rsync -aH and tar, side by side.
 
-(a) plain disk on tmpfs (/dev/shm): a gentree.py tree (20,000 files, ~1 GiB), full copy
-    by both, throughput ratio (target: engine >= 2x rsync), verify.py --content of both.
-(b) under latfs (1 ms per metadata op, 1 ms per mutation, like EFS/NFS) on a 5,000-file
-    tree: full copy (target >= 15x rsync) and no-op re-run (target >= 10x rsync's no-op).
+(a) Plain disk, on tmpfs (/dev/shm; the root file system here costs ~1 ms per create and
+    distorts every ratio): a gentree.py tree of 20,000 files / 1 GiB. Targets: the engine
+    at least as fast as `cp -a` and 2x `rsync -aH`.
+(b) Under latfs (1 ms per metadata operation and per mutation, like EFS/NFS) on a
+    5,000-file tree. Targets: full copy at least 25x rsync -aH; no-op re-run at least 10x
+    rsync's no-op, both with cold caches: the two latfs mounts are unmounted and mounted
+    again before every timed run, which drops the kernel's dentries, attributes and page
+    cache of both sides (drop_caches is not writable in this container; tmpfs has no
+    cache to drop: its pages are the data).
 
-Each engine configuration runs --rounds times (a fresh target each round, every copy
-checked with verify.py) and its median is compared; on tmpfs rsync runs as many rounds,
-interleaved; under latfs rsync runs once (it waits on latency, not CPU: its time barely
-moves, and each round takes about 100 s). The engine runs as its own process, like
-rsync, so interpreter start-up is counted; its modules are byte-compiled once first (into
-a temporary cache), as an installed package's are. Worker counts: the engine is tried
-with several and the best median counts, on tmpfs as under latfs; every count's numbers
-are in the report.
+Every run of every method is timed as its own process (the engine too, so interpreter
+start-up counts; its modules byte-compiled once first, as an installed package's are)
+and every copy is checked against the source (copy_verify.py: what verify.py --content
+checks; tar's copies with whole-second mtimes, all its default format keeps). Each round
+runs every method once, in an order rotated from round to round; ratios are taken per
+round (same round, similar load) and reported as median, min and max with the times.
+The engine runs at its defaults (it chooses its worker count); --disk-workers and
+--latency-workers add fixed counts beside it, for comparison only.
 
-Writes bench/results/copy_engine.json; --quick makes the trees small. Needs root (owners,
-FUSE), rsync, gcc and libfuse3 (apt-get install -y rsync libfuse3-dev fuse3 pkg-config),
-and the reference tools in ../shared/tools (or --tools). It builds latfs into a temporary
-folder and removes every mount and temporary file at the end, also on failure. It must
-not be imported by the product.
+Writes bench/results/copy_engine.json. Needs root (owners, FUSE), rsync, gcc and
+libfuse3 (apt-get install -y rsync libfuse3-dev fuse3 pkg-config) and the reference
+tools in ../shared/tools (or --tools). Builds latfs into a temporary folder; removes
+every mount and temporary file at the end, also on failure. Not imported by the product.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -33,22 +38,31 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from copy_verify import Tree, compare, scan
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TOOLS = REPO.parent / "shared" / "tools"
 RESULTS = REPO / "bench" / "results" / "copy_engine.json"
 LATENCY_OPTIONS = "meta_us=1000,mut_us=1000,data_us=0"
-# The engine runs as its own process, like rsync, so interpreter start-up is counted.
+TAR_SECONDS = 1_000_000_000  # tar's default format keeps whole-second mtimes
+# The engine runs as its own process, like the others, so interpreter start-up is counted.
 ENGINE = (
     "import json, sys\n"
     "from pathlib import Path\n"
     "from controller.fs.copy import copy_tree\n"
-    "r = copy_tree(Path(sys.argv[1]), Path(sys.argv[2]), workers=int(sys.argv[3]))\n"
+    "w = int(sys.argv[3]) or None\n"
+    "r = copy_tree(Path(sys.argv[1]), Path(sys.argv[2]), workers=w)\n"
     "print(json.dumps({k: v for k, v in r.to_dict().items() if k not in "
     "('conflicts', 'errors')} | {'errors': len(r.errors), 'conflicts': len(r.conflicts)}))\n"
 )
+DEFAULT = "engine"  # the engine at its defaults; "engine-N": N workers set
+# CPU seconds (user + system) of the last timed process and its children: on a busy
+# machine a process gets a share of the cores, so its time follows its CPU.
+last_cpu_seconds = 0.0
 
 
 def say(message: str) -> None:
@@ -56,51 +70,63 @@ def say(message: str) -> None:
 
 
 class Scratch:
-    """Temporary folders on tmpfs and latfs mounts, all removed by close()."""
+    """Temporary folders on tmpfs and two latfs mounts, all removed by close()."""
 
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="copy-bench-", dir="/dev/shm"))
-        self.mounts: list[tuple[Path, subprocess.Popen[bytes]]] = []
-        # Byte-code for the engine's modules, kept out of the checkout.
-        self.pycache = self.base / "pycache"
+        self.mounts: dict[Path, tuple[Path, subprocess.Popen[bytes]]] = {}
+        self.pycache = self.base / "pycache"  # the engine's byte-code, out of the checkout
+        self.latfs: Path | None = None
 
-    def mount(self, latfs: Path, backing: Path, point: Path) -> None:
+    def mount(self, backing: Path, point: Path) -> None:
+        assert self.latfs is not None
         point.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
-            [str(latfs), str(backing), str(point), "-f", "-o",
+            [str(self.latfs), str(backing), str(point), "-f", "-o",
              f"allow_other,default_permissions,max_threads=64,{LATENCY_OPTIONS}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.mounts.append((point, process))
+        self.mounts[point] = (backing, process)
         deadline = time.monotonic() + 10
         while not os.path.ismount(point):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"latfs did not mount {point}")
-            time.sleep(0.05)
+            time.sleep(0.02)
+
+    def unmount(self, point: Path) -> None:
+        _, process = self.mounts.pop(point)
+        subprocess.run(["fusermount3", "-u", str(point)], capture_output=True)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # only the latfs we started, by its own handle
+
+    def remount_all(self) -> None:
+        """Cold caches on both sides: everything the kernel kept of the mounts goes."""
+        for point, (backing, _) in list(self.mounts.items()):
+            self.unmount(point)
+            self.mount(backing, point)
 
     def close(self) -> None:
-        for point, process in reversed(self.mounts):
-            subprocess.run(["fusermount3", "-u", str(point)], capture_output=True)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()  # only the latfs we started, by its own handle
-        self.mounts.clear()
+        for point in list(self.mounts):
+            self.unmount(point)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
 def timed(argv: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
+    global last_cpu_seconds
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True, **kwargs)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    last_cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed ({result.returncode}): {result.stderr[-2000:]}")
+        raise RuntimeError(f"{argv[:3]} failed ({result.returncode}): {result.stderr[-2000:]}")
     return elapsed, result
 
 
-class Engine:
-    """Runs the engine as its own process, byte-compiled once first, as installing a
-    package does (with PYTHONDONTWRITEBYTECODE set, every timed run would otherwise
-    compile its modules from source)."""
+class Methods:
+    """Each way of copying SRC to a new DST, run as its own process and timed."""
 
     def __init__(self, pycache: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -108,25 +134,140 @@ class Engine:
         subprocess.run([sys.executable, "-c", "import json, pathlib, controller.fs.copy"],
                        cwd=REPO, env=self.env, check=True)
 
-    def run(self, src: Path, dst: Path, workers: int) -> tuple[float, dict[str, Any]]:
-        seconds, result = timed([sys.executable, "-c", ENGINE, str(src), str(dst),
-                                 str(workers)], cwd=REPO, env=self.env)
-        report = json.loads(result.stdout)
-        if report["errors"] or report["conflicts"]:
-            raise RuntimeError(f"the engine reported problems: {report}")
-        return seconds, report
+    def run(self, method: str, src: Path, dst: Path) -> tuple[float, dict[str, Any]]:
+        if method.startswith(DEFAULT):
+            workers = method.removeprefix(DEFAULT).lstrip("-") or "0"
+            seconds, result = timed([sys.executable, "-c", ENGINE, str(src), str(dst),
+                                     workers], cwd=REPO, env=self.env)
+            report = json.loads(result.stdout)
+            if report["errors"] or report["conflicts"]:
+                raise RuntimeError(f"the engine reported problems: {report}")
+            return seconds, {"files_copied": report["files_copied"],
+                             "workers": report["workers"],
+                             "workers_reason": report["workers_reason"]}
+        if method == "rsync":
+            return timed(["rsync", "-aH", f"{src}/", f"{dst}/"])[0], {}
+        if method == "cp":
+            return timed(["cp", "-a", str(src), str(dst)])[0], {}
+        if method == "tar":
+            dst.mkdir(exist_ok=True)
+            pipe = (f"tar -C '{src}' --numeric-owner -cf - . | "
+                    f"tar -C '{dst}' --numeric-owner -xpf -")
+            return timed(["bash", "-o", "pipefail", "-c", pipe])[0], {}
+        raise ValueError(method)
 
 
-def run_rsync(src: Path, dst: Path) -> float:
-    return timed(["rsync", "-aH", f"{src}/", f"{dst}/"])[0]
+def can_rerun(method: str) -> bool:
+    """Methods with a no-op re-run worth timing (copying only what differs)."""
+    return method.startswith(DEFAULT) or method == "rsync"
 
 
-def verify(tools: Path, src: Path, dst: Path) -> dict[str, Any]:
-    result = subprocess.run([sys.executable, str(tools / "verify.py"), str(src), str(dst),
-                             "--content"], capture_output=True, text=True)
-    lines = result.stdout.strip().splitlines()
-    return {"equal": result.returncode == 0, "summary": lines[-1] if lines else "",
-            "first_mismatches": lines[:-1][:5]}
+def spread(values: list[float]) -> dict[str, Any]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "rounds": values}
+
+
+def run_rounds(methods: Methods, order: list[str], rounds: int, src: Path, source: Tree,
+               target: Callable[[str], Path], checked: Callable[[Path], Path],
+               before_each: Callable[[], None], clear: Callable[[Path], None],
+               label: str) -> dict[str, dict[str, Any]]:
+    """Every method once per round (order rotated), each copy verified and, where it
+    means something, re-run with nothing to do."""
+    runs: dict[str, dict[str, Any]] = {m: {"seconds": [], "cpu_seconds": [],
+                                           "noop_seconds": [], "verify": [], "load": [],
+                                           "info": {}} for m in order}
+    for round_ in range(rounds):
+        shift = round_ % len(order)
+        for method in order[shift:] + order[:shift]:
+            say(f"{label} round {round_ + 1}/{rounds}: {method}")
+            dst = target(method)
+            before_each()
+            seconds, info = methods.run(method, src, dst)
+            run = runs[method]
+            run["seconds"].append(seconds)
+            run["cpu_seconds"].append(last_cpu_seconds)
+            run["load"].append(os.getloadavg()[0])
+            run["info"] = info
+            granularity = TAR_SECONDS if method == "tar" else 1
+            run["verify"].append(compare(source, checked(dst), granularity))
+            if can_rerun(method):
+                before_each()
+                noop, again = methods.run(method, src, dst)
+                run["noop_seconds"].append(noop)
+                if again.get("files_copied"):
+                    raise RuntimeError(f"{method}'s re-run copied {again['files_copied']}")
+            clear(dst)
+    return runs
+
+
+def summarize(runs: dict[str, dict[str, Any]], targets: dict[str, float]) -> dict[str, Any]:
+    """Per method: times and verification; per baseline: its time over the engine's, per
+    round (median, min, max); the targets and whether the medians meet them."""
+    out: dict[str, Any] = {"methods": {}, "ratios": {}, "targets": targets}
+    for method, run in runs.items():
+        bad = [check for check in run["verify"] if not check["equal"]]
+        out["methods"][method] = {
+            "seconds": spread(run["seconds"]),
+            "cpu_seconds": spread(run["cpu_seconds"]),
+            "noop_seconds": spread(run["noop_seconds"]) if run["noop_seconds"] else None,
+            "verify": {"copies_checked": len(run["verify"]), "all_equal": not bad,
+                       "first_failure": bad[0] if bad else None,
+                       "mtime_granularity_ns": run["verify"][0]["mtime_granularity_ns"]},
+            "load_avg_1m": run["load"], **run["info"]}
+    engine = runs[DEFAULT]
+    for method in runs:
+        if method == DEFAULT:
+            continue
+        theirs = runs[method]
+        out["ratios"][f"{method}_over_engine"] = spread(
+            [a / b for a, b in zip(theirs["seconds"], engine["seconds"], strict=True)])
+        if theirs["noop_seconds"]:
+            out["ratios"][f"{method}_noop_over_engine_noop"] = spread(
+                [a / b for a, b in zip(theirs["noop_seconds"], engine["noop_seconds"],
+                                       strict=True)])
+    all_verified = all(m["verify"]["all_equal"] for m in out["methods"].values())
+    out["all_copies_verified"] = all_verified
+    out["targets_met"] = {name: out["ratios"][name]["median"] >= wanted and all_verified
+                          for name, wanted in targets.items()}
+    return out
+
+
+def plain_disk(methods: Methods, tools: Path, scratch: Scratch, files: int, mib: int,
+               extra: list[str], rounds: int) -> dict[str, Any]:
+    base = scratch.base / "disk"
+    src = base / "src"
+    tree = generate(tools, src, files, mib)
+    source = scan(src)
+    order = [DEFAULT, "cp", "rsync", "tar", *extra]
+    runs = run_rounds(methods, order, rounds, src, source, lambda m: base / f"out-{m}",
+                      lambda dst: dst, lambda: None, shutil.rmtree, "tmpfs")
+    shutil.rmtree(src)
+    return {"tree": tree, "rounds": rounds,
+            **summarize(runs, {"cp_over_engine": 1.0, "rsync_over_engine": 2.0})}
+
+
+def under_latency(methods: Methods, tools: Path, scratch: Scratch, files: int, mib: int,
+                  extra: list[str], rounds: int) -> dict[str, Any]:
+    backing_src, backing_dst = scratch.base / "lat-src", scratch.base / "lat-dst"
+    tree = generate(tools, backing_src, files, mib)
+    source = scan(backing_src)
+    backing_dst.mkdir(parents=True)
+    mnt_src, mnt_dst = scratch.base / "mnt-src", scratch.base / "mnt-dst"
+    scratch.mount(backing_src, mnt_src)
+    scratch.mount(backing_dst, mnt_dst)
+
+    def clear(dst: Path) -> None:
+        # Renamed through the mount first, so the kernel keeps no stale entries.
+        os.rename(dst, mnt_dst / "done")
+        shutil.rmtree(backing_dst / "done")
+
+    order = [DEFAULT, "rsync", "cp", "tar", *extra]
+    runs = run_rounds(methods, order, rounds, mnt_src, source, lambda m: mnt_dst / m,
+                      lambda dst: backing_dst / dst.name, scratch.remount_all, clear,
+                      "latfs")
+    return {"tree": tree, "latency": LATENCY_OPTIONS, "rounds": rounds,
+            **summarize(runs, {"rsync_over_engine": 25.0,
+                               "rsync_noop_over_engine_noop": 10.0})}
 
 
 def generate(tools: Path, out: Path, files: int, mib: int) -> dict[str, Any]:
@@ -144,133 +285,22 @@ def build_latfs(tools: Path, into: Path) -> Path:
     return binary
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def all_equal(checks: list[dict[str, Any]]) -> dict[str, Any]:
-    """One verify.py summary for several copies: equal only if every one was."""
-    bad = [check for check in checks if not check["equal"]]
-    first = bad[0] if bad else checks[0]
-    return {**first, "equal": not bad, "copies_checked": len(checks)}
-
-
-def plain_disk(engine: Engine, tools: Path, scratch: Path, files: int, mib: int,
-               workers: list[int], rounds: int) -> dict[str, Any]:
-    src = scratch / "src"
-    tree = generate(tools, src, files, mib)
-    out: dict[str, Any] = {"tree": tree, "rounds": rounds, "engine": {}}
-    rsync_times: list[float] = []
-    rsync_checks: list[dict[str, Any]] = []
-    runs: dict[int, dict[str, list[Any]]] = {
-        count: {"seconds": [], "noop_seconds": [], "verify": []} for count in workers}
-    reports: dict[int, dict[str, Any]] = {}
-    for round_ in range(rounds):
-        say(f"tmpfs round {round_ + 1}/{rounds}: rsync -aH full copy")
-        rsync_times.append(run_rsync(src, scratch / "rsync"))
-        rsync_checks.append(verify(tools, src, scratch / "rsync"))
-        shutil.rmtree(scratch / "rsync")
-        for count in workers:
-            say(f"tmpfs round {round_ + 1}/{rounds}: engine full copy, {count} workers")
-            target = scratch / f"engine-{count}"
-            seconds, reports[count] = engine.run(src, target, count)
-            noop, _ = engine.run(src, target, count)
-            runs[count]["seconds"].append(seconds)
-            runs[count]["noop_seconds"].append(noop)
-            runs[count]["verify"].append(verify(tools, src, target))
-            shutil.rmtree(target)
-    out["rsync_seconds"] = median(rsync_times)
-    out["rsync_rounds"] = rsync_times
-    out["rsync_verify"] = all_equal(rsync_checks)
-    for count, run in runs.items():
-        seconds = median(run["seconds"])
-        out["engine"][str(count)] = {
-            "seconds": seconds, "rounds": run["seconds"],
-            "noop_seconds": median(run["noop_seconds"]), "noop_rounds": run["noop_seconds"],
-            "report": reports[count], "verify": all_equal(run["verify"]),
-            "ratio_vs_rsync": out["rsync_seconds"] / seconds}
-    best = max(out["engine"].values(), key=lambda run: run["ratio_vs_rsync"])
-    out["best_ratio"] = best["ratio_vs_rsync"]
-    out["target_ratio"] = 2.0
-    out["target_met"] = best["ratio_vs_rsync"] >= 2.0 and best["verify"]["equal"]
-    shutil.rmtree(src)
-    return out
-
-
-def under_latency(engine: Engine, tools: Path, scratch: Scratch, latfs: Path, files: int,
-                  mib: int, workers: list[int], rounds: int) -> dict[str, Any]:
-    backing_src, backing_dst = scratch.base / "lat-src", scratch.base / "lat-dst"
-    tree = generate(tools, backing_src, files, mib)
-    backing_dst.mkdir(parents=True)
-    mnt_src, mnt_dst = scratch.base / "mnt-src", scratch.base / "mnt-dst"
-    scratch.mount(latfs, backing_src, mnt_src)
-    scratch.mount(latfs, backing_dst, mnt_dst)
-    (mnt_dst / "rsync").mkdir()
-    out: dict[str, Any] = {"tree": tree, "latency": LATENCY_OPTIONS, "rounds": rounds,
-                           "engine": {}}
-    # The engine goes first, with the colder caches.
-    for count in workers:
-        runs: dict[str, list[Any]] = {"seconds": [], "noop_seconds": [], "verify": [],
-                                      "noop_files_copied": []}
-        report: dict[str, Any] = {}
-        for round_ in range(rounds):
-            name = f"engine-{count}-{round_}"
-            say(f"latfs round {round_ + 1}/{rounds}: engine full copy and no-op re-run, "
-                f"{count} workers")
-            seconds, report = engine.run(mnt_src, mnt_dst / name, count)
-            noop, noop_report = engine.run(mnt_src, mnt_dst / name, count)
-            runs["seconds"].append(seconds)
-            runs["noop_seconds"].append(noop)
-            runs["noop_files_copied"].append(noop_report["files_copied"])
-            runs["verify"].append(verify(tools, backing_src, backing_dst / name))
-            # Cleared through the mount first, so the kernel keeps no stale entries.
-            os.rename(mnt_dst / name, mnt_dst / f"done-{name}")
-            shutil.rmtree(backing_dst / f"done-{name}")
-        out["engine"][str(count)] = {
-            "seconds": median(runs["seconds"]), "rounds": runs["seconds"],
-            "noop_seconds": median(runs["noop_seconds"]),
-            "noop_rounds": runs["noop_seconds"],
-            "noop_files_copied": max(runs["noop_files_copied"]),
-            "report": report, "verify": all_equal(runs["verify"])}
-    say("latfs: rsync -aH full copy (slow: about a minute)")
-    out["rsync_seconds"] = run_rsync(mnt_src, mnt_dst / "rsync")
-    say("latfs: rsync -aH no-op re-run")
-    out["rsync_noop_seconds"] = run_rsync(mnt_src, mnt_dst / "rsync")
-    out["rsync_verify"] = verify(tools, backing_src, backing_dst / "rsync")
-    for run in out["engine"].values():
-        run["full_ratio"] = out["rsync_seconds"] / run["seconds"]
-        run["noop_ratio"] = out["rsync_noop_seconds"] / run["noop_seconds"]
-    full_best = max(out["engine"], key=lambda count: out["engine"][count]["full_ratio"])
-    noop_best = max(out["engine"], key=lambda count: out["engine"][count]["noop_ratio"])
-    out["full_ratio"] = out["engine"][full_best]["full_ratio"]
-    out["full_ratio_workers"] = int(full_best)
-    out["noop_ratio"] = out["engine"][noop_best]["noop_ratio"]
-    out["noop_ratio_workers"] = int(noop_best)
-    out["targets"] = {"full_ratio": 15.0, "noop_ratio": 10.0}
-    out["full_target_met"] = (out["full_ratio"] >= 15.0
-                              and out["engine"][full_best]["verify"]["equal"])
-    out["noop_target_met"] = (out["noop_ratio"] >= 10.0
-                              and out["engine"][noop_best]["noop_files_copied"] == 0)
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small trees, for a smoke test")
     parser.add_argument("--tools", type=Path, default=DEFAULT_TOOLS)
-    parser.add_argument("--disk-workers", default=f"1,{os.cpu_count() or 1},4,16",
-                        help="engine worker counts to try on tmpfs; default: 1, the "
-                             "number of cores, 4 and 16 (%(default)s)")
-    parser.add_argument("--latency-workers", default="32,64",
-                        help="engine worker counts to try under latfs; default: "
-                             "%(default)s")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="runs of each engine configuration (and of rsync on tmpfs); "
-                             "medians are compared; default: %(default)s")
+                        help="rounds of every method; default: %(default)s")
+    parser.add_argument("--disk-workers", default="1,16",
+                        help="fixed engine worker counts timed beside the default on "
+                             "tmpfs, for comparison; default: %(default)s")
+    parser.add_argument("--latency-workers", default="16,64",
+                        help="the same under latfs; default: %(default)s")
+    parser.add_argument("--only", choices=("tmpfs", "latfs"),
+                        help="run one part only (the report then lacks the other)")
     args = parser.parse_args()
-    missing = [name for name in ("gentree.py", "verify.py", "latfs.c")
-               if not (args.tools / name).exists()]
+    missing = [name for name in ("gentree.py", "latfs.c") if not (args.tools / name).exists()]
     if missing:
         print(f"benchmark tools missing in {args.tools}: {', '.join(missing)}; "
               "nothing was measured", file=sys.stderr)
@@ -284,46 +314,64 @@ def main() -> int:
     # SIGTERM/SIGHUP also clean up (via the finally below), not only Ctrl-C.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(1))
-    results: dict[str, Any] = {"quick": args.quick, "cores": os.cpu_count(),
-                               "rounds": args.rounds,
-                               "rsync": subprocess.run(["rsync", "--version"],
-                                                       capture_output=True, text=True
-                                                       ).stdout.splitlines()[0]}
+    results: dict[str, Any] = {
+        "quick": args.quick, "cores": os.cpu_count(), "rounds": args.rounds,
+        "load_avg_at_start": os.getloadavg(), "versions": _versions(),
+        "cold_caches": "latfs: both mounts unmounted and mounted again before every timed "
+                       "run; tmpfs: nothing to drop (its pages are the data); "
+                       "/proc/sys/vm/drop_caches is read-only here"}
     try:
-        latfs = build_latfs(args.tools, scratch.base)
-        engine = Engine(scratch.pycache)
-        results["plain_disk_tmpfs"] = plain_disk(
-            engine, args.tools, scratch.base / "disk", *disk, _counts(args.disk_workers),
-            args.rounds)
-        results["latfs"] = under_latency(engine, args.tools, scratch, latfs, *latency,
-                                         _counts(args.latency_workers), args.rounds)
+        scratch.latfs = build_latfs(args.tools, scratch.base)
+        methods = Methods(scratch.pycache)
+        if args.only in (None, "tmpfs"):
+            results["plain_disk_tmpfs"] = plain_disk(
+                methods, args.tools, scratch, *disk, _extra(args.disk_workers), args.rounds)
+        if args.only in (None, "latfs"):
+            results["latfs"] = under_latency(
+                methods, args.tools, scratch, *latency, _extra(args.latency_workers),
+                args.rounds)
     finally:
         scratch.close()
+    results["load_avg_at_end"] = os.getloadavg()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    disk_out, lat = results["plain_disk_tmpfs"], results["latfs"]
-    print(f"tmpfs full copy: rsync {disk_out['rsync_seconds']:.2f}s; " + "; ".join(
-        f"engine/{w} {r['seconds']:.2f}s ({r['ratio_vs_rsync']:.2f}x, verify "
-        f"{'ok' if r['verify']['equal'] else 'FAILED'})" for w, r in disk_out["engine"].items())
-        + f"; rsync verify {'ok' if disk_out['rsync_verify']['equal'] else 'FAILED'}"
-        + f"; target 2x {'met' if disk_out['target_met'] else 'NOT met'}")
-    print(f"latfs full copy: rsync {lat['rsync_seconds']:.2f}s; " + "; ".join(
-        f"engine/{w} {r['seconds']:.2f}s ({r['full_ratio']:.1f}x, verify "
-        f"{'ok' if r['verify']['equal'] else 'FAILED'})" for w, r in lat["engine"].items())
-        + f"; rsync verify {'ok' if lat['rsync_verify']['equal'] else 'FAILED'}"
-        + f"; target 15x {'met' if lat['full_target_met'] else 'NOT met'}")
-    print(f"latfs no-op: rsync {lat['rsync_noop_seconds']:.2f}s; " + "; ".join(
-        f"engine/{w} {r['noop_seconds']:.2f}s ({r['noop_ratio']:.1f}x)"
-        for w, r in lat["engine"].items())
-        + f"; target 10x {'met' if lat['noop_target_met'] else 'NOT met'}")
+    met = True
+    for part in ("plain_disk_tmpfs", "latfs"):
+        if part in results:
+            met &= _print_part(part, results[part])
     print(f"results: {RESULTS}")
-    met = disk_out["target_met"] and lat["full_target_met"] and lat["noop_target_met"]
     return 0 if met else 1
 
 
-def _counts(text: str) -> list[int]:
+def _print_part(name: str, part: dict[str, Any]) -> bool:
+    methods = part["methods"]
+    print(f"{name}: " + "; ".join(
+        f"{m} {r['seconds']['median']:.2f}s (CPU {r['cpu_seconds']['median']:.2f}s)" + (
+            f" (no-op {r['noop_seconds']['median']:.2f}s)" if r["noop_seconds"] else "")
+        for m, r in methods.items())
+        + f"; engine's workers: {methods[DEFAULT]['workers']} "
+          f"({methods[DEFAULT]['workers_reason']})"
+        + f"; every copy verified: {'yes' if part['all_copies_verified'] else 'NO'}")
+    for ratio, value in part["ratios"].items():
+        target = part["targets"].get(ratio)
+        verdict = "" if target is None else (
+            f" target {target:g}x {'met' if part['targets_met'][ratio] else 'NOT met'}")
+        print(f"  {ratio}: median {value['median']:.2f}x (min {value['min']:.2f}, "
+              f"max {value['max']:.2f}){verdict}")
+    return all(part["targets_met"].values())
+
+
+def _extra(text: str) -> list[str]:
     counts = [int(part) for part in text.split(",") if part.strip()]
-    return list(dict.fromkeys(counts))  # in order, without repeats
+    return [f"{DEFAULT}-{count}" for count in dict.fromkeys(counts)]
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for tool in ("rsync", "cp", "tar"):
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+        versions[tool] = out.splitlines()[0] if out else "unknown"
+    return versions
 
 
 if __name__ == "__main__":

@@ -94,3 +94,7 @@ PREFLIGHT_CHECK = Gauge(
 PREFLIGHT_CHECKED = Gauge(
     "studio_operator_preflight_last_run_timestamp_seconds",
     "When this controller last finished a preflight (seconds since the epoch).")
+
+# Snapshot and restore metrics live with them; imported here so that every exported
+# name is registered wherever the controller's metrics are.
+import controller.snapshots.metrics  # noqa: E402,F401

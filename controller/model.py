@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from controller.notebooks.spec import NotebookInstanceSpec
+from controller.snapshots.spec import RestoreSpec, SnapshotPolicySpec
 
 API_VERSION = "studio-operator.io/v1alpha1"
 MANAGED_TAG = "studio-operator.io/managed-by"
@@ -240,6 +241,8 @@ class DesiredState:
     # Keyed by "domain/profile".
     profiles: Mapping[str, UserProfileSpec] = field(default_factory=dict)
     notebooks: Mapping[str, NotebookInstanceSpec] = field(default_factory=dict)
+    snapshot_policies: Mapping[str, SnapshotPolicySpec] = field(default_factory=dict)
+    restores: Mapping[str, RestoreSpec] = field(default_factory=dict)
     # Where each resource was declared, keyed "Kind/name" ("UserProfile/domain/profile"),
     # for messages that point back at the YAML. Not part of what is desired, so not
     # compared.

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from controller.notebooks.observed import NotebookObservation
+from controller.snapshots.observed import ObservedSnapshots
 
 
 @dataclass(frozen=True)
@@ -249,3 +250,5 @@ class ObservedState:
     # NotebookInstance name -> what the region holds for it (only this region's notebooks;
     # a name missing here was not looked at).
     notebooks: Mapping[str, NotebookObservation] = field(default_factory=dict)
+    # Snapshot policies and restores (None: not looked at, e.g. `studioctl plan`).
+    snapshots: ObservedSnapshots | None = None

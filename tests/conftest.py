@@ -48,4 +48,7 @@ def aws(emulator: Emulator) -> Iterator[Emulator]:
     """A freshly reset emulator: no AWS resources, empty EFS folders, no faults, zero counts."""
     emulator.reset()
     yield emulator
-    emulator.clear_faults()
+    from tests.converge.helpers import stop_snapshot_jobs
+
+    emulator.clear_faults()  # first: a job inside a hanging call gets its answer
+    stop_snapshot_jobs()  # none runs on into the next test's emulator

@@ -31,6 +31,10 @@ class ExecutionContext:
     warnings: list[str] = field(default_factory=list)
     # When the pass began, on the controller's clock (epoch seconds).
     started_at: float = 0.0
+    # The revision's desired state and the snapshot workers (controller.snapshots.runner),
+    # for the snapshot and restore executors; None where no status table is kept.
+    desired: Any = None
+    snapshots: Any = None
 
     def client(self, service: str) -> Any:
         return self.gateway.client(service, self.region)

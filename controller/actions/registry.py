@@ -38,6 +38,12 @@ from controller.actions.replication import (
     promote_replica,
     tag_replica,
 )
+from controller.actions.snapshots import (
+    abort_snapshot_uploads,
+    prune_snapshots,
+    restore_snapshot_action,
+    take_snapshots,
+)
 from controller.actions.working_copies import attach_working_copy, fill_working_copy
 from controller.plan.types import Action
 
@@ -77,6 +83,10 @@ EXECUTORS: dict[str, Executor] = {
     "StopNotebookInstance": stop_notebook_instance,
     "UpdateNotebookInstance": update_notebook_instance,
     "StartNotebookInstance": start_notebook_instance,
+    "TakeSnapshots": take_snapshots,
+    "AbortSnapshotUploads": abort_snapshot_uploads,
+    "PruneSnapshots": prune_snapshots,
+    "RestoreSnapshot": restore_snapshot_action,
 }
 
 

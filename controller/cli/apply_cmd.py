@@ -17,12 +17,15 @@ from controller.cli.common import (
 )
 from controller.clock import SystemClock
 from controller.logs import configure
+from controller.loop.reconciler import Reconciler
 
 HELP = """\
 Converge one region once: observe it, plan, execute every action, record each
 resource's status (see `studioctl status`), and print what was done.
 
-Nothing is deleted; share directories are only created or corrected.
+Nothing is deleted; share directories are only created or corrected. Snapshot and
+restore jobs the pass starts are waited for before the command returns (their results are
+in the log and in `studioctl status`).
 
 Exit status: 0 converged (or everything applied), 2 some actions are waiting (a domain
 still Pending) or failed and will be retried by `studioctl run`, 1 error.
@@ -51,12 +54,19 @@ def run(args: argparse.Namespace) -> int:
     region = resolve_region(args.region, desired)
     if region is None:
         return 1
+    reconciler: Reconciler | None = None
     try:
         reconciler = build_reconciler(args, region, SystemClock())
         result = reconciler.reconcile(desired)
     except (BotoCoreError, ClientError) as error:
         print(f"could not converge {region}: {error}", file=sys.stderr)
         return 1
+    finally:
+        # The pass started snapshot and restore jobs on worker threads: a process that
+        # exits under them would leave uploads open. Their results are in the log.
+        if reconciler is not None and reconciler.snapshots is not None:
+            reconciler.snapshots.wait()
+            reconciler.snapshots.stop()
     for outcome in result.outcomes:
         print(f"  {outcome.outcome:<11} {outcome.key}  {outcome.action}: {outcome.message}")
     for problem in result.plan.problems:

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 from controller.escaping import escape
-from controller.fs.copy import DEFAULT_WORKERS, CopyRefused, Progress, copy_tree, render_text
+from controller.fs.copy import CopyRefused, Progress, copy_tree, render_text
 from controller.fs.copy.report import render_progress
 
 EXIT_DONE, EXIT_ERRORS, EXIT_CONFLICTS = 0, 1, 2
 
-HELP = f"""\
+HELP = """\
 Copy the tree SRC onto DST (created if missing) the way a failover copy, an
 active-active refresh or a restore needs it: file content, owners (uid/gid, when run as
 root), modes including setgid/sticky, mtimes to the nanosecond, symlinks as links and
@@ -39,8 +39,8 @@ Exit status: 0 done, 2 conflicts were left alone, 1 errors (each printed on one 
 Examples:
   studioctl copy /mnt/efs/fs-0123/home /mnt/efs/fs-4567/home --progress
   studioctl copy /mnt/efs/a /mnt/efs/b --dry-run --output json     what would change
-  studioctl copy /mnt/efs/a /mnt/efs/b --workers 64     more requests in flight on EFS
-                                                      (default {DEFAULT_WORKERS})
+  studioctl copy /mnt/efs/a /mnt/efs/b --workers 64     more requests in flight than
+                                                      the default would choose
 """
 
 
@@ -51,9 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("src", metavar="SRC", type=Path, help="the directory to copy from")
     parser.add_argument("dst", metavar="DST", type=Path,
                         help="the directory to copy into (its parent must exist)")
-    parser.add_argument("--workers", type=_positive, default=DEFAULT_WORKERS, metavar="N",
-                        help="parallel workers; more hides network latency (EFS), fewer "
-                             "suits a local disk with few cores; default: %(default)s")
+    parser.add_argument("--workers", type=_positive, default=None, metavar="N",
+                        help="parallel workers; default: chosen from the file systems "
+                             "(one per core on a local disk; on NFS/EFS or FUSE 16 to 64, "
+                             "more the slower a round trip) and said in the report")
     parser.add_argument("--overwrite-newer", action="store_true",
                         help="replace entries that are newer in DST (still listed as "
                              "conflicts in the report)")

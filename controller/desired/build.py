@@ -41,6 +41,7 @@ from controller.notebooks.spec import (
     NotebookMigrationSpec,
     NotebookNetworkSpec,
 )
+from controller.snapshots.spec import RestoreSpec, SnapshotPolicySpec
 
 SpecT = TypeVar("SpecT")
 _NAME: FieldPath = ("metadata", "name")
@@ -83,6 +84,8 @@ class Specs:
     domains: list[Located[DomainSpec]] = field(default_factory=list)
     profiles: list[Located[UserProfileSpec]] = field(default_factory=list)
     notebooks: list[Located[NotebookInstanceSpec]] = field(default_factory=list)
+    snapshot_policies: list[Located[SnapshotPolicySpec]] = field(default_factory=list)
+    restores: list[Located[RestoreSpec]] = field(default_factory=list)
 
 
 def build_specs(documents: list[Document]) -> Specs:
@@ -106,6 +109,14 @@ def build_specs(documents: list[Document]) -> Specs:
         elif kind == "NotebookInstance":
             specs.notebooks.append(Located(kind, _notebook(name, spec), document, {
                 "instanceName": ("spec", "migration", "instanceName")}))
+        elif kind == "SnapshotPolicy":
+            from controller.desired.snapshot_specs import snapshot_policy
+
+            specs.snapshot_policies.append(Located(kind, snapshot_policy(name, spec), document))
+        elif kind == "Restore":
+            from controller.desired.snapshot_specs import restore
+
+            specs.restores.append(Located(kind, restore(name, spec), document))
     return specs
 
 
@@ -130,6 +141,8 @@ def assemble(specs: Specs, revision: str) -> DesiredState:
         domains=keyed(specs.domains, lambda s: s.name),
         profiles=keyed(specs.profiles, lambda s: s.qualified_name),
         notebooks=keyed(specs.notebooks, lambda s: s.name),
+        snapshot_policies=keyed(specs.snapshot_policies, lambda s: s.name),
+        restores=keyed(specs.restores, lambda s: s.name),
         sources=sources,
     )
 

@@ -26,6 +26,7 @@ from controller.desired.build import Located, Specs
 from controller.desired.catalog import Catalog
 from controller.desired.notebook_rules import check_notebooks
 from controller.desired.paths import check_paths
+from controller.desired.snapshot_rules import check_snapshot_rules
 from controller.desired.studio_limits import check_studio_limits
 from controller.errors import Problem
 from controller.model import EstateSpec, Mode, ShareScope
@@ -42,6 +43,7 @@ def check_rules(specs: Specs, root: str) -> list[Problem]:
     problems += _shared_uids(catalog)
     problems += _space_backup_shares(catalog)
     problems += check_paths(catalog)
+    problems += check_snapshot_rules(specs, catalog, estate)
     problems += check_studio_limits(catalog)
     problems += check_notebooks(specs, estate)
     return sorted(set(problems))

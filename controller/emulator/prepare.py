@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.client import BaseClient
@@ -72,6 +73,7 @@ def prepare_estate(endpoint_url: str, desired: DesiredState, efs_root: Path) -> 
     lines: list[str] = []
     regions = list(dict.fromkeys(desired.estate.regions))
     _ensure_roles(client("iam", regions[0]), desired.domains.values(), lines)
+    _ensure_snapshot_stores(client, desired, regions, lines)
     for region_name in regions:
         ec2, efs = client("ec2", region_name), client("efs", region_name)
         region = PreparedRegion(region_name, ec2, efs, lines)
@@ -101,6 +103,34 @@ def _ensure_roles(iam: BaseClient, domains: Iterable[DomainSpec], lines: list[st
                 Description="SageMaker Studio execution role (made by the emulator)",
             )["Role"]["Arn"]
             lines.append(f"created iam role {name} ({arn})")
+
+
+def _ensure_snapshot_stores(client: Any, desired: DesiredState, regions: list[str],
+                            lines: list[str]) -> None:
+    """The buckets and KMS keys (by alias) the SnapshotPolicies name, per region."""
+    for region in regions:
+        s3, kms = client("s3", region), client("kms", region)
+        for policy in sorted(desired.snapshot_policies.values(), key=lambda p: p.name):
+            bucket = policy.buckets.get(region)
+            if bucket:
+                try:
+                    s3.head_bucket(Bucket=bucket)
+                    lines.append(f"found s3 bucket {bucket} in {region}")
+                except s3.exceptions.ClientError:
+                    extra = ({} if region == "us-east-1" else
+                             {"CreateBucketConfiguration": {"LocationConstraint": region}})
+                    s3.create_bucket(Bucket=bucket, **extra)
+                    lines.append(f"created s3 bucket {bucket} in {region}")
+            alias = policy.kms_key_id
+            if alias and alias.startswith("alias/"):
+                known = {a["AliasName"] for page in kms.get_paginator("list_aliases").paginate()
+                         for a in page["Aliases"]}
+                if alias not in known:
+                    key = kms.create_key(Description=f"snapshots ({alias})")["KeyMetadata"]
+                    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+                    lines.append(f"created kms key {alias} ({key['KeyId']}) in {region}")
+                else:
+                    lines.append(f"found kms key {alias} in {region}")
 
 
 def _domains_using(

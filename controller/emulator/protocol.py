@@ -158,8 +158,10 @@ def _identify(
     if action:
         return ("ec2" if service == "ec2" else "query"), action, {}
     protocol, routes = _rest_routes(service)
-    for route_method, pattern, required_query, name in routes:
+    for route_method, pattern, required_query, required_headers, name in routes:
         if route_method != method or not all(q in query for q in required_query):
+            continue
+        if not all(h in headers for h in required_headers):
             continue
         match = pattern.fullmatch(path)
         if match:
@@ -170,7 +172,7 @@ def _identify(
 @lru_cache(maxsize=64)
 def _rest_routes(
     service: str,
-) -> tuple[str, list[tuple[str, re.Pattern[str], tuple[str, ...], str]]]:
+) -> tuple[str, list[tuple[str, re.Pattern[str], tuple[str, ...], tuple[str, ...], str]]]:
     """Operation routes of a REST service from botocore's model, most specific first."""
     try:
         model = botocore.session.get_session().get_service_model(service)
@@ -181,6 +183,10 @@ def _rest_routes(
         http = model.operation_model(name).http
         uri, _, query_part = http.get("requestUri", "/").partition("?")
         required = tuple(p.split("=")[0] for p in query_part.split("&") if p)
+        # S3 names several operations by one URI (PutObject, UploadPart, CopyObject are
+        # all PUT /{Bucket}/{Key+}): the required query and header members tell them apart.
+        query_members, header_members = _required_members(model.operation_model(name))
+        required += query_members
         regex = ""
         literal = 0
         for piece in re.split(r"(\{[^}]+\})", uri):
@@ -192,9 +198,25 @@ def _rest_routes(
                 regex += re.escape(piece)
                 literal += len(piece)
         pattern = re.compile(regex.rstrip("/") + "/?" if regex != "/" else "/")
-        routes.append((literal + 100 * len(required), http["method"], pattern, required, name))
+        routes.append((literal + 100 * (len(required) + len(header_members)), http["method"],
+                       pattern, required, header_members, name))
     routes.sort(key=lambda r: -r[0])
     return model.metadata.get("protocol", "rest-json"), [r[1:] for r in routes]
+
+
+def _required_members(operation: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    shape = operation.input_shape
+    if shape is None:
+        return (), ()
+    query, headers = [], []
+    for member in shape.required_members:
+        serialization = shape.members[member].serialization
+        where, wire = serialization.get("location"), serialization.get("name", member)
+        if where == "querystring":
+            query.append(wire)
+        elif where == "header":
+            headers.append(wire.lower())
+    return tuple(query), tuple(headers)
 
 
 def json_reply(data: Mapping[str, Any], status: int = 200, protocol: str = "json") -> Reply:

@@ -38,6 +38,7 @@ from controller.emulator.moto_gateway import DEFAULT_ACCOUNT, MotoGateway
 from controller.emulator.notebook_runtime import NotebookRuntime
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
+from controller.emulator.s3_uploads import S3MultipartDates
 from controller.emulator.sagemaker import SageMakerStudio
 from controller.emulator.service_quotas import ServiceQuotas
 from controller.emulator.validation import ModelValidator
@@ -102,7 +103,8 @@ class Emulator:
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
         self._quotas = ServiceQuotas(self._gateway)
-        extensions.extend([self._studio, self._efs, self._quotas])
+        self._s3_dates = S3MultipartDates(self._gateway)
+        extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -132,6 +134,7 @@ class Emulator:
             self._mounts.reset()
             self._metrics.reset()
             self._quotas.reset()
+            self._s3_dates.reset()
             self._gateway.forget()
 
     # -- knobs -----------------------------------------------------------------------------

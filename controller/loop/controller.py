@@ -9,6 +9,7 @@ The leader also runs the preflight (would a failover work now?) when its own int
 due, after the pass. With a lease, only the holder runs passes. A replica standing by
 behind another holder tries the lease again only every third of its duration (not on
 every turn of the loop) and reports itself ready: standing by is its job, not a fault.
+A replica that loses the lease cancels its snapshot and restore jobs at once.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Controller:
         if self.desired is None or self.stopping.is_set():
             return None
         if not self._leading():
+            self._cancel_jobs()  # another replica may act now: our jobs must not
             return None
         result = self._pass_if_due(now, changed or backoff_due)
         if self.preflight is not None and not self.stopping.is_set():
@@ -100,6 +102,7 @@ class Controller:
             result = self.reconciler.reconcile(self.desired)
         except LeaseLost as lost:
             self.log.warning("lease_lost", message=str(lost))
+            self._cancel_jobs()
             return None
         except Exception as error:  # a failed pass: the next one starts from scratch
             PASSES.labels("error").inc()
@@ -122,9 +125,17 @@ class Controller:
             if self.stopping.is_set():
                 break
             self.clock.sleep(self._seconds_to_next_event(), self.stopping)
+        if self.reconciler.snapshots is not None:
+            self.reconciler.snapshots.stop()  # cancels jobs: their uploads are aborted
         if self.lease is not None:
             self.lease.release()
         self.log.info("stopped")
+
+    def _cancel_jobs(self) -> None:
+        """Snapshot and restore jobs stop when this replica stops leading: they abort their
+        uploads and leave the records to the new leader (controller.snapshots.runner)."""
+        if self.reconciler.snapshots is not None:
+            self.reconciler.snapshots.cancel_running()
 
     def _leading(self) -> bool:
         """Without a lease, always; with one, while it is held (taken or renewed here).

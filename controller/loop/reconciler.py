@@ -34,6 +34,7 @@ from controller.observe.cache import DescribeCache
 from controller.observed import ObservedState
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
+from controller.snapshots.runner import SnapshotRunner
 from controller.status.store import DEFAULT_TABLE
 
 # A terminal failure is looked at again only this rarely (or when the revision changes).
@@ -84,6 +85,9 @@ class Reconciler:
         # a replica is promoted: controller.loop.reachability).
         self.reachability = RegionReachability(clock)
         self.lag = LagReporter(region)
+        # Snapshot and restore jobs run on these workers, never inside a pass.
+        self.snapshots = (SnapshotRunner(gateway, region, efs_root, status.store, clock)
+                          if status else None)
         self.log = get_logger(region=region)
         self._terminal: dict[ResourceKey, str] = {}  # key -> revision it failed under
         # When the controller first saw each revision (a failover's recovery time starts
@@ -101,6 +105,8 @@ class Reconciler:
                            now=self.clock.now(),
                            status_table=self.status.store.table if self.status else DEFAULT_TABLE)
         observed = self._with_reachability(desired, observed)
+        if self.snapshots is not None and desired.estate.active_region == self.region:
+            observed = replace(observed, snapshots=self.snapshots.observe(desired))
         plan = make_plan(desired, observed)
         if self.failover is not None:
             self.failover.on_plan(desired, plan,
@@ -108,7 +114,7 @@ class Reconciler:
         ctx = ExecutionContext(
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
-            started_at=observed.observed_at)
+            started_at=observed.observed_at, desired=desired, snapshots=self.snapshots)
         result = PassResult(plan)
         promotions = sum(1 for action in plan.actions if action.name in TAKES_OVER)
         for action in plan.actions:

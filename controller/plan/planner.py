@@ -23,6 +23,7 @@ from controller.plan.nfs_access import plan_nfs_access
 from controller.plan.notebooks import plan_notebooks
 from controller.plan.replication import plan_replication
 from controller.plan.shapes import Shapes
+from controller.plan.snapshots import plan_snapshots
 from controller.plan.studio_updates import (
     plan_domain_update,
     plan_profile_update,
@@ -76,6 +77,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     notes.extend(unmanaged_profile_notes(observed.unmanaged_profiles))
     waiting = dict(shapes.waiting)
     plan_notebooks(desired, observed, actions, shapes.problems, notes, waiting)
+    if role == "active":
+        plan_snapshots(desired, observed, actions, notes)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))

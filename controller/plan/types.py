@@ -25,13 +25,16 @@ class Kind(StrEnum):
     DOMAIN = "Domain"
     USER_PROFILE = "UserProfile"
     NOTEBOOK_INSTANCE = "NotebookInstance"
+    SNAPSHOT_POLICY = "SnapshotPolicy"
+    RESTORE = "Restore"
 
 
 # The order in which kinds are acted on: what a later kind refers to exists first.
 KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.NFS_SECURITY_GROUP, Kind.MOUNT_TARGET,
                                  Kind.REPLICATION, Kind.FENCE,
                                  Kind.DIRECTORY, Kind.LIFECYCLE_CONFIG, Kind.DOMAIN,
-                                 Kind.USER_PROFILE, Kind.NOTEBOOK_INSTANCE)
+                                 Kind.USER_PROFILE, Kind.SNAPSHOT_POLICY, Kind.RESTORE,
+                                 Kind.NOTEBOOK_INSTANCE)
 
 
 # The last step of making a region's copy its own after a failover (promote, or strategy

@@ -84,7 +84,7 @@ class PreflightFacts:
     nfs: ObservedNfsAccess | None = None
     lease: LeaseFacts | None = None
     roles: Mapping[str, RoleFacts] | None = None
-    # None: the desired state has no SnapshotPolicy kind (this version has none yet).
+    # None or empty: the estate has no SnapshotPolicy.
     buckets: tuple[BucketFacts, ...] | None = None
     limits: Mapping[str, QuotaLimit] | None = None  # by quota code
     usage: RegionUsage | None = None

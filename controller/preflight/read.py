@@ -143,18 +143,15 @@ def _trusts_sagemaker(document: Any) -> bool:
 
 def _buckets(gateway: AwsGateway, desired: DesiredState,
              target: str) -> tuple[BucketFacts, ...] | None:
-    """The SnapshotPolicy buckets for the target, each probed with HeadBucket there.
-
-    The SnapshotPolicy kind comes with the snapshots change (issue 10): until the desired
-    state carries `snapshot_policies` (name -> spec with `buckets`: region -> name), there
-    is nothing to check and this returns None."""
-    policies = getattr(desired, "snapshot_policies", None)
-    if policies is None:
+    """The SnapshotPolicy buckets for the target, each probed with HeadBucket there;
+    None when the estate has no SnapshotPolicy (nothing to check)."""
+    policies = desired.snapshot_policies
+    if not policies:
         return None
     s3 = gateway.client("s3", target)
     found: list[BucketFacts] = []
     for name, policy in sorted(policies.items()):
-        bucket = dict(getattr(policy, "buckets", {})).get(target)
+        bucket = policy.buckets.get(target)
         if bucket is None:
             found.append(BucketFacts(name, None))
             continue
@@ -162,8 +159,17 @@ def _buckets(gateway: AwsGateway, desired: DesiredState,
             s3.head_bucket(Bucket=bucket)
             found.append(BucketFacts(name, bucket, reachable=True))
         except ClientError as error:
+            if not _definite(error):
+                raise  # AWS did not answer (5xx, throttled): could not check, not a failure
             found.append(BucketFacts(name, bucket, reachable=False, error=_why(error)))
     return tuple(found)
+
+
+def _definite(error: ClientError) -> bool:
+    """Whether S3's answer says something about the bucket (missing, forbidden, in another
+    region) rather than about S3 not answering (a 5xx, throttling: SlowDown is a 503)."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return 400 <= status < 500 and status != 429
 
 
 def _limits(gateway: AwsGateway, target: str) -> dict[str, QuotaLimit]:

@@ -171,9 +171,6 @@ def check_snapshot_bucket(facts: PreflightFacts) -> CheckResult:
               "one), and let the controller's task role list it")
     if "buckets" in facts.errors:
         return could_not_read(name, facts, "buckets")
-    if facts.buckets is None:
-        return CheckResult(name, Status.SKIP, ("this version of studio-operator has no "
-                                               "SnapshotPolicy kind: nothing to check",))
     if not facts.buckets:
         return CheckResult(name, Status.SKIP, ("no SnapshotPolicy",))
     findings: list[tuple[Status, str]] = []

@@ -30,9 +30,13 @@ def test_the_example_estate_converges_in_one_pass_and_a_second_pass_mutates_noth
     rec = reconciler(aws)
     first = rec.reconcile(desired)
     assert first.result == "applied"
-    # 10 directories, 2 domains, 7 profiles, 1 replication, 1 notebook instance
-    assert len(first.outcomes) == 21
+    # 10 directories, 2 domains, 7 profiles, 1 replication, 1 notebook instance, the
+    # snapshot policy's first slot (its jobs run on the controller's workers, finished
+    # before the next pass)
+    assert len(first.outcomes) == 22
+    assert [o.action for o in first.outcomes].count("TakeSnapshots") == 1
     assert plan_now(aws, desired).actions == ()
+    rec.snapshots.wait(timeout=120)
     rec.gateway.reset_counts()
     second = rec.reconcile(desired)
     assert second.result == "converged"
@@ -68,6 +72,7 @@ def test_a_profile_changed_behind_the_operators_back_is_put_back_on_the_next_pas
     desired = prepared(aws, load_desired_state(EXAMPLE))
     rec = reconciler(aws)
     rec.reconcile(desired)
+    rec.snapshots.wait(timeout=120)  # the first slot's snapshots, taken
     sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=aws.endpoint_url)
     domain_id = next(d["DomainId"] for d in sagemaker.list_domains()["Domains"]
                      if d["DomainName"] == "research")

@@ -55,6 +55,7 @@ def following(aws, tmp_path):
                                                        follow_up_seconds=3600))
     first = controller.tick()
     assert first is not None and first.result == "applied"
+    controller.reconciler.snapshots.wait(timeout=120)  # the first snapshots, taken
     return repo, clock, controller
 
 

@@ -21,7 +21,8 @@ def test_apply_then_status_shows_every_resource_ready_at_the_applied_revision(aw
     desired = prepared(aws, load_desired_state(EXAMPLE))
     assert main(["apply", *_common(aws)]) == 0
     out = capsys.readouterr().out
-    assert f"{REGION}: applied; 21 of 21 action(s) done" in out
+    # with the notebook instance and the first snapshots
+    assert f"{REGION}: applied; 22 of 22 action(s) done" in out
     assert main(["apply", *_common(aws)]) == 0
     assert f"{REGION}: converged; 0 of 0 action(s) done" in capsys.readouterr().out
     assert main(["apply", "--dry-run", *_common(aws)]) == 0

@@ -50,7 +50,7 @@ def test_ci_installs_the_debian_packages_of_every_tool_the_suite_runs():
     # tool the tests run -> the Debian package that provides it
     for tool, package in (("promtool", "prometheus"), ("setfacl", "acl"),
                           ("setfattr", "attr"), ("rsync", "rsync"),
-                          ("shellcheck", "shellcheck")):
+                          ("shellcheck", "shellcheck"), ("tar", "tar"), ("zstd", "zstd")):
         assert f"command -v {tool} >/dev/null 2>&1 || need_apt+=({package})" in text, tool
     result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True,
                             timeout=60)
@@ -100,3 +100,12 @@ def test_checkov_would_catch_an_unencrypted_repository(tmp_path):
         "ImageTagMutability: IMMUTABLE", "ImageTagMutability: MUTABLE"))
     failed = {c["check_id"] for c in _checkov(tmp_path)["results"]["failed_checks"]}
     assert {"CKV_AWS_136", "CKV_AWS_51"} <= failed
+
+
+def test_the_image_has_the_tools_snapshots_run():
+    """GNU tar and zstd make snapshots (controller/snapshots/archiver.py): tar comes with
+    the Debian base image (it is Essential there), zstd is installed."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.startswith("# ") and "FROM python:3.11-slim" in dockerfile
+    install = next(line for line in dockerfile.splitlines() if "apt-get install" in line)
+    assert "zstd" in install.split()

@@ -130,7 +130,7 @@ def test_an_unknown_kind_lists_the_kinds_allowed(estate: Path) -> None:
     assert (problem.line, problem.field) == (line_of(research, "Userprofile"), "kind")
     assert problem.message == ("unknown kind \"Userprofile\"; did you mean 'UserProfile'? "
                                "allowed kinds: Domain, Estate, FileSystem, NotebookInstance, "
-                               "Share, UserProfile")
+                               "Restore, Share, SnapshotPolicy, UserProfile")
 
 
 def test_an_unknown_api_version_names_the_one_understood(estate: Path) -> None:
@@ -140,7 +140,7 @@ def test_an_unknown_api_version_names_the_one_understood(estate: Path) -> None:
     assert (problem.line, problem.field) == (line_of(shares, "apiVersion: v1"), "apiVersion")
     assert problem.message == (f'unknown apiVersion "v1"; studio-operator reads {API_VERSION} '
                                "documents of kinds Domain, Estate, FileSystem, "
-                               "NotebookInstance, Share, UserProfile")
+                               "NotebookInstance, Restore, Share, SnapshotPolicy, UserProfile")
 
 
 def test_every_problem_of_a_document_is_reported_in_one_pass(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def test_only_the_leader_reconciles_and_a_standby_replica_takes_over_when_it_sto
     clock = ManualClock()
     first, second = controller(aws, clock, "first"), controller(aws, clock, "second")
     assert first.tick() is not None
+    first.reconciler.snapshots.wait(timeout=120)  # its first snapshots, taken
     assert second.tick() is None, "standing by"
     first.stop()
     first.run()  # returns at once (stopping), releasing the lease
@@ -92,7 +93,8 @@ def test_a_leader_that_lost_its_lease_mid_pass_stops_before_its_next_action(aws)
     rest = controller(aws, clock, "other", held=other)
     result = rest.tick()
     assert result is not None and result.result == "applied"
-    assert len(result.plan.actions) == 17, "the new leader does the rest"
+    # The rest of the estate's 20 actions, and the snapshot policy's first slot.
+    assert len(result.plan.actions) == 18, "the new leader does the rest"
 
 
 class _StopAfter(ManualClock):
@@ -167,6 +169,7 @@ def test_a_leader_that_cannot_renew_retries_in_steps_then_stands_by(aws):
     clock = _StopAfter(seconds=60, sleeps=400)
     leader = controller(aws, clock, "leader")
     assert leader.tick() is not None and leader.lease is not None and leader.lease.held
+    leader.reconciler.snapshots.wait(timeout=120)  # their records are PutItems too
     clock.controller = leader
     aws.reset_request_counts()
     aws.set_faults(rate=1.0, kinds=("5xx",), operations={"PutItem"}, seed=1)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import boto3
 
@@ -69,20 +68,11 @@ def failing(report: PreflightReport) -> dict[str, str]:
     return {r.check: " | ".join(r.details) for r in report.results if not r.ok}
 
 
-@dataclass(frozen=True)
-class SnapshotPolicyStandIn:
-    buckets: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class WithSnapshotPolicies(DesiredState):
-    """The desired state as the SnapshotPolicy kind (issue 10) shapes it: policies with a
-    bucket per region. Stands in until that kind is merged."""
-
-    snapshot_policies: Mapping[str, Any] = field(default_factory=dict)
-
-
 def with_snapshot_policies(desired: DesiredState,
-                           **policies: SnapshotPolicyStandIn) -> DesiredState:
-    fields = {name: getattr(desired, name) for name in desired.__dataclass_fields__}
-    return WithSnapshotPolicies(**fields, snapshot_policies=policies)
+                           **buckets: Mapping[str, str]) -> DesiredState:
+    """`desired` with its SnapshotPolicies replaced by ones named as the keywords, each
+    writing to the buckets given (region -> bucket), otherwise as the example's."""
+    template = desired.snapshot_policies["nightly"]
+    return replace(desired, snapshot_policies={
+        name: replace(template, name=name, buckets=dict(by_region))
+        for name, by_region in buckets.items()})

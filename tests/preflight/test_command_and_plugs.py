@@ -12,7 +12,6 @@ from controller.model import DesiredState
 from controller.preflight import Status
 from controller.status.store import DEFAULT_TABLE
 from tests.preflight.helpers import EXAMPLE, STANDBY, failing, ready_estate, with_snapshot_policies
-from tests.preflight.helpers import SnapshotPolicyStandIn as Policy
 
 
 def _preflight(aws, *extra: str) -> list[str]:
@@ -80,15 +79,15 @@ def test_each_snapshot_policys_bucket_in_the_target_must_be_reachable(aws):
     estate = ready_estate(aws)
     estate.client("s3").create_bucket(
         Bucket="snaps-west", CreateBucketConfiguration={"LocationConstraint": STANDBY})
-    def with_policies(**policies: Policy) -> DesiredState:
+    def with_policies(**policies: dict[str, str]) -> DesiredState:
         return with_snapshot_policies(estate.desired, **policies)
 
-    ok = estate.check(desired=with_policies(nightly=Policy({STANDBY: "snaps-west"})))
+    ok = estate.check(desired=with_policies(nightly={STANDBY: "snaps-west"}))
     bucket = next(r for r in ok.results if r.check == "snapshot_bucket")
     assert (bucket.status, bucket.details) == (
         Status.PASS, ("SnapshotPolicy/nightly: bucket snaps-west can be reached",))
     missing = estate.check(desired=with_policies(
-        nightly=Policy({STANDBY: "snaps-gone"}), weekly=Policy({"us-east-1": "snaps-east"})))
+        nightly={STANDBY: "snaps-gone"}, weekly={"us-east-1": "snaps-east"}))
     assert {r.check for r in missing.results if r.status is Status.FAIL} == {"snapshot_bucket"}
     assert failing(missing)["snapshot_bucket"].startswith(
         "SnapshotPolicy/nightly: bucket snaps-gone cannot be reached (404")

@@ -4,8 +4,7 @@ This package must not delete anything in a target, follow a symlink in source or
 or talk to AWS.
 """
 
-from controller.fs.copy.engine import DEFAULT_WORKERS, CopyRefused, copy_tree
+from controller.fs.copy.engine import CopyRefused, copy_tree
 from controller.fs.copy.report import CopyReport, EntryError, Progress, render_text
 
-__all__ = ["DEFAULT_WORKERS", "CopyRefused", "CopyReport", "EntryError", "Progress",
-           "copy_tree", "render_text"]
+__all__ = ["CopyRefused", "CopyReport", "EntryError", "Progress", "copy_tree", "render_text"]

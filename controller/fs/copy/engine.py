@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from controller.fs.copy import xattrs
+from controller.fs.copy import medium, xattrs
 from controller.fs.copy.directories import DirNode
 from controller.fs.copy.entries import Outcome
 from controller.fs.copy.hardlinks import OPEN_DIR
@@ -26,14 +26,12 @@ from controller.fs.copy.tally import Tally
 from controller.fs.copy.walk import ParallelWalk
 from controller.fs.limits import raise_open_file_limit
 
-DEFAULT_WORKERS = 16  # NFS/EFS: enough requests in flight to hide ~1 ms round trips
-
 
 class CopyRefused(Exception):
     """The copy cannot start at all (a root is missing, a link, or inside the other)."""
 
 
-def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
+def copy_tree(src: Path, dst: Path, workers: int | None = None,
               overwrite_newer: bool = False,
               progress: Callable[[Progress], None] | None = None,
               dry_run: bool = False) -> CopyReport:
@@ -44,8 +42,11 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
     metadata-only differences are fixed in place; entries newer in the target are left
     alone and listed as conflicts unless `overwrite_newer`. Nothing is ever removed from
     the target: entries only found there are counted as `extra`.
+
+    `workers`: parallel workers; None chooses from what the two trees live on
+    (medium.py), and the report says how many and why.
     """
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise CopyRefused(f"workers must be at least 1, not {workers}")
     _refuse_nesting(src, dst)
     tally = Tally(progress)
@@ -79,8 +80,13 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
                                   source_has_user_entry=source_state == "user")
                 opts = replace(opts, create_in_place=journal.enabled)
         root_rules = _root_rules(source_state, journal)
+        sides = [medium.probe(fd) for fd in (src_fd, dst_fd) if fd is not None]
+        choice = medium.choose_workers(sides, medium.cores())
+        if workers is not None:
+            choice = replace(choice, workers=workers, reason="set by the caller")
+        opts = replace(opts, remote=choice.remote)
         root = DirNode("", "", src_fd, dst_fd, src_stat, dst_stat, None, created)
-        ParallelWalk(dst_fd, opts, tally, workers, journal, root_listing,
+        ParallelWalk(dst_fd, opts, tally, choice.workers, journal, root_listing,
                      root_rules).run(root)
         # The one error that waits for the journal's folder to go is no reason to keep it.
         clean = all(error.path in root_rules for error in tally.errors)
@@ -116,6 +122,8 @@ def copy_tree(src: Path, dst: Path, workers: int = DEFAULT_WORKERS,
         overwrite_newer=overwrite_newer,
         dry_run=dry_run,
         duration_seconds=tally.elapsed(),
+        workers=choice.workers,
+        workers_reason=choice.reason,
     )
 
 

@@ -42,6 +42,9 @@ class Options:
     # New files may be written under their final names (the journal notes them first);
     # else under a temporary name, renamed once complete.
     create_in_place: bool = True
+    # A side is on a network file system (NFS, FUSE...): prefer calls the client answers
+    # from its cache (identity.py).
+    remote: bool = False
 
 
 def read_umask() -> int:

@@ -58,6 +58,8 @@ class CopyReport:
     overwrite_newer: bool
     dry_run: bool
     duration_seconds: float
+    workers: int = 0  # the parallel workers the copy ran with
+    workers_reason: str = ""  # why that many: set by the caller, or the medium's probe
 
     @property
     def conflicts_left(self) -> bool:
@@ -86,6 +88,7 @@ def render_text(report: CopyReport, max_listed: int = 50) -> str:
         f"{report.directories_created} directories, {report.symlinks_created} symlinks, "
         f"{report.hard_links_made} hard links, {report.special_files_created} special files "
         f"in {report.duration_seconds:.2f}s",
+        f"workers: {report.workers} ({report.workers_reason})",
         f"metadata fixed: {report.metadata_fixed}; up to date: {report.up_to_date}; "
         f"extra in target (left in place): {report.extra}",
     ]

@@ -31,6 +31,7 @@ from controller.fs.copy.entries import Done, Outcome, sync_entry
 from controller.fs.copy.hardlinks import HardLinkGroups, LinkGroup, sync_follower
 from controller.fs.copy.journal import STATE_DIR, Journal
 from controller.fs.copy.listing import read_entries
+from controller.fs.copy.medium import cores
 from controller.fs.copy.metadata import EntryFailure, Options, describe, same_file, same_xattrs
 from controller.fs.copy.parking import DirectoryBudget
 from controller.fs.copy.tally import Tally
@@ -61,11 +62,11 @@ class ParallelWalk:
         self._tally = tally
         self._workers = max(1, workers)
         # More threads than cores contend for the GIL: then list with few handovers.
-        self._batched_listing = self._workers > _cores()
+        self._batched_listing = self._workers > cores()
         self._queue: queue.LifoQueue[Callable[[], None] | None] = queue.LifoQueue()
         # Copiers: one per core, only ever given a large file when one is idle, so they
         # add to the workers and never hold the walk up.
-        self._copiers = _cores()
+        self._copiers = cores()
         self._idle_copiers = threading.Semaphore(self._copiers)
         self._large: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -356,13 +357,6 @@ class ParallelWalk:
         finish(node, self._opts, self._tally, mtime_moved=node.changed or journal_made)
         if node.held:
             self._budget.closed(node)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # the cores this process may run on
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _join(rel: str, name: str) -> str:

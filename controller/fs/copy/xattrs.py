@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 ACCESS_ACL = "system.posix_acl_access"
 DEFAULT_ACL = "system.posix_acl_default"
@@ -26,10 +27,10 @@ _MANAGED = ("user.", "trusted.", "system.posix_acl_")
 _NOT_SUPPORTED = {errno.ENOTSUP, errno.EOPNOTSUPP}
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """How an entry is named: `at` is an open descriptor or a /proc path; `follow` says
-    whether that path's last component is followed (only /proc magic links are)."""
+    whether that path's last component is followed (only /proc magic links are). A named
+    tuple: two are made for every file copied, and a tuple is the cheapest to make."""
 
     at: int | str
     follow: bool = True
@@ -89,9 +90,11 @@ class Applied:
 def apply(ref: Ref, wanted: dict[str, bytes], have: dict[str, bytes] | None = None) -> Applied:
     """Make the entry hold `wanted` (and no other managed attribute); `have`: what it
     holds, when the caller already read it."""
-    result = Applied()
     if have is None:
         have = read(ref)
+    if not wanted and not have:
+        return _NOTHING_APPLIED  # the usual new file: nothing to set or remove
+    result = Applied()
     for name, value in wanted.items():
         if have.get(name) == value:
             continue
@@ -113,6 +116,9 @@ def apply(ref: Ref, wanted: dict[str, bytes], have: dict[str, bytes] | None = No
             continue
         result.acl_changed |= name.startswith("system.posix_acl_")
     return result
+
+
+_NOTHING_APPLIED = Applied()  # shared, so never changed: callers only read it
 
 
 def same(wanted: dict[str, bytes], have: dict[str, bytes]) -> bool:

@@ -1,0 +1,321 @@
+"""Snapshot and restore executors: each starts or tidies, none waits for a long job.
+
+TakeSnapshots records the slot and a job per source ("Uploading") in the policy's
+record before starting the jobs on the controller's workers (controller.snapshots.runner);
+each job records its end. AbortSnapshotUploads aborts multipart uploads no job of this
+controller is writing. PruneSnapshots deletes the snapshots retention no longer keeps
+(manifest first, so a half-deleted snapshot is never listed). RestoreSnapshot records
+"Running" with the spec's fingerprint, then runs the restore on a worker; its outcome
+(files, bytes, duration, what was skipped and why) is recorded and shown by
+`studioctl status`. Nothing here deletes anything but this policy's own objects.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from controller.actions.classify import classify
+from controller.actions.context import SETTLE_SECONDS, ExecutionContext
+from controller.errors import RequeueAfter, TerminalError
+from controller.plan.types import Action
+from controller.snapshots import metrics
+from controller.snapshots.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ManifestError,
+    Source,
+    object_key,
+    parse_id,
+    policy_prefix,
+    stamp_of,
+)
+from controller.snapshots.remap import OwnerPolicy
+from controller.snapshots.restore import (
+    RestoreProgress,
+    RestoreReport,
+    SnapshotRefused,
+    open_target,
+    restore_live,
+    restore_snapshot,
+)
+from controller.snapshots.runner import SnapshotRunner
+from controller.snapshots.snapshot import SnapshotRequest, open_directory, take_snapshot
+from controller.snapshots.staging import remove_stale_staging
+
+
+def _runner(ctx: ExecutionContext) -> SnapshotRunner:
+    runner = getattr(ctx, "snapshots", None)
+    if runner is None:
+        raise TerminalError("NoWorkers", "snapshots need the controller's workers and status "
+                            "table (studioctl run or apply with a status table)")
+    return runner  # type: ignore[no-any-return]
+
+
+def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
+    runner, params = _runner(ctx), action.params
+    if ctx.efs_root is None:
+        raise TerminalError("NotMounted", "no --efs-root: nothing to archive")
+    for source in params["Sources"]:
+        if not (ctx.efs_root / source["FileSystemId"]).is_dir():
+            raise TerminalError("NotMounted", f"file system {source['FileSystemId']} is not "
+                                f"mounted under {ctx.efs_root}: nothing to archive")
+    policy = params["Policy"]
+    spec_desired = ctx.desired.snapshot_policies[policy] if ctx.desired else None
+    if spec_desired is None:
+        raise TerminalError("Unknown", f"no SnapshotPolicy {policy}")
+    pk = f"snapshotpolicy#{policy}"
+    record = runner.record(pk)
+    jobs = dict(record.get("jobs", {})) if record.get("lastSlot") == str(params["Slot"]) else {}
+    started = []
+    for source in params["Sources"]:
+        key = f"snapshot:{policy}:{source['Source']}"
+        if key in runner.running():
+            continue
+        attempts = int(jobs.get(source["Source"], {}).get("attempts", 0)) + 1
+        stamp = stamp_of(ctx.started_at or time.time(), os.urandom(2).hex())
+        request = SnapshotRequest(
+            policy, source["Source"],
+            Source(source["Kind"], source["FileSystem"], source["FileSystemId"], source["Path"],
+                   ctx.region, source.get("Profile"), source.get("Share"),
+                   source.get("Domain")),
+            params["Bucket"], spec_desired.prefix, stamp, ctx.revision, spec_desired.level,
+            spec_desired.kms_key_id)
+        jobs[source["Source"]] = {"phase": "Uploading", "id": request.id, "attempts": attempts}
+        started.append((key, request))
+    # Persisted before any job starts: a restarted controller knows what was in flight.
+    runner.save({"pk": pk, "lastSlot": str(params["Slot"]), "jobs": jobs})
+    for key, request in started:
+        runner.submit(key, _snapshot_job(runner, ctx, pk, request),
+                      uploading=object_key(request.prefix, request.id, "archive.tar.zst"
+                                           + (".aes" if request.kms_key_id else "")))
+    return f"started {len(started)} snapshot(s) for slot {stamp_of(params['Slot'])}"
+
+
+def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
+                  request: SnapshotRequest) -> Any:
+    mount = ctx.efs_root / request.source.file_system_id  # type: ignore[operator]
+    log = runner.log
+
+    def work(cancelled: Callable[[], bool]) -> None:
+        began = time.monotonic()
+        s3 = ctx.gateway.client("s3", ctx.region)
+        kms = ctx.gateway.client("kms", ctx.region)
+        try:
+            manifest = take_snapshot(s3, kms, request, mount, cancelled=cancelled)
+        except Exception as error:
+            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+                metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
+                raise
+            metrics.SNAPSHOTS.labels(request.policy, "failed").inc()
+            _end(runner, pk, request.source_id, "Failed", f"{type(error).__name__}: {error}")
+            log.warning("snapshot_failed", snapshot=request.id, error=str(error)[:500])
+            raise
+        metrics.SNAPSHOTS.labels(request.policy, "complete").inc()
+        metrics.SNAPSHOT_BYTES.labels(request.policy, "archived").inc(manifest.bytes_in)
+        metrics.SNAPSHOT_BYTES.labels(request.policy, "stored").inc(manifest.bytes_out)
+        metrics.SNAPSHOT_FILES.labels(request.policy).inc(manifest.counts.get("files", 0))
+        metrics.DURATION.labels("snapshot").observe(time.monotonic() - began)
+        _end(runner, pk, request.source_id, "Complete", "")
+        log.info("snapshot_complete", snapshot=request.id, files=manifest.counts.get("files"),
+                 bytes_in=manifest.bytes_in, bytes_out=manifest.bytes_out,
+                 duration_s=round(time.monotonic() - began, 3))
+    return work
+
+
+def _end(runner: SnapshotRunner, pk: str, source: str, phase: str, message: str) -> None:
+    record = runner.record(pk)
+    jobs = dict(record.get("jobs", {}))
+    jobs[source] = {**jobs.get(source, {}), "phase": phase, "message": message[:500]}
+    runner.save({**record, "jobs": jobs})
+
+
+def abort_snapshot_uploads(action: Action, ctx: ExecutionContext) -> str:
+    """Abort the left-over multipart uploads and delete the archives that never got
+    their manifest (never listed, never restorable: incomplete snapshots)."""
+    s3, bucket = ctx.client("s3"), action.params["Bucket"]
+    for key, upload_id in action.params["Uploads"]:
+        try:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except Exception as error:
+            if "NoSuchUpload" not in str(error):
+                raise classify(error) from error
+    archives = action.params.get("Archives", [])
+    for key in archives:
+        s3.delete_object(Bucket=bucket, Key=key)
+    return (f"aborted {len(action.params['Uploads'])} unfinished upload(s), removed "
+            f"{len(archives)} archive(s) without a manifest")
+
+
+def prune_snapshots(action: Action, ctx: ExecutionContext) -> str:
+    s3, bucket = ctx.client("s3"), action.params["Bucket"]
+    for snapshot in action.params["Snapshots"]:
+        policy, _, _ = parse_id(snapshot)
+        base = object_key(action.params["Prefix"], snapshot, "")
+        assert base.startswith(policy_prefix(action.params["Prefix"], policy))
+        # The manifest first: from then on the snapshot is not listed, whatever remains.
+        s3.delete_object(Bucket=bucket, Key=base + MANIFEST_NAME)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"])
+    return f"removed {len(action.params['Snapshots'])} snapshot(s) retention no longer keeps"
+
+
+def restore_snapshot_action(action: Action, ctx: ExecutionContext) -> str:
+    runner, params = _runner(ctx), action.params
+    name = params["Restore"]
+    if params.get("Wait"):
+        runner.save({"pk": f"restore#{name}", "fingerprint": params["Fingerprint"],
+                     "phase": "Waiting", "message": params["Wait"]})
+        runner.put_status("Restore", name, False, "Waiting", params["Wait"], ctx.revision)
+        raise RequeueAfter(SETTLE_SECONDS * 3, params["Wait"])
+    if ctx.efs_root is None:
+        raise TerminalError("NotMounted", "no --efs-root: nothing to restore into")
+    pk = f"restore#{name}"
+    before = runner.record(pk)
+    # A restore this controller (or one before it) was running when it stopped: its
+    # staging folder goes before the restore runs again (controller.snapshots.staging).
+    stale = before.get("staging") if before.get("phase") == "Running" else None
+    runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Running",
+                 "startedAt": str(time.time())})
+    runner.put_status("Restore", name, False, "Running", "restoring", ctx.revision)
+    runner.submit(f"restore:{name}", _restore_job(runner, ctx, {**params, "Stale": stale}))
+    return f"restore {name} started"
+
+
+def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> Any:
+    name = params["Restore"]
+    pk = f"restore#{name}"
+
+    def staging_made(folder: str) -> None:
+        """Recorded before anything is written into it: a restart removes it."""
+        runner.save({**runner.record(pk), "staging": {
+            "FileSystemId": params["FileSystemId"], "Path": params["Path"], "Name": folder}})
+
+    def work(cancelled: Callable[[], bool]) -> None:
+        began = time.monotonic()
+        try:
+            report = run_restore(ctx, params, cancelled, on_staging=staging_made)
+        except Exception as error:
+            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+                raise
+            refused = isinstance(error, SnapshotRefused | ManifestError)
+            metrics.RESTORES.labels("refused" if refused else "failed").inc()
+            message = f"{type(error).__name__}: {error}"[:1000]
+            runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Failed",
+                         "message": message})
+            runner.put_status("Restore", name, False, "Failed", message, ctx.revision, True)
+            raise
+        metrics.RESTORES.labels("succeeded").inc()
+        metrics.RESTORE_FILES.inc(report.files)
+        metrics.RESTORE_BYTES.inc(report.bytes)
+        metrics.DURATION.labels("restore").observe(time.monotonic() - began)
+        outcome = report.as_dict()
+        message = (f"{report.files} files, {report.bytes} bytes in {report.seconds:.1f}s into "
+                   f"{params['Path']}/{report.placed_in}; {report.skipped_count} skipped")
+        runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Succeeded",
+                     "message": message, "report": _plain(outcome)})
+        runner.put_status("Restore", name, True, "Succeeded", message, ctx.revision)
+        runner.log.info("restore_succeeded", restore=name, **{k: v for k, v in outcome.items()
+                                                              if k != "skipped"})
+    return work
+
+
+def run_restore(ctx: ExecutionContext, params: Any, cancelled: Callable[[], bool],
+                progress: RestoreProgress | None = None,
+                on_staging: Callable[[str], None] | None = None) -> RestoreReport:
+    """Run one restore described by `params` (plan.snapshots.restore_params): from a
+    snapshot or a live home into the target folder. Used by the controller's workers and
+    by `studioctl restore`."""
+    assert ctx.efs_root is not None
+    _remove_recorded_staging(ctx.efs_root, params)
+    owners = OwnerPolicy(params["Owners"], {int(k): v for k, v in params["UidMap"].items()},
+                         {int(k): v for k, v in params["GidMap"].items()},
+                         tuple(params["TargetOwner"]) if params.get("TargetOwner") else None)
+    mount = ctx.efs_root / params["FileSystemId"]
+    parts = [p for p in params["Path"].split("/") if p]
+    try:
+        target = open_target(str(mount), parts)
+    except FileNotFoundError as error:
+        raise RequeueAfter(SETTLE_SECONDS, f"{params['Path']} does not exist yet") from error
+    try:
+        set_owner = os.geteuid() == 0
+        if params.get("LiveFileSystemId"):
+            source = open_directory(ctx.efs_root / params["LiveFileSystemId"], params["LivePath"])
+            try:
+                return restore_live(source, target, owners, params["Mode"], set_owner,
+                                    progress, cancelled, on_staging)
+            finally:
+                os.close(source)
+        s3, kms = ctx.client("s3"), ctx.client("kms")
+        manifest = find_manifest(s3, ctx, params)
+        return restore_snapshot(s3, kms, manifest, target, owners, params["Mode"], set_owner,
+                                progress, cancelled, on_staging)
+    finally:
+        os.close(target)
+
+
+def _remove_recorded_staging(efs_root: Path, params: Any) -> None:
+    """The staging folder a stopped run of this restore recorded (wherever its target
+    was): removed if it is still there and still ours (staging.remove_stale_staging)."""
+    stale = params.get("Stale")
+    if not stale:
+        return
+    try:
+        folder = open_target(str(efs_root / stale["FileSystemId"]),
+                             [p for p in stale["Path"].split("/") if p])
+    except (OSError, TerminalError):
+        return  # gone, or not a plain directory any more: nothing of ours to remove there
+    try:
+        remove_stale_staging(folder, [stale["Name"]])
+    finally:
+        os.close(folder)
+
+
+def find_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> Manifest:
+    desired = ctx.desired
+    if params.get("Snapshot"):
+        policy_name, _, _ = parse_id(params["Snapshot"])
+        policy = desired.snapshot_policies.get(policy_name) if desired else None
+        if policy is None:
+            raise ManifestError(f"no SnapshotPolicy {policy_name} says where "
+                                f"{params['Snapshot']} is")
+        bucket, prefix, snapshot = policy.buckets[ctx.region], policy.prefix, params["Snapshot"]
+    else:
+        newest = params["Newest"]
+        bucket, prefix = newest["Bucket"], newest["Prefix"]
+        base = policy_prefix(prefix, newest["Policy"]) + newest["Source"] + "/"
+        found = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith("/" + MANIFEST_NAME):
+                    found.append(item["Key"][len(policy_prefix(prefix, "")) - 1:
+                                             -len(MANIFEST_NAME) - 1].lstrip("/"))
+        candidates = []
+        for snapshot_id in found:
+            _, _, stamp = parse_id(snapshot_id)
+            from controller.snapshots.manifest import time_of_stamp
+
+            when = time_of_stamp(stamp)
+            if newest["Before"] is None or when <= float(newest["Before"]):
+                candidates.append((when, snapshot_id))
+        if not candidates:
+            raise RequeueAfter(SETTLE_SECONDS * 6, f"no complete snapshot of {newest['Source']}"
+                                                   " yet")
+        snapshot = max(candidates)[1]
+    body = s3.get_object(Bucket=bucket, Key=object_key(prefix, snapshot, MANIFEST_NAME))
+    return Manifest.from_json(body["Body"].read())
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB takes no floats: keep numbers as strings where they are not whole."""
+    if isinstance(value, float):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,236 @@
+"""S3 multipart upload as the archive is produced, and verified part-by-part download.
+
+MultipartWriter takes the archive's bytes as they come, cuts them into parts (8 MiB,
+growing every 1,000 parts so 10,000 parts reach hundreds of GiB), hashes each part
+(SHA-256, also sent as the part's ChecksumSHA256 so S3 refuses a part damaged on the
+way) and uploads at most IN_FLIGHT parts at once on its own small thread pool: memory
+stays bounded whatever the tree size and nothing is written to local disk. Any failure,
+and a cancel, aborts the multipart upload (S3 charges for forgotten ones).
+
+PartReader reads the parts a manifest lists (one stream, a few parts ahead, opened
+again where it broke) and checks each part's size and SHA-256 before handing its bytes
+on. This module must not know
+what the bytes mean (tar, zstd, frames).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import BotoCoreError
+
+from controller.snapshots.manifest import Part
+
+PART_SIZE = 8 << 20
+MAX_PART_SIZE = 32 << 20
+PARTS_PER_STEP = 1000
+MAX_PARTS = 10_000
+IN_FLIGHT = 2
+
+
+class Cancelled(Exception):  # noqa: N818 - a request, not a failure
+    """The job was asked to stop (controller stopping, lease lost)."""
+
+
+class ChecksumMismatch(Exception):
+    """A stored part is not what its manifest says: tampered, truncated or damaged."""
+
+
+def part_size_for(number: int) -> int:
+    return min(MAX_PART_SIZE, PART_SIZE * (1 + (number - 1) // PARTS_PER_STEP))
+
+
+class MultipartWriter:
+    def __init__(self, s3: Any, bucket: str, key: str,
+                 cancelled: Callable[[], bool] = lambda: False,
+                 metadata: dict[str, str] | None = None) -> None:
+        self._s3 = s3
+        self.bucket, self.key = bucket, key
+        self._cancelled = cancelled
+        created = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256",
+                                             Metadata=metadata or {})
+        self.upload_id: str = created["UploadId"]
+        self._buffer = bytearray()
+        self._pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
+        self._slots = threading.Semaphore(IN_FLIGHT)
+        self._futures: list[Future[dict[str, Any]]] = []
+        self.parts: list[Part] = []
+        self.bytes_written = 0
+        self._finished = False
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._buffer += data
+        self.bytes_written += len(data)
+        while len(self._buffer) >= part_size_for(len(self.parts) + 1):
+            size = part_size_for(len(self.parts) + 1)
+            chunk = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            self._submit(chunk)
+
+    def _submit(self, chunk: bytes) -> None:
+        if self._cancelled():
+            raise Cancelled("stopped while uploading")
+        number = len(self.parts) + 1
+        if number > MAX_PARTS:
+            raise RuntimeError(f"the archive needs more than {MAX_PARTS} parts")
+        digest = hashlib.sha256(chunk)
+        self.parts.append(Part(number, len(chunk), digest.hexdigest()))
+        self._check_failed()
+        self._slots.acquire()
+        checksum = base64.b64encode(digest.digest()).decode()
+        future = self._pool.submit(self._upload, number, chunk, checksum)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+
+    def _upload(self, number: int, chunk: bytes, checksum: str) -> dict[str, Any]:
+        answer = self._s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                      PartNumber=number, Body=chunk, ChecksumSHA256=checksum)
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+
+    def _check_failed(self) -> None:
+        for future in self._futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
+    def complete(self) -> list[Part]:
+        """Upload what is left and complete the upload; the object exists from now on."""
+        if self._buffer or not self.parts:
+            self._submit(bytes(self._buffer))
+            self._buffer.clear()
+        completed = [future.result() for future in self._futures]
+        self._pool.shutdown()
+        if self._cancelled():  # asked to stop while the last parts went up: not completed
+            raise Cancelled("stopped while uploading")
+        self._s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+            MultipartUpload={"Parts": completed})
+        self._finished = True
+        return list(self.parts)
+
+    def abort(self) -> None:
+        """Stop and abort the upload; S3 drops every part (safe to call twice)."""
+        if self._finished:
+            return
+        self._finished = True
+        for future in self._futures:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                        UploadId=self.upload_id)
+
+
+class PartReader:
+    """Yields each listed part's bytes after checking its size and SHA-256.
+
+    The archive is read as one stream (a GET from the first part not yet verified to the
+    end), cut at the manifest's part boundaries: S3 serves it at a connection's full
+    speed and the emulator does not re-read the whole object for every part as it does
+    for ranged GETs. A download running ahead on its own thread keeps up to `ahead`
+    parts ready while the consumer works. A stream that breaks (connection reset,
+    timeout, throttled) is opened again from the part it was in, a few times.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str, parts: tuple[Part, ...],
+                 cancelled: Callable[[], bool] = lambda: False, ahead: int = 2,
+                 attempts: int = 4) -> None:
+        self._s3 = s3
+        self.bucket, self.key = bucket, key
+        self.parts = parts
+        self._cancelled = cancelled
+        self._ahead = max(1, ahead)
+        self._attempts = attempts
+
+    def __iter__(self) -> Iterator[bytes]:
+        ready: queue.Queue[bytes | BaseException | None] = queue.Queue(self._ahead)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._download, args=(ready, stop),
+                                  name="s3-get", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = ready.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if self._cancelled():
+                    raise Cancelled("stopped while downloading")
+                yield item
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    ready.get_nowait()  # unblock a download waiting for room
+            thread.join()
+
+    def _download(self, ready: queue.Queue[bytes | BaseException | None],
+                  stop: threading.Event) -> None:
+        def put(item: bytes | BaseException | None) -> bool:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    ready.put(item, timeout=0.1)
+                    return True
+            return False
+
+        try:
+            for data in self._verified_parts(stop):
+                if not put(data):
+                    return
+            put(None)
+        except BaseException as error:  # handed to the consumer, who raises it
+            put(error)
+
+    def _verified_parts(self, stop: threading.Event) -> Iterator[bytes]:
+        index, offset, failures = 0, 0, 0
+        while index < len(self.parts) and not stop.is_set():
+            try:
+                # From the start, a plain GET: a Range would make the emulator read the
+                # whole object before it sends a byte.
+                ranged = {"Range": f"bytes={offset}-"} if offset else {}
+                body = self._s3.get_object(Bucket=self.bucket, Key=self.key,
+                                           **ranged)["Body"]
+                while index < len(self.parts) and not stop.is_set():
+                    part = self.parts[index]
+                    data = _read_exactly(body, part.size)
+                    _check(self.bucket, self.key, part, data)
+                    yield data
+                    index, offset, failures = index + 1, offset + part.size, 0
+                body.close()
+            except (BotoCoreError, ConnectionError, TimeoutError) as error:
+                failures += 1
+                if failures >= self._attempts:
+                    raise
+                time.sleep(min(2.0, 0.1 * 2 ** failures))
+                del error  # opened again from the part it broke in
+
+
+def _read_exactly(body: Any, size: int) -> bytes:
+    """`size` bytes of the stream (fewer only at its end), in one buffer when it can."""
+    data = body.read(size) if size else b""
+    if len(data) == size or not data:
+        return data  # type: ignore[no-any-return]
+    chunks, wanted = [data], size - len(data)
+    while wanted:
+        chunk = body.read(wanted)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
+
+
+def _check(bucket: str, key: str, part: Part, data: bytes) -> None:
+    if len(data) != part.size:
+        raise ChecksumMismatch(f"part {part.number} of s3://{bucket}/{key} has {len(data)} "
+                               f"bytes, the manifest says {part.size}: truncated or replaced")
+    if hashlib.sha256(data).hexdigest() != part.sha256:
+        raise ChecksumMismatch(f"part {part.number} of s3://{bucket}/{key} does not match "
+                               "its SHA-256 in the manifest: tampered or damaged")
