@@ -107,8 +107,9 @@ def make_instance(aws: Emulator, tmp_path: Path) -> MakeInstance:
         (root / "state").mkdir()
         (root / "metadata.json").write_text(json.dumps({"ResourceArn": arn,
                                                         "ResourceName": name}))
-        config = NotebookScriptSettings(bucket=BUCKET, policy="nightly", notebook=notebook,
-                                        region="us-east-1", **settings)  # type: ignore[arg-type]
+        config = NotebookScriptSettings(**{  # type: ignore[arg-type]
+            "bucket": BUCKET, "policy": "nightly", "notebook": notebook,
+            "region": "us-east-1", **settings})
         return Instance(root, aws, name, arn, config, ec2_user)
 
     return make
