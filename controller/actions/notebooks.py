@@ -1,4 +1,4 @@
-"""Create, stop, update, start and tag notebook instances.
+"""Create, stop, update, start and tag notebook instances; create their backup configs.
 
 AWS answers a request the instance's current status does not allow ("Status (Pending)
 not in ([Stopped]). Unable to transition to (Updating) ...") with ValidationException;
@@ -39,6 +39,19 @@ def create_notebook_instance(action: Action, ctx: ExecutionContext) -> str:
             return "already exists (the next pass compares its settings)"
         raise classify(error) from error
     return f"created {arn} (Pending)"
+
+
+def create_notebook_lifecycle_config(action: Action, ctx: ExecutionContext) -> str:
+    name = action.params["NotebookInstanceLifecycleConfigName"]
+    try:
+        ctx.client("sagemaker").create_notebook_instance_lifecycle_config(**action.params)
+    except Exception as error:
+        message = str(getattr(error, "response", {}).get("Error", {}).get("Message", ""))
+        # Its name is its script's hash: one that exists holds this very script.
+        if error_code(error) == "ValidationException" and "already exists" in message:
+            return f"backup lifecycle config {name} already exists"
+        raise classify(error) from error
+    return f"created backup lifecycle config {name}"
 
 
 def update_notebook_instance(action: Action, ctx: ExecutionContext) -> str:

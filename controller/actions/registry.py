@@ -26,6 +26,7 @@ from controller.actions.nfs_access import (
 )
 from controller.actions.notebooks import (
     create_notebook_instance,
+    create_notebook_lifecycle_config,
     start_notebook_instance,
     stop_notebook_instance,
     tag_notebook_instance,
@@ -79,6 +80,7 @@ EXECUTORS: dict[str, Executor] = {
     "CreateUserProfile": create_user_profile,
     "UpdateUserProfile": update_user_profile,
     "CreateNotebookInstance": create_notebook_instance,
+    "CreateNotebookInstanceLifecycleConfig": create_notebook_lifecycle_config,
     "TagNotebookInstance": tag_notebook_instance,
     "StopNotebookInstance": stop_notebook_instance,
     "UpdateNotebookInstance": update_notebook_instance,

@@ -108,7 +108,8 @@ def build_specs(documents: list[Document]) -> Specs:
                                           {"uid": ("spec", "posix", "uid")}))
         elif kind == "NotebookInstance":
             specs.notebooks.append(Located(kind, _notebook(name, spec), document, {
-                "instanceName": ("spec", "migration", "instanceName")}))
+                "instanceName": ("spec", "migration", "instanceName"),
+                "snapshotPolicy": ("spec", "backup", "snapshotPolicy")}))
         elif kind == "SnapshotPolicy":
             from controller.desired.snapshot_specs import snapshot_policy
 
@@ -249,7 +250,8 @@ def _notebook(name: str, spec: Mapping[str, Any]) -> NotebookInstanceSpec:
         tags=dict(spec.get("tags", {})),
         stop_for_updates=bool(spec.get("stopForUpdates", False)),
         migration=NotebookMigrationSpec(instance_name=migration.get("instanceName"),
-                                        delete_old=bool(migration.get("deleteOld", False))))
+                                        delete_old=bool(migration.get("deleteOld", False))),
+        backup_policy=spec.get("backup", {}).get("snapshotPolicy"))
 
 
 def _single_sign_on(value: Mapping[str, Any] | None) -> SingleSignOnSpec | None:

@@ -37,6 +37,7 @@ def check_notebooks(specs: Specs, estate: EstateSpec | None) -> list[Problem]:
                 f"{spec.region} is not an estate region; a notebook instance lives in the "
                 f"primary ({estate.primary_region}) or replica ({estate.replica_region}) "
                 "region")))
+        problems += _backup_problems(located, specs, estate)
         target = spec.migration.instance_name
         if target is None:
             if len(spec.name) > NAME_LIMIT - GENERATION_ROOM:
@@ -56,3 +57,23 @@ def check_notebooks(specs: Specs, estate: EstateSpec | None) -> list[Problem]:
                 f"{target!r} is also the name of NotebookInstance {holder.spec.name!r} "
                 f"({holder.location}) or its migration's new instance")))
     return problems
+
+
+def _backup_problems(located: Located[NotebookInstanceSpec], specs: Specs,
+                     estate: EstateSpec | None) -> list[Problem]:
+    """The backup's SnapshotPolicy exists and has a bucket in the instance's region."""
+    spec = located.spec
+    if spec.backup_policy is None:
+        return []
+    policies = {p.spec.name: p.spec for p in specs.snapshot_policies}
+    policy = policies.get(spec.backup_policy)
+    if policy is None:
+        known = ", ".join(sorted(policies)) or "none declared"
+        return [located.problem("snapshotPolicy", f"no SnapshotPolicy {spec.backup_policy!r} "
+                                f"(policies: {known})")]
+    region = spec.region or (estate.primary_region if estate is not None else None)
+    if region is not None and region not in policy.buckets:
+        return [located.problem("snapshotPolicy", (
+            f"SnapshotPolicy {policy.name!r} has no bucket in {region}, where the instance "
+            "lives: its snapshots would have nowhere to go"))]
+    return []

@@ -39,3 +39,5 @@ class NotebookObservation:
     security_group_ids: tuple[str | None, ...] = ()
     # Reference -> why it did not resolve ("no subnet with Name tag x in vpc-...").
     unresolved: tuple[str, ...] = ()
+    # The backup lifecycle config the spec asks for exists (False: none asked, or absent).
+    backup_config_present: bool = False

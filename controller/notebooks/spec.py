@@ -75,6 +75,9 @@ class NotebookInstanceSpec:
     # afterwards), or wait until its user stops it.
     stop_for_updates: bool = False
     migration: NotebookMigrationSpec = NotebookMigrationSpec()
+    # A SnapshotPolicy by name: the operator attaches a lifecycle configuration that
+    # snapshots the volume on every start into the policy's bucket (controller/notebooks).
+    backup_policy: str | None = None
 
     def region_in(self, primary: str) -> str:
         return self.region or primary

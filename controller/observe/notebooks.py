@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
+from controller.notebooks.configs import backup_config
 from controller.notebooks.observed import NotebookObservation, ObservedNotebookInstance
 from controller.notebooks.spec import NotebookInstanceSpec
 from controller.observe.references import _by_name_or_id, _roles
@@ -37,8 +38,25 @@ def observe_notebooks(gateway: AwsGateway, desired: DesiredState,
             unresolved.append(f"execution role {spec.execution_role!r} not found")
         observed[spec.name] = NotebookObservation(
             instance=read_instance(sagemaker, spec.name), role_arn=role, subnet_id=subnet,
-            security_group_ids=groups, unresolved=tuple(unresolved))
+            security_group_ids=groups, unresolved=tuple(unresolved),
+            backup_config_present=_backup_config_present(sagemaker, desired, spec, region))
     return observed
+
+
+def _backup_config_present(sagemaker: Any, desired: DesiredState, spec: NotebookInstanceSpec,
+                           region: str) -> bool:
+    policy = desired.snapshot_policies.get(spec.backup_policy or "")
+    if policy is None or region not in policy.buckets:
+        return False
+    name = backup_config(spec, policy, region).name
+    try:
+        sagemaker.describe_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            return False
+        raise
+    return True
 
 
 def read_instance(sagemaker: Any, name: str) -> ObservedNotebookInstance | None:

@@ -10,7 +10,12 @@ Per NotebookInstance document of the region, against what the observer read:
   (StartNotebookInstance); one its user had stopped stays stopped;
 - tags differ: TagNotebookInstance, in any status (and the restart mark goes once the
   instance runs again);
-- a setting AWS sets only at creation differs: a migration (see migration planning).
+- a setting AWS sets only at creation differs: reported (the migration is not built yet);
+- a backup (spec.backup): its lifecycle config is created first (CreateNotebookInstance
+  LifecycleConfig, named by its script's hash), on its own in a pass, so that the
+  instance is only ever pointed at a config that exists; then the instance is created
+  with it, or has it attached like any other in-place update (stopped first, or waiting
+  for its user).
 While AWS is moving the instance (Pending, Stopping, Updating, Deleting) the plan waits.
 Nothing here deletes an instance.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.model import MANAGED_TAG, MANAGED_TAG_VALUE, DesiredState
+from controller.notebooks.configs import NotebookConfig, backup_config
 from controller.notebooks.observed import NotebookObservation, ObservedNotebookInstance
 from controller.notebooks.spec import NOTEBOOK_TAG, RESTART_TAG, NotebookInstanceSpec
 from controller.observed import ObservedState
@@ -37,11 +43,28 @@ def plan_notebooks(desired: DesiredState, observed: ObservedState, actions: list
         if seen.unresolved:
             problems.extend(f"{key}: {why}" for why in seen.unresolved)
             continue
-        _plan_one(spec, seen, key, actions, problems, notes, waiting)
+        config = _backup(desired, spec, observed.region)
+        if config is not None and not seen.backup_config_present:
+            actions.append(Action("CreateNotebookInstanceLifecycleConfig", Verb.CREATE, key,
+                                  (Difference("LifecycleConfig", config.name, None),),
+                                  config.request()))
+            waiting[str(key)] = (f"notebook instance {spec.name} waits for its backup "
+                                 f"lifecycle config {config.name}")
+            continue
+        _plan_one(spec, seen, key, actions, problems, notes, waiting,
+                  config.name if config is not None else None)
+
+
+def _backup(desired: DesiredState, spec: NotebookInstanceSpec,
+            region: str) -> NotebookConfig | None:
+    policy = desired.snapshot_policies.get(spec.backup_policy or "")
+    if policy is None or region not in policy.buckets:
+        return None  # no backup asked (a policy that is missing is refused by the rules)
+    return backup_config(spec, policy, region)
 
 
 def creation_request(spec: NotebookInstanceSpec, seen: NotebookObservation,
-                     name: str | None = None) -> dict[str, Any]:
+                     name: str | None = None, config: str | None = None) -> dict[str, Any]:
     """CreateNotebookInstance's request for the spec (resolved references filled in)."""
     request: dict[str, Any] = {
         "NotebookInstanceName": name or spec.name,
@@ -52,6 +75,8 @@ def creation_request(spec: NotebookInstanceSpec, seen: NotebookObservation,
         "RootAccess": _enabled(spec.root_access),
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(desired_tags(spec).items())],
     }
+    if config is not None:
+        request["LifecycleConfigName"] = config
     if spec.network is not None:
         request["SubnetId"] = seen.subnet_id
         request["DirectInternetAccess"] = _enabled(spec.network.direct_internet_access)
@@ -85,7 +110,8 @@ def creation_only_changes(spec: NotebookInstanceSpec, seen: NotebookObservation,
 
 
 def in_place_changes(spec: NotebookInstanceSpec, seen: NotebookObservation,
-                     instance: ObservedNotebookInstance) -> list[Difference]:
+                     instance: ObservedNotebookInstance,
+                     config: str | None = None) -> list[Difference]:
     """What UpdateNotebookInstance can change (while the instance is Stopped)."""
     described = instance.description
     wanted: list[tuple[str, Any, Any]] = [
@@ -93,6 +119,10 @@ def in_place_changes(spec: NotebookInstanceSpec, seen: NotebookObservation,
         ("RoleArn", seen.role_arn, described.get("RoleArn")),
         ("RootAccess", _enabled(spec.root_access), described.get("RootAccess", "Enabled")),
     ]
+    if config is not None:
+        # UpdateNotebookInstance's LifecycleConfigName; described as NotebookInstance...
+        wanted.append(("LifecycleConfigName", config,
+                       described.get("NotebookInstanceLifecycleConfigName")))
     observed_size = int(described.get("VolumeSizeInGB") or 0)
     if spec.volume_size_gb > observed_size:
         wanted.append(("VolumeSizeInGB", spec.volume_size_gb, observed_size))
@@ -101,10 +131,10 @@ def in_place_changes(spec: NotebookInstanceSpec, seen: NotebookObservation,
 
 def _plan_one(spec: NotebookInstanceSpec, seen: NotebookObservation, key: ResourceKey,
               actions: list[Action], problems: list[str], notes: list[str],
-              waiting: dict[str, str]) -> None:
+              waiting: dict[str, str], config: str | None) -> None:
     instance = seen.instance
     if instance is None:
-        request = creation_request(spec, seen)
+        request = creation_request(spec, seen, config=config)
         actions.append(Action("CreateNotebookInstance", Verb.CREATE, key,
                               tuple(Difference(k, v, None) for k, v in request.items()
                                     if k != "NotebookInstanceName"), request))
@@ -120,7 +150,7 @@ def _plan_one(spec: NotebookInstanceSpec, seen: NotebookObservation, key: Resour
                         "it needs a migration to a new instance with the data, which waits "
                         "for the snapshot format")
         return
-    changes = in_place_changes(spec, seen, instance)
+    changes = in_place_changes(spec, seen, instance, config)
     if instance.status == "Failed":
         reason = instance.description.get("FailureReason", "no reason given")
         problems.append(f"{key}: notebook instance {instance.name} is Failed: {reason}")
