@@ -219,7 +219,8 @@ class Scenario:
 def _desired_folders(tmp: Path) -> tuple[Path, Path]:
     """The example estate plus an operator-made file system (v1); then space backup on,
     alice's uid changed (v2: lifecycle configs, UpdateDomain, UpdateUserProfile) and the
-    notebook instance made larger, stopped for it (Stop, Update, Start, tags)."""
+    notebook instance made larger and given a backup, stopped for it (its lifecycle config
+    created, Stop, Update, Start, tags)."""
     v1 = tmp / "v1"
     shutil.copytree(EXAMPLE, v1)
     (v1 / "scratch.yaml").write_text(SCRATCH_FILE_SYSTEM)
@@ -245,7 +246,8 @@ def _desired_folders(tmp: Path) -> tuple[Path, Path]:
     text = notebook.read_text()
     assert "instanceType: ml.t3.medium" in text and "stopForUpdates: false" in text
     notebook.write_text(text.replace("instanceType: ml.t3.medium", "instanceType: ml.t3.large")
-                        .replace("stopForUpdates: false", "stopForUpdates: true"))
+                        .replace("\n  stopForUpdates: false\n",
+                                 "\n  stopForUpdates: true\n  backup: {snapshotPolicy: nightly}\n"))
     return v1, v2
 
 
