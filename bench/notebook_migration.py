@@ -210,6 +210,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         wait_for(lambda: f"studio-snapshots/{manifest['id']}/restored/new"
                  in keys(f"studio-snapshots/{manifest['id']}/restored/"), "the restore's marker")
         restore_seconds = time.monotonic() - started
+        # The new instance snapshots its volume once restored, and the old one may still be
+        # working: both stopped (which ends their scripts) before s3 sync is timed, so that
+        # nothing of the operator's way runs beside it.
+        for name in ("old", "new"):
+            sagemaker.stop_notebook_instance(NotebookInstanceName=name)
+        for name in ("old", "new"):
+            wait_for(lambda name=name: status(name) == "Stopped", f"{name} Stopped")
         new_volume = emu.notebook_folder("new") / "SageMaker"
         verified = subprocess.run([sys.executable, str(args.tools / "verify.py"), str(expected),
                                    str(new_volume), "--content"], capture_output=True, text=True)
