@@ -123,7 +123,8 @@ def test_each_resource_remembers_where_it_was_declared() -> None:
         str(EXAMPLE / "shares.yaml"), line_of(EXAMPLE / "shares.yaml", "name: team"))
     assert state.source_of("Estate", "ml-platform") == SourceLocation(
         str(EXAMPLE / "estate.yaml"), 6)
-    assert len(state.sources) == 1 + 1 + 3 + 2 + 7 + 1  # ... and the notebook instance
+    # ... the notebook instance and the snapshot policy
+    assert len(state.sources) == 1 + 1 + 3 + 2 + 7 + 1 + 1
 
 
 def test_the_revision_is_a_stable_hash_of_file_names_and_contents(estate: Path) -> None:
