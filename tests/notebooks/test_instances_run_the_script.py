@@ -39,6 +39,7 @@ def status(sagemaker, name: str) -> str:  # type: ignore[no-untyped-def]
         NotebookInstanceName=name)["NotebookInstanceStatus"]
 
 
+@pytest.mark.slow  # over 40 s on a loaded 2-core machine
 @pytest.mark.skipif(os.geteuid() != 0, reason="the volume's owners need root")
 def test_an_al1_instance_snapshots_on_start_and_an_al2_instance_restores_it_remapped(
         aws: Emulator, tmp_path: Path) -> None:

@@ -100,6 +100,7 @@ def test_a_snapshot_of_the_volume_is_in_the_snapshot_format_with_manifest_and_ma
     assert (old.state / "last-backup").read_text().strip() == manifest["id"]
 
 
+@pytest.mark.slow  # over 40 s on a loaded 2-core machine
 @ROOT_ONLY
 def test_a_new_volume_is_restored_exactly_with_owners_500_remapped_to_1000(
         make_instance: MakeInstance, tmp_path: Path) -> None:
@@ -127,6 +128,7 @@ def test_a_new_volume_is_restored_exactly_with_owners_500_remapped_to_1000(
     assert 500 not in newest["uids"]
 
 
+@pytest.mark.slow  # over 40 s on a loaded 2-core machine
 def test_a_restore_happens_once(make_instance: MakeInstance) -> None:
     old = make_instance()
     (old.volume / "notes.txt").write_text("v1")
@@ -143,6 +145,7 @@ def test_a_restore_happens_once(make_instance: MakeInstance) -> None:
     assert (new.volume / "notes.txt").read_text() == "changed on the new instance"
 
 
+@pytest.mark.slow  # over 40 s on a loaded 2-core machine
 def test_a_damaged_part_stops_the_restore_before_anything_lands(
         make_instance: MakeInstance) -> None:
     old = make_instance()

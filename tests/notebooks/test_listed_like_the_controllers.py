@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 
 from controller.desired import load_desired_state
 from controller.emulator import Emulator
@@ -33,6 +34,7 @@ def studioctl(aws: Emulator, *args: str) -> subprocess.CompletedProcess[bytes]:
         timeout=300)
 
 
+@pytest.mark.slow  # over 40 s on a loaded 2-core machine
 def test_studioctl_and_the_runner_list_a_notebook_instances_snapshots(
         aws: Emulator, make_instance: MakeInstance) -> None:
     desired = prepared(aws, load_desired_state(EXAMPLE))
