@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from controller.notebooks.spec import NotebookInstanceSpec
 from controller.snapshots.spec import RestoreSpec, SnapshotPolicySpec
 
 API_VERSION = "studio-operator.io/v1alpha1"
@@ -280,6 +281,7 @@ class DesiredState:
     domains: Mapping[str, DomainSpec] = field(default_factory=dict)
     # Keyed by "domain/profile".
     profiles: Mapping[str, UserProfileSpec] = field(default_factory=dict)
+    notebooks: Mapping[str, NotebookInstanceSpec] = field(default_factory=dict)
     snapshot_policies: Mapping[str, SnapshotPolicySpec] = field(default_factory=dict)
     restores: Mapping[str, RestoreSpec] = field(default_factory=dict)
     # Where each resource was declared, keyed "Kind/name" ("UserProfile/domain/profile"),
@@ -289,6 +291,12 @@ class DesiredState:
 
     def source_of(self, kind: str, name: str) -> SourceLocation | None:
         return self.sources.get(f"{kind}/{name}")
+
+    def notebooks_in(self, region: str) -> list[NotebookInstanceSpec]:
+        """The notebook instances that live in `region`, by name."""
+        primary = self.estate.primary_region
+        return [self.notebooks[name] for name in sorted(self.notebooks)
+                if self.notebooks[name].region_in(primary) == region]
 
     def profiles_of(self, domain: str) -> Iterator[UserProfileSpec]:
         for key in sorted(self.profiles):

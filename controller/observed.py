@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from controller.notebooks.observed import NotebookObservation
 from controller.snapshots.observed import ObservedSnapshots
 
 
@@ -362,5 +363,8 @@ class ObservedState:
     # Profiles AWS holds in another incarnation than their record: is the old home still
     # there? "present", "missing", or "unmounted" (its file system not under --efs-root).
     recreated_homes: Mapping[str, str] = field(default_factory=dict)
+    # NotebookInstance name -> what the region holds for it (only this region's notebooks;
+    # a name missing here was not looked at).
+    notebooks: Mapping[str, NotebookObservation] = field(default_factory=dict)
     # Snapshot policies and restores (None: not looked at, e.g. `studioctl plan`).
     snapshots: ObservedSnapshots | None = None

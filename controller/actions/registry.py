@@ -25,6 +25,14 @@ from controller.actions.nfs_access import (
     create_mount_target,
     create_nfs_security_group,
 )
+from controller.actions.notebooks import (
+    create_notebook_instance,
+    create_notebook_lifecycle_config,
+    start_notebook_instance,
+    stop_notebook_instance,
+    tag_notebook_instance,
+    update_notebook_instance,
+)
 from controller.actions.profiles import (
     create_user_profile,
     tag_user_profile,
@@ -92,6 +100,12 @@ EXECUTORS: dict[str, Executor] = {
     "DeleteDomain": delete_domain,
     "AwaitDeletion": await_deletion,
     "RestoreRecreatedHome": restore_recreated_home,
+    "CreateNotebookInstance": create_notebook_instance,
+    "CreateNotebookInstanceLifecycleConfig": create_notebook_lifecycle_config,
+    "TagNotebookInstance": tag_notebook_instance,
+    "StopNotebookInstance": stop_notebook_instance,
+    "UpdateNotebookInstance": update_notebook_instance,
+    "StartNotebookInstance": start_notebook_instance,
     "TakeSnapshots": take_snapshots,
     "AbortSnapshotUploads": abort_snapshot_uploads,
     "PruneSnapshots": prune_snapshots,

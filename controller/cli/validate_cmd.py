@@ -73,7 +73,10 @@ def _count(number: int, noun: str) -> str:
 
 
 def summary(state: DesiredState) -> str:
-    """valid: 1 estate, 1 file system, 3 shares, 2 domains, 7 profiles (revision ...)."""
+    """valid: 1 estate, 1 file system, 3 shares, 2 domains, 7 profiles[, 1 notebook
+    instance] (revision ...)."""
+    notebooks = (f", {_count(len(state.notebooks), 'notebook instance')}"
+                 if state.notebooks else "")
     return (f"valid: {_count(1, 'estate')}, {_count(len(state.file_systems), 'file system')}, "
             f"{_count(len(state.shares), 'share')}, {_count(len(state.domains), 'domain')}, "
-            f"{_count(len(state.profiles), 'profile')} (revision {state.revision})")
+            f"{_count(len(state.profiles), 'profile')}{notebooks} (revision {state.revision})")

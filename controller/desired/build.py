@@ -36,6 +36,12 @@ from controller.model import (
     SpaceBackupSpec,
     UserProfileSpec,
 )
+from controller.notebooks.spec import (
+    DEFAULT_PLATFORM,
+    NotebookInstanceSpec,
+    NotebookMigrationSpec,
+    NotebookNetworkSpec,
+)
 from controller.snapshots.spec import RestoreSpec, SnapshotPolicySpec
 
 SpecT = TypeVar("SpecT")
@@ -78,6 +84,7 @@ class Specs:
     shares: list[Located[ShareSpec]] = field(default_factory=list)
     domains: list[Located[DomainSpec]] = field(default_factory=list)
     profiles: list[Located[UserProfileSpec]] = field(default_factory=list)
+    notebooks: list[Located[NotebookInstanceSpec]] = field(default_factory=list)
     snapshot_policies: list[Located[SnapshotPolicySpec]] = field(default_factory=list)
     restores: list[Located[RestoreSpec]] = field(default_factory=list)
 
@@ -100,6 +107,10 @@ def build_specs(documents: list[Document]) -> Specs:
         elif kind == "UserProfile":
             specs.profiles.append(Located(kind, _user_profile(name, spec), document,
                                           {"uid": ("spec", "posix", "uid")}))
+        elif kind == "NotebookInstance":
+            specs.notebooks.append(Located(kind, _notebook(name, spec), document, {
+                "instanceName": ("spec", "migration", "instanceName"),
+                "snapshotPolicy": ("spec", "backup", "snapshotPolicy")}))
         elif kind == "SnapshotPolicy":
             from controller.desired.snapshot_specs import snapshot_policy
 
@@ -131,6 +142,7 @@ def assemble(specs: Specs, revision: str) -> DesiredState:
         shares=keyed(specs.shares, lambda s: s.name),
         domains=keyed(specs.domains, lambda s: s.name),
         profiles=keyed(specs.profiles, lambda s: s.qualified_name),
+        notebooks=keyed(specs.notebooks, lambda s: s.name),
         snapshot_policies=keyed(specs.snapshot_policies, lambda s: s.name),
         restores=keyed(specs.restores, lambda s: s.name),
         sources=sources,
@@ -241,6 +253,29 @@ def profile_spec(name: str, domain: str, fields: Mapping[str, Any],
                            settings=settings,
                            suspend=bool(fields.get("suspend", False)),
                            restore_on_recreate=bool(fields.get("restoreOnRecreate", True)))
+
+
+def _notebook(name: str, spec: Mapping[str, Any]) -> NotebookInstanceSpec:
+    network = spec.get("network")
+    migration = spec.get("migration", {})
+    return NotebookInstanceSpec(
+        name=name,
+        instance_type=spec["instanceType"],
+        execution_role=spec["executionRole"],
+        region=spec.get("region"),
+        platform=spec.get("platformIdentifier", DEFAULT_PLATFORM),
+        volume_size_gb=int(spec.get("volumeSizeInGB", 5)),
+        network=NotebookNetworkSpec(
+            vpc=network["vpc"], subnet=network["subnet"],
+            security_groups=tuple(network.get("securityGroups", ())),
+            direct_internet_access=bool(network.get("directInternetAccess", True)),
+        ) if network is not None else None,
+        root_access=bool(spec.get("rootAccess", True)),
+        tags=dict(spec.get("tags", {})),
+        stop_for_updates=bool(spec.get("stopForUpdates", False)),
+        migration=NotebookMigrationSpec(instance_name=migration.get("instanceName"),
+                                        delete_old=bool(migration.get("deleteOld", False))),
+        backup_policy=spec.get("backup", {}).get("snapshotPolicy"))
 
 
 def _single_sign_on(value: Mapping[str, Any] | None) -> SingleSignOnSpec | None:

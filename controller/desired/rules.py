@@ -8,7 +8,8 @@ in both estate regions; file system placements are well formed and cover the reg
 they must; a space-backup share's root can be the operator's (no owner, not writable by
 group or others: the lifecycle scripts refuse anything else); share paths are safe and
 do not nest (paths.py, overlaps.py); Studio's limits and SSO rules hold
-(studio_limits.py). Each problem is reported at the line of
+(studio_limits.py); notebook instances are well placed and named (notebook_rules.py).
+Each problem is reported at the line of
 the field that refers or is wrong, and names the other party where there is one.
 
 The rules run only over documents that passed their schemas. They must not build the
@@ -23,6 +24,7 @@ from typing import Any
 
 from controller.desired.build import Located, Specs
 from controller.desired.catalog import Catalog
+from controller.desired.notebook_rules import check_notebooks
 from controller.desired.paths import check_paths
 from controller.desired.snapshot_rules import check_snapshot_rules
 from controller.desired.studio_limits import check_studio_limits
@@ -43,6 +45,7 @@ def check_rules(specs: Specs, root: str) -> list[Problem]:
     problems += check_paths(catalog)
     problems += check_snapshot_rules(specs, catalog, estate)
     problems += check_studio_limits(catalog)
+    problems += check_notebooks(specs, estate)
     return sorted(set(problems))
 
 

@@ -1,8 +1,9 @@
 """Which SageMaker calls the emulator answers itself, and the one place they are dispatched.
 
 Every Studio operation (domains, user profiles, spaces, apps, Studio lifecycle configs)
-is answered from the emulator's own state; tag calls only when the ARN names a Studio
-resource. Everything else SageMaker (notebook instances, ...) goes on to moto untouched.
+and every notebook instance operation (instances and their lifecycle configs) is answered
+from the emulator's own state; tag calls only when the ARN names one of those. Everything
+else SageMaker (training jobs, models, ...) goes on to moto untouched.
 This module must not implement resource behaviour itself: that lives in the
 sagemaker_* modules.
 """
@@ -19,7 +20,9 @@ from controller.emulator.efs_mounts import MountTable
 from controller.emulator.efs_store import EfsFolders
 from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import MotoGateway
+from controller.emulator.notebook_runtime import NotebookRuntime
 from controller.emulator.protocol import AwsRequest, Reply, json_reply
+from controller.emulator.sagemaker_notebooks import NotebookInstances
 from controller.emulator.sagemaker_store import StudioCall, StudioStore
 
 Handler = Callable[[StudioCall], dict[str, Any]]
@@ -27,13 +30,14 @@ TAG_OPERATIONS = {"AddTags", "ListTags", "DeleteTags"}
 
 
 class SageMakerStudio:
-    """The Studio half of SageMaker, served from `StudioStore`."""
+    """Studio and notebook instances, served from `StudioStore`."""
 
     def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders,
-                 mounts: MountTable):
+                 mounts: MountTable, notebooks: NotebookRuntime):
         self.config = config
         self.gateway = gateway
         self.store = StudioStore()
+        self.notebooks = notebooks
         self.handlers: dict[str, Handler] = {
             "CreateDomain": lambda c: domains.create_domain(c, folders),
             "DescribeDomain": domains.describe_domain,
@@ -61,6 +65,7 @@ class SageMakerStudio:
             "AddTags": apps.add_tags,
             "ListTags": apps.list_tags,
             "DeleteTags": apps.delete_tags,
+            **NotebookInstances(notebooks, self.store.lock).handlers(),
         }
 
     def handle(self, request: AwsRequest) -> Reply | None:
@@ -86,3 +91,4 @@ class SageMakerStudio:
 
     def reset(self) -> None:
         self.store.reset()
+        self.notebooks.reset()

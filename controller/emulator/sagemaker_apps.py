@@ -29,7 +29,8 @@ from controller.emulator.sagemaker_store import (
 )
 
 STUDIO_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(domain|user-profile|space|app|studio-lifecycle-config)/.+"
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(domain|user-profile|space|app|"
+    r"studio-lifecycle-config|notebook-instance|notebook-instance-lifecycle-config)/.+"
 )
 APP_TYPES = {
     "JupyterServer",

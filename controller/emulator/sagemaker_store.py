@@ -106,6 +106,9 @@ class StudioPartition:
     spaces: dict[tuple[str, str], Space] = field(default_factory=dict)
     apps: dict[tuple[str, str, str, str, str], App] = field(default_factory=dict)
     lifecycle_configs: dict[str, StudioLifecycleConfig] = field(default_factory=dict)
+    # Notebook instances and their lifecycle configs (sagemaker_notebooks.py), by name.
+    notebooks: dict[str, Any] = field(default_factory=dict)
+    notebook_configs: dict[str, Any] = field(default_factory=dict)
 
     def arn(self, kind: str, *parts: str) -> str:
         # The partition follows the region (aws-us-gov in GovCloud, aws-cn in China).
@@ -130,6 +133,8 @@ class StudioPartition:
         yield from self.spaces.values()
         yield from self.apps.values()
         yield from self.lifecycle_configs.values()
+        yield from self.notebooks.values()
+        yield from self.notebook_configs.values()
 
     def by_arn(self, arn: str) -> StudioResource | None:
         return next((r for r in self.resources() if r.arn == arn), None)

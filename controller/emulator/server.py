@@ -39,6 +39,7 @@ from controller.emulator.efs_store import EfsFolders, EfsStore
 from controller.emulator.faults import FaultInjector, RequestCounter
 from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import DEFAULT_ACCOUNT, MotoGateway
+from controller.emulator.notebook_runtime import NotebookRuntime
 from controller.emulator.pacing import Pacer, PacingPlan, plan_from
 from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
@@ -106,8 +107,10 @@ class Emulator:
         self._gateway = MotoGateway(self._moto, f"{host}:{self.port}")
         self._mounts = MountTable(self._efs_store, self._gateway, self.config)
         self._metrics = ConnectionMetrics(self._mounts, self._gateway, self.config)
+        self.notebook_root = self.data_dir / "notebook-instances"
+        self._notebooks = NotebookRuntime(self.notebook_root, self.endpoint_url)
         self._studio = SageMakerStudio(self.config, self._gateway, self._efs_store.folders,
-                                       self._mounts)
+                                       self._mounts, self._notebooks)
         self._efs = ElasticFileSystem(
             self.config, self._gateway, self._efs_store, self._replicator, self._faults.region_down
         )
@@ -188,6 +191,16 @@ class Emulator:
     def drain_cloudtrail(self, timeout: float = 5.0) -> None:
         """Wait until the CloudTrail events of the calls made so far are delivered."""
         self._cloudtrail.drain(timeout)
+    def set_notebook_script_timeout(self, seconds: float) -> None:
+        """How long a notebook lifecycle script may run (AWS: 5 minutes); reset restores it."""
+        if seconds <= 0:
+            raise ValueError("a lifecycle script's time limit must be positive")
+        self._notebooks.script_timeout_seconds = float(seconds)
+
+    def notebook_folder(self, name: str, region: str = "us-east-1",
+                        account: str = DEFAULT_ACCOUNT) -> Path:
+        """A notebook instance's local folder: SageMaker/ is its volume (see notebook_runtime)."""
+        return self._notebooks.folder(account, region, name)
 
     def config_snapshot(self) -> dict[str, Any]:
         return {
@@ -329,6 +342,7 @@ class Emulator:
             return
         self._stopped = True
         self._workers.stop_all(self._ecs.tasks())
+        self._notebooks.stop_all()  # no notebook instance's script outlives the emulator
         self._replicator.stop()
         self._metrics.stop()
         self._cloudtrail.stop()

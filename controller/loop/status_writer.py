@@ -197,7 +197,9 @@ class StatusWriter:
         return gone
 
     def all_ready(self, desired: DesiredState, region: str) -> bool:
-        keys = resource_keys(desired, region)
+        """Every Studio resource of the region is Ready (what a failover waits for:
+        notebook instances do not fail over, so they do not hold one up)."""
+        keys = [k for k in resource_keys(desired, region) if k.kind != "NotebookInstance"]
         return all(_is_ready(self.current.get(f"{k.kind}#{k.name}")) for k in keys)
 
 
@@ -267,4 +269,7 @@ def _aws_still_working(key: ResourceKey, observed: ObservedState) -> str | None:
     if key.kind == "UserProfile" and key.name in observed.profiles:
         status = observed.profiles[key.name].status
         return status if status in _WAIT_STATES else None
+    notebook = observed.notebooks.get(key.name) if key.kind == "NotebookInstance" else None
+    if notebook is not None and notebook.instance is not None and notebook.instance.busy:
+        return notebook.instance.status
     return None

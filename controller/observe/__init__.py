@@ -26,6 +26,7 @@ from controller.observe.connections import client_connections
 from controller.observe.efs import read_remote, replica_ids
 from controller.observe.filesystems import observe_share_directory, previous_ids
 from controller.observe.nfs_access import observe_nfs_access
+from controller.observe.notebooks import observe_notebooks
 from controller.observe.old_homes import recreated_homes
 from controller.observe.references import resolve_references
 from controller.observe.removals import observe_removals
@@ -56,6 +57,18 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             managed_keys: frozenset[str] | None = None,
             profile_records: Mapping[str, ProfileRecord] | None = None) -> ObservedState:
     """One snapshot; with a cache, unchanged domains and profiles are not described.
+    The region's notebook instances are read whatever its role (they do not fail over)."""
+    state = _observe_studio(gateway, desired, region, efs_root, cache, now, status_table,
+                            managed_keys, profile_records)
+    return replace(state, notebooks=observe_notebooks(gateway, desired, region))
+
+
+def _observe_studio(gateway: AwsGateway, desired: DesiredState, region: str,
+                    efs_root: Path | None, cache: DescribeCache | None,
+                    now: float | None, status_table: str,
+                    managed_keys: frozenset[str] | None,
+                    profile_records: Mapping[str, ProfileRecord] | None) -> ObservedState:
+    """The Studio estate and its file systems.
 
     A standby region of an active-passive estate holds no domains until a failover, so
     only its file systems are looked at (for the replica's lag), not SageMaker, the

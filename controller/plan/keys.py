@@ -13,9 +13,11 @@ def region_role(desired: DesiredState, region: str) -> str:
 
 def resource_keys(desired: DesiredState, region: str) -> list[ResourceKey]:
     """Every resource the operator manages in `region` under this revision, sorted."""
+    notebooks = [ResourceKey(Kind.NOTEBOOK_INSTANCE, region, spec.name)
+                 for spec in desired.notebooks_in(region)]
     if region_role(desired, region) == "standby" and desired.estate.mode is Mode.ACTIVE_PASSIVE:
-        return []
-    keys = [ResourceKey(Kind.DOMAIN, region, name) for name in desired.domains]
+        return notebooks
+    keys = [*notebooks, *(ResourceKey(Kind.DOMAIN, region, name) for name in desired.domains)]
     keys += [ResourceKey(Kind.USER_PROFILE, region, name) for name in desired.profiles]
     keys += [ResourceKey(Kind.DIRECTORY, region, d.key_name) for d in desired.share_directories()]
     keys += [ResourceKey(Kind.FILE_SYSTEM, region, name) for name, spec in

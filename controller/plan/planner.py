@@ -22,6 +22,7 @@ from controller.plan.homes import hold_profile_updates, plan_share_directories
 from controller.plan.keys import region_role
 from controller.plan.names import creation_token
 from controller.plan.nfs_access import plan_nfs_access
+from controller.plan.notebooks import plan_notebooks
 from controller.plan.prune import plan_prune
 from controller.plan.recreation import plan_recreation
 from controller.plan.removal_guard import apply_guard, check_removals
@@ -83,13 +84,15 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     hold_profile_updates(actions)
     notes.extend(unmanaged_profile_notes(_not_managed(observed)))
     removing = plan_prune(desired, observed, actions, shapes.problems, notes)
+    waiting = dict(shapes.waiting)
+    plan_notebooks(desired, observed, actions, shapes.problems, notes, waiting)
     if role == "active":
         plan_snapshots(desired, observed, actions, notes)
     _order(actions)
     problems = tuple(dict.fromkeys([*ambiguity_problems(desired, observed.references),
                                     *shapes.problems]))
     plan = Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
-                tuple(sorted(promoting)), tuple(sorted(shapes.waiting.items())),
+                tuple(sorted(promoting)), tuple(sorted(waiting.items())),
                 records=tuple(records[q] for q in sorted(records)))
     plan = apply_guard(plan, check_removals(desired, observed, removing))
     return apply_suspend(desired, plan)
@@ -106,16 +109,20 @@ def _not_managed(observed: ObservedState) -> list[str]:
 
 def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     """A standby region holds no domains until a failover makes it active; it only
-    fences an old active copy so that the active region can replicate back into it."""
+    fences an old active copy so that the active region can replicate back into it.
+    Notebook instances that live in the region are its own whatever its role."""
     actions: list[Action] = []
     problems: list[str] = []
     notes = [f"{observed.region} is the standby region (active-passive): its domains are "
              "created when a failover makes it active."]
     problems.extend(ambiguity_problems(desired, observed.references))
     plan_fencing(desired, observed, actions, problems, notes)
+    waiting: dict[str, str] = {}
+    plan_notebooks(desired, observed, actions, problems, notes, waiting)
     _order(actions)
     return apply_suspend(desired, Plan(observed.region, desired.revision, "standby",
-                                       tuple(actions), tuple(problems), tuple(notes)))
+                                       tuple(actions), tuple(problems), tuple(notes),
+                                       waiting=tuple(sorted(waiting.items()))))
 
 
 def _order(actions: list[Action]) -> None:

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     # Pruning: the apps and spaces of a profile or domain being deleted (plan.prune).
     SPACE = "Space"
     APP = "App"
+    NOTEBOOK_INSTANCE = "NotebookInstance"
     SNAPSHOT_POLICY = "SnapshotPolicy"
     RESTORE = "Restore"
 
@@ -40,7 +41,7 @@ KIND_ORDER: tuple[Kind, ...] = (Kind.FILE_SYSTEM, Kind.NFS_SECURITY_GROUP, Kind.
                                  Kind.REPLICATION, Kind.FENCE,
                                  Kind.DIRECTORY, Kind.LIFECYCLE_CONFIG, Kind.DOMAIN,
                                  Kind.USER_PROFILE, Kind.HOME_RESTORE, Kind.SPACE, Kind.APP,
-                                 Kind.SNAPSHOT_POLICY, Kind.RESTORE)
+                                 Kind.SNAPSHOT_POLICY, Kind.RESTORE, Kind.NOTEBOOK_INSTANCE)
 
 
 # The last step of making a region's copy its own after a failover (promote, or strategy

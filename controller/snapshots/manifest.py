@@ -8,8 +8,16 @@ its manifest, under `<prefix>/<policy>/<source>/<stamp>/`:
     manifest.json          written last: a snapshot without it is incomplete, never listed
 
 The id is the path below the prefix, `<policy>/<source>/<stamp>`, with source
-`home/<domain>/<profile>/<share>` or `share/<share>[/<domain>]`: readable, unambiguous
-(names are SageMaker names, which have no slash) and enough to find every object.
+`home/<domain>/<profile>/<share>`, `share/<share>[/<domain>]` or `notebook/<name>`:
+readable, unambiguous (names are SageMaker names, which have no slash) and enough to
+find every object.
+
+A notebook instance's snapshots are made on the instance by the lifecycle script of
+controller/notebooks, with the tools the instance has: the same layout and manifest,
+compressed with gzip where the instance has no zstd (archive.tar.gz), never with the
+client-side frames (S3 server-side encryption with the policy's KMS key instead, which
+the manifest's `server_side_encryption` records), and a COMPLETE marker after the
+manifest. They are listed, shown and pruned like the controller's own.
 This module must not do I/O.
 """
 
@@ -26,9 +34,11 @@ FORMAT = "studio-operator-snapshot/v1"
 MANIFEST_NAME = "manifest.json"
 ARCHIVE_NAME = "archive.tar.zst"
 ENCRYPTED_ARCHIVE_NAME = "archive.tar.zst.aes"
+GZIP_ARCHIVE_NAME = "archive.tar.gz"  # a notebook instance's, where it has no zstd
+ARCHIVE_NAMES = (ARCHIVE_NAME, ENCRYPTED_ARCHIVE_NAME, GZIP_ARCHIVE_NAME)
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _NAME = r"[A-Za-z0-9](?:-*[A-Za-z0-9])*"
-_SOURCE = rf"(?:home/{_NAME}/{_NAME}/{_NAME}|share/{_NAME}(?:/{_NAME})?)"
+_SOURCE = rf"(?:home/{_NAME}/{_NAME}/{_NAME}|share/{_NAME}(?:/{_NAME})?|notebook/{_NAME})"
 _STAMP = r"\d{8}T\d{6}Z(?:-[0-9a-f]{4,8})?"
 SNAPSHOT_ID = re.compile(rf"(?P<policy>{_NAME})/(?P<source>{_SOURCE})/(?P<stamp>{_STAMP})")
 
@@ -43,6 +53,11 @@ def home_source(domain: str, profile: str, share: str) -> str:
 
 def share_source(share: str, domain: str | None = None) -> str:
     return f"share/{share}/{domain}" if domain else f"share/{share}"
+
+
+def notebook_source(notebook: str) -> str:
+    """A NotebookInstance's snapshots (its document's name, whichever instance made them)."""
+    return f"notebook/{notebook}"
 
 
 def stamp_of(epoch: float, suffix: str = "") -> str:
@@ -66,7 +81,8 @@ def parse_id(text: str) -> tuple[str, str, str]:
     match = SNAPSHOT_ID.fullmatch(text)
     if match is None:
         raise ManifestError(f"{text!r} is not a snapshot id (<policy>/home/<domain>/<profile>/"
-                            "<share>/<stamp> or <policy>/share/<share>[/<domain>]/<stamp>)")
+                            "<share>/<stamp>, <policy>/share/<share>[/<domain>]/<stamp> or "
+                            "<policy>/notebook/<name>/<stamp>)")
     return match["policy"], match["source"], match["stamp"]
 
 
@@ -100,7 +116,7 @@ class Part:
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  # "home" or "share"
+    kind: str  # "home", "share" or "notebook"
     file_system: str  # the logical FileSystem name
     file_system_id: str
     path: str  # absolute inside the file system
@@ -108,6 +124,11 @@ class Source:
     profile: str | None = None  # "domain/profile" for homes
     share: str | None = None
     domain: str | None = None
+    # A notebook instance's snapshot: the NotebookInstance, the instance that made it, and
+    # the volume owner's "uid:gid" on its platform (ec2-user: 500 on AL1, 1000 after).
+    notebook: str | None = None
+    instance: str | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,10 +162,21 @@ class Manifest:
     gids: tuple[int, ...]
     encryption: Encryption | None = None
     format: str = FORMAT
+    # A notebook instance's: {"algorithm": "aws:kms", "key_id": ...} when S3 encrypted it
+    # server-side with the policy's key; and what made the snapshot.
+    server_side_encryption: dict[str, str] | None = None
+    made_by: str = ""
 
     def to_json(self) -> str:
         body = asdict(self)
         body["parts"] = [asdict(p) for p in self.parts]
+        # The controller's manifests stay as they were: the notebook fields only when set.
+        for name in ("server_side_encryption", "made_by"):
+            if not body[name]:
+                del body[name]
+        for name in ("notebook", "instance", "owner"):
+            if body["source"][name] is None:
+                del body["source"][name]
         return json.dumps(body, indent=1, sort_keys=True)
 
     @classmethod
@@ -167,7 +199,9 @@ class Manifest:
                 bytes_out=int(body["bytes_out"]), counts=dict(body["counts"]),
                 uids=tuple(int(u) for u in body["uids"]),
                 gids=tuple(int(g) for g in body["gids"]),
-                encryption=Encryption(**encryption) if encryption else None)
+                encryption=Encryption(**encryption) if encryption else None,
+                server_side_encryption=_sse(body.get("server_side_encryption")),
+                made_by=str(body.get("made_by") or ""))
         except ManifestError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -183,13 +217,30 @@ class Manifest:
             raise ManifestError(f"{self.id}: parts are not numbered 1..{len(self.parts)}")
         if sum(p.size for p in self.parts) != self.bytes_out:
             raise ManifestError(f"{self.id}: part sizes do not add up to {self.bytes_out}")
+        if self.compression not in ("zstd", "gzip"):
+            raise ManifestError(f"{self.id}: unknown compression {self.compression!r}")
         if composite_sha256([p.sha256 for p in self.parts]) != self.sha256:
             raise ManifestError(f"{self.id}: the whole-archive checksum does not match its "
                                 "parts")
 
     def summary(self) -> dict[str, Any]:
         """What `snapshot list` shows."""
-        return {"id": self.id, "created": stamp_of(self.created_at), "bytes": self.bytes_out,
-                "bytesBeforeCompression": self.bytes_in, "files": self.counts.get("files", 0),
-                "encrypted": self.encryption is not None, "source": self.source.path,
-                "fileSystemId": self.source.file_system_id, "region": self.source.region}
+        summary = {"id": self.id, "created": stamp_of(self.created_at), "bytes": self.bytes_out,
+                   "bytesBeforeCompression": self.bytes_in,
+                   "files": self.counts.get("files", 0),
+                   "encrypted": (self.encryption is not None
+                                 or self.server_side_encryption is not None),
+                   "source": self.source.path, "fileSystemId": self.source.file_system_id,
+                   "region": self.source.region}
+        if self.source.kind == "notebook":
+            summary.update(notebook=self.source.notebook, instance=self.source.instance,
+                           compression=self.compression)
+        return summary
+
+
+def _sse(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ManifestError(f"unreadable server_side_encryption: {value!r}")
+    return {str(k): v for k, v in value.items()}

@@ -35,7 +35,7 @@ from controller.snapshots.extract import (
     shown,
 )
 from controller.snapshots.frames import FrameError, Opener
-from controller.snapshots.manifest import Manifest, stamp_of
+from controller.snapshots.manifest import Manifest, ManifestError, stamp_of
 from controller.snapshots.merge import merge_into
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.s3stream import ChecksumMismatch, PartReader
@@ -93,6 +93,11 @@ class RestoreReport:
 
 def _stored_chunks(s3: Any, kms: Any, manifest: Manifest, progress: RestoreProgress,
                    cancelled: Callable[[], bool]) -> Iterator[bytes]:
+    if manifest.compression != "zstd":
+        # A notebook instance's gzip archive: restored on an instance by its lifecycle
+        # script (controller/notebooks), or by hand with `aws s3 cp | gzip -d | tar -x`.
+        raise ManifestError(f"{manifest.id} is compressed with {manifest.compression}; "
+                            "the controller restores zstd archives only")
     head = s3.head_object(Bucket=manifest.bucket, Key=manifest.archive_key)
     if int(head["ContentLength"]) != manifest.bytes_out:
         raise ChecksumMismatch(f"s3://{manifest.bucket}/{manifest.archive_key} holds "

@@ -25,8 +25,7 @@ from controller.logs import get_logger
 from controller.model import DesiredState
 from controller.snapshots import metrics
 from controller.snapshots.manifest import (
-    ARCHIVE_NAME,
-    ENCRYPTED_ARCHIVE_NAME,
+    ARCHIVE_NAMES,
     MANIFEST_NAME,
     parse_id,
     policy_prefix,
@@ -192,7 +191,7 @@ class SnapshotRunner:
                 if name == MANIFEST_NAME:
                     complete.setdefault(source, []).append((folder[len(base):],
                                                             time_of_stamp(stamp)))
-                elif name in (ARCHIVE_NAME, ENCRYPTED_ARCHIVE_NAME):
+                elif name in ARCHIVE_NAMES:
                     archives[folder[len(base):]] = (key, item["LastModified"].timestamp())
         listed = {snapshot for made in complete.values() for snapshot, _ in made}
         # No manifest: the manifest's put (and the removal after it) failed. Incomplete.

@@ -30,9 +30,10 @@ def test_the_example_estate_converges_in_one_pass_and_a_second_pass_mutates_noth
     rec = reconciler(aws)
     first = rec.reconcile(desired)
     assert first.result == "applied"
-    # 10 directories, 2 domains, 7 profiles, 1 replication, the snapshot policy's first
-    # slot (its jobs run on the controller's workers, finished before the next pass)
-    assert len(first.outcomes) == 21
+    # 10 directories, 2 domains, 7 profiles, 1 replication, 1 notebook instance, the
+    # snapshot policy's first slot (its jobs run on the controller's workers, finished
+    # before the next pass)
+    assert len(first.outcomes) == 22
     assert [o.action for o in first.outcomes].count("TakeSnapshots") == 1
     assert plan_now(aws, desired).actions == ()
     rec.snapshots.wait(timeout=120)

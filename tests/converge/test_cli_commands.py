@@ -21,7 +21,8 @@ def test_apply_then_status_shows_every_resource_ready_at_the_applied_revision(aw
     desired = prepared(aws, load_desired_state(EXAMPLE))
     assert main(["apply", *_common(aws)]) == 0
     out = capsys.readouterr().out
-    assert f"{REGION}: applied; 21 of 21 action(s) done" in out  # with the first snapshots
+    # with the notebook instance and the first snapshots
+    assert f"{REGION}: applied; 22 of 22 action(s) done" in out
     assert main(["apply", *_common(aws)]) == 0
     assert f"{REGION}: converged; 0 of 0 action(s) done" in capsys.readouterr().out
     assert main(["apply", "--dry-run", *_common(aws)]) == 0
@@ -31,7 +32,7 @@ def test_apply_then_status_shows_every_resource_ready_at_the_applied_revision(aw
     text = capsys.readouterr().out
     header, *rows = text.split("\n\n")[0].splitlines()
     assert header.split() == ["KIND", "NAME", "REGION", "READY", "REASON", "AGE", "REVISION"]
-    alice = next(r.split() for r in rows if r.startswith("UserProfile  research/alice"))
+    alice = next(r.split() for r in rows if r.split()[:2] == ["UserProfile", "research/alice"])
     assert alice[:4] == ["UserProfile", "research/alice", REGION, "True"]
     assert alice[-1] == desired.revision
     assert "active region: us-east-1; this region: Steady" in text
@@ -39,8 +40,8 @@ def test_apply_then_status_shows_every_resource_ready_at_the_applied_revision(aw
     assert main(["status", "--region", REGION, "--endpoint-url", aws.endpoint_url,
                  "--output", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    # 2 domains, 7 profiles, 10 directories, 1 fs, its mount targets in 2 subnets
-    assert len(document["resources"]) == 22
+    # 2 domains, 7 profiles, 10 directories, 1 fs, its mount targets in 2 subnets, 1 notebook
+    assert len(document["resources"]) == 23
     assert all(any(c["type"] == "Ready" and c["status"] == "True" for c in r["conditions"])
                for r in document["resources"])
     assert document["revision"]["valid"] is True

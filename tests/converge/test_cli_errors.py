@@ -4,6 +4,7 @@ busy port, no credentials for the local emulator, a refused revision in `status`
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -75,7 +76,7 @@ def test_the_readme_status_example_works_with_no_credentials_configured(aws):
     result = _studioctl("status", "--region", REGION, "--endpoint-url", aws.endpoint_url,
                         env=bare)
     assert result.returncode == 0, result.stderr
-    assert "UserProfile  research/alice" in result.stdout
+    assert re.search(r"^UserProfile +research/alice ", result.stdout, re.MULTILINE)
 
 
 def test_without_credentials_real_aws_is_still_refused_plainly():

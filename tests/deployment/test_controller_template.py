@@ -42,6 +42,7 @@ from controller.loop.reconciler import Reconciler
 from controller.preflight import run_preflight
 from tests.converge.helpers import converge, prepared, reconciler
 from tests.example_estate import turn_on_space_backup
+from tests.notebooks.helpers import passes_until_settled
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "cloudformation" / "studio-operator-controller.yaml"
@@ -71,8 +72,9 @@ SQS_AUTHORIZED_AS = {"DeleteMessageBatch": "sqs:DeleteMessage"}
 # another operation (named here, and the test checks the scenario made it), or they are
 # NFS operations of the task's mounts, not API calls.
 AUTHORIZED_WITH = {
-    # The domain's settings carry the Studio execution role.
-    "iam:PassRole": ("sagemaker:CreateDomain", "sagemaker:UpdateDomain"),
+    # The domain's settings carry the Studio execution role; a notebook instance its role.
+    "iam:PassRole": ("sagemaker:CreateDomain", "sagemaker:UpdateDomain",
+                     "sagemaker:CreateNotebookInstance", "sagemaker:UpdateNotebookInstance"),
     # Resources are created with the managed-by tag; tag-on-create is authorized as AddTags.
     "sagemaker:AddTags": ("sagemaker:CreateDomain", "sagemaker:CreateUserProfile",
                           "sagemaker:CreateStudioLifecycleConfig"),
@@ -224,8 +226,10 @@ class Scenario:
 
 
 def _desired_folders(tmp: Path) -> tuple[Path, Path, Path]:
-    """The example estate plus an operator-made file system (v1); then space backup on
-    and alice's uid changed (v2: lifecycle configs, UpdateDomain, UpdateUserProfile)."""
+    """The example estate plus an operator-made file system (v1); then space backup on,
+    alice's uid changed (v2: lifecycle configs, UpdateDomain, UpdateUserProfile) and the
+    notebook instance made larger and given a backup, stopped for it (its lifecycle config
+    created, Stop, Update, Start, tags); then the analytics domain offboarded (v3)."""
     v1 = tmp / "v1"
     shutil.copytree(EXAMPLE, v1)
     (v1 / "scratch.yaml").write_text(SCRATCH_FILE_SYSTEM)
@@ -247,6 +251,12 @@ def _desired_folders(tmp: Path) -> tuple[Path, Path, Path]:
     text = research.read_text()
     assert "uid: 200101" in text
     research.write_text(text.replace("uid: 200101", "uid: 200111"))
+    notebook = v2 / "notebooks.yaml"
+    text = notebook.read_text()
+    assert "instanceType: ml.t3.medium" in text and "stopForUpdates: false" in text
+    notebook.write_text(text.replace("instanceType: ml.t3.medium", "instanceType: ml.t3.large")
+                        .replace("\n  stopForUpdates: false\n",
+                                 "\n  stopForUpdates: true\n  backup: {snapshotPolicy: nightly}\n"))
     # v3: the analytics domain offboarded, with prune on (and the guard opened for it).
     v3 = tmp / "v3"
     shutil.copytree(v2, v3)
@@ -337,6 +347,8 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     _left_over_upload(aws, v1)
     clock.advance(6 * 3600)
     by_the_controller(lambda: converge(primary, v2, clock))
+    # AWS moves a notebook instance in its own time: a pass per move until it is updated.
+    by_the_controller(lambda: passes_until_settled(primary, v2, clock, aws))
 
     # Two replicas of the primary's controller: one leads, the other stands by, the
     # leader lets go at a clean stop.
@@ -424,7 +436,9 @@ def test_the_controller_template_passes_cfn_lint():
 
 def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
     made = scenario.actions
-    for step in ("sagemaker:CreateDomain", "sagemaker:UpdateDomain",
+    for step in ("sagemaker:CreateNotebookInstance", "sagemaker:StopNotebookInstance",
+                 "sagemaker:UpdateNotebookInstance", "sagemaker:StartNotebookInstance",
+                 "sagemaker:CreateDomain", "sagemaker:UpdateDomain",
                  "sagemaker:CreateUserProfile", "sagemaker:UpdateUserProfile",
                  "sagemaker:CreateStudioLifecycleConfig", "sagemaker:DeleteApp",
                  "elasticfilesystem:CreateFileSystem",

@@ -123,8 +123,9 @@ def test_each_resource_remembers_where_it_was_declared() -> None:
         str(EXAMPLE / "shares.yaml"), line_of(EXAMPLE / "shares.yaml", "name: team"))
     assert state.source_of("Estate", "ml-platform") == SourceLocation(
         str(EXAMPLE / "estate.yaml"), 6)
-    # The estate, its file system, 3 shares, 2 domains, 7 profiles, the snapshot policy.
-    assert len(state.sources) == 1 + 1 + 3 + 2 + 7 + 1
+    # The estate, its file system, 3 shares, 2 domains, 7 profiles, the snapshot policy,
+    # the notebook instance.
+    assert len(state.sources) == 1 + 1 + 3 + 2 + 7 + 1 + 1
 
 
 def test_the_revision_is_a_stable_hash_of_file_names_and_contents(estate: Path) -> None:

@@ -130,8 +130,8 @@ def test_an_unknown_kind_lists_the_kinds_allowed(estate: Path) -> None:
     problem = the_problem(estate)
     assert (problem.line, problem.field) == (line_of(research, "Userprofile"), "kind")
     assert problem.message == ("unknown kind \"Userprofile\"; did you mean 'UserProfile'? "
-                               "allowed kinds: Domain, Estate, FileSystem, Restore, Share, "
-                               "SnapshotPolicy, UserProfile")
+                               "allowed kinds: Domain, Estate, FileSystem, NotebookInstance, "
+                               "Restore, Share, SnapshotPolicy, UserProfile")
 
 
 def test_an_unknown_api_version_names_the_one_understood(estate: Path) -> None:
@@ -140,8 +140,8 @@ def test_an_unknown_api_version_names_the_one_understood(estate: Path) -> None:
     problem = the_problem(estate)
     assert (problem.line, problem.field) == (line_of(shares, "apiVersion: v1"), "apiVersion")
     assert problem.message == (f'unknown apiVersion "v1"; studio-operator reads {API_VERSION} '
-                               "documents of kinds Domain, Estate, FileSystem, Restore, Share, "
-                               "SnapshotPolicy, UserProfile")
+                               "documents of kinds Domain, Estate, FileSystem, "
+                               "NotebookInstance, Restore, Share, SnapshotPolicy, UserProfile")
 
 
 def test_every_problem_of_a_document_is_reported_in_one_pass(tmp_path: Path) -> None:

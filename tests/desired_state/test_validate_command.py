@@ -16,8 +16,8 @@ from controller.cli import validate_cmd
 from tests.desired_state.helpers import EXAMPLE, edit, line_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SUMMARY = re.compile(r"^valid: 1 estate, 1 file system, 3 shares, 2 domains, 7 profiles "
-                     r"\(revision sha256:[0-9a-f]{12}\)$")
+SUMMARY = re.compile(r"^valid: 1 estate, 1 file system, 3 shares, 2 domains, 7 profiles, "
+                     r"1 notebook instance \(revision sha256:[0-9a-f]{12}\)$")
 PROBLEM_LINE = re.compile(r"^[^:]+:\d+: [\w.\[\]-]+: .+$")
 
 Studioctl = Callable[[Sequence[str]], int]

@@ -93,8 +93,9 @@ def test_a_leader_that_lost_its_lease_mid_pass_stops_before_its_next_action(aws)
     rest = controller(aws, clock, "other", held=other)
     result = rest.tick()
     assert result is not None and result.result == "applied"
-    # The rest of the estate's 20 actions, and the snapshot policy's first slot.
-    assert len(result.plan.actions) == 18, "the new leader does the rest"
+    # The rest of the estate's 20 actions, its notebook instance, and the snapshot
+    # policy's first slot.
+    assert len(result.plan.actions) == 19, "the new leader does the rest"
 
 
 class _StopAfter(ManualClock):

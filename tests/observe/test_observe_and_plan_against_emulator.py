@@ -38,13 +38,14 @@ def _snake(name: str) -> str:
 
 
 def _send_sagemaker_requests(aws, plan: Plan) -> None:
-    """Send the plan's Domain and UserProfile requests verbatim, as an executor would."""
+    """Send the plan's Domain, UserProfile and NotebookInstance requests verbatim, as an
+    executor would."""
     import boto3
 
     client = boto3.client("sagemaker", region_name=REGION, endpoint_url=aws.endpoint_url)
     domain_ids: dict[str, str] = {}
     for action in plan.actions:
-        if action.key.kind not in (Kind.DOMAIN, Kind.USER_PROFILE):
+        if action.key.kind not in (Kind.DOMAIN, Kind.USER_PROFILE, Kind.NOTEBOOK_INSTANCE):
             continue
         params = dict(action.params)
         if isinstance(params.get("DomainId"), Ref):
@@ -61,8 +62,8 @@ def test_a_prepared_emulator_resolves_every_reference_and_plans_the_whole_estate
     assert counts[Kind.DOMAIN] == 2
     assert counts[Kind.USER_PROFILE] == 7
     # 7 homes, 2 team directories, 1 organisation directory
-    # 7 homes, 2 team directories, 1 organisation directory
     assert counts[Kind.DIRECTORY] == 10
+    assert counts[Kind.NOTEBOOK_INSTANCE] == 1
     research = next(a for a in plan.actions if a.name == "CreateDomain"
                     and a.key.name == "research")
     assert research.params["VpcId"].startswith("vpc-")
@@ -124,7 +125,7 @@ def test_studioctl_plan_against_a_fresh_prepared_emulator_exits_2_and_lists_crea
     assert code == 2
     assert "+ Domain/research  (CreateDomain)" in out
     assert "+ UserProfile/analytics/dave  (CreateUserProfile)" in out
-    assert "Plan: 20 to create, 0 to update, 0 to delete." in out
+    assert "Plan: 21 to create, 0 to update, 0 to delete." in out
 
 
 def test_studioctl_plan_json_is_an_object_with_an_actions_list(aws, prepared, capsys):
@@ -132,7 +133,7 @@ def test_studioctl_plan_json_is_an_object_with_an_actions_list(aws, prepared, ca
                  "--endpoint-url", aws.endpoint_url, "--efs-root", str(aws.efs_root)])
     document = json.loads(capsys.readouterr().out)
     assert code == 2
-    assert len(document["actions"]) == 20
+    assert len(document["actions"]) == 21
     assert document["actions"][0]["action"] == "EnsureReplication"
 
 

@@ -57,10 +57,10 @@ def test_a_pass_is_visible_in_metrics_and_in_json_logs(aws, server, capsys):
     events = [json.loads(line) for line in capsys.readouterr().err.splitlines()
               if line.startswith("{")]
     actions = [e for e in events if e["event"] == "action"]
-    assert len(actions) == 21  # 20 for the estate, the first snapshots
+    assert len(actions) == 22  # 20 for the estate, its notebook instance, the first snapshots
     first = actions[0]
     assert {"resource", "region", "revision", "outcome", "duration_s", "timestamp"} <= set(first)
     assert first["revision"] == desired.revision and first["region"] == "us-east-1"
     summary = [e for e in events if e["event"] == "pass"]
-    assert summary[-1]["result"] == "applied" and summary[-1]["actions"] == 21
+    assert summary[-1]["result"] == "applied" and summary[-1]["actions"] == 22
     assert not any("testing" in json.dumps(e) for e in events), "no credentials in logs"

@@ -1,0 +1,43 @@
+"""What a region holds for one NotebookInstance document, as the observer read it. Pure.
+
+The instance itself (as DescribeNotebookInstance and ListTags gave it, or None when there
+is none), and the desired state's references resolved in the region: the role's ARN,
+the subnet's and security groups' ids (None where nothing matched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Statuses in which AWS is still moving the instance: nothing can be asked of it but to wait.
+BUSY = ("Pending", "Stopping", "Updating", "Deleting")
+
+
+@dataclass(frozen=True)
+class ObservedNotebookInstance:
+    name: str
+    status: str
+    description: Mapping[str, Any]  # DescribeNotebookInstance's answer
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return str(self.description.get("NotebookInstanceArn", ""))
+
+    @property
+    def busy(self) -> bool:
+        return self.status in BUSY
+
+
+@dataclass(frozen=True)
+class NotebookObservation:
+    instance: ObservedNotebookInstance | None
+    role_arn: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: tuple[str | None, ...] = ()
+    # Reference -> why it did not resolve ("no subnet with Name tag x in vpc-...").
+    unresolved: tuple[str, ...] = ()
+    # The backup lifecycle config the spec asks for exists (False: none asked, or absent).
+    backup_config_present: bool = False

@@ -1,0 +1,109 @@
+"""Read the region's notebook instances that the desired state names, and resolve their
+references (role, VPC, subnet, security groups).
+
+Per NotebookInstance document of this region: one DescribeNotebookInstance and, when
+the instance exists, one ListTags; references are resolved with the same lookups as
+the domains' (by id, or by Name tag within the VPC, never picking one of several
+carriers of a tag). Reads only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from controller.gateway import AwsGateway
+from controller.model import DesiredState
+from controller.notebooks.configs import backup_config
+from controller.notebooks.observed import NotebookObservation, ObservedNotebookInstance
+from controller.notebooks.spec import NotebookInstanceSpec
+from controller.observe.references import _by_name_or_id, _roles
+
+_TAG_PAGE = 50
+
+
+def observe_notebooks(gateway: AwsGateway, desired: DesiredState,
+                      region: str) -> dict[str, NotebookObservation]:
+    specs = desired.notebooks_in(region)
+    if not specs:
+        return {}
+    sagemaker = gateway.client("sagemaker", region)
+    roles = _roles(gateway, region, {s.execution_role for s in specs})
+    observed: dict[str, NotebookObservation] = {}
+    for spec in specs:
+        subnet, groups, unresolved = _network(gateway, region, spec)
+        role = roles.get(spec.execution_role)
+        if role is None:
+            unresolved.append(f"execution role {spec.execution_role!r} not found")
+        observed[spec.name] = NotebookObservation(
+            instance=read_instance(sagemaker, spec.name), role_arn=role, subnet_id=subnet,
+            security_group_ids=groups, unresolved=tuple(unresolved),
+            backup_config_present=_backup_config_present(sagemaker, desired, spec, region))
+    return observed
+
+
+def _backup_config_present(sagemaker: Any, desired: DesiredState, spec: NotebookInstanceSpec,
+                           region: str) -> bool:
+    policy = desired.snapshot_policies.get(spec.backup_policy or "")
+    if policy is None or region not in policy.buckets:
+        return False
+    name = backup_config(spec, policy, region).name
+    try:
+        sagemaker.describe_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            return False
+        raise
+    return True
+
+
+def read_instance(sagemaker: Any, name: str) -> ObservedNotebookInstance | None:
+    """The instance called `name` with its tags; None when there is none (AWS answers
+    ValidationException for an unknown notebook instance)."""
+    try:
+        description = sagemaker.describe_notebook_instance(NotebookInstanceName=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            return None
+        raise
+    description = {k: v for k, v in description.items() if k != "ResponseMetadata"}
+    tags: dict[str, str] = {}
+    token: str | None = None
+    while True:
+        page = sagemaker.list_tags(ResourceArn=description["NotebookInstanceArn"],
+                                   MaxResults=_TAG_PAGE, **({"NextToken": token} if token else {}))
+        tags.update({t["Key"]: t.get("Value", "") for t in page.get("Tags", [])})
+        token = page.get("NextToken")
+        if not token:
+            break
+    return ObservedNotebookInstance(name, str(description.get("NotebookInstanceStatus", "")),
+                                    description, tags)
+
+
+def _network(gateway: AwsGateway, region: str, spec: NotebookInstanceSpec,
+             ) -> tuple[str | None, tuple[str | None, ...], list[str]]:
+    network = spec.network
+    if network is None:
+        return None, (), []
+    ec2 = gateway.client("ec2", region)
+    unresolved: list[str] = []
+    vpc = _by_name_or_id(ec2, "describe_vpcs", "Vpcs", "VpcId", ("vpc-", "vpc-id"),
+                         {network.vpc}).get(network.vpc)
+    if vpc is None:
+        return None, tuple(None for _ in network.security_groups), [
+            f"VPC {network.vpc!r} not found (or its Name tag is on several VPCs)"]
+    within = [{"Name": "vpc-id", "Values": [vpc]}]
+    subnet = _by_name_or_id(ec2, "describe_subnets", "Subnets", "SubnetId",
+                            ("subnet-", "subnet-id"), {network.subnet}, within).get(network.subnet)
+    if subnet is None:
+        unresolved.append(f"subnet {network.subnet!r} not found in {vpc} (or its Name tag "
+                          "is on several subnets)")
+    found = _by_name_or_id(ec2, "describe_security_groups", "SecurityGroups", "GroupId",
+                           ("sg-", "group-id"), set(network.security_groups), within,
+                           name_field="GroupName") if network.security_groups else {}
+    groups = tuple(found.get(g) for g in network.security_groups)
+    unresolved += [f"security group {g!r} not found in {vpc}"
+                   for g, gid in zip(network.security_groups, groups, strict=True) if gid is None]
+    return subnet, groups, unresolved
