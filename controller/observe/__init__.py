@@ -89,7 +89,8 @@ def _observe_studio(gateway: AwsGateway, desired: DesiredState, region: str,
     others: dict[str, dict[str, Any]] = {}
     domains = observe_domains(gateway, desired, region, cache, others)
     unmanaged: list[str] = []
-    profiles = observe_profiles(gateway, desired, region, domains, cache, unmanaged)
+    profiles = observe_profiles(gateway, desired, region, domains, cache, unmanaged,
+                                profile_records)
     removals = observe_removals(gateway, desired, region, domains, others, unmanaged,
                                 managed_keys, cache)
     directories: dict[tuple[str, str], ObservedDirectory] = {}

@@ -8,7 +8,7 @@ them. A profile's status is the listing's (always fresh). Reads only; never chan
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -16,9 +16,12 @@ from typing import Any
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
 from controller.observe.cache import DescribeCache, Remembered
-from controller.observed import ObservedApp, ObservedDomain, ObservedProfile
+from controller.observed import ObservedApp, ObservedDomain, ObservedProfile, ProfileRecord
 
 _PAGE = 100
+# Profiles described per pass only to complete their user-table record (see
+# observe_profiles): about 5 s at AWS's latency, done within a few passes at 500 profiles.
+RECORDS_PER_PASS = 100
 # An app in any other state (Deleted, Failed) holds nothing open any more.
 RUNNING_APP_STATES = ("InService", "Pending", "Deleting")
 
@@ -59,11 +62,20 @@ def observe_domains(gateway: AwsGateway, desired: DesiredState, region: str,
 def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                      domains: dict[str, ObservedDomain],
                      cache: DescribeCache | None = None,
-                     unmanaged: list[str] | None = None) -> dict[str, ObservedProfile]:
+                     unmanaged: list[str] | None = None,
+                     records: Mapping[str, ProfileRecord] | None = None,
+                     ) -> dict[str, ObservedProfile]:
     """The desired profiles the region holds, described (or from the cache). Profiles the
-    listing finds that the desired state does not name are appended to `unmanaged`."""
+    listing finds that the desired state does not name are appended to `unmanaged`.
+
+    `records` is the user table: a profile with no complete record of its incarnation
+    there is described even where the cache remembers its create (what a create sent lacks the
+    HomeEfsFileSystemUid the record needs to find its home after a recreation), at most
+    RECORDS_PER_PASS of them per pass, so a failover that just made hundreds of profiles
+    does not describe them all in its next pass."""
     sagemaker = gateway.client("sagemaker", region)
     observed: dict[str, ObservedProfile] = {}
+    unrecorded_budget = RECORDS_PER_PASS
     for domain_name in sorted(domains):
         domain_id = domains[domain_name].domain_id
         wanted = {p.name: p for p in desired.profiles_of(domain_name)}
@@ -79,13 +91,24 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                         unmanaged.append(f"{domain_name}/{name}")
                     continue
                 last_modified = epoch(summary.get("LastModifiedTime"))
+                untouched = (last_modified is not None
+                             and epoch(summary.get("CreationTime")) == last_modified)
+                key = profile_key(region, domain_id, name)
+                record = (records or {}).get(f"{domain_name}/{name}")
+                if (records is not None and untouched and cache is not None
+                        and not cache.is_complete(key)
+                        and not _recorded(record, domain_id, summary)):
+                    untouched = unrecorded_budget <= 0  # describe it, within the budget
+                    unrecorded_budget -= 1
                 remembered = _described(
-                    cache, profile_key(region, domain_id, name), last_modified,
+                    cache, key, last_modified,
                     partial(sagemaker.describe_user_profile, DomainId=domain_id,
                             UserProfileName=name),
-                    untouched=(last_modified is not None
-                               and epoch(summary.get("CreationTime")) == last_modified))
+                    untouched=untouched)
                 description = remembered.description
+                if "CreationTime" not in description and summary.get("CreationTime"):
+                    # The cache keeps no times; the incarnation (plan.recreation) needs it.
+                    description = {**description, "CreationTime": summary["CreationTime"]}
                 tags = None
                 if wanted[name].settings.tags and description.get("UserProfileArn"):
                     tags = _tags(cache, ("tags", region, domain_id, name), last_modified,
@@ -100,6 +123,15 @@ def observe_profiles(gateway: AwsGateway, desired: DesiredState, region: str,
                     tags=tags,
                 )
     return observed
+
+
+def _recorded(record: ProfileRecord | None, domain_id: str, summary: Mapping[str, Any]) -> bool:
+    """Whether the user table's record is of the incarnation the listing shows (same
+    domain id and CreationTime) and complete (it knows the home's uid)."""
+    created = summary.get("CreationTime")
+    text = created.isoformat() if isinstance(created, datetime) else str(created or "")
+    return (record is not None and bool(record.home_uid) and record.domain_id == domain_id
+            and record.created == text)
 
 
 def domain_key(region: str, domain_id: str) -> tuple[str, ...]:

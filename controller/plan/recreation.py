@@ -47,6 +47,10 @@ def current_record(desired: DesiredState, observed: ObservedState,
     domain = observed.domains.get(profile.domain)
     if seen is None or domain is None or seen.status != "InService":
         return None
+    if not seen.described:
+        # Only what the operator's create sent (observe.cache): no HomeEfsFileSystemUid to
+        # record or to compare, so neither a record nor a recreation is judged from it.
+        return None
     created, home_uid = incarnation(domain.description, seen.description)
     posix = (seen.description.get("UserSettings") or {}).get("CustomPosixUserConfig") or {}
     paths = []
