@@ -5,16 +5,19 @@ makes, no fewer and no more.
 The actions are not listed by hand from the code: a real scenario runs on the emulator
 (read the git credentials, converge the primary, change the estate, lead with the lease,
 check failover readiness from both regions, fail over to the replica, let the old region
-fence itself and save its late writes, replicate back, fail back) and the emulator counts
+fence itself and save its late writes, replicate back, fail back, move data through a
+worker task configured as the stack configures the controller) and the emulator counts
 every request the controller made by "service:Operation". Each one must be allowed by the
 template's task role; each action the role grants must have been made, or be named below
 with the reason it is granted without a request of its own. Optional statements (an
-`!If` on a parameter) are checked as granted: the most the role can hold.
+`!If` on a parameter) are checked as granted: the most the role can hold. The worker
+task's own requests are held to the worker role the same way.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +42,8 @@ from controller.fencing import RECOVERY_ROOT
 from controller.git_credentials import SecretCredentials
 from controller.loop.lease import Lease
 from controller.loop.reconciler import Reconciler
+from controller.movers import CopyJob, run_job
+from controller.movers.worker_task import WorkerSettings, WorkerTaskMover
 from controller.preflight import run_preflight
 from tests.converge.helpers import converge, prepared, reconciler
 from tests.example_estate import turn_on_space_backup
@@ -73,8 +78,10 @@ SQS_AUTHORIZED_AS = {"DeleteMessageBatch": "sqs:DeleteMessage"}
 # NFS operations of the task's mounts, not API calls.
 AUTHORIZED_WITH = {
     # The domain's settings carry the Studio execution role; a notebook instance its role.
+    # A worker task definition carries the workers' task and execution roles.
     "iam:PassRole": ("sagemaker:CreateDomain", "sagemaker:UpdateDomain",
-                     "sagemaker:CreateNotebookInstance", "sagemaker:UpdateNotebookInstance"),
+                     "sagemaker:CreateNotebookInstance", "sagemaker:UpdateNotebookInstance",
+                     "ecs:RegisterTaskDefinition", "ecs:RunTask"),
     # Resources are created with the managed-by tag; tag-on-create is authorized as AddTags.
     "sagemaker:AddTags": ("sagemaker:CreateDomain", "sagemaker:CreateUserProfile",
                           "sagemaker:CreateStudioLifecycleConfig"),
@@ -87,6 +94,9 @@ AUTHORIZED_WITH = {
     "ec2:ModifyNetworkInterfaceAttribute": ("elasticfilesystem:ModifyMountTargetSecurityGroups",),
     # The NFS security group is tagged as it is made (TagSpecifications).
     "ec2:CreateTags": ("ec2:CreateSecurityGroup",),
+    # A worker task definition carries the workers' task and execution roles.
+    # RunTask tags the worker with its job (tag-on-create: ecs:TagResource).
+    "ecs:TagResource": ("ecs:RunTask",),
 }
 NFS_CLIENT_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
                       "elasticfilesystem:ClientRootAccess")
@@ -100,8 +110,12 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
     "cloudwatch:GetMetricStatistics", "ecr:GetAuthorizationToken",
-    "servicequotas:GetServiceQuota",
+    "servicequotas:GetServiceQuota", "ecs:RegisterTaskDefinition",
+    "ecs:DescribeTaskDefinition",
 })
+# On "*" with a Condition that scopes them: ListTasks' only resource type is a container
+# instance, which Fargate tasks have none of; ecs:cluster names the cluster.
+SCOPED_BY_CONDITION = frozenset({"ecs:ListTasks"})
 
 SCRATCH_FILE_SYSTEM = """\
 ---
@@ -219,6 +233,12 @@ class Scenario:
     requests: Counter[str]       # "service:Operation" -> count, the controller's only
     gateway_calls: set[str]      # the same, as the controller's own gateways counted them
     saved_late_write: bool
+    worker_requests: Counter[str]  # what the worker task itself sent (its own role's)
+    worker_moved: bool
+
+    @property
+    def worker_actions(self) -> set[str]:
+        return {iam_action(r) for r in self.worker_requests}
 
     @property
     def actions(self) -> set[str]:
@@ -312,6 +332,60 @@ def _left_over_upload(aws: Emulator, desired) -> None:  # type: ignore[no-untype
     s3 = boto3.client("s3", region_name=PRIMARY, endpoint_url=aws.endpoint_url)
     s3.create_multipart_upload(Bucket=bucket, Key="studio-snapshots/nightly/home/research/"
                                                    "alice/home/20200101T000000Z/archive.tar.zst")
+
+
+def stack_worker_config(template: dict[str, Any], values: dict[str, str],
+                        subnets: list[str]) -> str:
+    """The controller's STUDIO_OPERATOR_WORKERS as the stack renders it, with `values`
+    for the stack's parameters, resources and attributes (a name missing: KeyError)."""
+    container = template["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"][0]
+    (entry,) = [e for e in granted(container["Environment"])
+                if e["Name"] == "STUDIO_OPERATOR_WORKERS"]
+    text, variables = entry["Value"]["Fn::Sub"]
+    assert variables["Subnets"] == {"Fn::Join": ['", "', {"Ref": "SubnetIds"}]}
+    names = {**values, "Subnets": '", "'.join(subnets)}
+    return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)
+
+
+def _worker_region(aws: Emulator, template: dict[str, Any], source: str,
+                   target: str) -> WorkerSettings:
+    """What the stack makes for workers in the primary region (cluster, bucket, security
+    group admitted by the mount targets' groups, the region's file system's worker access
+    point) and the worker settings it gives the controller. The target file system is the
+    operator's own: it gets a mount target next to the source's, as Studio's would."""
+    def client(service: str):  # type: ignore[no-untyped-def]
+        return boto3.client(service, region_name=PRIMARY, endpoint_url=aws.endpoint_url)
+    efs, ec2 = client("efs"), client("ec2")
+    target_of_source = efs.describe_mount_targets(FileSystemId=source)["MountTargets"][0]
+    nfs_groups = efs.describe_mount_target_security_groups(
+        MountTargetId=target_of_source["MountTargetId"])["SecurityGroups"]
+    if not efs.describe_mount_targets(FileSystemId=target)["MountTargets"]:
+        efs.create_mount_target(FileSystemId=target, SubnetId=target_of_source["SubnetId"],
+                                SecurityGroups=nfs_groups)
+    workers = ec2.create_security_group(GroupName="studio-operator-worker",
+                                        Description="worker tasks",
+                                        VpcId=target_of_source["VpcId"])["GroupId"]
+    for group in nfs_groups:  # the stack's NfsFromWorkers
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049,
+            "UserIdGroupPairs": [{"GroupId": workers}]}])
+    cluster = client("ecs").create_cluster(clusterName="studio-operator")["cluster"]
+    client("s3").create_bucket(Bucket="studio-operator-movers")
+    point = efs.create_access_point(FileSystemId=source, ClientToken="stack-worker",
+                                    PosixUser={"Uid": 0, "Gid": 0},
+                                    RootDirectory={"Path": "/"})["AccessPointId"]
+    account = "123456789012"
+    text = stack_worker_config(template, {
+        "ClusterName": cluster["clusterName"], "WorkerSecurityGroup": workers,
+        "WorkerBucketName": "studio-operator-movers",
+        "WorkerTaskRole.Arn": f"arn:aws:iam::{account}:role/studio-operator-WorkerTaskRole",
+        "TaskExecutionRole.Arn": f"arn:aws:iam::{account}:role/studio-operator-Execution",
+        "ContainerImage": f"{account}.dkr.ecr.{PRIMARY}.amazonaws.com/studio-operator:1.0.0",
+        "AWS::StackName": "studio-operator", "FileSystemId": source,
+        "WorkerAccessPoint": point}, [target_of_source["SubnetId"]])
+    return replace(WorkerSettings.from_json(PRIMARY, text), poll_seconds=0.05,
+                   follow_seconds=120.0)
 
 
 def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
@@ -409,9 +483,29 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
         "sagemaker", region_name=PRIMARY, endpoint_url=aws.endpoint_url
     ).list_domains()["Domains"]] == ["research"]
 
+    # A data move the controller cannot make in its own task: a worker task, configured
+    # as the stack configures the controller, copies the region's file system (through
+    # the stack's access point) into the operator's scratch file system (through one the
+    # controller makes). The worker's own requests are told apart from the controller's.
+    source = _file_system(aws, PRIMARY, "studio-efs")["FileSystemId"]
+    scratch = _file_system(aws, PRIMARY, "studio-scratch")["FileSystemId"]
+    settings = _worker_region(aws, template, source, scratch)
+    (aws.efs_root / source / "home/research/alice/moved.txt").write_text("by a worker")
+    mover = WorkerTaskMover(primary_again.gateway, settings)
+    gateway = primary_again.gateway
+    sent_before = Counter({f"{s}:{o}": n for (s, o, _), n in gateway.calls.items()})
+    aws.reset_request_counts()
+    report = run_job(CopyJob(source, scratch, "working_copy"), None, mover)
+    seen = Counter(aws.request_counts())
+    sent = Counter({f"{s}:{o}": n for (s, o, _), n in gateway.calls.items()})
+    by_controller = sent - sent_before
+    requests.update(by_controller)
+    worker_requests = seen - by_controller
+    moved = report.ok and (aws.efs_root / scratch / "home/research/alice/moved.txt").is_file()
+
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
-    return Scenario(requests, calls, saved)
+    return Scenario(requests, calls, saved, worker_requests, moved)
 
 
 @pytest.fixture(scope="module")
@@ -455,9 +549,12 @@ def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
                  "secretsmanager:GetSecretValue", "servicequotas:GetServiceQuota",
                  "s3:ListBucket", "elasticfilesystem:DescribeMountTargets",
                  "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
-                 "kms:GenerateDataKey", "kms:Decrypt"):
+                 "kms:GenerateDataKey", "kms:Decrypt",
+                 "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:RunTask",
+                 "ecs:ListTasks", "ecs:DescribeTasks", "elasticfilesystem:CreateAccessPoint"):
         assert step in made, f"the scenario never made {step}"
     assert scenario.saved_late_write, "the standby saved its late write on the active copy"
+    assert scenario.worker_moved, "the worker task copied the file system"
     # The stack makes the table: the controller only finds it.
     assert "dynamodb:CreateTable" not in made
     # What the emulator saw is what the controller's gateways sent (nothing of the test's).
@@ -474,6 +571,49 @@ def test_the_task_role_grants_nothing_the_controller_does_not_need(scenario, tas
         assert scenario.actions & set(triggers), f"{action}: none of {triggers} was made"
 
 
+def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scenario):
+    """The worker task reads its job and writes its report (its own credentials, not the
+    controller's); its role grants those, and NFS through access points, nothing else."""
+    worker_role = role_statements(load_template(), "WorkerTaskRole")
+    assert scenario.worker_actions == {"s3:GetObject", "s3:PutObject"}
+    assert missing_actions(worker_role, scenario.worker_actions) == []
+    assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == scenario.worker_actions
+    by_action = {a: s["Resource"] for s in worker_role for a in _listed(s["Action"])
+                 if a.startswith("s3:")}
+    prefix = "arn:${AWS::Partition}:s3:::${WorkerBucketName}/movers/"
+    assert by_action == {"s3:GetObject": {"Fn::Sub": f"{prefix}jobs/*"},
+                         "s3:PutObject": {"Fn::Sub": f"{prefix}reports/*"}}
+
+
+def test_worker_grants_are_scoped_to_the_stacks_family_cluster_roles_and_prefix(task_role):
+    statements = {s["Sid"]: s for s in task_role}
+    cluster = {"ecs:cluster": {"Fn::Sub": [
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/${Name}",
+        {"Name": {"Ref": "Cluster"}}]}}  # (the !If taken as made by the stack)
+    run = statements["RunWorkerTasks"]
+    assert run["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:"
+                               "${AWS::AccountId}:task-definition/${AWS::StackName}-worker-*:*"}
+    assert run["Condition"] == {"ArnEquals": cluster}
+    for sid in ("FollowWorkerTasks", "FindRunningWorkersInTheCluster"):
+        assert statements[sid]["Condition"] == {"ArnEquals": cluster}, sid
+    assert statements["TagWorkerTasksOnRun"]["Condition"] == {
+        "StringEquals": {"ecs:CreateAction": "RunTask"}}
+    assert statements["WorkerJobSpecs"]["Resource"]["Fn::Sub"].endswith(
+        "${WorkerBucketName}/movers/jobs/*")
+    assert statements["WorkerReports"]["Resource"]["Fn::Sub"].endswith(
+        "${WorkerBucketName}/movers/reports/*")
+    # The family the stack tells the controller is the one RunTask is allowed for.
+    config = stack_worker_config(load_template(), {
+        "ClusterName": "c", "WorkerSecurityGroup": "sg-1", "WorkerBucketName": "b",
+        "WorkerTaskRole.Arn": "arn:aws:iam::1:role/w", "TaskExecutionRole.Arn":
+        "arn:aws:iam::1:role/e", "ContainerImage": "i", "AWS::StackName": "stack",
+        "FileSystemId": "fs-1", "WorkerAccessPoint": "fsap-1"}, ["subnet-1", "subnet-2"])
+    settings = WorkerSettings.from_json(PRIMARY, config)
+    assert (settings.family, settings.prefix, settings.subnets) == (
+        "stack-worker", "movers/", ("subnet-1", "subnet-2"))
+    assert settings.access_points == (("fs-1", "fsap-1"),)
+
+
 def test_no_wildcard_actions_and_resource_star_only_where_iam_has_no_resource_level():
     template = load_template()
     for role in ("TaskRole", "TaskExecutionRole"):
@@ -481,6 +621,9 @@ def test_no_wildcard_actions_and_resource_star_only_where_iam_has_no_resource_le
             actions = _listed(statement["Action"])
             assert not any("*" in a for a in actions), (role, statement["Sid"])
             if "*" in _listed(statement["Resource"]):
+                if set(actions) <= SCOPED_BY_CONDITION:
+                    assert statement.get("Condition"), (role, statement["Sid"])
+                    continue
                 assert set(actions) <= WITHOUT_RESOURCE_LEVEL, (role, statement["Sid"])
 
 
@@ -498,17 +641,28 @@ def test_nfs_access_and_role_passing_are_scoped_to_the_mounted_file_systems_and_
                for sid, s in statements.items()
                if sid not in ("MountedFileSystems", "MountedSecondFileSystem"))
     passing = [s for s in statements.values() if "iam:PassRole" in _listed(s["Action"])]
-    assert [s["Resource"] for s in passing] == [{"Ref": "StudioExecutionRoleArn"}]
-    assert passing[0]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert [s["Resource"] for s in passing] == [
+        {"Ref": "StudioExecutionRoleArn"},
+        [{"Fn::GetAtt": ["WorkerTaskRole", "Arn"]}, {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]}]]
+    assert [s["Condition"] for s in passing] == [
+        {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}]
 
 
-def test_workers_mount_only_through_their_access_point_and_do_nothing_else():
+def test_workers_mount_only_through_access_points_the_regions_and_the_operators():
     template = load_template()
-    (statement,) = role_statements(template, "WorkerTaskRole")
-    assert sorted(statement["Action"]) == sorted(NFS_CLIENT_ACTIONS)
-    assert statement["Condition"] == {"StringEquals": {
+    mounting = [s for s in role_statements(template, "WorkerTaskRole")
+                if set(_listed(s["Action"])) & set(NFS_CLIENT_ACTIONS)]
+    stacks, operators = mounting
+    assert sorted(stacks["Action"]) == sorted(NFS_CLIENT_ACTIONS)
+    assert "${FileSystemId}" in str(stacks["Resource"])
+    assert stacks["Condition"] == {"StringEquals": {
         "elasticfilesystem:AccessPointArn": {"Fn::GetAtt": ["WorkerAccessPoint", "Arn"]}}}
+    # Working copies: file systems the operator made (tagged so), never by bare id.
+    assert sorted(operators["Action"]) == sorted(NFS_CLIENT_ACTIONS)
+    assert operators["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/studio-operator.io/managed-by": "studio-operator"},
+        "Null": {"elasticfilesystem:AccessPointArn": "false"}}
     worker = template["Resources"]["WorkerTaskDefinition"]["Properties"]
     assert worker["Family"] == {"Fn::Sub": "${AWS::StackName}-worker"}
     (volume,) = [v for v in worker["Volumes"] if "EFSVolumeConfiguration" in v]

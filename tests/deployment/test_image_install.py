@@ -154,6 +154,6 @@ def test_one_apply_converges_a_region_against_the_emulator(installed, aws, tmp_p
                          "--region", REGION, "--endpoint-url", aws.endpoint_url,
                          "--efs-root", str(aws.efs_root), "--max-attempts", "2")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert f"{REGION}: applied; 21 of 21 action(s) done" in applied.stdout
+    assert f"{REGION}: applied; 22 of 22 action(s) done" in applied.stdout
     # The pass's first snapshots ran to the end before the command returned.
     assert "snapshot_complete" in applied.stderr and "snapshot_job_failed" not in applied.stderr
