@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from controller.clock import ManualClock
@@ -86,6 +87,7 @@ def test_a_profile_changed_behind_the_operators_back_is_put_back_on_the_next_pas
     assert settings["CustomPosixUserConfig"] == {"Uid": 200102, "Gid": 1001}
 
 
+@pytest.mark.slow  # 8 generated estates, each converged twice (~60-100 s)
 @settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(desired=estates())

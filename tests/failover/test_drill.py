@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from controller.cli.drill_cmd import _flip, _git
 from controller.cli.drill_story import Drill
 
@@ -23,6 +25,7 @@ def _repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.slow  # the whole drill, two controllers, failover and failback (~20 s)
 def test_the_drill_fails_over_by_git_commit_and_every_check_passes(tmp_path, emulator):
     # `emulator` only so the session's AWS environment is set; the drill runs its own.
     repo = _repo(tmp_path)

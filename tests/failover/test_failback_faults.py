@@ -9,6 +9,8 @@ import os
 import stat
 import time
 
+import pytest
+
 from controller.escaping import unescape
 from controller.fencing import RECOVERY_MANIFEST, RECOVERY_ROOT
 from tests.converge.helpers import converge, file_system, plan_now, reconciler
@@ -42,6 +44,7 @@ def late_writes(old) -> dict[str, bytes]:
     return written
 
 
+@pytest.mark.slow  # a whole failback through injected faults (~30 s)
 def test_throttling_and_5xx_during_the_fence_and_save_lose_nothing(aws):
     desired, flipped, clock, old, new = failed_over(aws)
     written = late_writes(old)

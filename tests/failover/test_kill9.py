@@ -30,6 +30,10 @@ from controller.loop.failover import PK
 from controller.status.store import DEFAULT_TABLE
 from tests.converge.helpers import converge, file_system, plan_now, prepared, reconciler
 
+# Each kills a real controller and runs a restarted one to the end (20-40 s): the
+# second step of CI (make test-slow).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
