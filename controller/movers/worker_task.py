@@ -23,7 +23,7 @@ from typing import Any
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.movers import carrier
-from controller.movers.jobs import CopyJob, Job, MoverReport, job_to_json
+from controller.movers.jobs import Job, MoverReport, job_to_json
 from controller.movers.local import ProgressSink
 
 CONTAINER = "worker"
@@ -112,8 +112,24 @@ class WorkerTaskMover:
             carrier.write(self.gateway, self.settings.region, spec, job_to_json(job).encode())
             task = self._start(job, name, spec)
             self.log.info("worker_started", job=name, task=task["taskArn"], kind=job.kind)
-        stopped = self._follow(task["taskArn"])
-        return self._result(stopped)
+        stopped = self._follow(task["taskArn"])  # WorkerStillRunning: the spec stays
+        try:
+            return self._result(stopped)
+        finally:
+            # The outcome is in hand (or the job starts again with a new spec): neither
+            # the spec nor the report is needed in S3 any more.
+            self._forget(spec, _report_of(stopped))
+
+    def _forget(self, *objects: str | None) -> None:
+        s3 = self._client("s3")
+        for where in objects:
+            place = carrier.parse(where) if where else None
+            if isinstance(place, carrier.S3Location):
+                try:
+                    s3.delete_object(Bucket=place.bucket, Key=place.key)
+                except Exception as error:  # the bucket's lifecycle rule is the floor
+                    self.log.warning("worker_object_not_deleted", where=str(place),
+                                     error=str(error))
 
     # -- finding, starting, following -----------------------------------------------------
     def _running(self, name: str) -> dict[str, Any] | None:
@@ -178,7 +194,7 @@ class WorkerTaskMover:
 
     # -- task definitions per set of file systems -----------------------------------------
     def _task_definition(self, job: Job) -> str:
-        read_only = {job.source_fs if isinstance(job, CopyJob) else job.old_fs}
+        read_only = set(job.read_only)
         points = {fs: self._access_point(fs) for fs in sorted(job.file_systems)}
         body = {
             "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
