@@ -74,6 +74,19 @@ class WorkerSettings:
             raise ValueError(f"the worker configuration lacks {missing}") from missing
 
 
+def regional_settings(region: str, text: str) -> list[WorkerSettings]:
+    """This region's settings, then those of each region under "regions" (the same keys):
+    where the other copy's workers run for a save across regions. Raises ValueError."""
+    data = json.loads(text)
+    others = data.pop("regions", {}) if isinstance(data, dict) else {}
+    if not isinstance(others, dict):
+        raise ValueError('"regions" is an object: {region: worker settings}')
+    found = [WorkerSettings.from_json(region, json.dumps(data))]
+    found += [WorkerSettings.from_json(str(name), json.dumps(value))
+              for name, value in sorted(others.items()) if name != region]
+    return found
+
+
 class WorkerFailed(RuntimeError):
     """The worker task stopped without finishing the job (retried: a new task is started)."""
 

@@ -174,3 +174,22 @@ def test_a_restarted_controller_adopts_the_running_step(aws, east, west):
     assert report.ok and len(report.saved) == 9
     assert len(aws.worker_tasks()) == 3, "the listing step was adopted, not started again"
     assert objects_left(aws, east, west) == []
+
+
+def test_the_run_commands_json_names_the_other_regions_workers(aws, east, west):
+    import json
+
+    from controller.movers.worker_task import regional_settings
+
+    def of(region):
+        s = region.settings
+        return {"cluster": s.cluster, "subnets": list(s.subnets), "bucket": s.bucket,
+                "securityGroups": list(s.security_groups), "taskRoleArn": s.task_role_arn,
+                "executionRoleArn": s.execution_role_arn, "image": s.image}
+    text = json.dumps({**of(east), "regions": {"us-west-2": of(west)}})
+    here, there = regional_settings("us-east-1", text)
+    assert (here.region, here.bucket, there.region, there.bucket) == (
+        "us-east-1", east.settings.bucket, "us-west-2", west.settings.bucket)
+    assert len(regional_settings("us-east-1", json.dumps(of(east)))) == 1
+    with pytest.raises(ValueError, match="lacks 'cluster'"):
+        regional_settings("us-east-1", json.dumps({**of(east), "regions": {"us-west-2": {}}}))
