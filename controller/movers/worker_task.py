@@ -50,6 +50,9 @@ class WorkerSettings:
     follow_seconds: float = 3600.0
     # Access points the stack made for workers, by file system; others are made here.
     access_points: tuple[tuple[str, str], ...] = ()
+    # Task definitions (one family per set of file systems) kept registered: registering
+    # a new one deregisters the least recently registered beyond this count.
+    definitions_kept: int = 20
 
     @classmethod
     def from_json(cls, region: str, text: str) -> WorkerSettings:
@@ -232,8 +235,33 @@ class WorkerTaskMover:
                        ["taskDefinition"]["taskDefinitionArn"])
         except ecs.exceptions.ClientException:
             pass  # not registered yet: the family name is the digest of what it holds
-        return str(ecs.register_task_definition(family=family, **body)
-                   ["taskDefinition"]["taskDefinitionArn"])
+        arn = str(ecs.register_task_definition(family=family, **body)
+                  ["taskDefinition"]["taskDefinitionArn"])
+        try:
+            self._prune_definitions(family)
+        except Exception as error:  # housekeeping: the job runs all the same
+            self.log.warning("worker_task_definitions_not_pruned", error=str(error))
+        return arn
+
+    def _prune_definitions(self, current: str) -> None:
+        """Deregister the operator's oldest worker task definitions beyond
+        definitions_kept (a set of file systems no longer moved between needs none; one
+        needed again is registered again). Running tasks are not affected."""
+        ecs = self._client("ecs")
+        families: list[str] = []
+        for page in ecs.get_paginator("list_task_definition_families").paginate(
+                familyPrefix=f"{self.settings.family}-", status="ACTIVE"):
+            families += [f for f in page["families"] if f != current]
+        excess = len(families) + 1 - self.settings.definitions_kept
+        if excess <= 0:
+            return
+        known = []
+        for family in families:
+            definition = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+            known.append((definition.get("registeredAt", 0), definition["taskDefinitionArn"]))
+        for _, arn in sorted(known)[:excess]:
+            ecs.deregister_task_definition(taskDefinition=arn)
+            self.log.info("worker_task_definition_deregistered", task_definition=arn)
 
     def _access_point(self, file_system: str) -> str:
         given = dict(self.settings.access_points).get(file_system)

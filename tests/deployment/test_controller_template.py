@@ -111,7 +111,8 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
     "cloudwatch:GetMetricStatistics", "ecr:GetAuthorizationToken",
     "servicequotas:GetServiceQuota", "ecs:RegisterTaskDefinition",
-    "ecs:DescribeTaskDefinition",
+    "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies",
+    "ecs:DeregisterTaskDefinition",
 })
 # On "*" with a Condition that scopes them: ListTasks' only resource type is a container
 # instance, which Fargate tasks have none of; ecs:cluster names the cluster.
@@ -496,12 +497,17 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     sent_before = Counter({f"{s}:{o}": n for (s, o, _), n in gateway.calls.items()})
     aws.reset_request_counts()
     report = run_job(CopyJob(source, scratch, "working_copy"), None, mover)
+    # Back the other way (the scratch copy read-only now): a second task definition, and
+    # with one kept, the first is deregistered.
+    back = WorkerTaskMover(primary_again.gateway, replace(settings, definitions_kept=1))
+    report_back = run_job(CopyJob(scratch, source, "working_copy"), None, back)
     seen = Counter(aws.request_counts())
     sent = Counter({f"{s}:{o}": n for (s, o, _), n in gateway.calls.items()})
     by_controller = sent - sent_before
     requests.update(by_controller)
     worker_requests = seen - by_controller
-    moved = report.ok and (aws.efs_root / scratch / "home/research/alice/moved.txt").is_file()
+    moved = report.ok and report_back.ok and (
+        aws.efs_root / scratch / "home/research/alice/moved.txt").is_file()
 
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
@@ -551,7 +557,8 @@ def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
                  "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
                  "kms:GenerateDataKey", "kms:Decrypt",
                  "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:RunTask",
-                 "ecs:ListTasks", "ecs:DescribeTasks", "elasticfilesystem:CreateAccessPoint"):
+                 "ecs:ListTasks", "ecs:DescribeTasks", "elasticfilesystem:CreateAccessPoint",
+                 "ecs:ListTaskDefinitionFamilies", "ecs:DeregisterTaskDefinition"):
         assert step in made, f"the scenario never made {step}"
     assert scenario.saved_late_write, "the standby saved its late write on the active copy"
     assert scenario.worker_moved, "the worker task copied the file system"

@@ -205,3 +205,28 @@ def test_settings_from_the_run_commands_json_and_the_stacks_access_points(aws, e
     used = {v["name"]: v["efsVolumeConfiguration"]["authorizationConfig"]["accessPointId"]
             for v in definition["volumes"]}
     assert used[source] == given
+
+
+def test_task_definitions_beyond_the_kept_count_are_deregistered(aws):
+    region = make_region(aws, "us-east-1", file_systems=4)
+    first, *others = region.file_systems
+    ecs = client(aws, "ecs", "us-east-1")
+    mover = region.mover(aws, definitions_kept=2)
+    used = []
+    fill(aws.efs_root / first)
+    for other in others:  # three sets of file systems: three task definitions
+        assert run_job(CopyJob(first, other, "working_copy"), None, mover).ok
+        used.append(max(aws.worker_tasks(), key=lambda t: t["createdAt"])["taskDefinitionArn"])
+    active = ecs.list_task_definition_families(familyPrefix="studio-operator-worker-",
+                                               status="ACTIVE")["families"]
+    assert len(active) == 2, active
+    oldest = ecs.describe_task_definition(taskDefinition=used[0])["taskDefinition"]
+    assert oldest["status"] == "INACTIVE", "the least recently registered went first"
+    with pytest.raises(ecs.exceptions.ClientException, match="inactive"):
+        ecs.run_task(cluster="studio-operator", taskDefinition=used[0], launchType="FARGATE",
+                     networkConfiguration={"awsvpcConfiguration": {
+                         "subnets": list(region.settings.subnets)}})
+    # The set needed again is registered again and runs.
+    (aws.efs_root / first / "home/again.txt").write_text("again")
+    assert run_job(CopyJob(first, others[0], "working_copy"), None, mover).ok
+    assert (aws.efs_root / others[0] / "home/again.txt").read_text() == "again"
