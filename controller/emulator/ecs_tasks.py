@@ -172,7 +172,8 @@ class EcsTasks:
 
     def _ListTaskDefinitionFamilies(self, account: str, region: str,
                                     body: dict[str, Any]) -> tuple[dict[str, Any], None]:
-        prefix, status = body.get("familyPrefix", ""), body.get("status", "ACTIVE")
+        # By default both ACTIVE and INACTIVE families (the botocore model says so).
+        prefix, status = body.get("familyPrefix", ""), body.get("status", "ALL")
         if status not in ("ACTIVE", "INACTIVE", "ALL"):
             raise AwsError("InvalidParameterException", f"Invalid status: {status}")
         with self.state.lock:
@@ -182,7 +183,7 @@ class EcsTasks:
                 and (status == "ALL" or any(d["status"] == status for d in revisions)
                      if status != "INACTIVE" else
                      all(d["status"] == "INACTIVE" for d in revisions)))
-        # One page (maxResults 100 by default); the operator's families stay far fewer.
+        # Paged as ECS pages (maxResults, 100 by default; an opaque nextToken).
         limit = int(body.get("maxResults", 100))
         start = int(body.get("nextToken") or 0)
         page = families[start:start + limit]
