@@ -841,6 +841,9 @@ def test_the_scenario_saved_the_late_write_across_regions_and_left_nothing_in_s3
     assert any(k.startswith(relay.relay_prefix) for keys in relay.written.values()
                for k in keys), "the relay's objects went through the home bucket"
     assert relay.left == [], "specs, reports, listing and archive deleted"
+    # Each stack's WorkerConfig names its access point: no access point is made across.
+    assert "efs:CreateAccessPoint" not in relay.controller_requests
+    assert relay.controller_requests["s3:DeleteObjects"] >= 1, "the relay prefix cleaned"
 
 
 def test_every_call_of_the_save_across_regions_is_allowed_on_its_resource(scenario):
