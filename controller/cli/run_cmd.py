@@ -26,7 +26,8 @@ from controller.health import HealthServer
 from controller.logs import configure, get_logger
 from controller.loop.controller import Controller, Timing
 from controller.loop.lease import Lease
-from controller.movers.worker_task import WorkerSettings, WorkerTaskMover
+from controller.movers.regions import RegionalWorkers
+from controller.movers.worker_task import WorkerTaskMover, regional_settings
 from controller.preflight.schedule import PreflightSchedule
 from controller.source import open_source
 
@@ -100,7 +101,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="JSON",
                         help="where data-mover worker tasks run in this region (a JSON "
                              "object: cluster, subnets, securityGroups, bucket, taskRoleArn, "
-                             "executionRoleArn, image); without it, data is moved only "
+                             "executionRoleArn, image; optional \"regions\": {region: the "
+                             "same object} for the other region's workers, which lets "
+                             "failback's save cross regions through S3); without it, data is "
+                             "moved only "
                              "between file systems mounted under --efs-root. Default: "
                              "$STUDIO_OPERATOR_WORKERS")
     parser.set_defaults(func=run)
@@ -138,11 +142,14 @@ def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogg
         return 1
     if args.worker_config:
         try:
-            settings = WorkerSettings.from_json(region, args.worker_config)
+            regional = regional_settings(region, args.worker_config)
         except ValueError as error:
             print(f"--worker-config: {error}", file=sys.stderr)
             return 1
-        reconciler.worker_mover = WorkerTaskMover(reconciler.gateway, settings)
+        workers = [WorkerTaskMover(reconciler.gateway, one) for one in regional]
+        # With the other region's workers too, a save across regions goes through S3.
+        reconciler.worker_mover = (workers[0] if len(workers) == 1
+                                   else RegionalWorkers(reconciler.gateway, workers))
     lease = None
     if args.lease_seconds > 0:
         lease = Lease(reconciler.gateway, region, args.status_table, clock, args.holder_id,

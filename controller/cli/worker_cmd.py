@@ -23,6 +23,8 @@ from controller.movers import (
     job_from_json,
     run_locally,
 )
+from controller.movers.jobs import ListJob, ReceiveJob, SendJob
+from controller.movers.relay import RelayRefused, run_relay
 
 EXIT_DONE, EXIT_FAILED = 0, 1
 # The emulator's stand-in for a container's mount table ({container path: folder}): a
@@ -32,7 +34,9 @@ MOUNT_TABLE_ENV = "STUDIOCTL_CONTAINER_MOUNTS"
 HELP = """\
 Run one data-mover job: copy a tree between two mounted file systems (the copy engine's
 rules), or save what an old copy holds that the active copy does not into a recovery
-folder. The operator starts this as an ECS task whose task definition mounts each file
+folder; across regions, one of the save's three steps through S3 (list the active copy,
+send the old copy's differences as a snapshot, receive them into the recovery folder).
+The operator starts this as an ECS task whose task definition mounts each file
 system at EFS-ROOT/<file system id>; it reads the job (JSON) from S3 or a file, and writes
 the report (JSON: files, bytes, skipped, errors, ...) to S3 or a file.
 
@@ -69,8 +73,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     mounts = {fs: mount_point(args.efs_root / fs) for fs in job.file_systems}
     try:
-        report = run_locally(job, mounts, _progress, engine="worker")
-    except JobRefused as error:
+        if isinstance(job, ListJob | SendJob | ReceiveJob):
+            # A save across regions: one file system here, the rest through S3.
+            report = run_relay(job, mounts[job.file_systems[0]], gateway)
+        else:
+            report = run_locally(job, mounts, _progress, engine="worker")
+    except (JobRefused, RelayRefused) as error:
         report = MoverReport(kind=job.kind, engine="worker", files=0, bytes=0, skipped=0,
                              errors=(f"refused: {error}",))
     carrier.write(gateway, region, args.report, report.to_json().encode())

@@ -23,8 +23,9 @@ from controller.emulator.lifecycle import EmulatorConfig, epoch
 from controller.emulator.moto_gateway import MotoGateway
 from controller.emulator.protocol import AwsError, AwsRequest, Reply, json_reply
 
-OPERATIONS = {"RegisterTaskDefinition", "DescribeTaskDefinition", "RunTask", "DescribeTasks",
-              "ListTasks", "StopTask"}
+OPERATIONS = {"RegisterTaskDefinition", "DescribeTaskDefinition", "DeregisterTaskDefinition",
+              "ListTaskDefinitionFamilies", "RunTask", "DescribeTasks", "ListTasks",
+              "StopTask"}
 
 
 @dataclass
@@ -147,17 +148,57 @@ class EcsTasks:
         family, _, revision = name.rpartition("task-definition/")[2].partition(":")
         with self.state.lock:
             revisions = self.state.definitions.get((account, region, family), [])
-            if revisions and not revision:
-                return revisions[-1]
+            active = [d for d in revisions if d["status"] == "ACTIVE"]
+            if active and not revision:  # a family alone: its latest ACTIVE revision
+                return active[-1]
             if revision.isdigit() and 0 < int(revision) <= len(revisions):
                 return revisions[int(revision) - 1]
         raise AwsError("ClientException", "Unable to describe task definition.")
+
+    def _DeregisterTaskDefinition(self, account: str, region: str,
+                                  body: dict[str, Any]) -> tuple[dict[str, Any], None]:
+        name = body["taskDefinition"]
+        if ":" not in name.rpartition("task-definition/")[2]:
+            raise AwsError("ClientException", "The specified task definition identifier is "
+                           "invalid. Specify a valid revision number.")
+        definition = self._definition(account, region, name)
+        with self.state.lock:
+            # INACTIVE: still described, never run again (ECS keeps it a while, then
+            # deletes it); deregistering twice is not an error.
+            if definition["status"] == "ACTIVE":
+                definition["status"] = "INACTIVE"
+                definition["deregisteredAt"] = epoch(self.config.clock())
+        return {"taskDefinition": definition}, None
+
+    def _ListTaskDefinitionFamilies(self, account: str, region: str,
+                                    body: dict[str, Any]) -> tuple[dict[str, Any], None]:
+        # By default both ACTIVE and INACTIVE families (the botocore model says so).
+        prefix, status = body.get("familyPrefix", ""), body.get("status", "ALL")
+        if status not in ("ACTIVE", "INACTIVE", "ALL"):
+            raise AwsError("InvalidParameterException", f"Invalid status: {status}")
+        with self.state.lock:
+            families = sorted(
+                family for (acc, reg, family), revisions in self.state.definitions.items()
+                if acc == account and reg == region and family.startswith(prefix)
+                and (status == "ALL" or any(d["status"] == status for d in revisions)
+                     if status != "INACTIVE" else
+                     all(d["status"] == "INACTIVE" for d in revisions)))
+        # Paged as ECS pages (maxResults, 100 by default; an opaque nextToken).
+        limit = int(body.get("maxResults", 100))
+        start = int(body.get("nextToken") or 0)
+        page = families[start:start + limit]
+        answer: dict[str, Any] = {"families": page}
+        if start + limit < len(families):
+            answer["nextToken"] = str(start + limit)
+        return answer, None
 
     # -- tasks -----------------------------------------------------------------------------
     def _RunTask(self, account: str, region: str,
                  body: dict[str, Any]) -> tuple[dict[str, Any], Task | None]:
         cluster_arn = self._cluster(account, region, body.get("cluster", "default"))
         definition = self._definition(account, region, body["taskDefinition"])
+        if definition["status"] != "ACTIVE":
+            raise AwsError("ClientException", "TaskDefinition is inactive")
         if body.get("launchType", "FARGATE") != "FARGATE":
             raise AwsError("InvalidParameterException", "only FARGATE tasks are emulated")
         network = body.get("networkConfiguration", {}).get("awsvpcConfiguration", {})

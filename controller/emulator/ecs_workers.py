@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +35,16 @@ MOUNT_TABLE_ENV = "STUDIOCTL_CONTAINER_MOUNTS"  # read by controller.cli.worker_
 STOP_GRACE_SECONDS = 2.0  # SIGTERM, then SIGKILL (ECS waits stopTimeout, 30 s by default)
 
 
+@dataclass
 class WorkerLauncher:
-    def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders,
-                 mounts: MountTable, logs: Path, endpoint_url: str, lock: threading.Lock):
-        self.config = config
-        self.gateway = gateway
-        self.folders = folders
-        self.mounts = mounts
-        self.logs = logs
-        self.endpoint_url = endpoint_url
-        self.lock = lock  # the ECS state's: task fields change under it
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+    config: EmulatorConfig
+    gateway: MotoGateway
+    folders: EfsFolders
+    mounts: MountTable
+    logs: Path
+    endpoint_url: str
+    lock: threading.Lock  # the ECS state's: task fields change under it
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def launch(self, task: Task) -> None:
         threading.Thread(target=self._run, args=(task,), daemon=True,

@@ -37,7 +37,8 @@ from controller.fs.copy.metadata import Options, describe, read_umask
 from controller.fs.dirstack import OPEN_DIR
 from controller.fs.salvage_walk import RECOVERY_MODE, SavedEntry, SaveWalk
 
-__all__ = ["SalvageRefused", "SalvageReport", "SavedEntry", "save_unreplicated"]
+__all__ = ["SalvageRefused", "SalvageReport", "SavedEntry", "open_recovery", "save_unreplicated",
+           "write_manifest"]
 
 
 class SalvageRefused(Exception):
@@ -81,14 +82,14 @@ def save_unreplicated(old_root: Path, active_root: Path, folder: str,
                        umask=read_umask(), xattrs=xattrs.supported(old_fd))
         active_fd = _open_root(active_root, "active copy")
         try:
-            recovery_fd = _open_recovery(active_fd, folder)
+            recovery_fd = open_recovery(active_fd, folder)
             try:
                 walk = SaveWalk(opts, RECOVERY_ROOT, progress)
                 walk.run(old_fd, active_fd, recovery_fd)
                 report.saved, report.compared = walk.saved, walk.compared
                 report.errors, report.not_kept = walk.errors, walk.not_kept
                 if not report.errors:
-                    _write_manifest(recovery_fd, report)
+                    write_manifest(recovery_fd, report)
             finally:
                 os.close(recovery_fd)
         finally:
@@ -105,7 +106,7 @@ def _open_root(path: Path, what: str) -> int:
         raise SalvageRefused(f"cannot open the {what} {path}: {_describe(error)}") from error
 
 
-def _open_recovery(active_fd: int, folder: str) -> int:
+def open_recovery(active_fd: int, folder: str) -> int:
     fd = os.dup(active_fd)
     for part in (RECOVERY_ROOT, folder):
         with contextlib.suppress(FileExistsError):
@@ -126,7 +127,7 @@ def _open_recovery(active_fd: int, folder: str) -> int:
     return fd
 
 
-def _write_manifest(recovery_fd: int, report: SalvageReport) -> None:
+def write_manifest(recovery_fd: int, report: SalvageReport) -> None:
     lines = [f"# saved by studio-operator before failback: {len(report.saved)} entries, "
              f"{report.bytes} bytes, {report.compared} compared",
              "# reason\tbytes\tpath (relative to the file system root; the saved copy is "

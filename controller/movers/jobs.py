@@ -32,6 +32,10 @@ class CopyJob:
     def file_systems(self) -> tuple[str, ...]:
         return (self.source_fs, self.target_fs)
 
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return (self.source_fs,)
+
 
 @dataclass(frozen=True)
 class SaveJob:
@@ -48,8 +52,76 @@ class SaveJob:
     def file_systems(self) -> tuple[str, ...]:
         return (self.old_fs, self.active_fs)
 
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return (self.old_fs,)
 
-Job = CopyJob | SaveJob
+
+# A save across a region boundary is three jobs, each on one file system in its own
+# region, meeting in S3 under `relay` (s3://bucket/prefix/, in `relay_region`):
+# the active copy's listing, then the old copy's differences as a snapshot, then their
+# extraction into the recovery folder (controller.movers.relay).
+@dataclass(frozen=True)
+class ListJob:
+    """Write the listing of `fs` (the active copy) to `<relay>listing.zst`."""
+
+    fs: str
+    relay: str
+    relay_region: str
+    purpose: str = "recovery"
+    kind: Literal["list"] = "list"
+
+    @property
+    def file_systems(self) -> tuple[str, ...]:
+        return (self.fs,)
+
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return (self.fs,)
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """Send what `old_fs` holds that the listing does not hold the same, as a snapshot."""
+
+    old_fs: str
+    relay: str
+    relay_region: str
+    purpose: str = "recovery"
+    kind: Literal["send"] = "send"
+
+    @property
+    def file_systems(self) -> tuple[str, ...]:
+        return (self.old_fs,)
+
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return (self.old_fs,)
+
+
+@dataclass(frozen=True)
+class ReceiveJob:
+    """Extract what was sent into the recovery folder `folder` of `active_fs`."""
+
+    active_fs: str
+    folder: str
+    relay: str
+    relay_region: str
+    purpose: str = "recovery"
+    kind: Literal["receive"] = "receive"
+
+    @property
+    def file_systems(self) -> tuple[str, ...]:
+        return (self.active_fs,)
+
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return ()
+
+
+Job = CopyJob | SaveJob | ListJob | SendJob | ReceiveJob
+_KINDS: dict[str, type[Any]] = {"copy": CopyJob, "save": SaveJob, "list": ListJob,
+                                "send": SendJob, "receive": ReceiveJob}
 
 
 @dataclass(frozen=True)
@@ -106,11 +178,10 @@ def job_from_json(text: str | bytes) -> Job:
     if not isinstance(data, dict) or data.pop("version", None) != JOB_VERSION:
         raise ValueError(f"not a version {JOB_VERSION} mover job")
     kind = data.get("kind")
+    if kind not in _KINDS:
+        raise ValueError(f"unknown job kind {kind!r}")
     try:
-        if kind == "copy":
-            return CopyJob(**data)
-        if kind == "save":
-            return SaveJob(**data)
+        job: Job = _KINDS[kind](**data)
     except TypeError as error:
         raise ValueError(f"a {kind} job with unknown or missing fields: {error}") from error
-    raise ValueError(f"unknown job kind {kind!r}")
+    return job

@@ -59,7 +59,10 @@ def run_locally(job: Job, mounts: Mounts, progress: ProgressSink | None = None,
                 engine: str = "local") -> MoverReport:
     if isinstance(job, CopyJob):
         return _copy(job, mounts, progress, engine)
-    return _save(job, mounts, progress, engine)
+    if isinstance(job, SaveJob):
+        return _save(job, mounts, progress, engine)
+    raise JobRefused(f"a {job.kind} job is one step of a save across regions "
+                     "(controller.movers.relay), not a local job")
 
 
 def _copy(job: CopyJob, root: Mounts, progress: ProgressSink | None,

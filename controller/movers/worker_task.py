@@ -23,7 +23,7 @@ from typing import Any
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.movers import carrier
-from controller.movers.jobs import CopyJob, Job, MoverReport, job_to_json
+from controller.movers.jobs import Job, MoverReport, job_to_json
 from controller.movers.local import ProgressSink
 
 CONTAINER = "worker"
@@ -50,6 +50,9 @@ class WorkerSettings:
     follow_seconds: float = 3600.0
     # Access points the stack made for workers, by file system; others are made here.
     access_points: tuple[tuple[str, str], ...] = ()
+    # Task definitions (one family per set of file systems) kept registered: registering
+    # a new one deregisters the least recently registered beyond this count.
+    definitions_kept: int = 20
 
     @classmethod
     def from_json(cls, region: str, text: str) -> WorkerSettings:
@@ -72,6 +75,19 @@ class WorkerSettings:
                            (str(k), str(v)) for k, v in data.get("accessPoints", {}).items())))
         except KeyError as missing:
             raise ValueError(f"the worker configuration lacks {missing}") from missing
+
+
+def regional_settings(region: str, text: str) -> list[WorkerSettings]:
+    """This region's settings, then those of each region under "regions" (the same keys):
+    where the other copy's workers run for a save across regions. Raises ValueError."""
+    data = json.loads(text)
+    others = data.pop("regions", {}) if isinstance(data, dict) else {}
+    if not isinstance(others, dict):
+        raise ValueError('"regions" is an object: {region: worker settings}')
+    found = [WorkerSettings.from_json(region, json.dumps(data))]
+    found += [WorkerSettings.from_json(str(name), json.dumps(value))
+              for name, value in sorted(others.items()) if name != region]
+    return found
 
 
 class WorkerFailed(RuntimeError):
@@ -112,8 +128,24 @@ class WorkerTaskMover:
             carrier.write(self.gateway, self.settings.region, spec, job_to_json(job).encode())
             task = self._start(job, name, spec)
             self.log.info("worker_started", job=name, task=task["taskArn"], kind=job.kind)
-        stopped = self._follow(task["taskArn"])
-        return self._result(stopped)
+        stopped = self._follow(task["taskArn"])  # WorkerStillRunning: the spec stays
+        try:
+            return self._result(stopped)
+        finally:
+            # The outcome is in hand (or the job starts again with a new spec): neither
+            # the spec nor the report is needed in S3 any more.
+            self._forget(spec, _report_of(stopped))
+
+    def _forget(self, *objects: str | None) -> None:
+        s3 = self._client("s3")
+        for where in objects:
+            place = carrier.parse(where) if where else None
+            if isinstance(place, carrier.S3Location):
+                try:
+                    s3.delete_object(Bucket=place.bucket, Key=place.key)
+                except Exception as error:  # the bucket's lifecycle rule is the floor
+                    self.log.warning("worker_object_not_deleted", where=str(place),
+                                     error=str(error))
 
     # -- finding, starting, following -----------------------------------------------------
     def _running(self, name: str) -> dict[str, Any] | None:
@@ -178,7 +210,7 @@ class WorkerTaskMover:
 
     # -- task definitions per set of file systems -----------------------------------------
     def _task_definition(self, job: Job) -> str:
-        read_only = {job.source_fs if isinstance(job, CopyJob) else job.old_fs}
+        read_only = set(job.read_only)
         points = {fs: self._access_point(fs) for fs in sorted(job.file_systems)}
         body = {
             "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
@@ -203,8 +235,33 @@ class WorkerTaskMover:
                        ["taskDefinition"]["taskDefinitionArn"])
         except ecs.exceptions.ClientException:
             pass  # not registered yet: the family name is the digest of what it holds
-        return str(ecs.register_task_definition(family=family, **body)
-                   ["taskDefinition"]["taskDefinitionArn"])
+        arn = str(ecs.register_task_definition(family=family, **body)
+                  ["taskDefinition"]["taskDefinitionArn"])
+        try:
+            self._prune_definitions(family)
+        except Exception as error:  # housekeeping: the job runs all the same
+            self.log.warning("worker_task_definitions_not_pruned", error=str(error))
+        return arn
+
+    def _prune_definitions(self, current: str) -> None:
+        """Deregister the operator's oldest worker task definitions beyond
+        definitions_kept (a set of file systems no longer moved between needs none; one
+        needed again is registered again). Running tasks are not affected."""
+        ecs = self._client("ecs")
+        families: list[str] = []
+        for page in ecs.get_paginator("list_task_definition_families").paginate(
+                familyPrefix=f"{self.settings.family}-", status="ACTIVE"):
+            families += [f for f in page["families"] if f != current]
+        excess = len(families) + 1 - self.settings.definitions_kept
+        if excess <= 0:
+            return
+        known = []
+        for family in families:
+            definition = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+            known.append((definition.get("registeredAt", 0), definition["taskDefinitionArn"]))
+        for _, arn in sorted(known)[:excess]:
+            ecs.deregister_task_definition(taskDefinition=arn)
+            self.log.info("worker_task_definition_deregistered", task_definition=arn)
 
     def _access_point(self, file_system: str) -> str:
         given = dict(self.settings.access_points).get(file_system)

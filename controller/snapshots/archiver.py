@@ -72,15 +72,21 @@ def _count_index(stream: IO[bytes], stats: ArchiveStats) -> None:
 
 
 def create_stream(source_fd: int, level: int | None, cancelled: Callable[[], bool],
-                  stats: ArchiveStats, threads: int = 0) -> Generator[bytes, None, None]:
+                  stats: ArchiveStats, threads: int = 0,
+                  names: int | None = None) -> Generator[bytes, None, None]:
     """Yield the zstd-compressed tar stream of the directory `source_fd` (level None: the
     plain tar stream, for a restore from a live home). `stats` fills in as tar goes
-    (counts, uid/gid set) and gets tar's byte count at the end."""
+    (counts, uid/gid set) and gets tar's byte count at the end. `names`: an fd of a
+    NUL-separated list of `./relative` names: only those entries, each without what is
+    below it (a listing-filtered source: controller.movers.relay)."""
     index_read, index_write = os.pipe()
+    chosen = ["--no-recursion", "--null", "--verbatim-files-from",
+              f"--files-from=/dev/fd/{names}"] if names is not None else ["."]
     tar_cmd = ["tar", *TAR_OPTIONS, f"--index-file=/dev/fd/{index_write}",
-               f"--directory=/proc/self/fd/{source_fd}", "."]
+               f"--directory=/proc/self/fd/{source_fd}", *chosen]
+    passed = (index_write, source_fd) if names is None else (index_write, source_fd, names)
     tar = subprocess.Popen(tar_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, pass_fds=(index_write, source_fd),
+                           stdin=subprocess.DEVNULL, pass_fds=passed,
                            env={**os.environ, "LC_ALL": "C"})
     os.close(index_write)
     assert tar.stdout is not None and tar.stderr is not None

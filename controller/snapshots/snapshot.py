@@ -81,11 +81,16 @@ def open_directory(mount: Path, path: str) -> int:
 
 def take_snapshot(s3: Any, kms: Any, request: SnapshotRequest, mount: Path,
                   progress: SnapshotProgress | None = None,
-                  cancelled: Callable[[], bool] = lambda: False) -> Manifest:
+                  cancelled: Callable[[], bool] = lambda: False,
+                  names: int | None = None, root_fd: int | None = None) -> Manifest:
+    """`names`: only the entries listed there (archiver.create_stream). `root_fd`: the
+    directory to archive, opened by the caller (a whole file system's root, which is no
+    share directory), instead of `request.source.path` under `mount`."""
     progress = progress or SnapshotProgress()
     progress.started = time.time()
     started = time.time()
-    source_fd = open_directory(mount, request.source.path)
+    source_fd = os.dup(root_fd) if root_fd is not None else open_directory(
+        mount, request.source.path)
     encryption: Encryption | None = None
     sealer: Sealer | None = None
     try:
@@ -105,7 +110,8 @@ def take_snapshot(s3: Any, kms: Any, request: SnapshotRequest, mount: Path,
                                  {"studio-operator-snapshot": request.id})
         stats = ArchiveStats()
         try:
-            for chunk in create_stream(source_fd, request.level, cancelled, stats):
+            for chunk in create_stream(source_fd, request.level, cancelled, stats,
+                                       names=names):
                 writer.write(sealer.update(chunk) if sealer else chunk)
                 progress.bytes_out = writer.bytes_written
                 progress.files = stats.counts["files"]

@@ -46,6 +46,8 @@ from controller.movers import CopyJob, run_job
 from controller.movers.worker_task import WorkerSettings, WorkerTaskMover
 from controller.preflight import run_preflight
 from tests.converge.helpers import converge, prepared, reconciler
+from tests.deployment.iam_eval import allows, render
+from tests.deployment.relay_scenario import RelayRun, requests_made, run_relay
 from tests.example_estate import turn_on_space_backup
 from tests.notebooks.helpers import passes_until_settled
 
@@ -68,6 +70,7 @@ S3_AUTHORIZED_AS = {
     "UploadPart": "s3:PutObject",
     "CompleteMultipartUpload": "s3:PutObject",
     "HeadObject": "s3:GetObject",
+    "DeleteObjects": "s3:DeleteObject",  # a batch delete is authorized per object
 }
 # SQS authorizes a batch action as its single action (the SQS Developer Guide: "the
 # permissions for a batch action are the same as for the corresponding single action").
@@ -111,7 +114,8 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
     "cloudwatch:GetMetricStatistics", "ecr:GetAuthorizationToken",
     "servicequotas:GetServiceQuota", "ecs:RegisterTaskDefinition",
-    "ecs:DescribeTaskDefinition",
+    "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies",
+    "ecs:DeregisterTaskDefinition",
 })
 # On "*" with a Condition that scopes them: ListTasks' only resource type is a container
 # instance, which Fargate tasks have none of; ecs:cluster names the cluster.
@@ -235,6 +239,7 @@ class Scenario:
     saved_late_write: bool
     worker_requests: Counter[str]  # what the worker task itself sent (its own role's)
     worker_moved: bool
+    relay: RelayRun              # failback's save across regions through S3
 
     @property
     def worker_actions(self) -> set[str]:
@@ -383,7 +388,7 @@ def _worker_region(aws: Emulator, template: dict[str, Any], source: str,
         "TaskExecutionRole.Arn": f"arn:aws:iam::{account}:role/studio-operator-Execution",
         "ContainerImage": f"{account}.dkr.ecr.{PRIMARY}.amazonaws.com/studio-operator:1.0.0",
         "AWS::StackName": "studio-operator", "FileSystemId": source,
-        "WorkerAccessPoint": point}, [target_of_source["SubnetId"]])
+        "WorkerAccessPoint": point, "Peer": ""}, [target_of_source["SubnetId"]])
     return replace(WorkerSettings.from_json(PRIMARY, text), poll_seconds=0.05,
                    follow_seconds=120.0)
 
@@ -493,19 +498,41 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     (aws.efs_root / source / "home/research/alice/moved.txt").write_text("by a worker")
     mover = WorkerTaskMover(primary_again.gateway, settings)
     gateway = primary_again.gateway
-    sent_before = Counter({f"{s}:{o}": n for (s, o, _), n in gateway.calls.items()})
+    sent_before = by_operation(gateway.calls)
     aws.reset_request_counts()
     report = run_job(CopyJob(source, scratch, "working_copy"), None, mover)
+    # Back the other way (the scratch copy read-only now): a second task definition, and
+    # with one kept, the first is deregistered.
+    back = WorkerTaskMover(primary_again.gateway, replace(settings, definitions_kept=1))
+    report_back = run_job(CopyJob(scratch, source, "working_copy"), None, back)
     seen = Counter(aws.request_counts())
-    sent = Counter({f"{s}:{o}": n for (s, o, _), n in gateway.calls.items()})
+    sent = by_operation(gateway.calls)
     by_controller = sent - sent_before
     requests.update(by_controller)
     worker_requests = seen - by_controller
-    moved = report.ok and (aws.efs_root / scratch / "home/research/alice/moved.txt").is_file()
+    moved = report.ok and report_back.ok and (
+        aws.efs_root / scratch / "home/research/alice/moved.txt").is_file()
+
+    # Failback's save across regions, with the replica's stack as the peer: the old copy
+    # (the replica's, written late) is sent through S3 into the primary's recovery folder.
+    replica = _file_system(aws, REPLICA, "studio-efs")["FileSystemId"]
+    relay = run_relay(aws, template, gateway, {PRIMARY: source, REPLICA: replica},
+                      home=PRIMARY, away=REPLICA)
+    requests.update(relay.controller_requests)
+    worker_requests.update(relay.worker_requests)
 
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
-    return Scenario(requests, calls, saved, worker_requests, moved)
+    return Scenario(requests, calls, saved, worker_requests, moved, relay)
+
+
+def by_operation(calls: Counter[tuple[str, str, str]]) -> Counter[str]:
+    """The gateway's calls by service:operation, summed over outcomes (one operation may
+    have failed and succeeded: a task definition looked up before it is registered)."""
+    summed: Counter[str] = Counter()
+    for (service, operation, _), count in calls.items():
+        summed[f"{service}:{operation}"] += count
+    return summed
 
 
 @pytest.fixture(scope="module")
@@ -551,7 +578,8 @@ def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
                  "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
                  "kms:GenerateDataKey", "kms:Decrypt",
                  "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:RunTask",
-                 "ecs:ListTasks", "ecs:DescribeTasks", "elasticfilesystem:CreateAccessPoint"):
+                 "ecs:ListTasks", "ecs:DescribeTasks", "elasticfilesystem:CreateAccessPoint",
+                 "ecs:ListTaskDefinitionFamilies", "ecs:DeregisterTaskDefinition"):
         assert step in made, f"the scenario never made {step}"
     assert scenario.saved_late_write, "the standby saved its late write on the active copy"
     assert scenario.worker_moved, "the worker task copied the file system"
@@ -578,11 +606,17 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     assert scenario.worker_actions == {"s3:GetObject", "s3:PutObject"}
     assert missing_actions(worker_role, scenario.worker_actions) == []
     assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == scenario.worker_actions
-    by_action = {a: s["Resource"] for s in worker_role for a in _listed(s["Action"])
-                 if a.startswith("s3:")}
+    by_action: dict[str, list[str]] = {}
+    for s in worker_role:
+        for a in _listed(s["Action"]):
+            if a.startswith("s3:"):
+                by_action.setdefault(a, []).extend(r["Fn::Sub"] for r in _listed(s["Resource"]))
     prefix = "arn:${AWS::Partition}:s3:::${WorkerBucketName}/movers/"
-    assert by_action == {"s3:GetObject": {"Fn::Sub": f"{prefix}jobs/*"},
-                         "s3:PutObject": {"Fn::Sub": f"{prefix}reports/*"}}
+    # The relay's objects meet in either region's bucket (the active copy's).
+    relay = [f"{prefix}relay/*",
+             "arn:${AWS::Partition}:s3:::${PeerWorkerBucketName}/movers/relay/*"]
+    assert by_action == {"s3:GetObject": [f"{prefix}jobs/*", *relay],
+                         "s3:PutObject": [f"{prefix}reports/*", *relay]}
 
 
 def test_worker_grants_are_scoped_to_the_stacks_family_cluster_roles_and_prefix(task_role):
@@ -598,16 +632,26 @@ def test_worker_grants_are_scoped_to_the_stacks_family_cluster_roles_and_prefix(
         assert statements[sid]["Condition"] == {"ArnEquals": cluster}, sid
     assert statements["TagWorkerTasksOnRun"]["Condition"] == {
         "StringEquals": {"ecs:CreateAction": "RunTask"}}
-    assert statements["WorkerJobSpecs"]["Resource"]["Fn::Sub"].endswith(
-        "${WorkerBucketName}/movers/jobs/*")
-    assert statements["WorkerReports"]["Resource"]["Fn::Sub"].endswith(
-        "${WorkerBucketName}/movers/reports/*")
+    # This stack's bucket, and the peer stack's (a save across regions), under movers/.
+    for sid, folder in (("WorkerJobSpecs", "jobs"), ("WorkerReports", "reports")):
+        assert [r["Fn::Sub"].split(":::")[1] for r in statements[sid]["Resource"]] == [
+            f"${{WorkerBucketName}}/movers/{folder}/*",
+            f"${{PeerWorkerBucketName}}/movers/{folder}/*"], sid
+    peer_cluster = {"ecs:cluster": {"Fn::Sub": "arn:${AWS::Partition}:ecs:${OtherRegion}:"
+                                               "${AWS::AccountId}:cluster/${PeerWorkerClusterName}"}}
+    assert statements["RunPeerWorkerTasks"]["Resource"] == {"Fn::Sub": run["Resource"][
+        "Fn::Sub"].replace("${AWS::Region}", "${OtherRegion}")}
+    for sid in ("RunPeerWorkerTasks", "FollowPeerWorkerTasks", "FindRunningPeerWorkers"):
+        assert statements[sid]["Condition"] == {"ArnEquals": peer_cluster}, sid
+    assert statements["FindRelayObjects"]["Condition"] == {
+        "StringLike": {"s3:prefix": "movers/relay/*"}}
     # The family the stack tells the controller is the one RunTask is allowed for.
     config = stack_worker_config(load_template(), {
         "ClusterName": "c", "WorkerSecurityGroup": "sg-1", "WorkerBucketName": "b",
         "WorkerTaskRole.Arn": "arn:aws:iam::1:role/w", "TaskExecutionRole.Arn":
         "arn:aws:iam::1:role/e", "ContainerImage": "i", "AWS::StackName": "stack",
-        "FileSystemId": "fs-1", "WorkerAccessPoint": "fsap-1"}, ["subnet-1", "subnet-2"])
+        "FileSystemId": "fs-1", "WorkerAccessPoint": "fsap-1", "Peer": ""},
+        ["subnet-1", "subnet-2"])
     settings = WorkerSettings.from_json(PRIMARY, config)
     assert (settings.family, settings.prefix, settings.subnets) == (
         "stack-worker", "movers/", ("subnet-1", "subnet-2"))
@@ -643,9 +687,13 @@ def test_nfs_access_and_role_passing_are_scoped_to_the_mounted_file_systems_and_
     passing = [s for s in statements.values() if "iam:PassRole" in _listed(s["Action"])]
     assert [s["Resource"] for s in passing] == [
         {"Ref": "StudioExecutionRoleArn"},
-        [{"Fn::GetAtt": ["WorkerTaskRole", "Arn"]}, {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]}]]
+        [{"Fn::GetAtt": ["WorkerTaskRole", "Arn"]}, {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]}],
+        [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${PeerWorkerTaskRoleName}"},
+         {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+                     "${PeerTaskExecutionRoleName}"}]]
     assert [s["Condition"] for s in passing] == [
         {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}]
 
 
@@ -768,3 +816,59 @@ def test_the_event_rule_sends_what_the_emulator_delivers_to_the_queue_with_dead_
         "Fn::GetAtt": ["EventRule", "Arn"]}}}
     command = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"]
     assert command[command.index("--event-queue-url") + 1] == {"Ref": "EventQueue"}
+
+
+# --- the save across regions (failback's, through S3), at resource level ----------------
+
+def relay_denied(run: RelayRun, template: dict[str, Any]) -> list[tuple[str, ...]]:
+    """What the relay's calls needed that the roles, each rendered with its own stack's
+    names (the home controller's; each region's worker role), do not allow."""
+    roles = {"controller": render(role_statements(template), run.names[PRIMARY])}
+    for region, names in run.names.items():
+        roles[f"worker:{region}"] = render(role_statements(template, "WorkerTaskRole"), names)
+    return sorted({(who, action, resource) for who, action, resource, context
+                   in requests_made(run, PRIMARY)
+                   if not allows(roles[who], action, resource, dict(context))})
+
+
+def test_the_scenario_saved_the_late_write_across_regions_and_left_nothing_in_s3(scenario):
+    relay = scenario.relay
+    assert relay.report.ok and relay.report.engine == "s3-relay"
+    assert [s.path for s in relay.report.saved] == [
+        "home/research/alice/after-failback.txt"]
+    regions = sorted(t["taskArn"].split(":")[3] for t in relay.tasks)
+    assert regions == [PRIMARY, PRIMARY, REPLICA], "list and receive at home, send away"
+    assert any(k.startswith(relay.relay_prefix) for keys in relay.written.values()
+               for k in keys), "the relay's objects went through the home bucket"
+    assert relay.left == [], "specs, reports, listing and archive deleted"
+    # Each stack's WorkerConfig names its access point: no access point is made across.
+    assert "efs:CreateAccessPoint" not in relay.controller_requests
+    assert relay.controller_requests["s3:DeleteObjects"] >= 1, "the relay prefix cleaned"
+
+
+def test_every_call_of_the_save_across_regions_is_allowed_on_its_resource(scenario):
+    assert relay_denied(scenario.relay, load_template()) == []
+
+
+def test_without_the_peer_grants_the_save_across_regions_is_denied(scenario):
+    """The resource-level check can fail: the template without its peer and relay
+    statements denies the other region's tasks and the relay's objects."""
+    template = load_template()
+    peer_sids = {"RunPeerWorkerTasks", "TagPeerWorkerTasksOnRun", "FollowPeerWorkerTasks",
+                 "FindRunningPeerWorkers", "PassPeerWorkerRolesToEcsTasksOnly",
+                 "FindRelayObjects", "RelayObjects"}
+    for role in ("TaskRole", "WorkerTaskRole"):
+        for policy in template["Resources"][role]["Properties"]["Policies"]:
+            statements = policy["PolicyDocument"]["Statement"]
+            statements[:] = [s for s in statements
+                             if granted(s) == {"Ref": "AWS::NoValue"}
+                             or granted(s).get("Sid") not in peer_sids]
+    denied = relay_denied(scenario.relay, template)
+    assert {(who, action) for who, action, _ in denied} == {
+        ("controller", "ecs:RunTask"), ("controller", "ecs:TagResource"),
+        ("controller", "ecs:DescribeTasks"), ("controller", "ecs:ListTasks"),
+        ("controller", "iam:PassRole"), ("controller", "s3:ListBucket"),
+        (f"worker:{PRIMARY}", "s3:GetObject"), (f"worker:{PRIMARY}", "s3:PutObject"),
+        (f"worker:{REPLICA}", "s3:GetObject"), (f"worker:{REPLICA}", "s3:PutObject")}
+    # This region's own job specs and reports stay allowed without the peer statements.
+    assert not any("/movers/jobs/" in r or "/movers/reports/" in r for _, _, r in denied)

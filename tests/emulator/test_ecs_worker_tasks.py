@@ -97,3 +97,27 @@ def test_stop_task_ends_a_running_worker(aws, ready):
     assert (done["stopCode"], done["stoppedReason"]) == ("UserInitiated", "test")
     with pytest.raises(ClientError, match="ClusterNotFound"):
         ecs.list_tasks(cluster="nope")
+
+
+def test_a_deregistered_revision_is_described_listed_inactive_and_never_run(aws, ready):
+    region, fs, point = ready
+    ecs = client(aws, "ecs", "us-east-1")
+    body = definition(fs, point, transitEncryption="ENABLED")
+    first = ecs.register_task_definition(**body)["taskDefinition"]["taskDefinitionArn"]
+    with pytest.raises(ClientError, match="Specify a valid revision"):
+        ecs.deregister_task_definition(taskDefinition="worker")
+    gone = ecs.deregister_task_definition(taskDefinition=first)["taskDefinition"]
+    assert gone["status"] == "INACTIVE" and "deregisteredAt" in gone
+    assert ecs.deregister_task_definition(taskDefinition=first)["taskDefinition"][
+        "status"] == "INACTIVE", "twice is not an error"
+    assert ecs.list_task_definition_families(status="ACTIVE")["families"] == []
+    assert ecs.list_task_definition_families(status="INACTIVE")["families"] == ["worker"]
+    with pytest.raises(ClientError, match="Unable to describe"):
+        ecs.describe_task_definition(taskDefinition="worker")  # no ACTIVE revision left
+    with pytest.raises(ClientError, match="inactive"):
+        run(ecs, region, first)
+    again = ecs.register_task_definition(**body)["taskDefinition"]
+    assert again["revision"] == 2
+    assert ecs.describe_task_definition(taskDefinition="worker")["taskDefinition"][
+        "revision"] == 2
+    assert ecs.list_task_definition_families(familyPrefix="wor")["families"] == ["worker"]

@@ -68,3 +68,28 @@ def test_without_a_mount_or_a_worker_the_executors_wait_or_refuse(aws, east, tmp
         fill_working_copy(fill_action(replica, working),
                           ExecutionContext(gateway, "us-east-1", tmp_path, "r1"))
     assert aws.worker_tasks() == []
+
+
+def test_failbacks_save_crosses_regions_through_s3_when_the_copies_are_apart(aws, east):
+    from controller.movers.regions import RegionalWorkers
+    from tests.movers.conftest import make_region
+
+    west = make_region(aws, "us-west-2", file_systems=1)
+    old, active = west.file_systems[0], east.file_systems[0]
+    make_tree(aws.efs_root / old)
+    make_tree(aws.efs_root / active)
+    (aws.efs_root / old / "home/alice/late\tname.txt").write_text("late")
+    gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=8)
+    ctx = ExecutionContext(gateway, "us-east-1", None, "r1", worker_mover=RegionalWorkers(
+        gateway, [east.mover(aws), west.mover(aws)]))
+    action = Action("SaveUnreplicatedWrites", Verb.CREATE,
+                    ResourceKey(Kind.FENCE, "us-west-2", "studio-efs/recovery"),
+                    params={"FileSystemId": old, "ActiveFileSystemId": active,
+                            "Folder": "failback-x", "LogicalName": "studio-efs"})
+    message = save_unreplicated_writes(action, ctx)
+    assert "saved 1 entries" in message and "late\\tname.txt" in message, message
+    recovery = aws.efs_root / active / ".studio-operator-recovery/failback-x"
+    assert (recovery / "home/alice/late\tname.txt").read_text() == "late"
+    assert "late\\tname.txt" in (recovery / "saved-files.txt").read_text()
+    assert {t["taskArn"].split(":")[3] for t in aws.worker_tasks()} == {"us-east-1",
+                                                                      "us-west-2"}

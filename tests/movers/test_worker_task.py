@@ -16,7 +16,13 @@ import pytest
 
 from controller.gateway import AwsGateway
 from controller.movers import CopyJob, SaveJob, run_job
-from controller.movers.worker_task import WorkerFailed, WorkerSettings, WorkerTaskMover, job_id
+from controller.movers.worker_task import (
+    WorkerFailed,
+    WorkerSettings,
+    WorkerStillRunning,
+    WorkerTaskMover,
+    job_id,
+)
 from tests.movers.conftest import client, make_region
 from tests.movers.test_local_mover import make_tree, shape_of, snapshot_of
 
@@ -65,6 +71,9 @@ def test_a_copy_job_runs_as_a_worker_task_and_reports_through_s3(aws, east):
               for p in definition["containerDefinitions"][0]["mountPoints"]}
     assert points == {source: True, target: False}
     assert not aws.mounts(), "the task unmounted when it stopped"
+    left = client(aws, "s3", "us-east-1").list_objects_v2(Bucket=east.settings.bucket,
+                                                         Prefix="movers/")
+    assert left.get("KeyCount", 0) == 0, "the job's spec and report are removed once read"
 
 
 def test_the_same_file_systems_reuse_one_task_definition_and_access_points(aws, east):
@@ -86,16 +95,16 @@ def test_a_controller_restarted_while_a_worker_runs_adopts_it(aws, east):
     source, target = east.file_systems
     fill(aws.efs_root / source, files=200)
     job = CopyJob(source, target, "working_copy")
-    first = threading.Thread(target=lambda: run_job(job, None, east.mover(aws)), daemon=True)
-    first.start()
-    wait_until(aws.worker_tasks)
-    # The first controller is gone (its thread is abandoned); a new one takes the job up.
-    report = east.mover(aws).run(job)
+    # The first controller stops following soon after RunTask, as a killed one would
+    # (two live followers would race for the report, which the first to read removes).
+    with pytest.raises(WorkerStillRunning):
+        run_job(job, None, east.mover(aws, follow_seconds=0.2))
+    assert [t["lastStatus"] for t in aws.worker_tasks()] != ["STOPPED"]
+    report = east.mover(aws).run(job)  # a new controller takes the job up
     assert report.ok and report.files > 200
     assert counts(aws, "ecs:RunTask")["ecs:RunTask"] == 1, "adopted, not started twice"
     assert len(aws.worker_tasks()) == 1
     assert snapshot_of(aws.efs_root / target) == snapshot_of(aws.efs_root / source)
-    first.join(timeout=30)
 
 
 def test_a_worker_killed_mid_job_is_started_again_and_nothing_is_lost(aws, east):
@@ -196,3 +205,28 @@ def test_settings_from_the_run_commands_json_and_the_stacks_access_points(aws, e
     used = {v["name"]: v["efsVolumeConfiguration"]["authorizationConfig"]["accessPointId"]
             for v in definition["volumes"]}
     assert used[source] == given
+
+
+def test_task_definitions_beyond_the_kept_count_are_deregistered(aws):
+    region = make_region(aws, "us-east-1", file_systems=4)
+    first, *others = region.file_systems
+    ecs = client(aws, "ecs", "us-east-1")
+    mover = region.mover(aws, definitions_kept=2)
+    used = []
+    fill(aws.efs_root / first)
+    for other in others:  # three sets of file systems: three task definitions
+        assert run_job(CopyJob(first, other, "working_copy"), None, mover).ok
+        used.append(max(aws.worker_tasks(), key=lambda t: t["createdAt"])["taskDefinitionArn"])
+    active = ecs.list_task_definition_families(familyPrefix="studio-operator-worker-",
+                                               status="ACTIVE")["families"]
+    assert len(active) == 2, active
+    oldest = ecs.describe_task_definition(taskDefinition=used[0])["taskDefinition"]
+    assert oldest["status"] == "INACTIVE", "the least recently registered went first"
+    with pytest.raises(ecs.exceptions.ClientException, match="inactive"):
+        ecs.run_task(cluster="studio-operator", taskDefinition=used[0], launchType="FARGATE",
+                     networkConfiguration={"awsvpcConfiguration": {
+                         "subnets": list(region.settings.subnets)}})
+    # The set needed again is registered again and runs.
+    (aws.efs_root / first / "home/again.txt").write_text("again")
+    assert run_job(CopyJob(first, others[0], "working_copy"), None, mover).ok
+    assert (aws.efs_root / others[0] / "home/again.txt").read_text() == "again"
