@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.snapshots.manifest import Part
 
@@ -109,11 +109,32 @@ class MultipartWriter:
         self._pool.shutdown()
         if self._cancelled():  # asked to stop while the last parts went up: not completed
             raise Cancelled("stopped while uploading")
-        self._s3.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-            MultipartUpload={"Parts": completed})
+        try:
+            self._s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                MultipartUpload={"Parts": completed})
+        except ClientError as error:
+            # A Complete retried after its answer was lost (a timeout): S3 has completed
+            # the upload and forgotten its id. The object counts only if it is ours.
+            if error.response.get("Error", {}).get("Code") != "NoSuchUpload" or \
+                    not self._completed_already([c["ChecksumSHA256"] for c in completed]):
+                raise
         self._finished = True
         return list(self.parts)
+
+    def _completed_already(self, checksums: list[str]) -> bool:
+        """Whether the key holds the object these parts make: S3's composite SHA-256
+        (of the parts' SHA-256 digests; S3 writes the part count after a dash, moto
+        does not) matches."""
+        digests = b"".join(base64.b64decode(checksum) for checksum in checksums)
+        expected = base64.b64encode(hashlib.sha256(digests).digest()).decode()
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=self.key,
+                                        ChecksumMode="ENABLED")
+        except ClientError:
+            return False
+        found = str(head.get("ChecksumSHA256") or "")
+        return found in (expected, f"{expected}-{len(checksums)}")
 
     def abort(self) -> None:
         """Stop and abort the upload; S3 drops every part (safe to call twice)."""
