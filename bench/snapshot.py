@@ -254,12 +254,16 @@ def summarise(measured: dict[str, Any], tree_bytes: int) -> dict[str, Any]:
         return statistics.median(r[field] for r in runs)
 
     snaps = {kind: {"seconds": med(runs), "rounds": [r["seconds"] for r in runs],
+                    "spread_seconds": [min(r["seconds"] for r in runs),
+                                       max(r["seconds"] for r in runs)],
                     "throughput_mib_s": tree_bytes / med(runs) / (1 << 20),
                     "stored_bytes": runs[0]["bytes_out"],
                     "rss_self_mib": max(r["rss_self_hwm_mib"] for r in runs),
                     "rss_peak_total_mib": max(r["rss_peak_total_mib"] for r in runs)}
              for kind, runs in measured["snapshots"].items()}
     rests = {kind: {"seconds": med(runs), "rounds": [r["seconds"] for r in runs],
+                    "spread_seconds": [min(r["seconds"] for r in runs),
+                                       max(r["seconds"] for r in runs)],
                     "throughput_mib_s": tree_bytes / med(runs) / (1 << 20),
                     "rss_self_mib": max(r["rss_self_hwm_mib"] for r in runs),
                     "rss_peak_total_mib": max(r["rss_peak_total_mib"] for r in runs),
@@ -326,7 +330,10 @@ def main() -> int:
         results["tree"] = {**tree, "apparent_bytes": tree_bytes}
         results["properties"] = properties(bench)
         results["archive_only"] = archive_only(bench, tree_bytes)
+        results["load_average_before"] = os.getloadavg()
         results["measured"] = summarise(run(bench, args.rounds), tree_bytes)
+        # Other work shares the machine: the ratios within this run are what count.
+        results["load_average_after"] = os.getloadavg()
     finally:
         if bench is not None:
             bench.close()
@@ -355,6 +362,8 @@ def main() -> int:
     for candidate, props in results["properties"].items():
         print(f"{candidate}: " + ", ".join(f"{k} {'yes' if v else 'NO'}"
                                            for k, v in props.items()))
+    print(f"load average before {results['load_average_before']}, "
+          f"after {results['load_average_after']}")
     print(f"results: {RESULTS}")
     return 0 if all(measured["targets"].values()) else 1
 

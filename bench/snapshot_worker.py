@@ -7,7 +7,7 @@ resident memory: this process's high-water mark (VmHWM, which exec resets, unlik
 getrusage's ru_maxrss that a forked child inherits from its parent) and the peak of the
 sum over this process and its descendants (tar, zstd, pigz), sampled every 20 ms.
 Every operation talks to the emulator through the same S3 client settings and, for
-uploads, the product's MultipartWriter (8 MiB parts, two in flight), so what differs
+uploads, the product's MultipartWriter (8 MiB parts, four in flight), so what differs
 between them is only what makes or reads the bytes.
 
 Operations:

@@ -1,12 +1,15 @@
-"""S3 multipart uploads dated as AWS dates them.
+"""S3 multipart uploads dated as AWS dates them, and forgotten once they end.
 
 moto answers ListMultipartUploads with the same `Initiated` date for every upload
 (2010-11-10T20:48:33Z), where S3 gives the time each upload was created. The operator
 tells a left-over upload (a killed controller's) from one in flight (a command-line
 snapshot) by that date, so the emulator must give the real one: this extension passes
 CreateMultipartUpload to moto and notes when each upload id was made, and writes those
-times into moto's ListMultipartUploads answer. Everything else is moto's. This module
-must not change what moto stores.
+times into moto's ListMultipartUploads answer. S3 forgets an upload id once its upload
+completed or was aborted: a CompleteMultipartUpload sent again (a client retrying after a
+timeout) is 404 NoSuchUpload (the API reference's strict reading; moto answers 200 while
+the object is still the upload's and 500 after an abort). Everything else is moto's.
+This module must not change what moto stores.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from controller.emulator.moto_gateway import MotoGateway
-from controller.emulator.protocol import AwsRequest, Reply
+from controller.emulator.protocol import AwsRequest, Reply, error_reply
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _UPLOAD = re.compile(rb"<Upload>.*?</Upload>", re.DOTALL)
@@ -31,12 +34,16 @@ class S3MultipartDates:
         self._now = now
         self._lock = threading.Lock()
         self._initiated: dict[bytes, bytes] = {}  # upload id -> its date, as S3 writes it
+        self._ended: set[str] = set()  # upload ids completed or aborted
 
     def reset(self) -> None:
         with self._lock:
             self._initiated.clear()
+            self._ended.clear()
 
     def handle(self, request: AwsRequest) -> Reply | None:
+        if request.key in ("s3:CompleteMultipartUpload", "s3:AbortMultipartUpload"):
+            return self._end(request)
         if request.key not in ("s3:CreateMultipartUpload", "s3:ListMultipartUploads"):
             return None
         when = self._now()
@@ -51,6 +58,21 @@ class S3MultipartDates:
                     self._initiated[found.group(1)] = stamp.encode()
             return Reply(status, body, headers)
         return Reply(status, _UPLOAD.sub(self._dated, body), headers)
+
+    def _end(self, request: AwsRequest) -> Reply:
+        upload_id = request.query_value("uploadId") or ""
+        with self._lock:
+            ended = upload_id in self._ended
+        if ended and request.key == "s3:CompleteMultipartUpload":
+            return error_reply("rest-xml", "NoSuchUpload", "The specified upload does not exist."
+                               " The upload ID may be invalid, or the upload may have been"
+                               " aborted or completed.", 404)
+        status, headers, body = self._gateway.call(request.environ)
+        # A Complete can fail inside a 200 (its body is then an <Error>).
+        if status in (200, 204) and b"<Error>" not in body[:512]:
+            with self._lock:
+                self._ended.add(upload_id)
+        return Reply(status, body, headers)
 
     def _dated(self, upload: re.Match[bytes]) -> bytes:
         block = upload.group(0)

@@ -92,3 +92,30 @@ def test_each_multipart_upload_is_dated_when_it_was_created(aws):
     dated = {u["UploadId"]: u["Initiated"] for u in s3.list_multipart_uploads(
         Bucket="snapshots-test", Prefix="p/")["Uploads"]}
     assert before <= dated[first] < dated[second] <= after
+
+
+def test_a_completed_or_aborted_upload_is_no_such_upload_when_completed_again(aws):
+    """S3 forgets an upload id once its upload completed or was aborted: a Complete sent
+    again (a client retrying after a timeout) is 404 NoSuchUpload, the object stays the
+    first Complete's (moto answered 500: its upload table raised KeyError)."""
+    s3, _ = _clients(aws, attempts=1)
+    s3.create_bucket(Bucket="snapshots-test")
+    upload = s3.create_multipart_upload(Bucket="snapshots-test", Key="p/a")["UploadId"]
+    etag = s3.upload_part(Bucket="snapshots-test", Key="p/a", UploadId=upload, PartNumber=1,
+                          Body=b"x" * 10)["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    first = s3.complete_multipart_upload(Bucket="snapshots-test", Key="p/a", UploadId=upload,
+                                         MultipartUpload=parts)
+    with pytest.raises(ClientError) as again:
+        s3.complete_multipart_upload(Bucket="snapshots-test", Key="p/a", UploadId=upload,
+                                     MultipartUpload=parts)
+    assert again.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert again.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert s3.head_object(Bucket="snapshots-test", Key="p/a")["ETag"] == first["ETag"]
+
+    aborted = s3.create_multipart_upload(Bucket="snapshots-test", Key="p/b")["UploadId"]
+    s3.abort_multipart_upload(Bucket="snapshots-test", Key="p/b", UploadId=aborted)
+    with pytest.raises(ClientError) as after_abort:
+        s3.complete_multipart_upload(Bucket="snapshots-test", Key="p/b", UploadId=aborted,
+                                     MultipartUpload=parts)
+    assert after_abort.value.response["Error"]["Code"] == "NoSuchUpload"

@@ -134,3 +134,53 @@ def test_an_upload_whose_abort_failed_is_aborted_by_the_next_pass(aws, tmp_path)
     rec.snapshots.wait(timeout=120)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     rec.snapshots.stop()
+
+
+def test_a_complete_retried_after_its_answer_was_lost_still_completes_the_snapshot(
+        aws, s3, kms, mount):
+    """The first CompleteMultipartUpload completes the object but its answer is lost (a
+    timeout): botocore sends it again and S3 answers NoSuchUpload, the upload being
+    completed. The writer checks the object is the one it uploaded (its composite
+    SHA-256) and goes on; the snapshot restores exactly."""
+    generate_tree(mount / "home/research/alice", files=100, mib=4)
+    retried_s3, retried_kms = clients(aws)
+    sent = []
+
+    def answer_lost(attempts, **_):  # type: ignore[no-untyped-def]
+        sent.append(attempts)
+        return 0.01 if attempts == 1 else None  # retry as after a read timeout
+
+    retried_s3.meta.events.register("needs-retry.s3.CompleteMultipartUpload", answer_lost)
+    manifest = take_snapshot(retried_s3, retried_kms, request("/home/research/alice"), mount)
+    assert sent == [1, 2]
+    (mount / "home/research/bob").mkdir(parents=True)
+    target = open_target(str(mount), ["home", "research", "bob"])
+    try:
+        report = restore_snapshot(s3, kms, manifest, target, OwnerPolicy())
+    finally:
+        os.close(target)
+    assert compare_trees(mount / "home/research/alice",
+                         mount / "home/research/bob" / report.placed_in) == []
+
+
+def test_a_complete_answered_no_such_upload_for_another_object_fails(aws, s3, mount):
+    """NoSuchUpload where the key holds some other object (written between the lost
+    answer and the retry): the writer does not take that object for its own."""
+    from botocore.exceptions import ClientError
+
+    from controller.snapshots.s3stream import MultipartWriter
+
+    retried_s3, _ = clients(aws)
+
+    def overwritten_then_lost(attempts, **_):  # type: ignore[no-untyped-def]
+        if attempts != 1:
+            return None
+        s3.put_object(Bucket=BUCKET, Key="snapshots/x/archive.tar.zst", Body=b"another")
+        return 0.01
+
+    retried_s3.meta.events.register("needs-retry.s3.CompleteMultipartUpload",
+                                    overwritten_then_lost)
+    writer = MultipartWriter(retried_s3, BUCKET, "snapshots/x/archive.tar.zst")
+    writer.write(os.urandom(9 << 20))
+    with pytest.raises(ClientError, match="NoSuchUpload"):
+        writer.complete()
