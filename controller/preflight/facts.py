@@ -31,11 +31,12 @@ class LeaseFacts:
 
 @dataclass(frozen=True)
 class RoleFacts:
-    """A Studio execution role, as IAM describes it."""
+    """A Studio execution role (a domain's or a profile's), as IAM describes it."""
 
     reference: str  # as the desired state names it
-    arn: str | None  # None: IAM does not know it
+    arn: str | None  # None: IAM does not know it (or not in this account)
     trusts_sagemaker: bool = False
+    named_by: str = ""  # "Domain/research", "UserProfile/research/carol, ..."
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ class PreflightFacts:
     # "quotas".
     errors: Mapping[str, str] = field(default_factory=dict)
     lease_grace_seconds: float = LEASE_GRACE_SECONDS
+    # The role ARNs (IAM wildcards allowed) the controller's task role may pass to
+    # SageMaker, as its stack grants them (STUDIO_OPERATOR_PASSABLE_ROLES); None: not
+    # known here, so whether a role is passable is not checked.
+    passable_roles: tuple[str, ...] | None = None
 
     @property
     def active(self) -> str:

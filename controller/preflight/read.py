@@ -44,7 +44,7 @@ LEASE_PK = "lease"  # controller.loop.lease's item
 
 
 def gather(gateway: AwsGateway, desired: DesiredState, target: str, status_table: str,
-           now: float) -> PreflightFacts:
+           now: float, passable_roles: tuple[str, ...] | None = None) -> PreflightFacts:
     errors: dict[str, str] = {}
 
     def attempt(fact: str, read: Callable[[], T]) -> T | None:
@@ -72,7 +72,7 @@ def gather(gateway: AwsGateway, desired: DesiredState, target: str, status_table
         buckets=attempt("buckets", lambda: _buckets(gateway, desired, target)),
         limits=attempt("quotas", lambda: _limits(gateway, target)),
         usage=attempt("quotas", lambda: _usage(gateway, target)),
-        errors=errors)
+        errors=errors, passable_roles=passable_roles)
 
 
 def _why(error: BaseException) -> str:
@@ -108,21 +108,38 @@ def _lease(gateway: AwsGateway, target: str, table: str) -> LeaseFacts:
     return LeaseFacts(True, item.get("holder"), float(item["expiresAt"]))
 
 
+def _declared_roles(desired: DesiredState, target: str) -> dict[str, list[str]]:
+    """Role reference -> what names it: the domains with a network in the target, and
+    their profiles with a role of their own."""
+    named: dict[str, list[str]] = {}
+    for name, domain in sorted(desired.domains.items()):
+        if target in domain.networks:
+            named.setdefault(domain.execution_role, []).append(f"Domain/{name}")
+    for qualified, profile in sorted(desired.profiles.items()):
+        domain = desired.domains.get(profile.domain)
+        role = profile.settings.execution_role
+        if role and domain is not None and target in domain.networks:
+            named.setdefault(role, []).append(f"UserProfile/{qualified}")
+    return named
+
+
 def _roles(gateway: AwsGateway, desired: DesiredState, target: str) -> dict[str, RoleFacts]:
     iam = gateway.client("iam", target)
     roles: dict[str, RoleFacts] = {}
-    for reference in sorted({d.execution_role for d in desired.domains.values()
-                             if target in d.networks}):
+    for reference, named in sorted(_declared_roles(desired, target).items()):
+        by = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
         try:
             role = iam.get_role(RoleName=reference.rsplit("/", 1)[-1])["Role"]
         except iam.exceptions.NoSuchEntityException:
-            roles[reference] = RoleFacts(reference, None)
+            roles[reference] = RoleFacts(reference, None, named_by=by)
             continue
         if reference.startswith("arn:") and role["Arn"] != reference:
-            roles[reference] = RoleFacts(reference, None)  # another role of that name
+            # Another role of that name (another path, or another account's ARN).
+            roles[reference] = RoleFacts(reference, None, named_by=by)
             continue
         roles[reference] = RoleFacts(reference, role["Arn"],
-                                     _trusts_sagemaker(role.get("AssumeRolePolicyDocument")))
+                                     _trusts_sagemaker(role.get("AssumeRolePolicyDocument")),
+                                     by)
     return roles
 
 
