@@ -116,9 +116,9 @@ def _declared_roles(desired: DesiredState, target: str) -> dict[str, list[str]]:
         if target in domain.networks:
             named.setdefault(domain.execution_role, []).append(f"Domain/{name}")
     for qualified, profile in sorted(desired.profiles.items()):
-        domain = desired.domains.get(profile.domain)
+        home = desired.domains.get(profile.domain)
         role = profile.settings.execution_role
-        if role and domain is not None and target in domain.networks:
+        if role and home is not None and target in home.networks:
             named.setdefault(role, []).append(f"UserProfile/{qualified}")
     return named
 
