@@ -25,6 +25,8 @@ that region and the active one (nothing is changed):
                       (--passable-roles, default $STUDIO_OPERATOR_PASSABLE_ROLES)
   snapshot_bucket     each SnapshotPolicy's bucket there can be reached
   quotas              EFS file systems and mount targets have room for what a failover makes
+  event_trail         a logging CloudTrail trail records management write calls there (the
+                      stack's event rule gets nothing without one)
 
 Each failing check says what to do. --region defaults to the estate's standby region
 (the one the flag does not point at). --efs-root is accepted as for `plan`; no check

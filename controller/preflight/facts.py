@@ -50,6 +50,18 @@ class BucketFacts:
 
 
 @dataclass(frozen=True)
+class TrailFacts:
+    """A CloudTrail trail that covers the target region (its own, or a multi-region one)."""
+
+    name: str
+    home_region: str
+    logging: bool
+    # Records management write calls (what EventBridge's rule on API calls needs); None:
+    # its selectors could not be read.
+    management_writes: bool | None
+
+
+@dataclass(frozen=True)
 class QuotaLimit:
     """A quota's value, and where it came from (Service Quotas, or AWS's default)."""
 
@@ -87,10 +99,11 @@ class PreflightFacts:
     roles: Mapping[str, RoleFacts] | None = None
     # None or empty: the estate has no SnapshotPolicy.
     buckets: tuple[BucketFacts, ...] | None = None
+    trails: tuple[TrailFacts, ...] | None = None
     limits: Mapping[str, QuotaLimit] | None = None  # by quota code
     usage: RegionUsage | None = None
     # What could not be read, and why: "references", "nfs", "lease", "roles", "buckets",
-    # "quotas".
+    # "quotas", "trails".
     errors: Mapping[str, str] = field(default_factory=dict)
     lease_grace_seconds: float = LEASE_GRACE_SECONDS
     # The role ARNs (IAM wildcards allowed) the controller's task role may pass to

@@ -30,6 +30,7 @@ from controller.preflight.facts import (
     QuotaLimit,
     RegionUsage,
     RoleFacts,
+    TrailFacts,
     flipped,
 )
 from controller.preflight.region_checks import FILE_SYSTEMS_QUOTA, MOUNT_TARGETS_QUOTA
@@ -70,6 +71,7 @@ def gather(gateway: AwsGateway, desired: DesiredState, target: str, status_table
         lease=attempt("lease", lambda: _lease(gateway, target, status_table)),
         roles=attempt("roles", lambda: _roles(gateway, desired, target)),
         buckets=attempt("buckets", lambda: _buckets(gateway, desired, target)),
+        trails=attempt("trails", lambda: _trails(gateway, target)),
         limits=attempt("quotas", lambda: _limits(gateway, target)),
         usage=attempt("quotas", lambda: _usage(gateway, target)),
         errors=errors, passable_roles=passable_roles)
@@ -141,6 +143,56 @@ def _roles(gateway: AwsGateway, desired: DesiredState, target: str) -> dict[str,
                                      _trusts_sagemaker(role.get("AssumeRolePolicyDocument")),
                                      by)
     return roles
+
+
+def _trails(gateway: AwsGateway, target: str) -> tuple[TrailFacts, ...]:
+    """The trails that record the target region's calls (shadow trails included: a
+    multi-region or organization trail made elsewhere), each with its status."""
+    found = []
+    cloudtrail = gateway.client("cloudtrail", target)
+    for trail in cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]:
+        # By ARN: a trail made in another region (or an organization's) is known here by
+        # its ARN only.
+        home, arn = trail.get("HomeRegion", target), trail["TrailARN"]
+        logging = bool(cloudtrail.get_trail_status(Name=arn).get("IsLogging"))
+        found.append(TrailFacts(trail["Name"], home, logging,
+                                _selectors(gateway, cloudtrail, target, home, arn)))
+    return tuple(found)
+
+
+def _selectors(gateway: AwsGateway, cloudtrail: Any, target: str, home: str,
+               arn: str) -> bool | None:
+    """Whether the trail records management writes; None if its selectors cannot be read
+    here nor in its home region (that region may be the one that is down)."""
+    for client in (cloudtrail, gateway.client("cloudtrail", home) if home != target else None):
+        if client is None:
+            continue
+        try:
+            return _records_management_writes(client.get_event_selectors(TrailName=arn))
+        except AWS_ERRORS:
+            continue
+    return None
+
+
+def _records_management_writes(selectors: dict[str, Any]) -> bool:
+    """Whether a trail's selectors keep management write events (no selectors at all:
+    CloudTrail's default, every management event)."""
+    basic = selectors.get("EventSelectors")
+    advanced = selectors.get("AdvancedEventSelectors")
+    if not basic and not advanced:
+        return True
+    for selector in basic or []:
+        if (selector.get("IncludeManagementEvents", True)
+                and selector.get("ReadWriteType", "All") in ("All", "WriteOnly")):
+            return True
+    for selector in advanced or []:
+        fields = {f["Field"]: f for f in selector.get("FieldSelectors", [])}
+        category = fields.get("eventCategory", {})
+        read_only = fields.get("readOnly", {})
+        if "Management" in category.get("Equals", []) and "true" not in read_only.get(
+                "Equals", []) and "false" not in read_only.get("NotEquals", []):
+            return True
+    return False
 
 
 def _trusts_sagemaker(document: Any) -> bool:

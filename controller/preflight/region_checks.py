@@ -183,6 +183,29 @@ def may_pass(patterns: tuple[str, ...], arn: str) -> bool:
                for pattern in patterns)
 
 
+def check_event_trail(facts: PreflightFacts) -> CheckResult:
+    """The stack's EventBridge rule on SageMaker and EFS API calls gets events only for
+    calls a logging trail records: without one, changes made outside git wait for the
+    resync (the failover itself still works, but not as the estate was promised)."""
+    name = "event_trail"
+    remedy = (f"create (or turn logging on for) a CloudTrail trail that records management "
+              f"write events in {facts.target}: a multi-region trail covers both regions "
+              "(an organization's trail counts); see the README, \"Events\"")
+    if facts.trails is None:
+        return could_not_read(name, facts, "trails")
+    usable = [t for t in facts.trails if t.logging and t.management_writes is not False]
+    if usable:
+        return CheckResult(name, Status.PASS, tuple(
+            f"trail {t.name} (home {t.home_region}) logs " + (
+                "management events" if t.management_writes else
+                "(its event selectors could not be read)") for t in usable))
+    why = [f"trail {t.name}: " + ("logging is off" if not t.logging
+                                  else "records no management write events")
+           for t in facts.trails] or [f"no CloudTrail trail covers {facts.target}"]
+    return CheckResult(name, Status.FAIL, (*why, "changes made outside git would wait for "
+                                                 "the resync"), remedy)
+
+
 def check_snapshot_bucket(facts: PreflightFacts) -> CheckResult:
     name = "snapshot_bucket"
     remedy = ("create the bucket the SnapshotPolicy names for the target region (or name "

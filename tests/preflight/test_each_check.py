@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from controller.emulator.prepare_events import TRAIL_NAME
 from controller.preflight import CHECK_NAMES, PASSABLE_ROLES_ENV, Status, run_preflight
 from controller.preflight.region_checks import may_pass
 from controller.preflight.report import EXIT_NOT_READY, EXIT_READY, EXIT_UNKNOWN
@@ -78,6 +79,10 @@ def _role_deleted(estate: ReadyEstate) -> None:
     estate.client("iam").delete_role(RoleName="studio-execution-role")
 
 
+def _trail_stopped(estate: ReadyEstate) -> None:
+    estate.client("cloudtrail", PRIMARY).stop_logging(Name=TRAIL_NAME)  # its home region
+
+
 def _mount_target_quota_used_up(estate: ReadyEstate) -> None:
     estate.aws.set_service_quota("elasticfilesystem", "L-7391004C", 1, region=STANDBY)
 
@@ -97,6 +102,8 @@ BREAKS = {
                                               "studio-execution-role (Domain/analytics, "
                                               "Domain/research) does not let "
                                               "sagemaker.amazonaws.com assume it"),
+    "event_trail": (_trail_stopped, f"trail {TRAIL_NAME}: logging is off | changes made "
+                                    "outside git would wait for the resync"),
     "quotas": (_mount_target_quota_used_up, "EFS mount targets (counted over the region: an "
                                             f"upper bound of one VPC's): 0 in {STANDBY} + 2 a "
                                             "failover makes, quota 1 (Service Quotas "
@@ -266,3 +273,23 @@ def test_iam_wildcards_in_the_passable_roles():
     assert not may_pass((f"arn:aws:iam::{ACCOUNT}:role/studio/team-?/carol.x",), arn)
     assert not may_pass(("arn:aws:iam::1234567890.2:role/studio/*",), arn), "a dot is a dot"
     assert not may_pass((), arn)
+
+
+def test_a_trail_of_read_events_only_or_none_at_all_fails_the_event_trail_check(estate):
+    cloudtrail = estate.client("cloudtrail", PRIMARY)
+    cloudtrail.put_event_selectors(TrailName=TRAIL_NAME, EventSelectors=[
+        {"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}])
+    assert failing(estate.check()) == {"event_trail": (
+        f"trail {TRAIL_NAME}: records no management write events | changes made outside "
+        "git would wait for the resync")}
+    cloudtrail.put_event_selectors(TrailName=TRAIL_NAME, AdvancedEventSelectors=[
+        {"Name": "management writes", "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Management"]},
+            {"Field": "readOnly", "Equals": ["false"]}]}])
+    assert failing(estate.check()) == {}
+    cloudtrail.delete_trail(Name=TRAIL_NAME)
+    report = estate.check()
+    assert failing(report) == {"event_trail": (
+        f"no CloudTrail trail covers {STANDBY} | changes made outside git would wait for "
+        "the resync")}
+    assert report.exit_code == EXIT_NOT_READY
