@@ -220,7 +220,7 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
             runner.put_status("Restore", name, False, "Failed", message, ctx.revision, True)
             _history(runner, ctx, HistoryEntry(
                 time.time(), "restore", ctx.revision, ctx.region,
-                "refused" if refused else "failed", _restore_source(params),
+                "refused" if refused else "failed", restore_source(params),
                 f"{params.get('FileSystemId')}:{params.get('Path')}", params.get("Profile", ""),
                 seconds=round(time.monotonic() - began, 3), message=f"Restore/{name}: {message}"))
             raise
@@ -235,7 +235,7 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
                      "message": message, "report": _plain(outcome)})
         runner.put_status("Restore", name, True, "Succeeded", message, ctx.revision)
         _history(runner, ctx, HistoryEntry(
-            time.time(), "restore", ctx.revision, ctx.region, "ok", _restore_source(params),
+            time.time(), "restore", ctx.revision, ctx.region, "ok", restore_source(params),
             f"{params['FileSystemId']}:{params['Path']}", params.get("Profile", ""),
             report.files, report.bytes, round(report.seconds, 3), f"Restore/{name}: {message}"))
         runner.log.info("restore_succeeded", restore=name, **{k: v for k, v in outcome.items()
@@ -338,7 +338,7 @@ def _where(request: SnapshotRequest) -> str:
     return f"{request.source.file_system_id}:{request.source.path}"
 
 
-def _restore_source(params: Any) -> str:
+def restore_source(params: Any) -> str:
     if params.get("LiveFileSystemId"):
         return f"{params['LiveFileSystemId']}:{params['LivePath']}"
     return str(params.get("Snapshot") or (params.get("Newest") or {}).get("Source", ""))

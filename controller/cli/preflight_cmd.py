@@ -7,7 +7,7 @@ import sys
 
 from controller.cli.common import add_common_options, add_status_option, load_or_report
 from controller.gateway import AwsGateway
-from controller.preflight import CHECK_NAMES, run_preflight
+from controller.preflight import CHECK_NAMES, passable_roles, run_preflight
 from controller.preflight.report import EXIT_UNKNOWN, render_json, render_text
 
 HELP = f"""\
@@ -20,9 +20,13 @@ that region and the active one (nothing is changed):
   mount_targets       the domains' VPC, subnets (one per zone) and security groups resolve
                       there, and Studio's mount targets exist or can be created
   standby_controller  the controller there is alive: its lease in its status table is fresh
-  execution_role      the domains' execution roles exist and trust SageMaker
+  execution_role      the domains' and profiles' execution roles exist in this account,
+                      trust SageMaker, and are roles the controller may pass
+                      (--passable-roles, default $STUDIO_OPERATOR_PASSABLE_ROLES)
   snapshot_bucket     each SnapshotPolicy's bucket there can be reached
   quotas              EFS file systems and mount targets have room for what a failover makes
+  event_trail         a logging CloudTrail trail records management write calls there (the
+                      stack's event rule gets nothing without one)
 
 Each failing check says what to do. --region defaults to the estate's standby region
 (the one the flag does not point at). --efs-root is accepted as for `plan`; no check
@@ -48,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_status_option(parser)
     parser.add_argument("--output", choices=("text", "json"), default="text",
                         help="text for people, json for programs; default: %(default)s")
+    parser.add_argument("--passable-roles", default=None, metavar="ARN[,ARN...]",
+                        help="the role ARNs (IAM wildcards allowed) the controller may pass "
+                             "to SageMaker, as its stack grants iam:PassRole; default: "
+                             "$STUDIO_OPERATOR_PASSABLE_ROLES (set by the stack), else not "
+                             "checked")
     parser.set_defaults(func=run)
 
 
@@ -66,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
               f"{desired.estate.standby_region()})", file=sys.stderr)
         return EXIT_UNKNOWN
     gateway = AwsGateway(endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
-    report = run_preflight(gateway, desired, target, args.status_table)
+    passable = passable_roles(args.passable_roles) if args.passable_roles is not None else None
+    report = run_preflight(gateway, desired, target, args.status_table, passable=passable)
     sys.stdout.write(render_json(report) if args.output == "json" else render_text(report))
     return report.exit_code

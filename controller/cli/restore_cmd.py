@@ -3,7 +3,8 @@
 It runs the same restore a Restore document makes the controller run (plan.snapshots
 .restore_params resolves where it reads and writes, actions.snapshots.run_restore does
 it), in this process, with progress on a terminal and the outcome as text or JSON.
-Nothing is recorded in the status table: a one-off is not part of the desired state.
+No Restore status is kept (a one-off is not part of the desired state), but the run,
+whatever its result, is appended to the region's history (controller.cli.job_history).
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.actions.context import ExecutionContext
-from controller.actions.snapshots import run_restore
+from controller.actions.snapshots import restore_source, run_restore
 from controller.cli.common import (
     add_common_options,
     load_or_report,
     resolve_efs_root,
     resolve_region,
 )
+from controller.cli.job_history import add_history_options, record, requester
 from controller.cli.job_progress import ProgressLine, Reading
 from controller.errors import RequeueAfter, TerminalError
 from controller.escaping import escape
@@ -30,15 +33,17 @@ from controller.observe import observe
 from controller.plan.snapshots import restore_params
 from controller.snapshots.manifest import ManifestError, parse_id
 from controller.snapshots.remap import parse_id_map
-from controller.snapshots.restore import MODES, RestoreProgress, SnapshotRefused
+from controller.snapshots.restore import MODES, RestoreProgress, RestoreReport, SnapshotRefused
 from controller.snapshots.spec import RestoreSpec
+from controller.status.history import HistoryEntry
 
 EXIT_DONE, EXIT_ERROR, EXIT_REFUSED = 0, 1, 2
 
 HELP = """\
 Restore a snapshot (or copy a live profile's home) into a profile's home or a share
-directory, now. The same restore a Restore document runs, without one: nothing is
-recorded, run it again and it restores again.
+directory, now. The same restore a Restore document runs, without one: no status is
+kept, run it again and it restores again. Each run is appended to the region's history
+(`studioctl history`), asked by --requested-by (default: your OS user).
 
 From (one of):
   --from SNAPSHOT_ID          a snapshot (`studioctl snapshot list`); its policy's bucket
@@ -91,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--uid-map", action="append", default=[], metavar="OLD:NEW")
     parser.add_argument("--gid-map", action="append", default=[], metavar="OLD:NEW")
     parser.add_argument("--output", choices=("text", "json"), default="text")
+    add_history_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -116,6 +122,7 @@ def spec_of(args: argparse.Namespace) -> RestoreSpec:
 def run(args: argparse.Namespace) -> int:
     try:
         spec = spec_of(args)
+        who = requester(args)
     except (ValueError, ManifestError) as error:
         print(f"restore: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -130,6 +137,23 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     gateway = AwsGateway(endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
     progress = RestoreProgress()
+    params: dict = {}
+    began = time.monotonic()
+
+    def history(result: str, message: str, report: RestoreReport | None = None) -> None:
+        source = (restore_source(params) if params else "") or (
+            spec.snapshot or f"profile {spec.live_profile}")
+        target = (f"{params['FileSystemId']}:{params['Path']}" if "FileSystemId" in params
+                  else spec.to_profile or f"share {spec.to_share}")
+        record(args, gateway, region, desired, [HistoryEntry(
+            time.time(), "restore", who, region, result, source,
+            target + (f"/{report.placed_in}" if report and report.placed_in != "." else ""),
+            spec.to_profile or "", report.files if report else None,
+            report.bytes if report else None,
+            round(report.seconds if report else time.monotonic() - began, 3),
+            f"studioctl restore --mode {spec.mode} --owners {spec.owners}"
+            + (f": {message}" if message else ""))])
+
     try:
         observed = observe(gateway, desired, region, efs_root)
         params = restore_params(desired, observed, spec)
@@ -143,14 +167,17 @@ def run(args: argparse.Namespace) -> int:
         finally:
             line.stop()
     except SnapshotRefused as error:
+        history("refused", str(error)[:500])
         print(f"restore refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
     except RequeueAfter as wait:
         print(f"restore: cannot start yet: {wait.reason}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_ERROR  # nothing was tried: nothing to record
     except (ManifestError, TerminalError, OSError, BotoCoreError, ClientError) as error:
+        history("failed", f"{type(error).__name__}: {error}"[:500])
         print(f"restore: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_ERROR
+    history("ok", f"{report.skipped_count} skipped", report)
     target = f"{params['FileSystemId']}:{params['Path'].rstrip('/')}/{report.placed_in}"
     if args.output == "json":
         print(json.dumps({"from": spec.snapshot or f"profile {spec.live_profile}",

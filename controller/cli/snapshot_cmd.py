@@ -11,6 +11,7 @@ import shutil
 import sys
 
 from controller.cli.common import add_common_options, load_or_report, resolve_region
+from controller.cli.job_history import add_history_options
 from controller.cli.snapshot_create import create
 from controller.gateway import AwsGateway
 from controller.snapshots.manifest import (
@@ -34,6 +35,8 @@ without a manifest is incomplete and never listed. A snapshot id is
            (--share NAME, each domain's directory, or --domain's) now, under --policy
            (default: the only policy with a bucket in the region); its retention counts it.
            Progress (files, bytes, rate, ETA from the previous snapshot) on a terminal.
+           Appended to the region's history (`studioctl history`), asked by
+           --requested-by (default: your OS user).
   list     complete snapshots (--profile DOMAIN/NAME: only that profile's homes)
   show ID  a snapshot's manifest: source, time, counts, sizes, checksums, encryption
   cat ID   the decrypted, decompressed tar stream on stdout, after the checks a restore
@@ -81,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             one.add_argument("--policy", metavar="NAME",
                              help="the SnapshotPolicy it belongs to (bucket, prefix, "
                                   "encryption, retention)")
+            add_history_options(one)
 
 
 def run(args: argparse.Namespace) -> int:

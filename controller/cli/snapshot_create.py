@@ -4,8 +4,9 @@ The snapshot belongs to a SnapshotPolicy of the desired state (--policy, or the 
 with a bucket in the region): it goes to that policy's bucket and prefix, compressed and
 encrypted as the policy says, and the policy's retention counts it like the scheduled
 ones. Which file system holds the home or share is read from the region, as `plan`
-reads it. Progress on a terminal; the result as text or JSON. This module must not
-decide anything the controller decides (schedules, retention).
+reads it. Progress on a terminal; the result as text or JSON. Each snapshot taken (or
+that failed) is appended to the region's history (controller.cli.job_history). This
+module must not decide anything the controller decides (schedules, retention).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli.common import resolve_efs_root
+from controller.cli.job_history import record, requester
 from controller.cli.job_progress import ProgressLine, Reading
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
@@ -35,6 +37,7 @@ from controller.snapshots.manifest import (
 )
 from controller.snapshots.snapshot import SnapshotProgress, SnapshotRequest, take_snapshot
 from controller.snapshots.spec import SnapshotPolicySpec
+from controller.status.history import HistoryEntry
 
 
 class CreateError(Exception):
@@ -108,7 +111,8 @@ def create(args: argparse.Namespace, desired: DesiredState, region: str,
             raise CreateError("no --efs-root: the file systems must be mounted to be read")
         policy = pick_policy(desired, region, args.policy)
         sources = sources_of(desired, args)
-    except CreateError as error:
+        who = requester(args)
+    except (CreateError, ValueError) as error:
         print(f"snapshot create: {error}", file=sys.stderr)
         return 1
     bucket = policy.buckets[region]
@@ -128,7 +132,26 @@ def create(args: argparse.Namespace, desired: DesiredState, region: str,
             bucket, policy.prefix, stamp_of(time.time(), os.urandom(2).hex()),
             desired.revision, policy.level, policy.kms_key_id)
         estimate = previous_size(s3, policy, bucket, source["Source"])
-        manifest = _take(s3, kms, request, efs_root / fs_id, estimate)
+        began = time.monotonic()
+
+        def entry(result: str, message: str, manifest: Manifest | None = None,
+                  request: SnapshotRequest = request, began: float = began) -> HistoryEntry:
+            return HistoryEntry(
+                time.time(), "snapshot", who, region, result,
+                f"{request.source.file_system_id}:{request.source.path}",
+                f"s3://{request.bucket}/{request.id}", request.source.profile or "",
+                manifest.counts.get("files", 0) if manifest else None,
+                manifest.bytes_in if manifest else None,
+                round(time.monotonic() - began, 3), message)
+        try:
+            manifest = _take(s3, kms, request, efs_root / fs_id, estimate)
+        except Exception as error:
+            record(args, gateway, region, desired, [entry(
+                "failed", f"studioctl snapshot create, policy {policy.name}: "
+                          f"{type(error).__name__}: {error}"[:500])])
+            raise
+        record(args, gateway, region, desired,
+               [entry("ok", f"studioctl snapshot create, policy {policy.name}", manifest)])
         made.append({"id": manifest.id, "source": source["Source"], "bucket": bucket,
                      "key": object_key(policy.prefix, manifest.id, MANIFEST_NAME),
                      "files": manifest.counts.get("files", 0), "bytesIn": manifest.bytes_in,

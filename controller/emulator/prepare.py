@@ -25,7 +25,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from controller.emulator.prepare_events import ensure_event_queue
+from controller.emulator.prepare_events import ensure_event_queue, ensure_trail
 from controller.emulator.prepare_network import (
     PreparedRegion,
     check_exists,
@@ -77,6 +77,7 @@ def prepare_estate(endpoint_url: str, desired: DesiredState, efs_root: Path) -> 
         p.settings.execution_role for p in desired.profiles.values()
         if p.settings.execution_role}
     _ensure_roles(client("iam", regions[0]), roles, lines)
+    ensure_trail(client("s3", regions[0]), client("cloudtrail", regions[0]), lines)
     _ensure_snapshot_stores(client, desired, regions, lines)
     for region_name in regions:
         ec2, efs = client("ec2", region_name), client("efs", region_name)

@@ -1,6 +1,8 @@
 """What the controller stack makes for events, made in the emulator for local mode: the
 region's event queue (with its dead-letter queue) and the EventBridge rule that sends
-SageMaker and EFS API calls (via CloudTrail) to it.
+SageMaker and EFS API calls (via CloudTrail) to it; and what the stack assumes the
+account has: a multi-region CloudTrail trail that logs management events (EventBridge
+gets "AWS API Call via CloudTrail" events only for what a logging trail records).
 
 The rule's pattern is the one infra/cloudformation/studio-operator-controller.yaml
 gives (tests/deployment compares them). Idempotent: what exists is kept.
@@ -21,6 +23,8 @@ EVENT_PATTERN = {
     "detail": {"eventSource": ["sagemaker.amazonaws.com", "elasticfilesystem.amazonaws.com"]},
 }
 MAX_RECEIVE_COUNT = 5
+TRAIL_NAME = "studio-operator-local"
+TRAIL_BUCKET = "studio-operator-local-trail"
 
 
 def ensure_event_queue(sqs: Any, events: Any, lines: list[str]) -> str:
@@ -49,3 +53,15 @@ def ensure_event_queue(sqs: Any, events: Any, lines: list[str]) -> str:
 def _arn(sqs: Any, url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])
+
+
+def ensure_trail(s3: Any, cloudtrail: Any, lines: list[str]) -> None:
+    """A logging multi-region trail (and its bucket), unless one of that name exists."""
+    if any(t["Name"] == TRAIL_NAME for t in cloudtrail.describe_trails()["trailList"]):
+        lines.append(f"found cloudtrail trail {TRAIL_NAME}")
+        return
+    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    cloudtrail.create_trail(Name=TRAIL_NAME, S3BucketName=TRAIL_BUCKET,
+                            IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name=TRAIL_NAME)
+    lines.append(f"created cloudtrail trail {TRAIL_NAME} (all regions, management events)")

@@ -2,7 +2,8 @@
 flipped now? Pure: each check judges `PreflightFacts` and names what to do.
 
 The replica checks are here (replica_exists, replica_in_sync, replica_name_tag); the
-region's (mount_targets, standby_controller, execution_role, snapshot_bucket, quotas)
+region's (mount_targets, standby_controller, execution_role, snapshot_bucket, quotas,
+event_trail)
 are in controller.preflight.region_checks. Each check reports a problem once, at its
 root: a check whose subject is missing because another check failed skips that item
 ("see replica_exists") rather than failing too. A new check is a function of the facts
@@ -19,6 +20,7 @@ from controller.observed import ObservedFileSystem
 from controller.plan.nfs_access import file_systems_of
 from controller.preflight.facts import PreflightFacts
 from controller.preflight.region_checks import (
+    check_event_trail,
     check_execution_role,
     check_mount_targets,
     check_quotas,
@@ -213,6 +215,7 @@ CHECKS: tuple[tuple[str, Callable[[PreflightFacts], CheckResult]], ...] = (
     ("execution_role", check_execution_role),
     ("snapshot_bucket", check_snapshot_bucket),
     ("quotas", check_quotas),
+    ("event_trail", check_event_trail),
 )
 CHECK_NAMES = tuple(name for name, _ in CHECKS)
 

@@ -31,11 +31,12 @@ class LeaseFacts:
 
 @dataclass(frozen=True)
 class RoleFacts:
-    """A Studio execution role, as IAM describes it."""
+    """A Studio execution role (a domain's or a profile's), as IAM describes it."""
 
     reference: str  # as the desired state names it
-    arn: str | None  # None: IAM does not know it
+    arn: str | None  # None: IAM does not know it (or not in this account)
     trusts_sagemaker: bool = False
+    named_by: str = ""  # "Domain/research", "UserProfile/research/carol, ..."
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,18 @@ class BucketFacts:
     bucket: str | None  # None: the policy names no bucket for the region
     reachable: bool = False
     error: str = ""
+
+
+@dataclass(frozen=True)
+class TrailFacts:
+    """A CloudTrail trail that covers the target region (its own, or a multi-region one)."""
+
+    name: str
+    home_region: str
+    logging: bool
+    # Records management write calls (what EventBridge's rule on API calls needs); None:
+    # its selectors could not be read.
+    management_writes: bool | None
 
 
 @dataclass(frozen=True)
@@ -86,12 +99,17 @@ class PreflightFacts:
     roles: Mapping[str, RoleFacts] | None = None
     # None or empty: the estate has no SnapshotPolicy.
     buckets: tuple[BucketFacts, ...] | None = None
+    trails: tuple[TrailFacts, ...] | None = None
     limits: Mapping[str, QuotaLimit] | None = None  # by quota code
     usage: RegionUsage | None = None
     # What could not be read, and why: "references", "nfs", "lease", "roles", "buckets",
-    # "quotas".
+    # "quotas", "trails".
     errors: Mapping[str, str] = field(default_factory=dict)
     lease_grace_seconds: float = LEASE_GRACE_SECONDS
+    # The role ARNs (IAM wildcards allowed) the controller's task role may pass to
+    # SageMaker, as its stack grants them (STUDIO_OPERATOR_PASSABLE_ROLES); None: not
+    # known here, so whether a role is passable is not checked.
+    passable_roles: tuple[str, ...] | None = None
 
     @property
     def active(self) -> str:

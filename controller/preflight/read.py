@@ -30,6 +30,7 @@ from controller.preflight.facts import (
     QuotaLimit,
     RegionUsage,
     RoleFacts,
+    TrailFacts,
     flipped,
 )
 from controller.preflight.region_checks import FILE_SYSTEMS_QUOTA, MOUNT_TARGETS_QUOTA
@@ -44,7 +45,7 @@ LEASE_PK = "lease"  # controller.loop.lease's item
 
 
 def gather(gateway: AwsGateway, desired: DesiredState, target: str, status_table: str,
-           now: float) -> PreflightFacts:
+           now: float, passable_roles: tuple[str, ...] | None = None) -> PreflightFacts:
     errors: dict[str, str] = {}
 
     def attempt(fact: str, read: Callable[[], T]) -> T | None:
@@ -70,9 +71,10 @@ def gather(gateway: AwsGateway, desired: DesiredState, target: str, status_table
         lease=attempt("lease", lambda: _lease(gateway, target, status_table)),
         roles=attempt("roles", lambda: _roles(gateway, desired, target)),
         buckets=attempt("buckets", lambda: _buckets(gateway, desired, target)),
+        trails=attempt("trails", lambda: _trails(gateway, target)),
         limits=attempt("quotas", lambda: _limits(gateway, target)),
         usage=attempt("quotas", lambda: _usage(gateway, target)),
-        errors=errors)
+        errors=errors, passable_roles=passable_roles)
 
 
 def _why(error: BaseException) -> str:
@@ -108,22 +110,89 @@ def _lease(gateway: AwsGateway, target: str, table: str) -> LeaseFacts:
     return LeaseFacts(True, item.get("holder"), float(item["expiresAt"]))
 
 
+def _declared_roles(desired: DesiredState, target: str) -> dict[str, list[str]]:
+    """Role reference -> what names it: the domains with a network in the target, and
+    their profiles with a role of their own."""
+    named: dict[str, list[str]] = {}
+    for name, domain in sorted(desired.domains.items()):
+        if target in domain.networks:
+            named.setdefault(domain.execution_role, []).append(f"Domain/{name}")
+    for qualified, profile in sorted(desired.profiles.items()):
+        home = desired.domains.get(profile.domain)
+        role = profile.settings.execution_role
+        if role and home is not None and target in home.networks:
+            named.setdefault(role, []).append(f"UserProfile/{qualified}")
+    return named
+
+
 def _roles(gateway: AwsGateway, desired: DesiredState, target: str) -> dict[str, RoleFacts]:
     iam = gateway.client("iam", target)
     roles: dict[str, RoleFacts] = {}
-    for reference in sorted({d.execution_role for d in desired.domains.values()
-                             if target in d.networks}):
+    for reference, named in sorted(_declared_roles(desired, target).items()):
+        by = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
         try:
             role = iam.get_role(RoleName=reference.rsplit("/", 1)[-1])["Role"]
         except iam.exceptions.NoSuchEntityException:
-            roles[reference] = RoleFacts(reference, None)
+            roles[reference] = RoleFacts(reference, None, named_by=by)
             continue
         if reference.startswith("arn:") and role["Arn"] != reference:
-            roles[reference] = RoleFacts(reference, None)  # another role of that name
+            # Another role of that name (another path, or another account's ARN).
+            roles[reference] = RoleFacts(reference, None, named_by=by)
             continue
         roles[reference] = RoleFacts(reference, role["Arn"],
-                                     _trusts_sagemaker(role.get("AssumeRolePolicyDocument")))
+                                     _trusts_sagemaker(role.get("AssumeRolePolicyDocument")),
+                                     by)
     return roles
+
+
+def _trails(gateway: AwsGateway, target: str) -> tuple[TrailFacts, ...]:
+    """The trails that record the target region's calls (shadow trails included: a
+    multi-region or organization trail made elsewhere), each with its status."""
+    found = []
+    cloudtrail = gateway.client("cloudtrail", target)
+    for trail in cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]:
+        # By ARN: a trail made in another region (or an organization's) is known here by
+        # its ARN only.
+        home, arn = trail.get("HomeRegion", target), trail["TrailARN"]
+        logging = bool(cloudtrail.get_trail_status(Name=arn).get("IsLogging"))
+        found.append(TrailFacts(trail["Name"], home, logging,
+                                _selectors(gateway, cloudtrail, target, home, arn)))
+    return tuple(found)
+
+
+def _selectors(gateway: AwsGateway, cloudtrail: Any, target: str, home: str,
+               arn: str) -> bool | None:
+    """Whether the trail records management writes; None if its selectors cannot be read
+    here nor in its home region (that region may be the one that is down)."""
+    for client in (cloudtrail, gateway.client("cloudtrail", home) if home != target else None):
+        if client is None:
+            continue
+        try:
+            return _records_management_writes(client.get_event_selectors(TrailName=arn))
+        except AWS_ERRORS:
+            continue
+    return None
+
+
+def _records_management_writes(selectors: dict[str, Any]) -> bool:
+    """Whether a trail's selectors keep management write events (no selectors at all:
+    CloudTrail's default, every management event)."""
+    basic = selectors.get("EventSelectors")
+    advanced = selectors.get("AdvancedEventSelectors")
+    if not basic and not advanced:
+        return True
+    for selector in basic or []:
+        if (selector.get("IncludeManagementEvents", True)
+                and selector.get("ReadWriteType", "All") in ("All", "WriteOnly")):
+            return True
+    for selector in advanced or []:
+        fields = {f["Field"]: f for f in selector.get("FieldSelectors", [])}
+        category = fields.get("eventCategory", {})
+        read_only = fields.get("readOnly", {})
+        if "Management" in category.get("Equals", []) and "true" not in read_only.get(
+                "Equals", []) and "false" not in read_only.get("NotEquals", []):
+            return True
+    return False
 
 
 def _trusts_sagemaker(document: Any) -> bool:

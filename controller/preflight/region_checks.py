@@ -10,6 +10,7 @@ quota check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -146,23 +147,63 @@ def check_standby_controller(facts: PreflightFacts) -> CheckResult:
 
 def check_execution_role(facts: PreflightFacts) -> CheckResult:
     name = "execution_role"
-    remedy = ("create the role the domains name (executionRole), with a trust policy that "
-              "lets sagemaker.amazonaws.com assume it: CreateDomain in the target region "
-              "needs it (IAM is global: one role serves both regions)")
+    remedy = ("create the roles the domains and profiles name (executionRole), each with a "
+              "trust policy that lets sagemaker.amazonaws.com assume it (IAM is global: one "
+              "role serves both regions); a profile's own role must also be one the "
+              "controller may pass: under the stack's ProfileExecutionRolePath")
     if facts.roles is None:
         return could_not_read(name, facts, "roles")
     if not facts.roles:
         return CheckResult(name, Status.SKIP, (f"no domain has a network in {facts.target}",))
     findings: list[tuple[Status, str]] = []
     for reference, role in sorted(facts.roles.items()):
+        who = f" ({role.named_by})" if role.named_by else ""
         if role.arn is None:
-            findings.append((Status.FAIL, f"role {reference} does not exist"))
+            findings.append((Status.FAIL, f"role {reference}{who} does not exist in this "
+                                          "account"))
         elif not role.trusts_sagemaker:
-            findings.append((Status.FAIL, f"role {role.arn} does not let "
+            findings.append((Status.FAIL, f"role {role.arn}{who} does not let "
                                           "sagemaker.amazonaws.com assume it"))
+        elif facts.passable_roles is not None and not may_pass(facts.passable_roles, role.arn):
+            findings.append((Status.FAIL, f"role {role.arn}{who} is not one the controller "
+                                          "may pass to SageMaker (iam:PassRole)"))
         else:
-            findings.append((Status.PASS, f"role {role.arn} exists and trusts SageMaker"))
+            passable = ("" if facts.passable_roles is None
+                        else ", and the controller may pass it")
+            findings.append((Status.PASS, f"role {role.arn}{who} exists and trusts "
+                                          f"SageMaker{passable}"))
     return combine(name, findings, remedy)
+
+
+def may_pass(patterns: tuple[str, ...], arn: str) -> bool:
+    """Whether an IAM Resource of `patterns` matches `arn`: "*" any run of characters
+    (a "/" too), "?" any one; case-sensitive, as IAM compares ARNs."""
+    return any(re.fullmatch(".*".join(".".join(re.escape(part) for part in piece.split("?"))
+                                      for piece in pattern.split("*")), arn)
+               for pattern in patterns)
+
+
+def check_event_trail(facts: PreflightFacts) -> CheckResult:
+    """The stack's EventBridge rule on SageMaker and EFS API calls gets events only for
+    calls a logging trail records: without one, changes made outside git wait for the
+    resync (the failover itself still works, but not as the estate was promised)."""
+    name = "event_trail"
+    remedy = (f"create (or turn logging on for) a CloudTrail trail that records management "
+              f"write events in {facts.target}: a multi-region trail covers both regions "
+              "(an organization's trail counts); see the README, \"Events\"")
+    if facts.trails is None:
+        return could_not_read(name, facts, "trails")
+    usable = [t for t in facts.trails if t.logging and t.management_writes is not False]
+    if usable:
+        return CheckResult(name, Status.PASS, tuple(
+            f"trail {t.name} (home {t.home_region}) logs " + (
+                "management events" if t.management_writes else
+                "(its event selectors could not be read)") for t in usable))
+    why = [f"trail {t.name}: " + ("logging is off" if not t.logging
+                                  else "records no management write events")
+           for t in facts.trails] or [f"no CloudTrail trail covers {facts.target}"]
+    return CheckResult(name, Status.FAIL, (*why, "changes made outside git would wait for "
+                                                 "the resync"), remedy)
 
 
 def check_snapshot_bucket(facts: PreflightFacts) -> CheckResult:

@@ -26,7 +26,7 @@ WHATS = ("restore", "failover", "failback", "snapshot", "prune", "recreation")
 class HistoryEntry:
     at: float  # when it ended (or was decided), epoch seconds
     what: str  # one of WHATS
-    who: str  # the revision that asked, or "studioctl"
+    who: str  # the revision that asked, or "studioctl:<user>" (controller.cli.job_history)
     region: str
     result: str  # ok, failed, declined, nothing to restore, ...
     source: str = ""

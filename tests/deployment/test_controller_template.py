@@ -17,6 +17,7 @@ task's own requests are held to the worker role the same way.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shutil
 import subprocess
@@ -44,7 +45,8 @@ from controller.loop.lease import Lease
 from controller.loop.reconciler import Reconciler
 from controller.movers import CopyJob, run_job
 from controller.movers.worker_task import WorkerSettings, WorkerTaskMover
-from controller.preflight import run_preflight
+from controller.preflight import PASSABLE_ROLES_ENV, passable_roles, run_preflight
+from controller.preflight.region_checks import may_pass
 from tests.converge.helpers import converge, prepared, reconciler
 from tests.deployment.iam_eval import allows, render
 from tests.deployment.relay_scenario import RelayRun, requests_made, run_relay
@@ -55,6 +57,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "cloudformation" / "studio-operator-controller.yaml"
 EXAMPLE = ROOT / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
+ACCOUNT = "123456789012"
+# The stack's parameters for roles, as the scenario deploys it: carol's own role is
+# under ProfileExecutionRolePath.
+ROLE_PARAMETERS = {"StudioExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/studio-execution-role",
+                   "ProfileExecutionRolePath": "/studio/", "AWS::Partition": "aws",
+                   "AWS::AccountId": ACCOUNT}
+PROFILE_ROLE_NAME = "studio-carol"
+PROFILE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/studio/{PROFILE_ROLE_NAME}"
 
 # boto3 service name -> IAM service prefix, where they differ.
 IAM_PREFIX = {"efs": "elasticfilesystem", "service-quotas": "servicequotas"}
@@ -115,7 +125,7 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "cloudwatch:GetMetricStatistics", "ecr:GetAuthorizationToken",
     "servicequotas:GetServiceQuota", "ecs:RegisterTaskDefinition",
     "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies",
-    "ecs:DeregisterTaskDefinition",
+    "ecs:DeregisterTaskDefinition", "cloudtrail:DescribeTrails",
 })
 # On "*" with a Condition that scopes them: ListTasks' only resource type is a container
 # instance, which Fargate tasks have none of; ecs:cluster names the cluster.
@@ -240,6 +250,8 @@ class Scenario:
     worker_requests: Counter[str]  # what the worker task itself sent (its own role's)
     worker_moved: bool
     relay: RelayRun              # failback's save across regions through S3
+    # Every role the controller gave SageMaker (domains', profiles', notebook instances').
+    passed_roles: set[str]
 
     @property
     def worker_actions(self) -> set[str]:
@@ -263,6 +275,12 @@ def _desired_folders(tmp: Path) -> tuple[Path, Path, Path]:
     assert analytics.read_text().count("      nfsSecurityGroup: studio-nfs\n") == 2
     analytics.write_text(analytics.read_text().replace("      nfsSecurityGroup: studio-nfs\n",
                                                        ""))
+    # carol has an execution role of her own, under the stack's ProfileExecutionRolePath.
+    research = v1 / "research.yaml"
+    carol = "  posix:\n    uid: 200103\n    gid: 1002\n"
+    assert research.read_text().count(carol) == 1
+    research.write_text(research.read_text().replace(
+        carol, carol + f"  executionRole: {PROFILE_ROLE_NAME}\n"))
     v2 = tmp / "v2"
     shutil.copytree(v1, v2)
     turn_on_space_backup(v2)
@@ -396,6 +414,11 @@ def _worker_region(aws: Emulator, template: dict[str, Any], source: str,
 def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     template = load_template()
     v1_folder, v2_folder, v3_folder = _desired_folders(tmp)
+    boto3.client("iam", region_name=PRIMARY, endpoint_url=aws.endpoint_url).create_role(
+        RoleName=PROFILE_ROLE_NAME, Path="/studio/",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}))
     v1 = prepared(aws, load_desired_state(v1_folder))
     v2 = load_desired_state(v2_folder)
     table = _create_status_tables(aws, template)
@@ -466,6 +489,8 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     primary_again = controller_in(PRIMARY)
     by_the_controller(lambda: converge(primary_again, _active_in(v2, PRIMARY, "back"), clock))
 
+    passed = _roles_given_to_sagemaker(aws)
+
     # Events: the leader reads the region's queue (what the converges above made came
     # back as CloudTrail events) and deletes what it read.
     queue = boto3.client("sqs", region_name=PRIMARY, endpoint_url=aws.endpoint_url
@@ -523,7 +548,7 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
 
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
-    return Scenario(requests, calls, saved, worker_requests, moved, relay)
+    return Scenario(requests, calls, saved, worker_requests, moved, relay, passed)
 
 
 def by_operation(calls: Counter[tuple[str, str, str]]) -> Counter[str]:
@@ -533,6 +558,27 @@ def by_operation(calls: Counter[tuple[str, str, str]]) -> Counter[str]:
     for (service, operation, _), count in calls.items():
         summed[f"{service}:{operation}"] += count
     return summed
+
+
+def _roles_given_to_sagemaker(aws: Emulator) -> set[str]:
+    """The execution roles SageMaker holds in both regions: what the controller passed."""
+    roles: set[str] = set()
+    for region in (PRIMARY, REPLICA):
+        sagemaker = boto3.client("sagemaker", region_name=region, endpoint_url=aws.endpoint_url)
+        for domain in sagemaker.list_domains()["Domains"]:
+            described = sagemaker.describe_domain(DomainId=domain["DomainId"])
+            roles.add(described["DefaultUserSettings"]["ExecutionRole"])
+            for profile in sagemaker.list_user_profiles(DomainIdEquals=domain["DomainId"])[
+                    "UserProfiles"]:
+                settings = sagemaker.describe_user_profile(
+                    DomainId=domain["DomainId"], UserProfileName=profile["UserProfileName"]
+                ).get("UserSettings", {})
+                if settings.get("ExecutionRole"):
+                    roles.add(settings["ExecutionRole"])
+        for notebook in sagemaker.list_notebook_instances()["NotebookInstances"]:
+            roles.add(sagemaker.describe_notebook_instance(
+                NotebookInstanceName=notebook["NotebookInstanceName"])["RoleArn"])
+    return roles
 
 
 @pytest.fixture(scope="module")
@@ -685,8 +731,10 @@ def test_nfs_access_and_role_passing_are_scoped_to_the_mounted_file_systems_and_
                for sid, s in statements.items()
                if sid not in ("MountedFileSystems", "MountedSecondFileSystem"))
     passing = [s for s in statements.values() if "iam:PassRole" in _listed(s["Action"])]
+    profile_roles = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role"
+                                "${ProfileExecutionRolePath}*"}
     assert [s["Resource"] for s in passing] == [
-        {"Ref": "StudioExecutionRoleArn"},
+        [{"Ref": "StudioExecutionRoleArn"}, profile_roles],
         [{"Fn::GetAtt": ["WorkerTaskRole", "Arn"]}, {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]}],
         [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${PeerWorkerTaskRoleName}"},
          {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
@@ -872,3 +920,36 @@ def test_without_the_peer_grants_the_save_across_regions_is_denied(scenario):
         (f"worker:{REPLICA}", "s3:GetObject"), (f"worker:{REPLICA}", "s3:PutObject")}
     # This region's own job specs and reports stay allowed without the peer statements.
     assert not any("/movers/jobs/" in r or "/movers/reports/" in r for _, _, r in denied)
+
+
+def rendered(value: Any, names: dict[str, str]) -> Any:
+    """A Ref or a Fn::Sub string with the stack's `names` put in (a name missing: KeyError)."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return names[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], value["Fn::Sub"])
+    return value
+
+
+def test_every_role_given_to_sagemaker_is_one_the_task_role_may_pass_and_read(scenario,
+                                                                             task_role):
+    """carol's own role went into CreateUserProfile: the PassRole grant (and GetRole, which
+    resolved her role's name) must cover it, through ProfileExecutionRolePath; the stack's
+    execution role alone would not. The preflight is told the same patterns."""
+    assert PROFILE_ROLE_ARN in scenario.passed_roles
+    assert ROLE_PARAMETERS["StudioExecutionRoleArn"] in scenario.passed_roles
+    assert "iam:GetRole" in scenario.actions
+    statements = {s["Sid"]: s for s in task_role}
+    for sid in ("PassExecutionRoleToSageMakerOnly", "ResolveExecutionRole"):
+        patterns = tuple(rendered(r, ROLE_PARAMETERS)
+                         for r in _listed(statements[sid]["Resource"]))
+        assert [arn for arn in sorted(scenario.passed_roles)
+                if not may_pass(patterns, arn)] == [], sid
+        assert not may_pass(patterns, f"arn:aws:iam::{ACCOUNT}:role/admin"), sid
+        assert not may_pass(patterns[:1], PROFILE_ROLE_ARN), "the parameter is what grants it"
+    container = granted(load_template()["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"][0])
+    (entry,) = [e for e in container["Environment"] if e["Name"] == PASSABLE_ROLES_ENV]
+    told = passable_roles(rendered(entry["Value"], ROLE_PARAMETERS))
+    assert told == tuple(rendered(r, ROLE_PARAMETERS) for r in _listed(
+        statements["PassExecutionRoleToSageMakerOnly"]["Resource"]))

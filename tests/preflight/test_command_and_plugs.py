@@ -26,7 +26,7 @@ def test_the_command_exits_0_when_ready_and_1_naming_the_check_and_what_to_do(aw
     out = capsys.readouterr().out
     assert out.startswith(f"Failover readiness: if activeRegion flipped from us-east-1 to "
                           f"{STANDBY} now")
-    assert out.rstrip().endswith("ready: 8 of 8 checks pass or have nothing to check")
+    assert out.rstrip().endswith("ready: 9 of 9 checks pass or have nothing to check")
 
     estate.client("dynamodb").delete_item(TableName=DEFAULT_TABLE, Key={"pk": {"S": "lease"}})
     assert main(_preflight(aws, "--region", STANDBY)) == 1
@@ -34,7 +34,7 @@ def test_the_command_exits_0_when_ready_and_1_naming_the_check_and_what_to_do(aw
     line = next(line for line in out.splitlines() if "standby_controller" in line)
     assert line.split()[:2] == ["FAIL", "standby_controller"]
     assert "what to do: start the controller in us-west-2" in out
-    assert out.rstrip().endswith("not ready: 1 of 8 checks fail (standby_controller)")
+    assert out.rstrip().endswith("not ready: 1 of 9 checks fail (standby_controller)")
 
     assert main(_preflight(aws, "--output", "json")) == 1
     answer = json.loads(capsys.readouterr().out)
@@ -59,13 +59,13 @@ def test_the_command_exits_2_when_it_cannot_check(aws, capsys):
 def test_names_from_aws_cannot_forge_a_line_of_the_report(aws, capsys):
     estate = ready_estate(aws)
     estate.client("dynamodb").delete_item(TableName=DEFAULT_TABLE, Key={"pk": {"S": "lease"}})
-    estate.hold_standby_lease(time.time(), holder="x\nready: 8 of 8 checks pass")
+    estate.hold_standby_lease(time.time(), holder="x\nready: 9 of 9 checks pass")
     capsys.readouterr()
     assert main(_preflight(aws)) == 0
     out = capsys.readouterr().out
-    assert "holds the lease" in out and "x\\nready: 8 of 8 checks pass holds" in out
+    assert "holds the lease" in out and "x\\nready: 9 of 9 checks pass holds" in out
     assert [line for line in out.splitlines() if line.startswith("ready")] == [
-        "ready: 8 of 8 checks pass or have nothing to check"]
+        "ready: 9 of 9 checks pass or have nothing to check"]
 
 
 def test_a_replica_on_its_first_sync_is_not_ready_yet(aws):

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 
-from controller.preflight import CHECK_NAMES, Status
+from controller.emulator.prepare_events import TRAIL_NAME
+from controller.preflight import CHECK_NAMES, PASSABLE_ROLES_ENV, Status, run_preflight
+from controller.preflight.region_checks import may_pass
 from controller.preflight.report import EXIT_NOT_READY, EXIT_READY, EXIT_UNKNOWN
 from controller.status.store import DEFAULT_TABLE
 from tests.preflight.helpers import PRIMARY, STANDBY, ReadyEstate, failing, ready_estate
@@ -76,6 +79,10 @@ def _role_deleted(estate: ReadyEstate) -> None:
     estate.client("iam").delete_role(RoleName="studio-execution-role")
 
 
+def _trail_stopped(estate: ReadyEstate) -> None:
+    estate.client("cloudtrail", PRIMARY).stop_logging(Name=TRAIL_NAME)  # its home region
+
+
 def _mount_target_quota_used_up(estate: ReadyEstate) -> None:
     estate.aws.set_service_quota("elasticfilesystem", "L-7391004C", 1, region=STANDBY)
 
@@ -92,8 +99,11 @@ BREAKS = {
                                             f"{STANDBY}: no controller runs there, or it runs "
                                             "with --lease-seconds 0"),
     "execution_role": (_role_trusts_ec2_only, "role arn:aws:iam::123456789012:role/"
-                                              "studio-execution-role does not let "
+                                              "studio-execution-role (Domain/analytics, "
+                                              "Domain/research) does not let "
                                               "sagemaker.amazonaws.com assume it"),
+    "event_trail": (_trail_stopped, f"trail {TRAIL_NAME}: logging is off | changes made "
+                                    "outside git would wait for the resync"),
     "quotas": (_mount_target_quota_used_up, "EFS mount targets (counted over the region: an "
                                             f"upper bound of one VPC's): 0 in {STANDBY} + 2 a "
                                             "failover makes, quota 1 (Service Quotas "
@@ -140,7 +150,9 @@ def test_a_deleted_execution_role_fails_only_the_role_check(estate):
     _role_deleted(estate)
     report = estate.check()
     assert {r.check for r in report.results if r.status is Status.FAIL} == {"execution_role"}
-    assert failing(report)["execution_role"] == "role studio-execution-role does not exist"
+    assert failing(report)["execution_role"] == (
+        "role studio-execution-role (Domain/analytics, Domain/research) does not exist in "
+        "this account")
 
 
 def test_the_name_tag_on_another_file_system_is_named_as_the_one_a_failover_would_take(estate):
@@ -187,3 +199,97 @@ def test_throttling_is_retried_and_does_not_change_the_answer(estate):
     report = estate.check()
     assert report.exit_code == EXIT_READY, failing(report)
     assert sum(n for key, n in estate.aws.request_counts().items()) > 0
+
+
+TRUSTS_SAGEMAKER = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+ACCOUNT = "123456789012"
+STACK_GRANTS = (f"arn:aws:iam::{ACCOUNT}:role/studio-execution-role",
+                f"arn:aws:iam::{ACCOUNT}:role/studio/*")
+
+
+def _with_own_role(desired, profile: str, role: str):  # type: ignore[no-untyped-def]
+    spec = desired.profiles[profile]
+    return replace(desired, profiles={**desired.profiles, profile: replace(
+        spec, settings=replace(spec.settings, execution_role=role))})
+
+
+def test_a_profiles_own_role_is_checked_to_exist_trust_sagemaker_and_be_passable(estate):
+    iam = estate.client("iam")
+    iam.create_role(RoleName="carol-studio", Path="/studio/",
+                    AssumeRolePolicyDocument=TRUSTS_SAGEMAKER)
+    iam.create_role(RoleName="dave-elsewhere", Path="/other/",
+                    AssumeRolePolicyDocument=TRUSTS_SAGEMAKER)
+    desired = _with_own_role(estate.desired, "research/carol", "carol-studio")
+    report = run_preflight(estate.gateway, desired, STANDBY, DEFAULT_TABLE,
+                           passable=STACK_GRANTS)
+    assert failing(report) == {}
+    role = next(r for r in report.results if r.check == "execution_role")
+    assert (f"role arn:aws:iam::{ACCOUNT}:role/studio/carol-studio (UserProfile/research/"
+            "carol) exists and trusts SageMaker, and the controller may pass it") in role.details
+
+    # A role outside what the stack lets the controller pass: CreateUserProfile would be
+    # refused on AWS (AccessDenied on iam:PassRole), so the failover would fail there.
+    desired = _with_own_role(desired, "analytics/dave", "dave-elsewhere")
+    report = run_preflight(estate.gateway, desired, STANDBY, DEFAULT_TABLE,
+                           passable=STACK_GRANTS)
+    assert set(failing(report)) == {"execution_role"}
+    assert (f"role arn:aws:iam::{ACCOUNT}:role/other/dave-elsewhere (UserProfile/analytics/"
+            "dave) is not one the controller may pass to SageMaker (iam:PassRole)"
+            ) in failing(report)["execution_role"]
+
+    # Missing, or an ARN of another account: named with the profile that names it.
+    desired = _with_own_role(desired, "analytics/dave",
+                             "arn:aws:iam::999999999999:role/studio/carol-studio")
+    desired = _with_own_role(desired, "research/bob", "nobody-made-me")
+    report = run_preflight(estate.gateway, desired, STANDBY, DEFAULT_TABLE,
+                           passable=STACK_GRANTS)
+    details = failing(report)["execution_role"]
+    assert ("role arn:aws:iam::999999999999:role/studio/carol-studio (UserProfile/analytics/"
+            "dave) does not exist in this account") in details
+    assert "role nobody-made-me (UserProfile/research/bob) does not exist in this account" in (
+        details)
+
+
+def test_the_passable_roles_come_from_the_stacks_environment(estate, monkeypatch):
+    estate.client("iam").create_role(RoleName="carol-studio", Path="/studio/",
+                                     AssumeRolePolicyDocument=TRUSTS_SAGEMAKER)
+    desired = _with_own_role(estate.desired, "research/carol", "carol-studio")
+    monkeypatch.setenv(PASSABLE_ROLES_ENV, STACK_GRANTS[0])
+    assert ("carol-studio (UserProfile/research/carol) is not one the controller may pass "
+            "to SageMaker (iam:PassRole)") in failing(estate.check(desired=desired))[
+        "execution_role"]
+    monkeypatch.setenv(PASSABLE_ROLES_ENV, ",".join(STACK_GRANTS))
+    assert failing(estate.check(desired=desired)) == {}
+
+
+def test_iam_wildcards_in_the_passable_roles():
+    arn = f"arn:aws:iam::{ACCOUNT}:role/studio/team-a/carol"
+    assert may_pass((f"arn:aws:iam::{ACCOUNT}:role/studio/*",), arn), "* crosses a /"
+    assert may_pass((f"arn:aws:iam::{ACCOUNT}:role/studio/team-?/carol",), arn)
+    assert not may_pass((f"arn:aws:iam::{ACCOUNT}:role/Studio/*",), arn), "case-sensitive"
+    assert not may_pass((f"arn:aws:iam::{ACCOUNT}:role/studio",), arn)
+    assert not may_pass((f"arn:aws:iam::{ACCOUNT}:role/studio/team-?/carol.x",), arn)
+    assert not may_pass(("arn:aws:iam::1234567890.2:role/studio/*",), arn), "a dot is a dot"
+    assert not may_pass((), arn)
+
+
+def test_a_trail_of_read_events_only_or_none_at_all_fails_the_event_trail_check(estate):
+    cloudtrail = estate.client("cloudtrail", PRIMARY)
+    cloudtrail.put_event_selectors(TrailName=TRAIL_NAME, EventSelectors=[
+        {"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}])
+    assert failing(estate.check()) == {"event_trail": (
+        f"trail {TRAIL_NAME}: records no management write events | changes made outside "
+        "git would wait for the resync")}
+    cloudtrail.put_event_selectors(TrailName=TRAIL_NAME, AdvancedEventSelectors=[
+        {"Name": "management writes", "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Management"]},
+            {"Field": "readOnly", "Equals": ["false"]}]}])
+    assert failing(estate.check()) == {}
+    cloudtrail.delete_trail(Name=TRAIL_NAME)
+    report = estate.check()
+    assert failing(report) == {"event_trail": (
+        f"no CloudTrail trail covers {STANDBY} | changes made outside git would wait for "
+        "the resync")}
+    assert report.exit_code == EXIT_NOT_READY
