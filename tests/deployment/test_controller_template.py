@@ -53,6 +53,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "cloudformation" / "studio-operator-controller.yaml"
 EXAMPLE = ROOT / "desired_state"
 PRIMARY, REPLICA = "us-east-1", "us-west-2"
+# The scenario (a module fixture, over a minute) runs once per worker that gets one of its
+# tests: `make test` (--dist loadgroup) keeps the module's tests on one worker.
+pytestmark = pytest.mark.xdist_group("controller-template-scenario")
 
 # boto3 service name -> IAM service prefix, where they differ.
 IAM_PREFIX = {"efs": "elasticfilesystem", "service-quotas": "servicequotas"}
