@@ -46,8 +46,15 @@ run: $(STAMP)
 	$(BIN)/studioctl demo --port $(PORT) --metrics-port $(METRICS_PORT) --data-dir $(DATA) \
 	    --desired desired_state
 
+# The suite waits mostly on subprocesses, sockets and sleeps, so it runs on several worker
+# processes (pytest-xdist), each with an emulator of its own; TEST_WORKERS=1 runs it in
+# one. --dist loadgroup keeps the tests marked xdist_group("<name>") on one worker, one after
+# the other. A plain `pytest` still runs everything in one process.
+TEST_WORKERS ?= 4
+XDIST := -p xdist -n $(TEST_WORKERS) --dist loadgroup
+
 test: $(STAMP) $(CHECKOV_STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" $(XDIST)
 
 # The slowest end-to-end tests (a fresh-venv install, the copy-engine stress run): CI runs
 # them as a step of their own after `make test`.

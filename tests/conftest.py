@@ -8,9 +8,12 @@ once per session (about a second) and reset between tests (a few milliseconds).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 from controller.emulator import Emulator, start_emulator
@@ -31,6 +34,30 @@ os.environ.update(
 )
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
     os.environ.pop(_name, None)
+
+
+class _Paths(list[str]):
+    """A search path list that takes each folder once: boto3 appends its own to the loader
+    of every session it makes, and here the loader is shared."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    loader = botocore.loaders.create_loader(search_path_string)
+    loader._search_paths = _Paths(loader.search_paths)
+    return loader
+
+
+# Every boto3 session gets a botocore loader of its own, which parses each service's model
+# JSON again (SageMaker's is megabytes): a third of an example-estate converge went there,
+# as tests make new gateways and sessions all the time. One loader per process, as within
+# one session, parses each model once. Only the parsing is shared; clients, credentials and
+# endpoints stay per session. (A controller makes its sessions once: nothing to share.)
+botocore.session.create_loader = _shared_loader
 
 
 @pytest.fixture(scope="session")

@@ -36,71 +36,19 @@ Emulator's own methods.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
 from controller.emulator.efs_mounts import MountRefused
 
-
-class Controllable(Protocol):
-    def config_snapshot(self) -> dict[str, Any]: ...
-    def configure(
-        self,
-        transition_seconds: float | None = None,
-        replication_interval_seconds: float | None = None,
-        client_connections_interval_seconds: float | None = None,
-    ) -> None: ...
-    def set_faults(
-        self,
-        rate: float,
-        kinds: Iterable[str] = ...,
-        services: Iterable[str] | None = None,
-        operations: Iterable[str] | None = None,
-        seed: int = 0,
-        timeout_seconds: float = 1.0,
-        regions: Iterable[str] | None = None,
-    ) -> None: ...
-    def clear_faults(self) -> None: ...
-    def set_latency_model(
-        self,
-        latency: bool = True,
-        rate_limits: bool = True,
-        scale: float = 1.0,
-        jitter: float = 0.2,
-        seed: int = 0,
-        latencies: Mapping[str, float] | None = None,
-        rates: Mapping[str, Iterable[float] | None] | None = None,
-    ) -> None: ...
-    def clear_latency_model(self) -> None: ...
-    def latency_model_snapshot(self) -> dict[str, Any]: ...
-    def faults_snapshot(self) -> dict[str, Any]: ...
-    def request_counts(self) -> dict[str, int]: ...
-    def reset_request_counts(self) -> None: ...
-    def reset(self) -> None: ...
-    def sync_replication(self) -> int: ...
-    def mount(
-        self,
-        file_system_id: str,
-        region: str = ...,
-        *,
-        client_id: str | None = None,
-        principal: str | None = None,
-        read_only: bool = False,
-        subnet_ids: Sequence[str] = (),
-        security_groups: Iterable[str] = (),
-        account: str = ...,
-    ) -> str: ...
-    def unmount(self, client_id: str) -> int: ...
-    def mounts(self) -> list[dict[str, Any]]: ...
-    def publish_client_connections(self) -> int: ...
-    def set_service_quota(self, service_code: str, quota_code: str, value: float,
-                          region: str = ...) -> None: ...
+if TYPE_CHECKING:  # server.py builds ControlApp: importing it at run time would be a cycle
+    from controller.emulator.server import Emulator
 
 
 class ControlApp:
-    def __init__(self, emulator: Controllable):
+    def __init__(self, emulator: Emulator):
         self._emulator = emulator
 
     def __call__(

@@ -65,6 +65,9 @@ ROLE_PARAMETERS = {"StudioExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/studi
                    "AWS::AccountId": ACCOUNT}
 PROFILE_ROLE_NAME = "studio-carol"
 PROFILE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/studio/{PROFILE_ROLE_NAME}"
+# The scenario (a module fixture, over a minute) runs once per worker that gets one of its
+# tests: `make test` (--dist loadgroup) keeps the module's tests on one worker.
+pytestmark = pytest.mark.xdist_group("controller-template-scenario")
 
 # boto3 service name -> IAM service prefix, where they differ.
 IAM_PREFIX = {"efs": "elasticfilesystem", "service-quotas": "servicequotas"}

@@ -156,15 +156,17 @@ def test_an_apps_connection_counts_from_in_service_to_deleted(aws, client, netwo
                                         DefaultUserSettings=settings,
                                         **network_one_subnet)["DomainId"]
     sagemaker.create_user_profile(DomainId=domain_id, UserProfileName="alice")
-    aws.set_transition_seconds(0.3)
+    # Long enough that a loaded machine (the suite runs on several workers) still looks
+    # before the app is in service: at 0.3 s the check below lost that race.
+    aws.set_transition_seconds(2.0)
     sagemaker.create_app(DomainId=domain_id, UserProfileName="alice", AppType="JupyterLab",
                          AppName="default")
     assert aws.mounts() == [], "Pending: not connected yet"
-    wait_for(lambda: _connections(client, mounted_fs).get("Maximum"), 1.0)
+    wait_for(lambda: _connections(client, mounted_fs).get("Maximum"), 1.0, timeout=15)
     sagemaker.delete_app(DomainId=domain_id, UserProfileName="alice", AppType="JupyterLab",
                          AppName="default")
     wait_for(lambda: _connections(client, mounted_fs),
-             {"SampleCount": 2.0, "Sum": 1.0, "Minimum": 0.0, "Maximum": 1.0})
+             {"SampleCount": 2.0, "Sum": 1.0, "Minimum": 0.0, "Maximum": 1.0}, timeout=15)
 
 
 def test_the_connection_interval_is_a_control_setting(aws):

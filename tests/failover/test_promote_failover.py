@@ -199,7 +199,9 @@ def test_a_failover_is_complete_only_once_studio_can_mount_the_promoted_copy(aws
     replica_id = file_system(aws, REPLICA)["FileSystemId"]
     efs = boto3.client("efs", region_name=REPLICA, endpoint_url=aws.endpoint_url)
     assert efs.describe_mount_targets(FileSystemId=replica_id)["MountTargets"] == []
-    aws.set_transition_seconds(0.5)  # mount targets (and Studio) take a moment
+    # Mount targets (and Studio) take a moment: long enough that the second pass below
+    # still finds them creating on a loaded machine (at 0.5 s it lost that race there).
+    aws.set_transition_seconds(3.0)
     standby = reconciler(aws, clock, region=REPLICA)
     first = standby.reconcile(flipped)
     done = [o.action for o in first.outcomes if o.outcome == "ok"]
@@ -235,7 +237,7 @@ def test_a_failover_is_complete_only_once_studio_can_mount_the_promoted_copy(aws
         return sagemaker.describe_app(DomainId=domain_id, UserProfileName="alice",
                                       AppType="JupyterLab", AppName="after-failover")["Status"]
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 20
     while status() == "Pending" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert status() == "InService"
