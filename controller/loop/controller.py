@@ -132,6 +132,11 @@ class Controller:
             self.on_pass(result)
         return result
 
+    def seconds_to_full_pass(self) -> float:
+        """Seconds until the next full pass is due (a resync away after a pass that
+        changed nothing; a follow-up away after one that changed something)."""
+        return self._next_pass - self.clock.monotonic()
+
     def _targeted(self, keys: list[EventKey]) -> PassResult | None:
         """A pass for what events named; it does not move the next full pass (the
         operator's own changes come back as events too: a follow-up full pass for each

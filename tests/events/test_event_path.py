@@ -37,7 +37,6 @@ class Running:
     reconciler: Reconciler
     listener: EventListener
     passes: list[PassResult]
-    pass_done: threading.Event
 
 
 def _sagemaker(aws):
@@ -79,22 +78,17 @@ def running(aws, tmp_path: Path, resync_seconds: float) -> Iterator[Running]:
     queue = gateway.client("sqs", REGION).get_queue_url(QueueName=QUEUE_NAME)["QueueUrl"]
     listener = EventListener(gateway, REGION, queue, inbox, wait_seconds=1)
     passes: list[PassResult] = []
-    done = threading.Event()
-
-    def on_pass(result: PassResult) -> None:
-        passes.append(result)
-        done.set()
 
     controller = Controller(FolderSource(folder), rec, clock,
                             Timing(resync_seconds=resync_seconds, poll_seconds=600,
-                                   follow_up_seconds=0.2), on_pass=on_pass, events=inbox)
+                                   follow_up_seconds=0.2), on_pass=passes.append, events=inbox)
     thread = threading.Thread(target=controller.run, daemon=True)
     listener.start()
     thread.start()
     try:
         assert _wait(lambda: bool(passes) and not plan_now(aws, desired).actions, SETTLE), (
             "the example did not converge")
-        yield Running(controller, rec, listener, passes, done)
+        yield Running(controller, rec, listener, passes)
     finally:
         controller.stop()
         listener.stop()
@@ -102,9 +96,12 @@ def running(aws, tmp_path: Path, resync_seconds: float) -> Iterator[Running]:
 
 
 def _after_a_quiet_pass(run: Running) -> None:
-    """Wait until the controller has finished a pass and nothing is pending."""
-    run.pass_done.clear()
-    run.pass_done.wait(5)
+    """Wait until the controller's last full pass changed nothing (its next one is a
+    resync away, not a follow-up away: under load a follow-up pass, which lists the
+    region, could otherwise still be running when a test starts counting calls)."""
+    resync = run.controller.timing.resync_seconds
+    assert _wait(lambda: run.controller.seconds_to_full_pass() > resync / 2, SETTLE), (
+        "no full pass that changed nothing")
     time.sleep(1.5)  # its own calls' events, handled by targeted passes
 
 
