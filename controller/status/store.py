@@ -22,8 +22,9 @@ from controller.status.conditions import Condition
 
 DEFAULT_TABLE = "studio-operator-status"
 REVISION_PK = "revision"
-# Records the store does not keep in memory (they only grow): the history.
-UNCACHED_PREFIXES = ("history#",)
+# Records the store does not keep in memory: the history (it only grows) and the describe
+# seeds (one per profile; their reader keeps what it needs: controller.loop.describe_seeds).
+UNCACHED_PREFIXES = ("history#", "seen#")
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8  # for items DynamoDB leaves unprocessed (throttled)
 # boto3's own DynamoDB type mapping; numbers are stored as strings to stay exact.
@@ -129,19 +130,28 @@ class DynamoStatusStore:
             items = [i for i in items if self._cache.get(i["pk"]) != i]
         for start in range(0, len(items), BATCH_SIZE):
             chunk = items[start:start + BATCH_SIZE]
-            pending: list[dict[str, Any]] = [{"PutRequest": {"Item": _typed(i)}} for i in chunk]
-            for attempt in range(BATCH_ATTEMPTS):
-                response = self._client.batch_write_item(RequestItems={self.table: pending})
-                pending = response.get("UnprocessedItems", {}).get(self.table, [])
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2 ** attempt))  # throttled: back off, then retry
-            else:
-                raise RuntimeError(f"{len(pending)} status items left unprocessed by "
-                                   f"BatchWriteItem after {BATCH_ATTEMPTS} attempts")
+            self._batch_write([{"PutRequest": {"Item": _typed(i)}} for i in chunk])
             with self._lock:
                 self._cache.update({i["pk"]: i for i in chunk})
         return len(items)
+
+    def write_uncached(self, puts: list[dict[str, Any]], deletes: list[str]) -> None:
+        """Write and delete records never read back through the cache (describe seeds),
+        25 to a BatchWriteItem call."""
+        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": _typed(i)}} for i in puts]
+        requests += [{"DeleteRequest": {"Key": {"pk": {"S": pk}}}} for pk in deletes]
+        for start in range(0, len(requests), BATCH_SIZE):
+            self._batch_write(requests[start:start + BATCH_SIZE])
+
+    def _batch_write(self, pending: list[dict[str, Any]]) -> None:
+        for attempt in range(BATCH_ATTEMPTS):
+            response = self._client.batch_write_item(RequestItems={self.table: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return
+            time.sleep(min(1.0, 0.05 * 2 ** attempt))  # throttled: back off, then retry
+        raise RuntimeError(f"{len(pending)} status items left unprocessed by "
+                           f"BatchWriteItem after {BATCH_ATTEMPTS} attempts")
 
     def put_revision(self, revision: RevisionStatus) -> bool:
         item = {"pk": REVISION_PK, "seen": revision.seen, "valid": revision.valid,
