@@ -14,6 +14,7 @@ from controller.desired import load_desired_state
 from controller.loop.describe_seeds import PREFIX
 from tests.converge.helpers import REGION, converge, prepared, reconciler
 from tests.loop.test_concurrent_passes import profiles_in_aws
+from tests.loop.test_describe_cache import describes
 from tests.scaled_estate import write_estate
 
 PROFILES = 10
@@ -22,10 +23,6 @@ PROFILES = 10
 @pytest.fixture
 def estate(aws, tmp_path):
     return prepared(aws, load_desired_state(write_estate(tmp_path / "desired", 2, PROFILES)))
-
-
-def describes(aws) -> int:
-    return aws.request_counts().get("sagemaker:DescribeUserProfile", 0)
 
 
 def seeds_in_table(aws) -> list[dict]:
