@@ -10,6 +10,8 @@ skipped when nothing changed, so an idle pass writes nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,7 +62,10 @@ class DynamoStatusStore:
         self._client = gateway.client("dynamodb", region)
         self.region = region
         self.table = table
-        self._cache: dict[str, dict[str, Any]] = {}
+        # pk -> what was last loaded or written: the item itself for records read back
+        # (items_with_prefix), a digest for resource statuses (only compared: at
+        # thousands of profiles their items would cost tens of MB; StatusWriter keeps them).
+        self._cache: dict[str, dict[str, Any] | bytes] = {}
         self._lock = threading.Lock()
 
     def ensure_table(self) -> None:
@@ -93,7 +98,7 @@ class DynamoStatusStore:
                 if str(item["pk"]).startswith(UNCACHED_PREFIXES):
                     continue  # the history only grows: read it when asked (scan_prefix)
                 with self._lock:
-                    self._cache[item["pk"]] = item
+                    self._cache[item["pk"]] = _kept(item)
                 if item["pk"] == REVISION_PK:
                     revision = RevisionStatus(
                         item.get("seen", ""), bool(item.get("valid", True)),
@@ -127,12 +132,12 @@ class DynamoStatusStore:
         changes every resource at once); returns how many were written."""
         items = [self._status_item(s) for s in statuses]
         with self._lock:
-            items = [i for i in items if self._cache.get(i["pk"]) != i]
+            items = [i for i in items if self._cache.get(i["pk"]) != _kept(i)]
         for start in range(0, len(items), BATCH_SIZE):
             chunk = items[start:start + BATCH_SIZE]
             self._batch_write([{"PutRequest": {"Item": _typed(i)}} for i in chunk])
             with self._lock:
-                self._cache.update({i["pk"]: i for i in chunk})
+                self._cache.update({i["pk"]: _kept(i) for i in chunk})
         return len(items)
 
     def write_uncached(self, puts: list[dict[str, Any]], deletes: list[str]) -> None:
@@ -196,16 +201,25 @@ class DynamoStatusStore:
         or written by this store (load() reads the whole table once)."""
         with self._lock:
             return [dict(item) for pk, item in sorted(self._cache.items())
-                    if pk.startswith(prefix)]
+                    if pk.startswith(prefix) and isinstance(item, dict)]
 
     def _write(self, item: dict[str, Any]) -> bool:
         with self._lock:
-            if self._cache.get(item["pk"]) == item:
+            if self._cache.get(item["pk"]) == _kept(item):
                 return False
         self._client.put_item(TableName=self.table, Item=_typed(item))
         with self._lock:
-            self._cache[item["pk"]] = item
+            self._cache[item["pk"]] = _kept(item)
         return True
+
+
+def _kept(item: dict[str, Any]) -> dict[str, Any] | bytes:
+    """What the store keeps of an item it loaded or wrote: a resource status (it has a
+    "kind"; every value a string) as a digest of its canonical JSON, anything else whole."""
+    if "kind" not in item:
+        return item
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 
 
 def _typed(item: dict[str, Any]) -> dict[str, Any]:
