@@ -94,7 +94,10 @@ def in_child(endpoint: str, desired: Path, efs_root: Path, passes: int,
     done = subprocess.run(
         [sys.executable, __file__, "--child", endpoint, str(desired), str(efs_root),
          str(passes), *(["--tracemalloc"] if trace else [])],
-        check=True, capture_output=True, text=True, env={**os.environ})
+        capture_output=True, text=True, env={**os.environ})
+    if done.returncode != 0:
+        raise RuntimeError(f"the controller process failed ({done.returncode}):\n"
+                           f"{done.stderr[-4000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
