@@ -385,6 +385,7 @@ def main() -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     timing = Timing(resync_seconds=args.resync_seconds, poll_seconds=args.poll_seconds)
 
+    load_at_start = os.getloadavg()  # the machine is shared: say how busy it was
     report = run_once(args, timing, args.max_concurrent_actions)
     if not args.no_serial:
         serial = run_once(args, timing, 1)
@@ -395,6 +396,7 @@ def main() -> int:
             name: _ratio(ms.get(name), mc.get(name))
             for name in ("every profile Ready", "every resource Ready")}
 
+    report["load_average_1_5_15_min"] = {"start": load_at_start, "end": os.getloadavg()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

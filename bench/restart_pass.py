@@ -122,6 +122,7 @@ def main() -> int:
     from controller.emulator import prepare_estate, start_emulator
     from tests.scaled_estate import write_estate
 
+    load_at_start = os.getloadavg()  # the machine is shared: say how busy it was
     with tempfile.TemporaryDirectory(prefix="restart-pass-") as tmp:
         data = Path(tmp)
         desired_dir = write_estate(data / "desired", args.domains, args.profiles)
@@ -150,6 +151,7 @@ def main() -> int:
         "first_controller": {**first, "converge_seconds": round(converge_s, 1)},
         "restarted_first_pass": restarted,
         "peak_rss_mb": peak,
+        "load_average_1_5_15_min": {"start": load_at_start, "end": os.getloadavg()},
         "target": {"peak_rss_mb_below": TARGET_RSS_MB, "met": peak < TARGET_RSS_MB},
     }
     out = Path(args.out)
