@@ -61,32 +61,11 @@ from controller.plan.keys import resource_keys  # noqa: E402
 from controller.source import GitSource  # noqa: E402
 from controller.status.conditions import READY, TRUE  # noqa: E402
 from controller.status.store import DynamoStatusStore, ResourceStatus  # noqa: E402
+from tests.scaled_estate import write_estate  # noqa: E402
 
 TARGET_SECONDS = 60.0
 WATCH_INTERVAL = 0.05  # how finely the milestones after the commit are timed
 REPLICATION_INTERVAL = 0.5  # the drill's
-
-
-def write_estate(folder: Path, domains: int, profiles: int) -> None:
-    """The example estate, filesystems and shares; DOMAINS domains of compact profile
-    tables with unique POSIX uids, in the shape of desired_state/analytics.yaml."""
-    for name in ("estate.yaml", "filesystems.yaml", "shares.yaml"):
-        (folder / name).write_text((ROOT / "desired_state" / name).read_text())
-    network = ("      vpc: studio-vpc\n      subnets: [studio-private-a, studio-private-b]\n"
-               "      securityGroups: [studio-nfs]\n")
-    uid = 300000
-    for index in range(domains):
-        rows = []
-        for member in range(profiles // domains + (index < profiles % domains)):
-            uid += 1
-            rows.append(f"    - {{name: user-{index}-{member}, uid: {uid}, gid: 1001}}")
-        (folder / f"domain-{index}.yaml").write_text(
-            "apiVersion: studio-operator.io/v1alpha1\nkind: Domain\n"
-            f"metadata:\n  name: team-{index}\nspec:\n  authMode: IAM\n"
-            "  executionRole: studio-execution-role\n"
-            "  shares: [home, team, datasets]\n  apps: [JupyterLab, CodeEditor]\n"
-            f"  network:\n    us-east-1:\n{network}    us-west-2:\n{network}"
-            "  profiles:\n" + "\n".join(rows) + "\n")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -365,7 +344,8 @@ def run_once(args: argparse.Namespace, timing: Timing, workers: int) -> dict[str
         data = Path(tmp)
         repo = data / "estate"
         (repo / "desired_state").mkdir(parents=True)
-        write_estate(repo / "desired_state", args.domains, args.profiles)
+        write_estate(repo / "desired_state", args.domains, args.profiles,
+                     nfs_security_group=False)
         git(repo, "init", "--quiet", "--initial-branch=main")
         git(repo, "add", ".")
         git(repo, "commit", "--quiet", "-m", "The estate")
@@ -405,6 +385,7 @@ def main() -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     timing = Timing(resync_seconds=args.resync_seconds, poll_seconds=args.poll_seconds)
 
+    load_at_start = os.getloadavg()  # the machine is shared: say how busy it was
     report = run_once(args, timing, args.max_concurrent_actions)
     if not args.no_serial:
         serial = run_once(args, timing, 1)
@@ -415,6 +396,7 @@ def main() -> int:
             name: _ratio(ms.get(name), mc.get(name))
             for name in ("every profile Ready", "every resource Ready")}
 
+    report["load_average_1_5_15_min"] = {"start": load_at_start, "end": os.getloadavg()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -2,8 +2,13 @@
 controller's first pass (AWS calls and time).
 
 An estate of PROFILES user profiles in DOMAINS domains is made on the local emulator by
-a controller process that runs passes until one has nothing to do; its peak RSS
-(getrusage in that process, which holds no emulator) is the controller's at that size.
+a controller process that runs passes until one has nothing to do; its peak RSS is the
+controller's at that size. That is the process's own high-water mark (VmHWM, which exec
+resets), not getrusage's ru_maxrss: a child started from this process (which holds the
+emulator) inherits the parent's ru_maxrss, so it reported the emulator's size before.
+The resident size after the imports and after the reconciler is built (status table
+and describe seeds read) are reported beside it: the floor that does not grow with
+the estate.
 Then a second controller process starts, as after a restart or a failover to a warm
 standby, and runs one pass; its AWS calls (by operation) and time are reported. That
 pass runs with the emulator's latency and rate model on (--latency-model aws, the
@@ -19,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,9 +51,11 @@ def controller(endpoint: str, desired_dir: str, efs_root: str, passes: int,
     nothing to do); its calls, time and peak RSS."""
     if trace:
         tracemalloc.start(10)
+    phases = {"imports": resident_mb("VmRSS")}
     desired = load_desired_state(Path(desired_dir))
     gateway = AwsGateway(endpoint_url=endpoint, max_attempts=8)
     rec = make_reconciler(gateway, REGION, Path(efs_root), SystemClock())
+    phases["reconciler_built"] = resident_mb("VmRSS")
     log = []
     for _ in range(passes):
         before = gateway.total_calls()
@@ -64,7 +70,8 @@ def controller(endpoint: str, desired_dir: str, efs_root: str, passes: int,
         "first_pass": log[0],
         "aws_calls_by_operation": {f"{service}:{operation}": count for (service, operation, _),
                                    count in sorted(gateway.calls.items())},
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": resident_mb("VmHWM"),
+        "rss_mb_after": {**phases, "passes": resident_mb("VmRSS")},
         "describe_cache_entries": len(rec.cache),
     }
     if trace:
@@ -74,12 +81,23 @@ def controller(endpoint: str, desired_dir: str, efs_root: str, passes: int,
     return report
 
 
+def resident_mb(field: str) -> float:
+    """This process's VmRSS or VmHWM (its peak), in MB, from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def in_child(endpoint: str, desired: Path, efs_root: Path, passes: int,
              trace: bool) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", endpoint, str(desired), str(efs_root),
          str(passes), *(["--tracemalloc"] if trace else [])],
-        check=True, capture_output=True, text=True, env={**os.environ})
+        capture_output=True, text=True, env={**os.environ})
+    if done.returncode != 0:
+        raise RuntimeError(f"the controller process failed ({done.returncode}):\n"
+                           f"{done.stderr[-4000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -104,6 +122,7 @@ def main() -> int:
     from controller.emulator import prepare_estate, start_emulator
     from tests.scaled_estate import write_estate
 
+    load_at_start = os.getloadavg()  # the machine is shared: say how busy it was
     with tempfile.TemporaryDirectory(prefix="restart-pass-") as tmp:
         data = Path(tmp)
         desired_dir = write_estate(data / "desired", args.domains, args.profiles)
@@ -132,6 +151,7 @@ def main() -> int:
         "first_controller": {**first, "converge_seconds": round(converge_s, 1)},
         "restarted_first_pass": restarted,
         "peak_rss_mb": peak,
+        "load_average_1_5_15_min": {"start": load_at_start, "end": os.getloadavg()},
         "target": {"peak_rss_mb_below": TARGET_RSS_MB, "met": peak < TARGET_RSS_MB},
     }
     out = Path(args.out)

@@ -22,7 +22,6 @@ AWS's). This module must not decide who may mount.
 
 from __future__ import annotations
 
-import sys
 import threading
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ from controller.emulator.efs_mounts import MountTable
 from controller.emulator.efs_store import FsKey
 from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.moto_gateway import MotoGateway
+from controller.emulator.ticker import Ticker
 
 NAMESPACE = "AWS/EFS"
 METRIC = "ClientConnections"
@@ -42,22 +42,18 @@ class ConnectionMetrics:
         self._gateway = gateway
         self._config = config
         self._pass_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="efs-client-connections",
-                                        daemon=True)
+        self._ticker = Ticker("efs-client-connections", self.publish_now,
+                              lambda: TICK_SECONDS, "ClientConnections not published")
         self._since = config.clock()
         # file system -> (count last published, when)
         self._last: dict[FsKey, tuple[int, float]] = {}
-        table.on_change = self._wake.set
+        table.on_change = self._ticker.wake
 
     def start(self) -> None:
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
+        self._ticker.stop()
 
     def reset(self) -> None:
         with self._pass_lock:
@@ -99,15 +95,3 @@ class ConnectionMetrics:
             "Value": float(count),
             "Unit": "Count",
         }])
-
-    def _loop(self) -> None:
-        while not self._stopped.is_set():
-            self._wake.wait(timeout=TICK_SECONDS)
-            self._wake.clear()
-            if self._stopped.is_set():
-                return
-            try:
-                self.publish_now()
-            except Exception as error:  # keep publishing the others; say what broke
-                print(f"studio-operator emulator: ClientConnections not published: {error!r}",
-                      file=sys.stderr)

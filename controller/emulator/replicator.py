@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from controller.emulator.efs_store import EfsStore, Replication
 from controller.emulator.lifecycle import EmulatorConfig
 from controller.emulator.mirror import mirror_tree, move_unmatched
+from controller.emulator.ticker import Ticker
 
 
 class Replicator:
@@ -35,27 +36,25 @@ class Replicator:
         self._store = store
         self._config = config
         self._region_down = region_down
-        self._wake = threading.Event()
-        self._stopped = threading.Event()
         self._pass_lock = threading.Lock()  # one pass at a time: the thread or sync_now()
         # Held while a replica's folder is changed: by a mirror, or by the lost+found move
         # when a deletion completes (which happens under the store's lock, so a mirror
         # must not take the store's lock while holding this one).
         self._folder_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="efs-replicator", daemon=True)
+        self._ticker = Ticker("efs-replicator", self.sync_now,
+                              lambda: config.replication_interval_seconds,
+                              "replication pass failed")
         self.passes = 0
         store.on_deleted = self._keep_unmatched
 
     def start(self) -> None:
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
+        self._ticker.stop()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._ticker.wake()
 
     def sync_now(self) -> int:
         """Run one pass in the caller's thread; returns how many configurations it mirrored."""
@@ -67,19 +66,6 @@ class Replicator:
         """No pass runs while this is held (reset wipes the folders under it)."""
         with self._pass_lock:
             yield
-
-    def _loop(self) -> None:
-        while not self._stopped.is_set():
-            self._wake.wait(timeout=self._config.replication_interval_seconds)
-            self._wake.clear()
-            if self._stopped.is_set():
-                return
-            try:
-                self.sync_now()
-            except Exception as error:  # keep replicating the others; say what broke
-                print(
-                    f"studio-operator emulator: replication pass failed: {error!r}", file=sys.stderr
-                )
 
     def _pass(self) -> int:
         with self._store.lock:

@@ -28,6 +28,7 @@ from controller.events.keys import EventKey
 from controller.gateway import AwsGateway
 from controller.logs import get_logger
 from controller.loop.action_pool import DEFAULT_WORKERS, ActionPool
+from controller.loop.describe_seeds import DescribeSeeds
 from controller.loop.failover import FailoverTracker
 from controller.loop.history_recorder import HistoryRecorder
 from controller.loop.reachability import RegionReachability
@@ -99,6 +100,10 @@ class Reconciler:
         self.status = status
         # Describes are reused while LastModifiedTime holds, for at most this long.
         self.cache = DescribeCache(clock, full_refresh_seconds)
+        # What a restarted controller needs to skip them, kept in the status store.
+        self.seeds = DescribeSeeds(status.store, region, self.cache, clock) if status else None
+        if self.seeds is not None:
+            self.seeds.load()
         self.history = (HistoryRecorder(HistoryLog(status.store), region, clock)
                         if status else None)
         self.failover = (FailoverTracker(status.store, region, clock, self.history.record)
@@ -177,6 +182,8 @@ class Reconciler:
             self.failover.after_pass(promoting, bool(plan.actions) or bool(plan.problems),
                                      self.status.all_ready(desired, self.region), desired)
             self.failover.after_standby_pass(desired, plan, observed)
+        if self.seeds is not None:  # last: the records above are what a failover waits for
+            self.seeds.after_pass(observed)
         self.last_observed, self.last_revision = observed, desired.revision
         self._log_pass(desired, result)
         return result

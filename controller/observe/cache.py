@@ -14,8 +14,8 @@ Descriptions come from three places:
   CreationTime), and bound to that time; any later change, even one made before this
   controller first listed it, is described (where AWS moves LastModifiedTime when a
   profile turns InService, that costs one describe after it settles);
-- the status store, after a restart (`seed`, not wired yet): the LastModifiedTime and
-  the managed fields recorded for each profile.
+- the status store, after a restart (`seed`, by controller.loop.describe_seeds): each
+  profile's LastModifiedTime and the description this cache held for it.
 The last two are partial (`complete` False): they hold the fields the operator manages,
 enough to compare with the desired state; an update based on one describes first
 (controller.actions.profiles), so that what others set beside them is sent back intact.
@@ -110,6 +110,16 @@ class DescribeCache:
                 self._entries[key] = _Entry(last_modified,
                                             self.clock.monotonic() - max(0.0, age_seconds),
                                             Remembered(description, complete=False))
+
+    def bound(self, key: tuple[str, ...]) -> tuple[float, float, dict[str, Any]] | None:
+        """A remembered description bound to a listed LastModifiedTime, as (that time,
+        when it was fetched on clock.monotonic(), the description); what a restarted
+        controller may seed. None while there is none or its time is not known yet."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry.last_modified is None:
+            return None
+        return entry.last_modified, entry.fetched_at, entry.remembered.description
 
     def is_complete(self, key: tuple[str, ...]) -> bool:
         """Whether what is remembered (if anything) is a describe's whole answer."""

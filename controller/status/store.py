@@ -10,6 +10,8 @@ skipped when nothing changed, so an idle pass writes nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,8 +24,9 @@ from controller.status.conditions import Condition
 
 DEFAULT_TABLE = "studio-operator-status"
 REVISION_PK = "revision"
-# Records the store does not keep in memory (they only grow): the history.
-UNCACHED_PREFIXES = ("history#",)
+# Records the store does not keep in memory: the history (it only grows) and the describe
+# seeds (one per profile; their reader keeps what it needs: controller.loop.describe_seeds).
+UNCACHED_PREFIXES = ("history#", "seen#")
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8  # for items DynamoDB leaves unprocessed (throttled)
 # boto3's own DynamoDB type mapping; numbers are stored as strings to stay exact.
@@ -59,7 +62,10 @@ class DynamoStatusStore:
         self._client = gateway.client("dynamodb", region)
         self.region = region
         self.table = table
-        self._cache: dict[str, dict[str, Any]] = {}
+        # pk -> what was last loaded or written: the item itself for records read back
+        # (items_with_prefix), a digest for resource statuses (only compared: at
+        # thousands of profiles their items would cost tens of MB; StatusWriter keeps them).
+        self._cache: dict[str, dict[str, Any] | bytes] = {}
         self._lock = threading.Lock()
 
     def ensure_table(self) -> None:
@@ -92,7 +98,7 @@ class DynamoStatusStore:
                 if str(item["pk"]).startswith(UNCACHED_PREFIXES):
                     continue  # the history only grows: read it when asked (scan_prefix)
                 with self._lock:
-                    self._cache[item["pk"]] = item
+                    self._cache[item["pk"]] = _kept(item)
                 if item["pk"] == REVISION_PK:
                     revision = RevisionStatus(
                         item.get("seen", ""), bool(item.get("valid", True)),
@@ -126,22 +132,31 @@ class DynamoStatusStore:
         changes every resource at once); returns how many were written."""
         items = [self._status_item(s) for s in statuses]
         with self._lock:
-            items = [i for i in items if self._cache.get(i["pk"]) != i]
+            items = [i for i in items if self._cache.get(i["pk"]) != _kept(i)]
         for start in range(0, len(items), BATCH_SIZE):
             chunk = items[start:start + BATCH_SIZE]
-            pending: list[dict[str, Any]] = [{"PutRequest": {"Item": _typed(i)}} for i in chunk]
-            for attempt in range(BATCH_ATTEMPTS):
-                response = self._client.batch_write_item(RequestItems={self.table: pending})
-                pending = response.get("UnprocessedItems", {}).get(self.table, [])
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2 ** attempt))  # throttled: back off, then retry
-            else:
-                raise RuntimeError(f"{len(pending)} status items left unprocessed by "
-                                   f"BatchWriteItem after {BATCH_ATTEMPTS} attempts")
+            self._batch_write([{"PutRequest": {"Item": _typed(i)}} for i in chunk])
             with self._lock:
-                self._cache.update({i["pk"]: i for i in chunk})
+                self._cache.update({i["pk"]: _kept(i) for i in chunk})
         return len(items)
+
+    def write_uncached(self, puts: list[dict[str, Any]], deletes: list[str]) -> None:
+        """Write and delete records never read back through the cache (describe seeds),
+        25 to a BatchWriteItem call."""
+        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": _typed(i)}} for i in puts]
+        requests += [{"DeleteRequest": {"Key": {"pk": {"S": pk}}}} for pk in deletes]
+        for start in range(0, len(requests), BATCH_SIZE):
+            self._batch_write(requests[start:start + BATCH_SIZE])
+
+    def _batch_write(self, pending: list[dict[str, Any]]) -> None:
+        for attempt in range(BATCH_ATTEMPTS):
+            response = self._client.batch_write_item(RequestItems={self.table: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return
+            time.sleep(min(1.0, 0.05 * 2 ** attempt))  # throttled: back off, then retry
+        raise RuntimeError(f"{len(pending)} status items left unprocessed by "
+                           f"BatchWriteItem after {BATCH_ATTEMPTS} attempts")
 
     def put_revision(self, revision: RevisionStatus) -> bool:
         item = {"pk": REVISION_PK, "seen": revision.seen, "valid": revision.valid,
@@ -186,16 +201,25 @@ class DynamoStatusStore:
         or written by this store (load() reads the whole table once)."""
         with self._lock:
             return [dict(item) for pk, item in sorted(self._cache.items())
-                    if pk.startswith(prefix)]
+                    if pk.startswith(prefix) and isinstance(item, dict)]
 
     def _write(self, item: dict[str, Any]) -> bool:
         with self._lock:
-            if self._cache.get(item["pk"]) == item:
+            if self._cache.get(item["pk"]) == _kept(item):
                 return False
         self._client.put_item(TableName=self.table, Item=_typed(item))
         with self._lock:
-            self._cache[item["pk"]] = item
+            self._cache[item["pk"]] = _kept(item)
         return True
+
+
+def _kept(item: dict[str, Any]) -> dict[str, Any] | bytes:
+    """What the store keeps of an item it loaded or wrote: a resource status (it has a
+    "kind"; every value a string) as a digest of its canonical JSON, anything else whole."""
+    if "kind" not in item:
+        return item
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 
 
 def _typed(item: dict[str, Any]) -> dict[str, Any]:

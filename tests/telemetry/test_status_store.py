@@ -45,3 +45,17 @@ def test_throttled_batch_writes_are_retried_and_nothing_is_lost(aws):
     assert {s.observed_revision for k, s in loaded.items() if k.startswith("UserProfile#")} == {
         "r2"}
     assert len([k for k in loaded if k.startswith("UserProfile#")]) == 100
+
+
+def test_a_restarted_store_writes_no_unchanged_status_and_reads_its_records_back(aws):
+    store(aws).put_many(statuses(30, "r3"))
+    store(aws).put_item({"pk": "user#research/user1", "domain": "research", "name": "user1"})
+    restarted = store(aws)
+    restarted.load()  # keeps a digest of each status, the records whole
+    aws.reset_request_counts()
+    assert restarted.put_many(statuses(30, "r3")) == 0
+    assert restarted.put_many(statuses(30, "r4")[:2] + statuses(30, "r3")[2:]) == 2
+    assert aws.request_counts().get("dynamodb:BatchWriteItem") == 1
+    assert restarted.items_with_prefix("user#") == [
+        {"pk": "user#research/user1", "domain": "research", "name": "user1"}]
+    assert restarted.items_with_prefix("UserProfile#") == []  # statuses: StatusWriter's

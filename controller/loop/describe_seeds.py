@@ -1,0 +1,85 @@
+"""What lets a restarted controller skip describes: each profile's LastModifiedTime and
+the description the describe cache (controller.observe.cache) held for it, kept in the
+status store, and seeded back into the cache when a controller starts.
+
+One record per profile ("seen#<region>#<domain id>#<profile>"), written after a full pass
+for the profiles whose remembered description is new or was fetched again since the last
+write (a quiet pass writes nothing), and deleted once the profile is no longer listed. A
+seeded description stands for a describe only while the listing shows the same
+LastModifiedTime (AWS moves it on every change), so a profile changed while no controller
+ran is described again; it is partial, so an update planned from it describes first; and
+it keeps the age it had, so the cache's full refresh still comes on time.
+
+Records are never read back through the store's in-memory copy (they would double the
+cache's memory); this module keeps only each record's time stamps. It never changes AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from controller.clock import Clock
+from controller.observe.cache import DescribeCache
+from controller.observe.sagemaker import profile_key
+from controller.observed import ObservedState
+from controller.status.store import DynamoStatusStore
+
+PREFIX = "seen#"
+
+
+class DescribeSeeds:
+    def __init__(self, store: DynamoStatusStore, region: str, cache: DescribeCache,
+                 clock: Clock) -> None:
+        self.store = store
+        self.region = region
+        self.cache = cache
+        self.clock = clock
+        # pk -> (LastModifiedTime, fetched at on clock.monotonic()) of what the table holds.
+        self._written: dict[str, tuple[float, float]] = {}
+
+    def load(self) -> int:
+        """Seed the cache from the table (one filtered scan); returns how many."""
+        now = self.clock.now()
+        for item in self.store.scan_prefix(f"{PREFIX}{self.region}#"):
+            key = profile_key(self.region, str(item["domainId"]), str(item["name"]))
+            try:
+                description = json.loads(str(item["description"]))
+                last_modified = float(item["lastModified"])
+                age = now - float(item["fetchedAt"])
+            except (KeyError, ValueError):
+                continue  # unreadable: that profile is described, and its record rewritten
+            self.cache.seed(key, last_modified, description, age)
+            found = self.cache.bound(key)
+            if found is not None:
+                self._written[str(item["pk"])] = (found[0], found[1])
+        return len(self._written)
+
+    def after_pass(self, observed: ObservedState) -> int:
+        """Write what a full pass newly remembered, delete what it no longer lists;
+        returns how many records were written or deleted."""
+        puts: list[dict[str, Any]] = []
+        stamps: dict[str, tuple[float, float]] = {}
+        listed: set[str] = set()
+        now, monotonic = self.clock.now(), self.clock.monotonic()
+        for profile in observed.profiles.values():
+            pk = f"{PREFIX}{self.region}#{profile.domain_id}#{profile.name}"
+            listed.add(pk)
+            found = self.cache.bound(profile_key(self.region, profile.domain_id,
+                                                 profile.name))
+            if found is None or self._written.get(pk) == (found[0], found[1]):
+                continue
+            last_modified, fetched_at, description = found
+            puts.append({"pk": pk, "domainId": profile.domain_id, "name": profile.name,
+                         "lastModified": repr(last_modified),
+                         "fetchedAt": repr(round(now - (monotonic - fetched_at), 3)),
+                         "description": json.dumps(description, default=str,
+                                                   separators=(",", ":"), sort_keys=True)})
+            stamps[pk] = (last_modified, fetched_at)
+        gone = [pk for pk in self._written if pk not in listed]
+        if puts or gone:
+            self.store.write_uncached(puts, gone)  # failing: tried again after the next pass
+        self._written.update(stamps)
+        for pk in gone:
+            del self._written[pk]
+        return len(puts) + len(gone)
