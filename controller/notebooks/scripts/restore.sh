@@ -2,7 +2,8 @@
 # Restore (on the first start of an instance a migration made): fills the new, empty volume
 # from the snapshot its tags name, once. The operator creates the new instance with
 #   studio-operator.io/restore-snapshot    <policy>/notebook/<name>/<stamp>
-#   studio-operator.io/restore-owner-map   "500:1000" (uid[:gid] pairs, space separated)
+#   studio-operator.io/restore-owner-map   "500:1000" (old:new uid pairs, space separated)
+#   studio-operator.io/restore-group-map   "500:1000" (gid pairs; absent: the uid pairs)
 # Every part is checked (size and SHA-256 from the manifest) before tar sees its bytes;
 # tar extracts into a folder only root can enter, owners are remapped there (so no one
 # can swap a folder for a link under the chown), then each entry is moved into place.
@@ -12,13 +13,15 @@
 
 SNAPSHOT_TAG=studio-operator.io/restore-snapshot
 OWNER_MAP_TAG=studio-operator.io/restore-owner-map
+GROUP_MAP_TAG=studio-operator.io/restore-group-map
 OWNER_MAP_RE='^([0-9]+:[0-9]+( [0-9]+:[0-9]+)*)?$'
 
+# The tag's value; $2 (default empty) when the instance has no such tag.
 read_tag() {
   local value
   value=$(aws_sagemaker list-tags --resource-arn "$INSTANCE_ARN" \
     --query "Tags[?Key=='$1'].Value | [0]" --output text)
-  [[ "$value" == None ]] && value=""
+  [[ "$value" == None ]] && value="${2:-}"
   printf '%s\n' "$value"
 }
 
@@ -76,20 +79,21 @@ verified_parts() {
   wait "$reader" || { log "reading $ARCHIVE_KEY failed: $(cat "$WORK/get.err")"; return 1; }
 }
 
-# uid:gid pairs applied in one pass over the staging tree, never following a link;
-# set-id bits, which a change of owner clears, are put back.
+# old:new uid pairs ($1) and gid pairs ($2) applied in one pass over the staging tree,
+# never following a link; set-id bits, which a change of owner clears, are put back.
 remap_owners() {
-  [[ -n "$1" ]] || return 0
-  python3 - "$STAGING/tree" "$1" <<'PYTHON'
+  [[ -n "$1$2" ]] || { echo 0; return 0; }
+  python3 - "$STAGING/tree" "$1" "$2" <<'PYTHON'
 import os, stat, sys
-root, pairs = sys.argv[1], sys.argv[2].split()
-uids = {int(a): int(b) for a, b in (p.split(":") for p in pairs)}
+root, uid_pairs, gid_pairs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+uids = {int(a): int(b) for a, b in (p.split(":") for p in uid_pairs)}
+gids = {int(a): int(b) for a, b in (p.split(":") for p in gid_pairs)}
 changed = 0
 for folder, dirs, files in os.walk(root):
     for name in [*dirs, *files, *([""] if folder == root else [])]:
         path = os.path.join(folder, name) if name else folder
         st = os.lstat(path)
-        uid, gid = uids.get(st.st_uid, st.st_uid), uids.get(st.st_gid, st.st_gid)
+        uid, gid = uids.get(st.st_uid, st.st_uid), gids.get(st.st_gid, st.st_gid)
         if (uid, gid) == (st.st_uid, st.st_gid):
             continue
         os.lchown(path, uid, gid)
@@ -101,7 +105,7 @@ PYTHON
 }
 
 restore_worker() {
-  local snapshot="$1" owner_map="$2" base compression tar_code decompress_code moved=0 entry
+  local snapshot="$1" owner_map="$2" group_map="$3" base compression tar_code decompress_code moved=0 entry
   local -a decompress sse extract=(-x --file=- --numeric-owner --same-owner --same-permissions)
   mapfile -t sse < <(sse_options)
   base="${PREFIX:+$PREFIX/}$snapshot"
@@ -137,7 +141,7 @@ restore_worker() {
     rm -rf -- "$STAGING"
     return 1
   fi
-  log "re-owned $(remap_owners "$owner_map") entries (${owner_map:-no owner map})"
+  log "re-owned $(remap_owners "$owner_map" "$group_map") entries (uids ${owner_map:-kept}, gids ${group_map:-kept})"
   shopt -s nullglob dotglob
   for entry in "$STAGING/tree"/*; do
     if [[ -e "$VOLUME/${entry##*/}" || -L "$VOLUME/${entry##*/}" ]]; then
@@ -173,7 +177,7 @@ restored_already() {
 
 # The restore this instance's tags ask for, unless done; returns 1 when it failed.
 restore_if_named() {
-  local snapshot owner_map status=0
+  local snapshot owner_map group_map status=0
   INSTANCE_ARN=$(instance_field ResourceArn)
   INSTANCE_NAME=$(instance_field ResourceName)
   [[ "$INSTANCE_NAME" =~ $NAME_RE ]] || die "instance name '$INSTANCE_NAME' is not a SageMaker name"
@@ -183,11 +187,13 @@ restore_if_named() {
   [[ "$snapshot" =~ $ID_RE ]] || die "tag $SNAPSHOT_TAG is not a notebook snapshot id: '$snapshot'"
   owner_map=$(read_tag "$OWNER_MAP_TAG")
   [[ "$owner_map" =~ $OWNER_MAP_RE ]] || die "tag $OWNER_MAP_TAG is not uid:uid pairs: '$owner_map'"
+  group_map=$(read_tag "$GROUP_MAP_TAG" "$owner_map")
+  [[ "$group_map" =~ $OWNER_MAP_RE ]] || die "tag $GROUP_MAP_TAG is not gid:gid pairs: '$group_map'"
   hold_lock restore
   restored_already "$snapshot" || status=$?
   case "$status" in
     0) return 0 ;;
     2) return 1 ;;
   esac
-  restore_worker "$snapshot" "$owner_map"
+  restore_worker "$snapshot" "$owner_map" "$group_map"
 }
