@@ -56,8 +56,9 @@ PYTHON
 verified_parts() {
   local number _offset size sha got reader
   mkfifo "$WORK/archive"
-  aws_cli s3api get-object --bucket "$BUCKET" --key "$ARCHIVE_KEY" "$WORK/archive" \
-    >/dev/null 2>"$WORK/get.err" &
+  # From the work folder: the staging folder, the current one, may have been renamed.
+  (cd -- "$WORK" && aws_cli s3api get-object --bucket "$BUCKET" --key "$ARCHIVE_KEY" \
+    "$WORK/archive") >/dev/null 2>"$WORK/get.err" &
   reader=$!
   exec 3<"$WORK/archive"
   while read -r number _offset size sha; do
@@ -79,11 +80,14 @@ verified_parts() {
   wait "$reader" || { log "reading $ARCHIVE_KEY failed: $(cat "$WORK/get.err")"; return 1; }
 }
 
-# old:new uid pairs ($1) and gid pairs ($2) applied in one pass over the staging tree,
-# never following a link; set-id bits, which a change of owner clears, are put back.
+# old:new uid pairs ($1) and gid pairs ($2) applied in one pass over the staging tree
+# (./tree, from inside the staging folder), never following a link; set-id bits, which a
+# change of owner clears, are put back, except set-uid root and set-gid root: a snapshot
+# is written with the instance's role, which its user holds too, so one may carry a
+# program that would make its user root.
 remap_owners() {
-  [[ -n "$1$2" ]] || { echo 0; return 0; }
-  python3 - "$STAGING/tree" "$1" "$2" <<'PYTHON'
+  # The folder this shell is in, by its inode (/proc/<pid>/cwd), not by any path.
+  python3 - "/proc/$BASHPID/cwd/tree" "$1" "$2" <<'PYTHON'
 import os, stat, sys
 root, uid_pairs, gid_pairs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 uids = {int(a): int(b) for a, b in (p.split(":") for p in uid_pairs)}
@@ -94,18 +98,43 @@ for folder, dirs, files in os.walk(root):
         path = os.path.join(folder, name) if name else folder
         st = os.lstat(path)
         uid, gid = uids.get(st.st_uid, st.st_uid), gids.get(st.st_gid, st.st_gid)
-        if (uid, gid) == (st.st_uid, st.st_gid):
+        mode = stat.S_IMODE(st.st_mode)
+        wanted = mode & ~(stat.S_ISUID if uid == 0 else 0) & ~(stat.S_ISGID if gid == 0 else 0)
+        if (uid, gid, wanted) == (st.st_uid, st.st_gid, mode):
             continue
-        os.lchown(path, uid, gid)
-        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o6000:
-            os.chmod(path, stat.S_IMODE(st.st_mode))
+        if (uid, gid) != (st.st_uid, st.st_gid):
+            os.lchown(path, uid, gid)
+        if not stat.S_ISLNK(st.st_mode) and (wanted != mode or mode & 0o6000):
+            os.chmod(path, wanted)
         changed += 1
 print(changed)
 PYTHON
 }
 
+# Into the staging folder just made, if it is that folder: at the volume's own path,
+# root's, 0700 and empty (not a link to, or a folder swapped in from, elsewhere).
+enter_staging() {
+  local expected
+  expected="$(cd -P -- "$VOLUME" && pwd)/$STAGING_NAME"
+  cd -P -- "$STAGING" || return 1
+  if [[ "$(pwd -P)" != "$expected" || "$(stat -c '%u %a' .)" != "$(id -u) 700" ||
+    -n "$(ls -A)" ]]; then
+    log "the staging folder $STAGING is not the one just made (replaced): not restoring"
+    cd /
+    return 1
+  fi
+}
+
+# Out of the staging folder, its partial tree removed (from inside: never through a path
+# the user could have pointed elsewhere).
+leave_staging() {
+  rm -rf -- tree conflicts
+  cd /
+  rmdir -- "$STAGING" 2>/dev/null || true
+}
+
 restore_worker() {
-  local snapshot="$1" owner_map="$2" group_map="$3" base compression tar_code decompress_code moved=0 entry
+  local snapshot="$1" owner_map="$2" group_map="$3" reowned base compression tar_code decompress_code moved=0 entry
   local -a decompress sse extract=(-x --file=- --numeric-owner --same-owner --same-permissions)
   mapfile -t sse < <(sse_options)
   base="${PREFIX:+$PREFIX/}$snapshot"
@@ -126,35 +155,49 @@ restore_worker() {
     extract+=(--xattrs '--xattrs-include=user.*')
   fi
   if tar --help 2>/dev/null | grep -q -- '--acls'; then extract+=(--acls); fi
-  # Root's, 0700, made afresh (a run cut short left a partial tree).
+  # Root's, 0700, made afresh (a run cut short left a partial tree). Its parent is the
+  # user's volume, where the user can rename it or put a link in its place at any time:
+  # so all of the restore happens from inside it (the working folder is the folder
+  # itself, whatever its name becomes), by relative paths, once it is checked to be ours.
   rm -rf -- "$STAGING"
-  mkdir -m 700 -- "$STAGING" "$STAGING/tree"
+  mkdir -m 700 -- "$STAGING"
+  enter_staging || return 1
+  mkdir -m 700 tree
   log "restoring $snapshot into $VOLUME"
   (
     set +e
-    verified_parts | "${decompress[@]}" | tar "${extract[@]}" -C "$STAGING/tree"
+    verified_parts | "${decompress[@]}" | tar "${extract[@]}" -C tree
     printf '%s %s %s\n' "${PIPESTATUS[@]}" >"$WORK/status"
   )
   read -r parts_code decompress_code tar_code <"$WORK/status"
   if ((parts_code != 0 || decompress_code != 0 || tar_code != 0)); then
     log "restoring $snapshot failed (parts $parts_code, $compression $decompress_code, tar $tar_code)"
-    rm -rf -- "$STAGING"
+    leave_staging
     return 1
   fi
-  log "re-owned $(remap_owners "$owner_map" "$group_map") entries (uids ${owner_map:-kept}, gids ${group_map:-kept})"
+  if ! reowned=$(remap_owners "$owner_map" "$group_map"); then
+    log "re-owning the restored tree failed; nothing is moved into the volume"
+    leave_staging
+    return 1
+  fi
+  log "re-owned $reowned entries (uids ${owner_map:-kept}, gids ${group_map:-kept})"
   shopt -s nullglob dotglob
-  for entry in "$STAGING/tree"/*; do
-    if [[ -e "$VOLUME/${entry##*/}" || -L "$VOLUME/${entry##*/}" ]]; then
-      mkdir -p -- "$STAGING/conflicts"
-      mv -T -- "$entry" "$STAGING/conflicts/${entry##*/}"
-      log "kept ${entry##*/}, already in the volume; the snapshot's is in $STAGING/conflicts"
+  for entry in tree/*; do
+    entry=${entry#tree/}
+    if [[ -e "$VOLUME/$entry" || -L "$VOLUME/$entry" ]]; then
+      mkdir -p -m 700 conflicts
+      mv -T -- "tree/$entry" "conflicts/$entry"
+      log "kept $entry, already in the volume; the snapshot's is in $STAGING/conflicts"
     else
-      mv -T -- "$entry" "$VOLUME/${entry##*/}"
+      mv -T -- "tree/$entry" "$VOLUME/$entry"
       moved=$((moved + 1))
     fi
   done
   shopt -u nullglob dotglob
-  rmdir -- "$STAGING/tree" "$STAGING" 2>/dev/null || true
+  rmdir tree
+  cd /
+  # A link someone put in its place is not a folder: rmdir leaves it (and what it names).
+  rmdir -- "$STAGING" 2>/dev/null || true
   printf '{"snapshot": "%s", "instance": "%s", "entries": %s}\n' "$snapshot" "$INSTANCE_NAME" \
     "$moved" >"$WORK/restored"
   aws_cli s3api put-object --bucket "$BUCKET" --key "$base/restored/$INSTANCE_NAME" \
