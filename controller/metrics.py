@@ -60,6 +60,11 @@ FAILOVER_PHASE = Gauge(
     "and the new region has not recorded taking over: nothing is fenced), Fencing, Saving, "
     "ReadyForFailback, Replicating, InSync (standby region, failing back).",
     ["phase"])
+NOTEBOOK_MIGRATION_PHASE = Gauge(
+    "studio_operator_notebook_migration_phase",
+    "1 for the phase a NotebookInstance's migration to a new instance is in, 0 for the "
+    "others: Snapshotting, Creating, Restoring, StoppingOld, DeletingOld, Complete.",
+    ["notebook", "phase"])
 FAILOVER_RECOVERY = Gauge(
     "studio_operator_failover_recovery_seconds",
     "Time from the controller seeing the revision that made this region active to every "

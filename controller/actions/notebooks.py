@@ -5,7 +5,9 @@ not in ([Stopped]). Unable to transition to (Updating) ...") with ValidationExce
 that is a race with AWS or the instance's user, so it is an expected wait here, not a
 terminal error. Stopping a running instance for an update marks it first (a tag), so that
 whoever plans next, this controller after a restart included, starts it again once
-updated; starting it again clears the mark. Never deletes an instance.
+updated; starting it again clears the mark. A migration's old instance is deleted only
+after this executor has itself seen the new instance's restore marker in S3 and the old
+instance Stopped and tagged as the NotebookInstance's: the plan's word is not enough.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 from controller.actions.classify import classify, error_code
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
-from controller.errors import RequeueAfter
-from controller.notebooks.spec import RESTART_TAG
+from controller.errors import RequeueAfter, TerminalError
+from controller.notebooks.spec import NOTEBOOK_TAG, RESTART_TAG
 from controller.plan.types import Action
 
 
@@ -67,13 +69,48 @@ def stop_notebook_instance(action: Action, ctx: ExecutionContext) -> str:
         _call(ctx, "add_tags", ResourceArn=params["ResourceArn"],
               Tags=[{"Key": RESTART_TAG, "Value": "true"}])
     _call(ctx, "stop_notebook_instance", NotebookInstanceName=params["NotebookInstanceName"])
+    if params.get("Reason"):
+        return f"stopping {params['NotebookInstanceName']}: {params['Reason']}"
     return "stopping to update it; it is started again once updated"
 
 
 def start_notebook_instance(action: Action, ctx: ExecutionContext) -> str:
     _call(ctx, "start_notebook_instance",
           NotebookInstanceName=action.params["NotebookInstanceName"])
+    if action.params.get("Reason"):
+        return f"starting {action.params['NotebookInstanceName']}: {action.params['Reason']}"
     return "starting again after its update"
+
+
+def delete_notebook_instance(action: Action, ctx: ExecutionContext) -> str:
+    """A migration's old instance, once its replacement has restored (checked here)."""
+    params = action.params
+    name, new = params["NotebookInstanceName"], params["NewInstance"]
+    s3 = ctx.client("s3")
+    try:
+        s3.head_object(Bucket=params["Bucket"], Key=params["RestoredKey"])
+    except Exception as error:
+        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+            raise TerminalError("NotRestored", (
+                f"{name} is not deleted: {new} has not restored its data (no "
+                f"s3://{params['Bucket']}/{params['RestoredKey']})")) from error
+        raise classify(error) from error
+    sagemaker = ctx.client("sagemaker")
+    try:
+        described = sagemaker.describe_notebook_instance(NotebookInstanceName=name)
+        tags = sagemaker.list_tags(ResourceArn=described["NotebookInstanceArn"])["Tags"]
+    except Exception as error:
+        if error_code(error) == "ValidationException":
+            return f"{name} is already gone"
+        raise classify(error) from error
+    if {t["Key"]: t.get("Value") for t in tags}.get(NOTEBOOK_TAG) != params["Notebook"]:
+        raise TerminalError("NotOurs", f"{name} is not deleted: it is not tagged "
+                                       f"{NOTEBOOK_TAG}={params['Notebook']}")
+    if described["NotebookInstanceStatus"] != "Stopped":
+        raise RequeueAfter(SETTLE_SECONDS, f"{name} is "
+                                           f"{described['NotebookInstanceStatus']}, not Stopped")
+    _call(ctx, "delete_notebook_instance", NotebookInstanceName=name)
+    return f"deleting {name}: {new} has restored its data (spec.migration.deleteOld)"
 
 
 def tag_notebook_instance(action: Action, ctx: ExecutionContext) -> str:

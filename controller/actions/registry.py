@@ -28,6 +28,7 @@ from controller.actions.nfs_access import (
 from controller.actions.notebooks import (
     create_notebook_instance,
     create_notebook_lifecycle_config,
+    delete_notebook_instance,
     start_notebook_instance,
     stop_notebook_instance,
     tag_notebook_instance,
@@ -106,6 +107,7 @@ EXECUTORS: dict[str, Executor] = {
     "StopNotebookInstance": stop_notebook_instance,
     "UpdateNotebookInstance": update_notebook_instance,
     "StartNotebookInstance": start_notebook_instance,
+    "DeleteNotebookInstance": delete_notebook_instance,
     "TakeSnapshots": take_snapshots,
     "AbortSnapshotUploads": abort_snapshot_uploads,
     "PruneSnapshots": prune_snapshots,

@@ -13,6 +13,8 @@ from controller.cli.common import add_status_option
 from controller.gateway import AwsGateway
 from controller.loop.failover import PK as FAILOVER_PK
 from controller.loop.failover import FailoverRecord
+from controller.notebooks.migration import PREFIX as MIGRATION_PREFIX
+from controller.notebooks.migration import NotebookMigration
 from controller.status.conditions import READY, find
 from controller.status.store import DynamoStatusStore
 
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         resources, revision = store.load()
         failover = FailoverRecord.from_item(store.get_item(FAILOVER_PK) or {})
+        migrations = [NotebookMigration.from_item(item)
+                      for item in store.items_with_prefix(MIGRATION_PREFIX)]
     except (BotoCoreError, ClientError) as error:
         print(f"could not read status in {args.region}: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -63,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
                 "observedRevision": s.observed_revision,
                 "lastAppliedRevision": s.last_applied_revision,
                 "conditions": [c.to_item() for c in s.conditions]} for s in rows],
+            "notebookMigrations": [{
+                "notebook": m.notebook, "phase": m.phase, "oldInstance": m.old_instance,
+                "newInstance": m.new_instance, "fromPlatform": m.from_platform,
+                "toPlatform": m.to_platform, "snapshot": m.snapshot,
+                "revision": m.revision} for m in migrations],
         }, indent=2))
         if not revision.valid:
             print(f"desired state: {revision.message}", file=sys.stderr)
@@ -85,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
                     if failover.phase == "Complete" and failover.started_at else "")
         print(f"\nactive region: {failover.active_region}; this region: {failover.phase}"
               f"{recovery}")
+    for migration in migrations:
+        # Names are SageMaker names (letters, digits, hyphens): nothing to escape.
+        print(f"\nnotebook {migration.notebook}: migration {migration.phase} "
+              f"({migration.old_instance} -> {migration.new_instance}"
+              f"{', snapshot ' + migration.snapshot if migration.snapshot else ''})")
     if not revision.valid:
         print(f"\ndesired state: {revision.message}; revision {revision.last_good} stays in "
               "force", file=sys.stderr)

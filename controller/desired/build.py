@@ -110,6 +110,8 @@ def build_specs(documents: list[Document]) -> Specs:
         elif kind == "NotebookInstance":
             specs.notebooks.append(Located(kind, _notebook(name, spec), document, {
                 "instanceName": ("spec", "migration", "instanceName"),
+                "uidMap": ("spec", "migration", "uidMap"),
+                "gidMap": ("spec", "migration", "gidMap"),
                 "snapshotPolicy": ("spec", "backup", "snapshotPolicy")}))
         elif kind == "SnapshotPolicy":
             from controller.desired.snapshot_specs import snapshot_policy
@@ -273,8 +275,11 @@ def _notebook(name: str, spec: Mapping[str, Any]) -> NotebookInstanceSpec:
         root_access=bool(spec.get("rootAccess", True)),
         tags=dict(spec.get("tags", {})),
         stop_for_updates=bool(spec.get("stopForUpdates", False)),
-        migration=NotebookMigrationSpec(instance_name=migration.get("instanceName"),
-                                        delete_old=bool(migration.get("deleteOld", False))),
+        migration=NotebookMigrationSpec(
+            instance_name=migration.get("instanceName"),
+            delete_old=bool(migration.get("deleteOld", False)),
+            uid_map={int(k): int(v) for k, v in migration.get("uidMap", {}).items()},
+            gid_map={int(k): int(v) for k, v in migration.get("gidMap", {}).items()}),
         backup_policy=spec.get("backup", {}).get("snapshotPolicy"))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from controller.desired.build import Located, Specs
 from controller.errors import Problem
 from controller.model import EstateSpec
+from controller.notebooks.migration import TAG_VALUE_LIMIT, map_tag
 from controller.notebooks.spec import NotebookInstanceSpec
 
 NAME_LIMIT = 63
@@ -38,6 +39,7 @@ def check_notebooks(specs: Specs, estate: EstateSpec | None) -> list[Problem]:
                 f"primary ({estate.primary_region}) or replica ({estate.replica_region}) "
                 "region")))
         problems += _backup_problems(located, specs, estate)
+        problems += _map_problems(located)
         target = spec.migration.instance_name
         if target is None:
             if len(spec.name) > NAME_LIMIT - GENERATION_ROOM:
@@ -56,6 +58,19 @@ def check_notebooks(specs: Specs, estate: EstateSpec | None) -> list[Problem]:
             problems.append(located.problem("instanceName", (
                 f"{target!r} is also the name of NotebookInstance {holder.spec.name!r} "
                 f"({holder.location}) or its migration's new instance")))
+    return problems
+
+
+def _map_problems(located: Located[NotebookInstanceSpec]) -> list[Problem]:
+    """An owner map travels to the new instance as one tag value (restore.sh reads it)."""
+    problems = []
+    for field_name, pairs in (("uidMap", located.spec.migration.uid_map),
+                              ("gidMap", located.spec.migration.gid_map)):
+        text = map_tag(pairs)
+        if len(text) > TAG_VALUE_LIMIT:
+            problems.append(located.problem(field_name, (
+                f"is {len(text)} characters as the restore's tag (\"old:new ...\"); "
+                f"a tag value holds at most {TAG_VALUE_LIMIT}: map fewer ids")))
     return problems
 
 

@@ -18,23 +18,31 @@ listings; the emulator answers every notebook call itself:
   reading of a field AWS documents in one line: the volume's owner ids differ between
   generations); network settings that do not exist or do not belong together.
 
-This module must not run scripts or touch folders itself (notebook_runtime.py does),
-nor serve Studio resources.
+Lifecycle configurations are sagemaker_notebook_configs.py's, the checks of a request's
+status, role and network sagemaker_notebook_checks.py's. This module must not run
+scripts or touch folders itself (notebook_runtime.py does), nor serve Studio resources.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from controller.emulator.lifecycle import Lifecycle, epoch, random_suffix
-from controller.emulator.notebook_runtime import NotebookRuntime, platform_generation
+from controller.emulator.lifecycle import epoch, random_suffix
+from controller.emulator.notebook_runtime import NotebookRuntime
 from controller.emulator.protocol import AwsError
+from controller.emulator.sagemaker_notebook_checks import (
+    check_network,
+    require_role,
+    require_status,
+    updated_settings,
+)
+from controller.emulator.sagemaker_notebook_configs import (
+    CONFIG_HANDLERS,
+    decoded,
+    lifecycle_config,
+)
 from controller.emulator.sagemaker_store import (
     StudioCall,
     StudioResource,
@@ -44,7 +52,6 @@ from controller.emulator.sagemaker_store import (
 )
 
 DEFAULT_PLATFORM = "notebook-al2023-v1"  # CreateNotebookInstance's documented default
-SCRIPT_LIMIT = 16384  # characters of base64 per lifecycle script (model and API guide)
 # Fields of CreateNotebookInstance that DescribeNotebookInstance echoes as given.
 ECHOED = ("InstanceType", "SubnetId", "RoleArn", "KmsKeyId", "DirectInternetAccess",
           "VolumeSizeInGB", "DefaultCodeRepository", "AdditionalCodeRepositories",
@@ -66,13 +73,6 @@ class NotebookInstance(StudioResource):
     generation: int = 0
 
 
-@dataclass
-class NotebookLifecycleConfig(StudioResource):
-    name: str
-    on_create: list[dict[str, str]] = field(default_factory=list)
-    on_start: list[dict[str, str]] = field(default_factory=list)
-
-
 class NotebookInstances:
     """The handlers, bound to the runtime and the store's lock."""
 
@@ -89,11 +89,7 @@ class NotebookInstances:
             "StopNotebookInstance": self.stop,
             "UpdateNotebookInstance": self.update,
             "DeleteNotebookInstance": self.delete,
-            "CreateNotebookInstanceLifecycleConfig": create_lifecycle_config,
-            "DescribeNotebookInstanceLifecycleConfig": describe_lifecycle_config,
-            "ListNotebookInstanceLifecycleConfigs": list_lifecycle_configs,
-            "UpdateNotebookInstanceLifecycleConfig": update_lifecycle_config,
-            "DeleteNotebookInstanceLifecycleConfig": delete_lifecycle_config,
+            **CONFIG_HANDLERS,
         }
 
     # -- operations that start a transition ----------------------------------------------
@@ -115,14 +111,14 @@ class NotebookInstances:
         settings.setdefault("IpAddressType", "ipv4")
         settings.setdefault("InstanceMetadataServiceConfiguration",
                             {"MinimumInstanceMetadataServiceVersion": "1"})
-        _require_role(call, str(body["RoleArn"]))
-        groups = _check_network(call, settings.get("SubnetId"),
+        require_role(call, str(body["RoleArn"]))
+        groups = check_network(call, settings.get("SubnetId"),
                                 list(body.get("SecurityGroupIds") or []),
                                 settings["DirectInternetAccess"])
         settings["SecurityGroups"] = groups
         config = body.get("LifecycleConfigName") or None
         if config is not None:
-            _config(call, str(config))
+            lifecycle_config(call, str(config))
         instance = NotebookInstance(
             arn=arn, lifecycle=call.lifecycle("InService"),
             tags=merge_tags([], body.get("Tags") or []), name=name, settings=settings,
@@ -137,13 +133,13 @@ class NotebookInstances:
 
     def start(self, call: StudioCall) -> dict[str, Any]:
         instance = _instance(call)
-        _require_status(instance, ("Stopped", "Failed"), "Pending")
+        require_status(instance, ("Stopped", "Failed"), "Pending")
         self._boot(call, instance)
         return {}
 
     def stop(self, call: StudioCall) -> dict[str, Any]:
         instance = _instance(call)
-        _require_status(instance, ("InService",), "Stopping")
+        require_status(instance, ("InService",), "Stopping")
         part, name = call.part, instance.name
 
         def shut_down() -> None:
@@ -154,50 +150,15 @@ class NotebookInstances:
 
     def update(self, call: StudioCall) -> dict[str, Any]:
         instance = _instance(call)
-        _require_status(instance, ("Stopped",), "Updating")
-        body, settings = call.body, dict(instance.settings)
-        for key in ("InstanceType", "RoleArn", "RootAccess", "DefaultCodeRepository",
-                    "AdditionalCodeRepositories", "InstanceMetadataServiceConfiguration",
-                    "IpAddressType"):
-            if key in body:
-                settings[key] = body[key]
-        if "RoleArn" in body:
-            _require_role(call, str(body["RoleArn"]))
-        size = body.get("VolumeSizeInGB")
-        if size is not None and int(size) < int(settings["VolumeSizeInGB"]):
-            raise AwsError("ValidationException",
-                           f"VolumeSizeInGB cannot be decreased (from "
-                           f"{settings['VolumeSizeInGB']} to {size}); the volume can only grow")
-        if size is not None:
-            settings["VolumeSizeInGB"] = int(size)
-        platform = body.get("PlatformIdentifier")
-        if platform and platform_generation(platform) != platform_generation(
-                settings["PlatformIdentifier"]):
-            raise AwsError("ValidationException",
-                           f"PlatformIdentifier {platform} cannot replace "
-                           f"{settings['PlatformIdentifier']} in place: a different Amazon "
-                           "Linux generation needs a new notebook instance")
-        if platform:
-            settings["PlatformIdentifier"] = platform
-        if body.get("LifecycleConfigName") and body.get("DisassociateLifecycleConfig"):
-            raise AwsError("ValidationException", "LifecycleConfigName and "
-                           "DisassociateLifecycleConfig cannot be given together")
-        config = instance.config_name
-        if body.get("LifecycleConfigName"):
-            config = _config(call, str(body["LifecycleConfigName"])).name
-        elif body.get("DisassociateLifecycleConfig"):
-            config = None
-        if body.get("DisassociateDefaultCodeRepository"):
-            settings.pop("DefaultCodeRepository", None)
-        if body.get("DisassociateAdditionalCodeRepositories"):
-            settings.pop("AdditionalCodeRepositories", None)
+        require_status(instance, ("Stopped",), "Updating")
+        settings, config = updated_settings(call, instance.settings, instance.config_name)
         instance.settings, instance.config_name = settings, config
         self._transition(call, instance, "Updating", None, "Stopped")
         return {}
 
     def delete(self, call: StudioCall) -> dict[str, Any]:
         instance = _instance(call)
-        _require_status(instance, ("Stopped", "Failed"), "Deleting")
+        require_status(instance, ("Stopped", "Failed"), "Deleting")
         part, name = call.part, instance.name
 
         def remove() -> None:
@@ -212,9 +173,9 @@ class NotebookInstances:
         config = part.notebook_configs.get(instance.config_name or "")
         hooks: list[tuple[str, bytes]] = []
         if config is not None and not instance.created:
-            hooks += [("LifecycleConfigOnCreate", _decoded(h)) for h in config.on_create]
+            hooks += [("LifecycleConfigOnCreate", decoded(h)) for h in config.on_create]
         if config is not None:
-            hooks += [("LifecycleConfigOnStart", _decoded(h)) for h in config.on_start]
+            hooks += [("LifecycleConfigOnStart", decoded(h)) for h in config.on_start]
         instance.created = True
         platform = instance.settings["PlatformIdentifier"]
         config_arn = config.arn if config is not None else ""
@@ -277,58 +238,6 @@ def _instance(call: StudioCall) -> NotebookInstance:
     return instance
 
 
-def _require_status(instance: NotebookInstance, allowed: tuple[str, ...], target: str) -> None:
-    if instance.status not in allowed:
-        raise AwsError("ValidationException",
-                       f"Status ({instance.status}) not in ([{', '.join(allowed)}]). Unable to "
-                       f"transition to ({target}) for Notebook Instance ({instance.arn}).")
-
-
-def _require_role(call: StudioCall, role_arn: str) -> None:
-    iam = call.gateway.client("iam", call.part.region, call.part.account)
-    name = role_arn.rsplit("/", 1)[-1]
-    try:
-        iam.get_role(RoleName=name)
-    except ClientError:
-        raise AwsError("ValidationException",
-                       f"The role {role_arn} does not exist or cannot be assumed by "
-                       "SageMaker") from None
-
-
-def _check_network(call: StudioCall, subnet_id: str | None, groups: list[str],
-                   internet: str) -> list[str]:
-    """The security groups the instance gets: those given (in the subnet's VPC), or the
-    VPC's default group; none without a subnet."""
-    if subnet_id is None:
-        if groups:
-            raise AwsError("ValidationException",
-                           "SecurityGroupIds can only be given with a SubnetId")
-        if internet == "Disabled":
-            raise AwsError("ValidationException", "DirectInternetAccess can only be Disabled "
-                           "for a notebook instance in a VPC (give a SubnetId)")
-        return []
-    ec2 = call.gateway.client("ec2", call.part.region, call.part.account)
-    try:
-        subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
-    except (ClientError, IndexError):
-        raise AwsError("ValidationException", f"Subnet {subnet_id} does not exist") from None
-    vpc = subnet["VpcId"]
-    if not groups:
-        default = ec2.describe_security_groups(Filters=[
-            {"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}])
-        return [g["GroupId"] for g in default["SecurityGroups"]][:1]
-    try:
-        found = ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
-    except ClientError:
-        raise AwsError("ValidationException",
-                       f"Security groups {groups} do not all exist") from None
-    elsewhere = sorted(g["GroupId"] for g in found if g["VpcId"] != vpc)
-    if elsewhere:
-        raise AwsError("ValidationException",
-                       f"Security groups {elsewhere} are not in the subnet's VPC {vpc}")
-    return list(groups)
-
-
 def describe_notebook_instance(call: StudioCall) -> dict[str, Any]:
     instance = _instance(call)
     settings = instance.settings
@@ -384,98 +293,3 @@ def _url(name: str, region: str) -> str:
     return f"{name.lower()}.notebook.{region}.sagemaker.aws"
 
 
-# -- lifecycle configurations ------------------------------------------------------------------
-
-def _hooks(call: StudioCall, key: str) -> list[dict[str, str]]:
-    hooks = [{"Content": str(h.get("Content", ""))} for h in call.body.get(key) or []]
-    for hook in hooks:
-        if len(hook["Content"]) > SCRIPT_LIMIT:
-            raise AwsError("ValidationException",
-                           f"{key}: a lifecycle script is limited to {SCRIPT_LIMIT} characters")
-        _decoded(hook)
-    return hooks
-
-
-def _decoded(hook: dict[str, str]) -> bytes:
-    try:
-        return base64.b64decode(hook["Content"], validate=True)
-    except (binascii.Error, ValueError):
-        raise AwsError("ValidationException",
-                       "A lifecycle script's Content must be base64-encoded") from None
-
-
-def _config(call: StudioCall, name: str) -> NotebookLifecycleConfig:
-    config = call.part.notebook_configs.get(name)
-    if config is None:
-        raise AwsError("ValidationException",
-                       f"Unable to describe Notebook Instance Lifecycle Config '{name}': it "
-                       "does not exist")
-    return config
-
-
-def create_lifecycle_config(call: StudioCall) -> dict[str, Any]:
-    call.require("NotebookInstanceLifecycleConfigName")
-    name = call.name("NotebookInstanceLifecycleConfigName")
-    arn = call.part.arn("notebook-instance-lifecycle-config", name.lower())
-    if name in call.part.notebook_configs:
-        raise AwsError("ValidationException",
-                       f"Unable to create Notebook Instance Lifecycle Config {arn}: it "
-                       "already exists")
-    call.part.notebook_configs[name] = NotebookLifecycleConfig(
-        arn=arn, lifecycle=Lifecycle.begin("InService", call.config),
-        tags=merge_tags([], call.body.get("Tags") or []), name=name,
-        on_create=_hooks(call, "OnCreate"), on_start=_hooks(call, "OnStart"))
-    return {"NotebookInstanceLifecycleConfigArn": arn}
-
-
-def describe_lifecycle_config(call: StudioCall) -> dict[str, Any]:
-    call.require("NotebookInstanceLifecycleConfigName")
-    config = _config(call, str(call.body["NotebookInstanceLifecycleConfigName"]))
-    return {
-        "NotebookInstanceLifecycleConfigArn": config.arn,
-        "NotebookInstanceLifecycleConfigName": config.name,
-        "OnCreate": config.on_create,
-        "OnStart": config.on_start,
-        "CreationTime": epoch(config.lifecycle.created_at),
-        "LastModifiedTime": epoch(config.lifecycle.changed_at),
-    }
-
-
-def list_lifecycle_configs(call: StudioCall) -> dict[str, Any]:
-    body = call.body
-    configs = [c for c in call.part.notebook_configs.values()
-               if str(body.get("NameContains") or "") in c.name]
-    keys = {"Name": lambda c: c.name,
-            "CreationTime": lambda c: (c.lifecycle.created_at, c.name),
-            "LastModifiedTime": lambda c: (c.lifecycle.changed_at, c.name)}
-    chunk, token = page(sort_resources(configs, body, keys, "CreationTime"), body)
-    return {"NotebookInstanceLifecycleConfigs": [
-        {"NotebookInstanceLifecycleConfigName": c.name,
-         "NotebookInstanceLifecycleConfigArn": c.arn,
-         "CreationTime": epoch(c.lifecycle.created_at),
-         "LastModifiedTime": epoch(c.lifecycle.changed_at)} for c in chunk],
-        **({"NextToken": token} if token else {})}
-
-
-def update_lifecycle_config(call: StudioCall) -> dict[str, Any]:
-    call.require("NotebookInstanceLifecycleConfigName")
-    config = _config(call, str(call.body["NotebookInstanceLifecycleConfigName"]))
-    if "OnCreate" in call.body:
-        config.on_create = _hooks(call, "OnCreate")
-    if "OnStart" in call.body:
-        config.on_start = _hooks(call, "OnStart")
-    config.lifecycle.move("InService", call.config)
-    return {}
-
-
-def delete_lifecycle_config(call: StudioCall) -> dict[str, Any]:
-    call.require("NotebookInstanceLifecycleConfigName")
-    config = _config(call, str(call.body["NotebookInstanceLifecycleConfigName"]))
-    users = sorted(i.name for i in call.part.notebooks.values() if i.config_name == config.name)
-    if users:
-        # Whether AWS refuses this is not documented: the stricter reading.
-        raise AwsError("ValidationException",
-                       f"Notebook Instance Lifecycle Config {config.name} is in use by "
-                       f"notebook instance(s) {', '.join(users)}")
-    del call.part.notebook_configs[config.name]
-    return {}

@@ -63,17 +63,17 @@ def _without_comments(script: str) -> str:
 
 def backup_script(settings: LifecycleSettings) -> str:
     """The backup script alone: starts the background backup loop and returns."""
-    return _render(settings, "backup", ("common.sh", "backup.sh"), "backup_main")
+    return _render(settings, "backup", ("common.sh", "log.sh", "backup.sh"), "backup_main")
 
 
 def restore_script(settings: LifecycleSettings) -> str:
     """The restore script alone: fills an empty home from its backup, once."""
-    return _render(settings, "restore", ("common.sh", "restore.sh"), "restore_main")
+    return _render(settings, "restore", ("common.sh", "log.sh", "restore.sh"), "restore_main")
 
 
 def space_start_script(settings: LifecycleSettings) -> str:
     """What runs on app start: restore (synchronously, so the IDE opens on restored
     files; a failed restore fails the start rather than let work begin in an empty
     home), then the background backup loop."""
-    return _render(settings, "space-start", ("common.sh", "restore.sh", "backup.sh"),
+    return _render(settings, "space-start", ("common.sh", "log.sh", "restore.sh", "backup.sh"),
                    "restore_main\nbackup_main")

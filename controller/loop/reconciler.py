@@ -31,6 +31,7 @@ from controller.loop.action_pool import DEFAULT_WORKERS, ActionPool
 from controller.loop.describe_seeds import DescribeSeeds
 from controller.loop.failover import FailoverTracker
 from controller.loop.history_recorder import HistoryRecorder
+from controller.loop.notebook_migration import NotebookMigrationTracker
 from controller.loop.reachability import RegionReachability
 from controller.loop.replication_lag import LagReporter
 from controller.loop.status_writer import StatusWriter
@@ -109,6 +110,9 @@ class Reconciler:
         self.failover = (FailoverTracker(status.store, region, clock, self.history.record)
                          if status and self.history else None)
         self.users = UserTable(status.store) if status else None
+        self.migrations = (NotebookMigrationTracker(status.store, region, clock,
+                                                    self.history.record)
+                           if status and self.history else None)
         # Whether the other region is down, from this controller's passes (it decides how
         # a replica is promoted: controller.loop.reachability).
         self.reachability = RegionReachability(clock)
@@ -145,7 +149,9 @@ class Reconciler:
                            status_table=self.status.store.table if self.status else DEFAULT_TABLE,
                            managed_keys=self.status.managed_keys(self.region)
                            if self.status else None,
-                           profile_records=self.users.records if self.users else None)
+                           profile_records=self.users.records if self.users else None,
+                           notebook_migrations=self.migrations.records
+                           if self.migrations else None)
         observed = self._with_reachability(desired, observed)
         if self.status is not None:
             observed = replace(observed, removal_hold=self.status.removal_hold())
@@ -159,6 +165,8 @@ class Reconciler:
         if self.failover is not None:
             self.failover.on_plan(desired, plan,
                                   self.revision_seen_at.get(desired.revision))
+        if self.migrations is not None:
+            self.migrations.on_plan(plan)  # each step's record before its action
         result, ctx = self._execute(desired, observed, plan, started)
         for kind in Kind:
             DRIFTED.labels(kind.value).set(sum(1 for a in plan.actions if a.key.kind == kind))

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.notebooks.migration import NotebookMigration
+
 # Statuses in which AWS is still moving the instance: nothing can be asked of it but to wait.
 BUSY = ("Pending", "Stopping", "Updating", "Deleting")
 
@@ -32,6 +34,15 @@ class ObservedNotebookInstance:
 
 
 @dataclass(frozen=True)
+class NotebookSnapshot:
+    """A complete snapshot of the notebook's volume (its COMPLETE marker is in S3)."""
+
+    id: str  # <policy>/notebook/<name>/<stamp>
+    instance: str  # the instance that made it
+    created: float  # its stamp, epoch seconds (whole seconds)
+
+
+@dataclass(frozen=True)
 class NotebookObservation:
     instance: ObservedNotebookInstance | None
     role_arn: str | None = None
@@ -41,3 +52,12 @@ class NotebookObservation:
     unresolved: tuple[str, ...] = ()
     # The backup lifecycle config the spec asks for exists (False: none asked, or absent).
     backup_config_present: bool = False
+    # Its migration's record (None: never migrated), the new instance it makes, the
+    # complete snapshots made since the old instance's recorded stop, and the instances
+    # whose restore of the record's snapshot is done (restored/<instance> is in S3).
+    migration: NotebookMigration | None = None
+    new_instance: ObservedNotebookInstance | None = None
+    snapshots: tuple[NotebookSnapshot, ...] = ()
+    restored: frozenset[str] = frozenset()
+    # Why the snapshots could not be listed ("" when they were, or were not needed).
+    snapshots_unreadable: str = ""

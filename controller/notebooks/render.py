@@ -56,7 +56,9 @@ class NotebookScriptSettings:
 
 @cache
 def _template(name: str) -> str:
-    return resources.files("controller.notebooks").joinpath("scripts", name).read_text("utf-8")
+    # log.sh is the Studio scripts' (controller/lifecycle): one logger for both.
+    package = "controller.lifecycle" if name == "log.sh" else "controller.notebooks"
+    return resources.files(package).joinpath("scripts", name).read_text("utf-8")
 
 
 def start_script(settings: NotebookScriptSettings) -> str:
@@ -65,7 +67,7 @@ def start_script(settings: NotebookScriptSettings) -> str:
         "POLICY": settings.policy, "NOTEBOOK": settings.notebook, "REGION": settings.region,
         "KMS_KEY_ID": settings.kms_key_id, "LEVEL": str(settings.level),
     }
-    parts = ("common.sh", "restore.sh", "backup.sh", "start.sh")
+    parts = ("common.sh", "log.sh", "restore.sh", "backup.sh", "start.sh")
     text = "\n".join(_template(part).rstrip("\n") for part in parts) + "\n\nnotebook_start_main\n"
     return _without_comments(PLACEHOLDER.sub(lambda m: values[m.group(1)], text))
 

@@ -58,6 +58,10 @@ class NotebookMigrationSpec:
 
     instance_name: str | None = None
     delete_old: bool = False
+    # Owner ids the restore changes, beyond ec2-user's own (500 -> 1000 from Amazon Linux
+    # 1): other users' files, a group. Old id -> new id.
+    uid_map: Mapping[int, int] = field(default_factory=dict)
+    gid_map: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from controller.fencing import (
 )
 from controller.gateway import AwsGateway
 from controller.model import DesiredState, Mode
+from controller.notebooks.migration import NotebookMigration
 from controller.observe.cache import DescribeCache
 from controller.observe.connections import client_connections
 from controller.observe.efs import read_remote, replica_ids
@@ -55,12 +56,16 @@ def observe(gateway: AwsGateway, desired: DesiredState, region: str,
             efs_root: Path | None, cache: DescribeCache | None = None,
             now: float | None = None, status_table: str = DEFAULT_TABLE,
             managed_keys: frozenset[str] | None = None,
-            profile_records: Mapping[str, ProfileRecord] | None = None) -> ObservedState:
+            profile_records: Mapping[str, ProfileRecord] | None = None,
+            notebook_migrations: Mapping[str, NotebookMigration] | None = None,
+            ) -> ObservedState:
     """One snapshot; with a cache, unchanged domains and profiles are not described.
-    The region's notebook instances are read whatever its role (they do not fail over)."""
+    The region's notebook instances are read whatever its role (they do not fail over),
+    each as its migration record (if any) names it."""
     state = _observe_studio(gateway, desired, region, efs_root, cache, now, status_table,
                             managed_keys, profile_records)
-    return replace(state, notebooks=observe_notebooks(gateway, desired, region))
+    return replace(state, notebooks=observe_notebooks(gateway, desired, region,
+                                                      notebook_migrations))
 
 
 def _observe_studio(gateway: AwsGateway, desired: DesiredState, region: str,

@@ -4,11 +4,16 @@ references (role, VPC, subnet, security groups).
 Per NotebookInstance document of this region: one DescribeNotebookInstance and, when
 the instance exists, one ListTags; references are resolved with the same lookups as
 the domains' (by id, or by Name tag within the VPC, never picking one of several
-carriers of a tag). Reads only.
+carriers of a tag). The instance read is the one its migration record names (the new
+one once a migration is complete). While a migration is due or under way, also the new
+instance and the notebook's snapshots and restore markers in its policy's bucket
+(controller.observe.notebook_snapshots). Reads only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,15 +21,20 @@ from botocore.exceptions import ClientError
 from controller.gateway import AwsGateway
 from controller.model import DesiredState
 from controller.notebooks.configs import backup_config
+from controller.notebooks.migration import NotebookMigration
 from controller.notebooks.observed import NotebookObservation, ObservedNotebookInstance
 from controller.notebooks.spec import NotebookInstanceSpec
+from controller.observe.notebook_snapshots import read_snapshot_facts
 from controller.observe.references import _by_name_or_id, _roles
+from controller.plan.notebooks import creation_only_changes
+from controller.snapshots.manifest import policy_prefix
 
 _TAG_PAGE = 50
 
 
-def observe_notebooks(gateway: AwsGateway, desired: DesiredState,
-                      region: str) -> dict[str, NotebookObservation]:
+def observe_notebooks(gateway: AwsGateway, desired: DesiredState, region: str,
+                      migrations: Mapping[str, NotebookMigration] | None = None,
+                      ) -> dict[str, NotebookObservation]:
     specs = desired.notebooks_in(region)
     if not specs:
         return {}
@@ -36,11 +46,39 @@ def observe_notebooks(gateway: AwsGateway, desired: DesiredState,
         role = roles.get(spec.execution_role)
         if role is None:
             unresolved.append(f"execution role {spec.execution_role!r} not found")
-        observed[spec.name] = NotebookObservation(
-            instance=read_instance(sagemaker, spec.name), role_arn=role, subnet_id=subnet,
+        migration = (migrations or {}).get(spec.name)
+        seen = NotebookObservation(
+            instance=read_instance(sagemaker, migration.current_instance if migration
+                                   else spec.name),
+            role_arn=role, subnet_id=subnet,
             security_group_ids=groups, unresolved=tuple(unresolved),
-            backup_config_present=_backup_config_present(sagemaker, desired, spec, region))
+            backup_config_present=_backup_config_present(sagemaker, desired, spec, region),
+            migration=migration)
+        observed[spec.name] = _with_migration(gateway, sagemaker, desired, spec, region, seen)
     return observed
+
+
+def _with_migration(gateway: AwsGateway, sagemaker: Any, desired: DesiredState,
+                    spec: NotebookInstanceSpec, region: str,
+                    seen: NotebookObservation) -> NotebookObservation:
+    """The new instance, snapshots and restore markers, while a migration is under way
+    or due (a setting AWS sets only at creation differs)."""
+    migration = seen.migration
+    if migration is not None and not migration.complete:
+        new = read_instance(sagemaker, migration.new_instance)
+    elif seen.instance is not None and not seen.unresolved and creation_only_changes(
+            spec, seen, seen.instance):
+        new = None
+    else:
+        return seen
+    policy = desired.snapshot_policies.get(spec.backup_policy or "")
+    if policy is None or region not in policy.buckets:
+        return replace(seen, new_instance=new)
+    facts = read_snapshot_facts(gateway.client("s3", region), policy.buckets[region],
+                                policy_prefix(policy.prefix, policy.name), spec.name,
+                                migration)
+    return replace(seen, new_instance=new, snapshots=facts.snapshots,
+                   restored=facts.restored, snapshots_unreadable=facts.unreadable)
 
 
 def _backup_config_present(sagemaker: Any, desired: DesiredState, spec: NotebookInstanceSpec,

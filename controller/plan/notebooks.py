@@ -10,14 +10,15 @@ Per NotebookInstance document of the region, against what the observer read:
   (StartNotebookInstance); one its user had stopped stays stopped;
 - tags differ: TagNotebookInstance, in any status (and the restart mark goes once the
   instance runs again);
-- a setting AWS sets only at creation differs: reported (the migration is not built yet);
+- a setting AWS sets only at creation differs, or a migration is under way: the
+  migration's next step (controller.plan.notebook_migration), with its record;
 - a backup (spec.backup): its lifecycle config is created first (CreateNotebookInstance
   LifecycleConfig, named by its script's hash), on its own in a pass, so that the
   instance is only ever pointed at a config that exists; then the instance is created
   with it, or has it attached like any other in-place update (stopped first, or waiting
   for its user).
 While AWS is moving the instance (Pending, Stopping, Updating, Deleting) the plan waits.
-Nothing here deletes an instance.
+Only a migration's last step deletes an instance (the old one, with deleteOld).
 """
 
 from __future__ import annotations
@@ -26,15 +27,18 @@ from typing import Any
 
 from controller.model import MANAGED_TAG, MANAGED_TAG_VALUE, DesiredState
 from controller.notebooks.configs import NotebookConfig, backup_config
+from controller.notebooks.migration import NotebookMigration
 from controller.notebooks.observed import NotebookObservation, ObservedNotebookInstance
 from controller.notebooks.spec import NOTEBOOK_TAG, RESTART_TAG, NotebookInstanceSpec
 from controller.observed import ObservedState
+from controller.plan.notebook_migration import MigrationContext, plan_migration
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
 
 
 def plan_notebooks(desired: DesiredState, observed: ObservedState, actions: list[Action],
-                   problems: list[str], notes: list[str],
-                   waiting: dict[str, str]) -> None:
+                   problems: list[str], notes: list[str], waiting: dict[str, str],
+                   migrations: list[NotebookMigration] | None = None) -> None:
+    """`migrations` receives the migration records to persist before the actions run."""
     for spec in desired.notebooks_in(observed.region):
         seen = observed.notebooks.get(spec.name)
         if seen is None:
@@ -51,8 +55,40 @@ def plan_notebooks(desired: DesiredState, observed: ObservedState, actions: list
             waiting[str(key)] = (f"notebook instance {spec.name} waits for its backup "
                                  f"lifecycle config {config.name}")
             continue
-        _plan_one(spec, seen, key, actions, problems, notes, waiting,
-                  config.name if config is not None else None)
+        config_name = config.name if config is not None else None
+        if _migrating(spec, seen):
+            _plan_migration(desired, observed, spec, seen, key, config_name, actions,
+                            problems, waiting, migrations)
+            continue
+        _plan_one(spec, seen, key, actions, problems, notes, waiting, config_name)
+
+
+def _migrating(spec: NotebookInstanceSpec, seen: NotebookObservation) -> bool:
+    if seen.migration is not None and not seen.migration.complete:
+        return True
+    instance = seen.instance
+    return instance is not None and not instance.busy and instance.status != "Failed" and bool(
+        creation_only_changes(spec, seen, instance))
+
+
+def _plan_migration(desired: DesiredState, observed: ObservedState, spec: NotebookInstanceSpec,
+                    seen: NotebookObservation, key: ResourceKey, config: str | None,
+                    actions: list[Action], problems: list[str], waiting: dict[str, str],
+                    migrations: list[NotebookMigration] | None) -> None:
+    policy = desired.snapshot_policies.get(spec.backup_policy or "")
+    bucket = policy.buckets.get(observed.region, "") if policy is not None else ""
+    step = plan_migration(MigrationContext(
+        spec, seen, key, config, bucket, policy.prefix if policy is not None else "",
+        observed.observed_at, desired.revision), creation_request(spec, seen, config=config))
+    if step.record is not None and migrations is not None and step.record != seen.migration:
+        migrations.append(step.record)
+    if step.action is not None:
+        actions.append(step.action)
+    if step.problem:
+        problems.append(step.problem)
+    if step.waiting or (step.record is not None and not step.record.complete
+                        and step.action is None and not step.problem):
+        waiting[str(key)] = step.waiting or f"migration: {step.record.phase if step.record else ''}"
 
 
 def _backup(desired: DesiredState, spec: NotebookInstanceSpec,
@@ -142,13 +178,6 @@ def _plan_one(spec: NotebookInstanceSpec, seen: NotebookObservation, key: Resour
     _plan_tags(spec, instance, key, actions)
     if instance.busy:
         waiting[str(key)] = f"notebook instance {instance.name} is {instance.status}"
-        return
-    recreate = creation_only_changes(spec, seen, instance)
-    if recreate:
-        fields = ", ".join(f"{d.path} {d.observed!r} -> {d.desired!r}" for d in recreate)
-        problems.append(f"{key}: {fields}: AWS sets this only when an instance is created; "
-                        "it needs a migration to a new instance with the data, which waits "
-                        "for the snapshot format")
         return
     changes = in_place_changes(spec, seen, instance, config)
     if instance.status == "Failed":

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.model import DesiredState, Mode
+from controller.notebooks.migration import NotebookMigration
 from controller.observed import ObservedState
 from controller.plan.ambiguity import ambiguity_problems, ambiguous_file_systems
 from controller.plan.diff import scoped_diff
@@ -85,7 +86,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     notes.extend(unmanaged_profile_notes(_not_managed(observed)))
     removing = plan_prune(desired, observed, actions, shapes.problems, notes)
     waiting = dict(shapes.waiting)
-    plan_notebooks(desired, observed, actions, shapes.problems, notes, waiting)
+    migrations: list[NotebookMigration] = []
+    plan_notebooks(desired, observed, actions, shapes.problems, notes, waiting, migrations)
     if role == "active":
         plan_snapshots(desired, observed, actions, notes)
     _order(actions)
@@ -93,7 +95,8 @@ def make_plan(desired: DesiredState, observed: ObservedState) -> Plan:
                                     *shapes.problems]))
     plan = Plan(region, desired.revision, role, tuple(actions), problems, tuple(notes),
                 tuple(sorted(promoting)), tuple(sorted(waiting.items())),
-                records=tuple(records[q] for q in sorted(records)))
+                records=tuple(records[q] for q in sorted(records)),
+                migrations=tuple(migrations))
     plan = apply_guard(plan, check_removals(desired, observed, removing))
     return apply_suspend(desired, plan)
 
@@ -118,11 +121,13 @@ def _standby_plan(desired: DesiredState, observed: ObservedState) -> Plan:
     problems.extend(ambiguity_problems(desired, observed.references))
     plan_fencing(desired, observed, actions, problems, notes)
     waiting: dict[str, str] = {}
-    plan_notebooks(desired, observed, actions, problems, notes, waiting)
+    migrations: list[NotebookMigration] = []
+    plan_notebooks(desired, observed, actions, problems, notes, waiting, migrations)
     _order(actions)
     return apply_suspend(desired, Plan(observed.region, desired.revision, "standby",
                                        tuple(actions), tuple(problems), tuple(notes),
-                                       waiting=tuple(sorted(waiting.items()))))
+                                       waiting=tuple(sorted(waiting.items())),
+                                       migrations=tuple(migrations)))
 
 
 def _order(actions: list[Action]) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from controller.notebooks.migration import NotebookMigration
 from controller.observed import ProfileRecord, RemovalHold
 
 
@@ -145,6 +146,9 @@ class Plan:
     # What the user table should hold after this pass, for the profiles whose record is
     # new or changed and needs no restore first (plan.recreation).
     records: tuple[ProfileRecord, ...] = ()
+    # Notebook migration records to persist before any action runs (each names the
+    # step this pass takes: controller.plan.notebook_migration).
+    migrations: tuple[NotebookMigration, ...] = ()
 
     @property
     def empty(self) -> bool:

@@ -19,7 +19,8 @@ from typing import Any
 from controller.status.store import DynamoStatusStore
 
 PREFIX = "history#"
-WHATS = ("restore", "failover", "failback", "snapshot", "prune", "recreation")
+WHATS = ("restore", "failover", "failback", "snapshot", "prune", "recreation",
+         "notebook-migration")
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,19 @@ def test_a_name_without_room_for_a_generation_number_needs_a_migration_name(
     assert "at most 60" in problem.message
     add_notebook(estate, long_name, "  migration: {instanceName: short}\n")
     assert load_desired_state(estate).notebooks[long_name].migration.instance_name == "short"
+
+
+def test_owner_maps_are_read_and_root_or_a_non_number_is_refused_by_the_schema(
+        estate: Path) -> None:
+    add_notebook(estate, "mapped", "  migration:\n    uidMap: {\"501\": 1001}\n"
+                 "    gidMap: {\"100\": 1000}\n")
+    mapped = load_desired_state(estate).notebooks["mapped"].migration
+    assert (dict(mapped.uid_map), dict(mapped.gid_map)) == ({501: 1001}, {100: 1000})
+
+    add_notebook(estate, "mapped", "  migration:\n    uidMap: {\"501\": 0}\n")
+    problem = the_problem(estate)
+    assert problem.field == "spec.migration.uidMap.501" and "1" in problem.message
+
+    add_notebook(estate, "mapped", "  migration:\n    gidMap: {\"ec2-user\": 1000}\n")
+    problem = the_problem(estate)
+    assert problem.field.startswith("spec.migration.gidMap") and "ec2-user" in problem.message

@@ -156,7 +156,7 @@ def test_updates_go_through_throttling_and_server_errors(
     assert tags(aws)["cost-centre"] == "ml" and RESTART_TAG not in tags(aws)
 
 
-def test_a_change_aws_makes_only_at_creation_is_reported_not_forced(
+def test_a_change_aws_makes_only_at_creation_without_a_backup_policy_is_reported_not_forced(
         aws: Emulator, tmp_path: Path, running) -> None:  # type: ignore[no-untyped-def]
     rec, _clock = running
     moved = load_desired_state(estate_with_notebook(tmp_path / "v2",
@@ -167,4 +167,5 @@ def test_a_change_aws_makes_only_at_creation_is_reported_not_forced(
     assert not [a for a in result.plan.actions if a.key.kind == "NotebookInstance"]
     problem = next(p for p in result.plan.problems if p.startswith(f"NotebookInstance/{NAME}"))
     assert "PlatformIdentifier 'notebook-al2-v3' -> 'notebook-al2023-v1'" in problem
+    assert "set spec.backup.snapshotPolicy" in problem and not result.plan.migrations
     assert describe(aws)["PlatformIdentifier"] == "notebook-al2-v3"

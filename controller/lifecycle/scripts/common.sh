@@ -26,20 +26,9 @@ ALWAYS_EXCLUDED=(custom-file-systems user-default-efs lost+found "$MARKER_NAME" 
 # may also be root's): anyone else who owns or can write in one could swap a folder in.
 OWNER_UID="$(id -u)"
 IN_BACKGROUND=0
+LOG_TAG="studio-operator @@KIND@@"
 
-log() {
-  local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) studio-operator @@KIND@@: $*"
-  printf '%s\n' "$line" >&2
-  if [[ "$IN_BACKGROUND" == 0 ]]; then
-    printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true
-  fi
-}
-
-die() {
-  log "refusing to run: $*"
-  exit 2
-}
+# log() and die() are in controller/lifecycle/scripts/log.sh, shared by both renderers.
 
 metadata_field() {
   if command -v python3 >/dev/null 2>&1; then

@@ -29,20 +29,9 @@ export AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=8 AWS_DEFAULT_REGION="$REGION"
 # Lifecycle scripts get PATH=/sbin:bin:/usr/sbin:/usr/bin: where the instance keeps its CLI.
 PATH="$PATH:/usr/local/bin:/opt/conda/bin:/home/ec2-user/anaconda3/bin"
 IN_BACKGROUND=0
+LOG_TAG="studio-operator notebook @@KIND@@"
 
-log() {
-  local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) studio-operator notebook @@KIND@@: $*"
-  printf '%s\n' "$line" >&2
-  if [[ "$IN_BACKGROUND" == 0 ]]; then
-    printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true
-  fi
-}
-
-die() {
-  log "refusing to run: $*"
-  exit 2
-}
+# log() and die() are in controller/lifecycle/scripts/log.sh, shared by both renderers.
 
 # The S3 endpoint: the standard one (a gateway VPC endpoint needs nothing else), or the
 # one the instance is told to use (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL: an interface
@@ -92,6 +81,7 @@ in_background() {
   set -m
   (
     trap '' HUP
+    # shellcheck disable=SC2030 # the worker's own: its lines already go to the log file
     IN_BACKGROUND=1
     "$@"
   ) </dev/null >>"$LOG_FILE" 2>&1 &

@@ -2,7 +2,8 @@
 # Restore (on the first start of an instance a migration made): fills the new, empty volume
 # from the snapshot its tags name, once. The operator creates the new instance with
 #   studio-operator.io/restore-snapshot    <policy>/notebook/<name>/<stamp>
-#   studio-operator.io/restore-owner-map   "500:1000" (uid[:gid] pairs, space separated)
+#   studio-operator.io/restore-owner-map   "500:1000" (old:new uid pairs, space separated)
+#   studio-operator.io/restore-group-map   "500:1000" (gid pairs; absent: the uid pairs)
 # Every part is checked (size and SHA-256 from the manifest) before tar sees its bytes;
 # tar extracts into a folder only root can enter, owners are remapped there (so no one
 # can swap a folder for a link under the chown), then each entry is moved into place.
@@ -12,13 +13,15 @@
 
 SNAPSHOT_TAG=studio-operator.io/restore-snapshot
 OWNER_MAP_TAG=studio-operator.io/restore-owner-map
+GROUP_MAP_TAG=studio-operator.io/restore-group-map
 OWNER_MAP_RE='^([0-9]+:[0-9]+( [0-9]+:[0-9]+)*)?$'
 
+# The tag's value; $2 (default empty) when the instance has no such tag.
 read_tag() {
   local value
   value=$(aws_sagemaker list-tags --resource-arn "$INSTANCE_ARN" \
     --query "Tags[?Key=='$1'].Value | [0]" --output text)
-  [[ "$value" == None ]] && value=""
+  [[ "$value" == None ]] && value="${2:-}"
   printf '%s\n' "$value"
 }
 
@@ -53,8 +56,9 @@ PYTHON
 verified_parts() {
   local number _offset size sha got reader
   mkfifo "$WORK/archive"
-  aws_cli s3api get-object --bucket "$BUCKET" --key "$ARCHIVE_KEY" "$WORK/archive" \
-    >/dev/null 2>"$WORK/get.err" &
+  # From the work folder: the staging folder, the current one, may have been renamed.
+  (cd -- "$WORK" && aws_cli s3api get-object --bucket "$BUCKET" --key "$ARCHIVE_KEY" \
+    "$WORK/archive") >/dev/null 2>"$WORK/get.err" &
   reader=$!
   exec 3<"$WORK/archive"
   while read -r number _offset size sha; do
@@ -76,32 +80,61 @@ verified_parts() {
   wait "$reader" || { log "reading $ARCHIVE_KEY failed: $(cat "$WORK/get.err")"; return 1; }
 }
 
-# uid:gid pairs applied in one pass over the staging tree, never following a link;
-# set-id bits, which a change of owner clears, are put back.
+# old:new uid pairs ($1) and gid pairs ($2) applied in one pass over the staging tree
+# (./tree, from inside the staging folder), never following a link; set-id bits, which a
+# change of owner clears, are put back, except set-uid root and set-gid root: a snapshot
+# is written with the instance's role, which its user holds too, so one may carry a
+# program that would make its user root.
 remap_owners() {
-  [[ -n "$1" ]] || return 0
-  python3 - "$STAGING/tree" "$1" <<'PYTHON'
+  # The folder this shell is in, by its inode (/proc/<pid>/cwd), not by any path.
+  python3 - "/proc/$BASHPID/cwd/tree" "$1" "$2" <<'PYTHON'
 import os, stat, sys
-root, pairs = sys.argv[1], sys.argv[2].split()
-uids = {int(a): int(b) for a, b in (p.split(":") for p in pairs)}
+root, uid_pairs, gid_pairs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+uids = {int(a): int(b) for a, b in (p.split(":") for p in uid_pairs)}
+gids = {int(a): int(b) for a, b in (p.split(":") for p in gid_pairs)}
 changed = 0
 for folder, dirs, files in os.walk(root):
     for name in [*dirs, *files, *([""] if folder == root else [])]:
         path = os.path.join(folder, name) if name else folder
         st = os.lstat(path)
-        uid, gid = uids.get(st.st_uid, st.st_uid), uids.get(st.st_gid, st.st_gid)
-        if (uid, gid) == (st.st_uid, st.st_gid):
+        uid, gid = uids.get(st.st_uid, st.st_uid), gids.get(st.st_gid, st.st_gid)
+        mode = stat.S_IMODE(st.st_mode)
+        wanted = mode & ~(stat.S_ISUID if uid == 0 else 0) & ~(stat.S_ISGID if gid == 0 else 0)
+        if (uid, gid, wanted) == (st.st_uid, st.st_gid, mode):
             continue
-        os.lchown(path, uid, gid)
-        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o6000:
-            os.chmod(path, stat.S_IMODE(st.st_mode))
+        if (uid, gid) != (st.st_uid, st.st_gid):
+            os.lchown(path, uid, gid)
+        if not stat.S_ISLNK(st.st_mode) and (wanted != mode or mode & 0o6000):
+            os.chmod(path, wanted)
         changed += 1
 print(changed)
 PYTHON
 }
 
+# Into the staging folder just made, if it is that folder: at the volume's own path,
+# root's, 0700 and empty (not a link to, or a folder swapped in from, elsewhere).
+enter_staging() {
+  local expected
+  expected="$(cd -P -- "$VOLUME" && pwd)/$STAGING_NAME"
+  cd -P -- "$STAGING" || return 1
+  if [[ "$(pwd -P)" != "$expected" || "$(stat -c '%u %a' .)" != "$(id -u) 700" ||
+    -n "$(ls -A)" ]]; then
+    log "the staging folder $STAGING is not the one just made (replaced): not restoring"
+    cd /
+    return 1
+  fi
+}
+
+# Out of the staging folder, its partial tree removed (from inside: never through a path
+# the user could have pointed elsewhere).
+leave_staging() {
+  rm -rf -- tree conflicts
+  cd /
+  rmdir -- "$STAGING" 2>/dev/null || true
+}
+
 restore_worker() {
-  local snapshot="$1" owner_map="$2" base compression tar_code decompress_code moved=0 entry
+  local snapshot="$1" owner_map="$2" group_map="$3" reowned base compression tar_code decompress_code moved=0 entry
   local -a decompress sse extract=(-x --file=- --numeric-owner --same-owner --same-permissions)
   mapfile -t sse < <(sse_options)
   base="${PREFIX:+$PREFIX/}$snapshot"
@@ -122,35 +155,49 @@ restore_worker() {
     extract+=(--xattrs '--xattrs-include=user.*')
   fi
   if tar --help 2>/dev/null | grep -q -- '--acls'; then extract+=(--acls); fi
-  # Root's, 0700, made afresh (a run cut short left a partial tree).
+  # Root's, 0700, made afresh (a run cut short left a partial tree). Its parent is the
+  # user's volume, where the user can rename it or put a link in its place at any time:
+  # so all of the restore happens from inside it (the working folder is the folder
+  # itself, whatever its name becomes), by relative paths, once it is checked to be ours.
   rm -rf -- "$STAGING"
-  mkdir -m 700 -- "$STAGING" "$STAGING/tree"
+  mkdir -m 700 -- "$STAGING"
+  enter_staging || return 1
+  mkdir -m 700 tree
   log "restoring $snapshot into $VOLUME"
   (
     set +e
-    verified_parts | "${decompress[@]}" | tar "${extract[@]}" -C "$STAGING/tree"
+    verified_parts | "${decompress[@]}" | tar "${extract[@]}" -C tree
     printf '%s %s %s\n' "${PIPESTATUS[@]}" >"$WORK/status"
   )
   read -r parts_code decompress_code tar_code <"$WORK/status"
   if ((parts_code != 0 || decompress_code != 0 || tar_code != 0)); then
     log "restoring $snapshot failed (parts $parts_code, $compression $decompress_code, tar $tar_code)"
-    rm -rf -- "$STAGING"
+    leave_staging
     return 1
   fi
-  log "re-owned $(remap_owners "$owner_map") entries (${owner_map:-no owner map})"
+  if ! reowned=$(remap_owners "$owner_map" "$group_map"); then
+    log "re-owning the restored tree failed; nothing is moved into the volume"
+    leave_staging
+    return 1
+  fi
+  log "re-owned $reowned entries (uids ${owner_map:-kept}, gids ${group_map:-kept})"
   shopt -s nullglob dotglob
-  for entry in "$STAGING/tree"/*; do
-    if [[ -e "$VOLUME/${entry##*/}" || -L "$VOLUME/${entry##*/}" ]]; then
-      mkdir -p -- "$STAGING/conflicts"
-      mv -T -- "$entry" "$STAGING/conflicts/${entry##*/}"
-      log "kept ${entry##*/}, already in the volume; the snapshot's is in $STAGING/conflicts"
+  for entry in tree/*; do
+    entry=${entry#tree/}
+    if [[ -e "$VOLUME/$entry" || -L "$VOLUME/$entry" ]]; then
+      mkdir -p -m 700 conflicts
+      mv -T -- "tree/$entry" "conflicts/$entry"
+      log "kept $entry, already in the volume; the snapshot's is in $STAGING/conflicts"
     else
-      mv -T -- "$entry" "$VOLUME/${entry##*/}"
+      mv -T -- "tree/$entry" "$VOLUME/$entry"
       moved=$((moved + 1))
     fi
   done
   shopt -u nullglob dotglob
-  rmdir -- "$STAGING/tree" "$STAGING" 2>/dev/null || true
+  rmdir tree
+  cd /
+  # A link someone put in its place is not a folder: rmdir leaves it (and what it names).
+  rmdir -- "$STAGING" 2>/dev/null || true
   printf '{"snapshot": "%s", "instance": "%s", "entries": %s}\n' "$snapshot" "$INSTANCE_NAME" \
     "$moved" >"$WORK/restored"
   aws_cli s3api put-object --bucket "$BUCKET" --key "$base/restored/$INSTANCE_NAME" \
@@ -173,7 +220,7 @@ restored_already() {
 
 # The restore this instance's tags ask for, unless done; returns 1 when it failed.
 restore_if_named() {
-  local snapshot owner_map status=0
+  local snapshot owner_map group_map status=0
   INSTANCE_ARN=$(instance_field ResourceArn)
   INSTANCE_NAME=$(instance_field ResourceName)
   [[ "$INSTANCE_NAME" =~ $NAME_RE ]] || die "instance name '$INSTANCE_NAME' is not a SageMaker name"
@@ -183,11 +230,13 @@ restore_if_named() {
   [[ "$snapshot" =~ $ID_RE ]] || die "tag $SNAPSHOT_TAG is not a notebook snapshot id: '$snapshot'"
   owner_map=$(read_tag "$OWNER_MAP_TAG")
   [[ "$owner_map" =~ $OWNER_MAP_RE ]] || die "tag $OWNER_MAP_TAG is not uid:uid pairs: '$owner_map'"
+  group_map=$(read_tag "$GROUP_MAP_TAG" "$owner_map")
+  [[ "$group_map" =~ $OWNER_MAP_RE ]] || die "tag $GROUP_MAP_TAG is not gid:gid pairs: '$group_map'"
   hold_lock restore
   restored_already "$snapshot" || status=$?
   case "$status" in
     0) return 0 ;;
     2) return 1 ;;
   esac
-  restore_worker "$snapshot" "$owner_map"
+  restore_worker "$snapshot" "$owner_map" "$group_map"
 }

@@ -1,0 +1,79 @@
+"""Read what a notebook migration waits for in S3: snapshots made by its old instance,
+and the new instance's restore marker.
+
+Under <prefix>/<policy>/notebook/<name>/ the lifecycle script writes, per snapshot, the
+archive, manifest.json, then COMPLETE ({"snapshot", "instance"}); a restore writes
+restored/<instance> beside them once the new volume holds the snapshot. One listing per
+pass, and one small GET per COMPLETE marker newer than the old instance's recorded stop
+(older ones cannot be the migration's). Keys that are not snapshot ids are ignored.
+Reads only; an unreadable bucket is reported, never taken for "no snapshot".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from controller.notebooks.migration import NotebookMigration
+from controller.notebooks.observed import NotebookSnapshot
+from controller.snapshots.manifest import ManifestError, notebook_source, parse_id, time_of_stamp
+
+COMPLETE_NAME = "COMPLETE"
+RESTORED_FOLDER = "restored"
+# A stamp has whole seconds; a stop within the same second still counts as before it.
+_STAMP_SLACK = 1.0
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    snapshots: tuple[NotebookSnapshot, ...] = ()
+    restored: frozenset[str] = frozenset()
+    unreadable: str = ""
+
+
+def read_snapshot_facts(s3: Any, bucket: str, prefix: str, notebook: str,
+                        migration: NotebookMigration | None) -> SnapshotFacts:
+    """`prefix` is the policy's (policy_prefix(): ends with "<policy>/")."""
+    base = prefix.rsplit("/", 2)[0] + "/" if prefix.count("/") > 1 else ""
+    folder = f"{prefix}{notebook_source(notebook)}/"
+    since = migration.stopped_at - _STAMP_SLACK if migration and migration.stopped_at else None
+    wanted_restore = migration.snapshot if migration else ""
+    complete: list[tuple[str, float, str]] = []
+    restored: set[str] = set()
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
+            for item in page.get("Contents", []):
+                key = str(item["Key"])
+                snapshot, _, rest = key[len(base):].partition(f"/{COMPLETE_NAME}")
+                if rest == "" and key.endswith(f"/{COMPLETE_NAME}"):
+                    stamp = _stamp(snapshot)
+                    if stamp is not None and since is not None and stamp >= since:
+                        complete.append((snapshot, stamp, key))
+                    continue
+                snapshot, _, instance = key[len(base):].partition(f"/{RESTORED_FOLDER}/")
+                if instance and snapshot == wanted_restore and "/" not in instance:
+                    restored.add(instance)
+        snapshots = tuple(NotebookSnapshot(snapshot, _maker(s3, bucket, key), stamp)
+                          for snapshot, stamp, key in sorted(complete, key=lambda c: c[1]))
+    except Exception as error:  # throttled, denied, a bucket gone: nothing is concluded
+        return SnapshotFacts(unreadable=f"s3://{bucket}/{folder}: {type(error).__name__}: "
+                                        f"{error}")
+    return SnapshotFacts(snapshots, frozenset(restored))
+
+
+def _stamp(snapshot: str) -> float | None:
+    try:
+        return time_of_stamp(parse_id(snapshot)[2])
+    except (ManifestError, ValueError):
+        return None
+
+
+def _maker(s3: Any, bucket: str, key: str) -> str:
+    """The instance named in a COMPLETE marker ("" when it names none)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(4096)
+    try:
+        instance = json.loads(body).get("instance", "")
+    except (ValueError, AttributeError):
+        return ""
+    return instance if isinstance(instance, str) else ""
