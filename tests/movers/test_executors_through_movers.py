@@ -45,15 +45,7 @@ def test_late_writes_are_saved_by_a_worker_when_the_controller_mounts_neither(aw
     (aws.efs_root / old / "home/alice/late\tname.txt").write_text("late")
     ctx = ExecutionContext(AwsGateway(endpoint_url=aws.endpoint_url), "us-east-1", None, "r1",
                            worker_mover=east.mover(aws))
-    action = Action("SaveUnreplicatedWrites", Verb.CREATE,
-                    ResourceKey(Kind.FENCE, "us-east-1", "studio-efs/recovery"),
-                    params={"FileSystemId": old, "ActiveFileSystemId": active,
-                            "Folder": "failback-x", "LogicalName": "studio-efs"})
-    message = save_unreplicated_writes(action, ctx)
-    assert "saved 1 entries" in message and "late\\tname.txt" in message, message
-    recovery = aws.efs_root / active / ".studio-operator-recovery/failback-x"
-    assert (recovery / "home/alice/late\tname.txt").read_text() == "late"
-    assert "late\\tname.txt" in (recovery / "saved-files.txt").read_text()
+    _assert_the_late_write_saved(aws, ctx, "us-east-1", old, active)
 
 
 def test_without_a_mount_or_a_worker_the_executors_wait_or_refuse(aws, east, tmp_path):
@@ -82,8 +74,16 @@ def test_failbacks_save_crosses_regions_through_s3_when_the_copies_are_apart(aws
     gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=8)
     ctx = ExecutionContext(gateway, "us-east-1", None, "r1", worker_mover=RegionalWorkers(
         gateway, [east.mover(aws), west.mover(aws)]))
+    _assert_the_late_write_saved(aws, ctx, "us-west-2", old, active)
+    assert {t["taskArn"].split(":")[3] for t in aws.worker_tasks()} == {"us-east-1",
+                                                                      "us-west-2"}
+
+
+def _assert_the_late_write_saved(aws, ctx, region, old, active):
+    """Failback's save of `old`'s late write (a name with a tab) into `active`'s recovery
+    folder, escaped in the message and the list of saved files."""
     action = Action("SaveUnreplicatedWrites", Verb.CREATE,
-                    ResourceKey(Kind.FENCE, "us-west-2", "studio-efs/recovery"),
+                    ResourceKey(Kind.FENCE, region, "studio-efs/recovery"),
                     params={"FileSystemId": old, "ActiveFileSystemId": active,
                             "Folder": "failback-x", "LogicalName": "studio-efs"})
     message = save_unreplicated_writes(action, ctx)
@@ -91,5 +91,3 @@ def test_failbacks_save_crosses_regions_through_s3_when_the_copies_are_apart(aws
     recovery = aws.efs_root / active / ".studio-operator-recovery/failback-x"
     assert (recovery / "home/alice/late\tname.txt").read_text() == "late"
     assert "late\\tname.txt" in (recovery / "saved-files.txt").read_text()
-    assert {t["taskArn"].split(":")[3] for t in aws.worker_tasks()} == {"us-east-1",
-                                                                      "us-west-2"}
