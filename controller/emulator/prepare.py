@@ -25,7 +25,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from controller.emulator.prepare_events import ensure_event_queue, ensure_trail
+from controller.emulator.prepare_events import create_bucket, ensure_event_queue, ensure_trail
 from controller.emulator.prepare_network import (
     PreparedRegion,
     check_exists,
@@ -124,9 +124,7 @@ def _ensure_snapshot_stores(client: Any, desired: DesiredState, regions: list[st
                     s3.head_bucket(Bucket=bucket)
                     lines.append(f"found s3 bucket {bucket} in {region}")
                 except s3.exceptions.ClientError:
-                    extra = ({} if region == "us-east-1" else
-                             {"CreateBucketConfiguration": {"LocationConstraint": region}})
-                    s3.create_bucket(Bucket=bucket, **extra)
+                    create_bucket(s3, bucket)
                     lines.append(f"created s3 bucket {bucket} in {region}")
             alias = policy.kms_key_id
             if alias and alias.startswith("alias/"):

@@ -60,8 +60,17 @@ def ensure_trail(s3: Any, cloudtrail: Any, lines: list[str]) -> None:
     if any(t["Name"] == TRAIL_NAME for t in cloudtrail.describe_trails()["trailList"]):
         lines.append(f"found cloudtrail trail {TRAIL_NAME}")
         return
-    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    create_bucket(s3, TRAIL_BUCKET)
     cloudtrail.create_trail(Name=TRAIL_NAME, S3BucketName=TRAIL_BUCKET,
                             IsMultiRegionTrail=True)
     cloudtrail.start_logging(Name=TRAIL_NAME)
     lines.append(f"created cloudtrail trail {TRAIL_NAME} (all regions, management events)")
+
+
+def create_bucket(s3: Any, bucket: str) -> None:
+    """A bucket in the client's region: outside us-east-1, S3 refuses a CreateBucket
+    without the region as its LocationConstraint (IllegalLocationConstraintException)."""
+    region = s3.meta.region_name
+    extra = ({} if region == "us-east-1" else
+             {"CreateBucketConfiguration": {"LocationConstraint": region}})
+    s3.create_bucket(Bucket=bucket, **extra)
