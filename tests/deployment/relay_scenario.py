@@ -62,6 +62,18 @@ def fill(text: str, names: dict[str, str]) -> str:
     return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)
 
 
+def worker_security_group(ec2: Any, name: str, vpc: str, nfs_groups: list[str]) -> str:
+    """The stack's worker security group, admitted on NFS by the mount targets' groups
+    (its NfsFromWorkers ingress rules)."""
+    workers = str(ec2.create_security_group(GroupName=name, Description="worker tasks",
+                                            VpcId=vpc)["GroupId"])
+    for group in nfs_groups:
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049,
+            "UserIdGroupPairs": [{"GroupId": workers}]}])
+    return workers
+
+
 def _stack_workers(aws: Emulator, region: str, file_system: str) -> dict[str, str]:
     """What one region's stack makes for its workers; its names for rendering."""
     def client(service: str):  # type: ignore[no-untyped-def]
@@ -70,13 +82,8 @@ def _stack_workers(aws: Emulator, region: str, file_system: str) -> dict[str, st
     (target, *_) = efs.describe_mount_targets(FileSystemId=file_system)["MountTargets"]
     nfs_groups = efs.describe_mount_target_security_groups(
         MountTargetId=target["MountTargetId"])["SecurityGroups"]
-    workers = ec2.create_security_group(GroupName="studio-operator-relay-worker",
-                                        Description="worker tasks",
-                                        VpcId=target["VpcId"])["GroupId"]
-    for group in nfs_groups:  # the stack's NfsFromWorkers
-        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
-            "IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049,
-            "UserIdGroupPairs": [{"GroupId": workers}]}])
+    workers = worker_security_group(ec2, "studio-operator-relay-worker", target["VpcId"],
+                                    nfs_groups)
     cluster = f"{STACK}-workers-{region}"
     client("ecs").create_cluster(clusterName=cluster)
     bucket = f"{STACK}-movers-{region}"

@@ -49,7 +49,12 @@ from controller.preflight import PASSABLE_ROLES_ENV, passable_roles, run_preflig
 from controller.preflight.region_checks import may_pass
 from tests.converge.helpers import converge, prepared, reconciler
 from tests.deployment.iam_eval import allows, render
-from tests.deployment.relay_scenario import RelayRun, requests_made, run_relay
+from tests.deployment.relay_scenario import (
+    RelayRun,
+    requests_made,
+    run_relay,
+    worker_security_group,
+)
 from tests.example_estate import turn_on_space_backup
 from tests.notebooks.helpers import passes_until_settled
 
@@ -398,13 +403,8 @@ def _worker_region(aws: Emulator, template: dict[str, Any], source: str,
     if not efs.describe_mount_targets(FileSystemId=target)["MountTargets"]:
         efs.create_mount_target(FileSystemId=target, SubnetId=target_of_source["SubnetId"],
                                 SecurityGroups=nfs_groups)
-    workers = ec2.create_security_group(GroupName="studio-operator-worker",
-                                        Description="worker tasks",
-                                        VpcId=target_of_source["VpcId"])["GroupId"]
-    for group in nfs_groups:  # the stack's NfsFromWorkers
-        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
-            "IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049,
-            "UserIdGroupPairs": [{"GroupId": workers}]}])
+    workers = worker_security_group(ec2, "studio-operator-worker", target_of_source["VpcId"],
+                                    nfs_groups)
     cluster = client("ecs").create_cluster(clusterName="studio-operator")["cluster"]
     client("s3").create_bucket(Bucket="studio-operator-movers")
     point = efs.create_access_point(FileSystemId=source, ClientToken="stack-worker",

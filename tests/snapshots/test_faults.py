@@ -43,12 +43,7 @@ def test_snapshot_and_restore_through_faults_are_exact_and_leave_no_upload(
     aws.set_faults(rate=0.3, kinds=kinds, services=S3_AND_KMS, seed=7, timeout_seconds=0.5)
     manifest = take_snapshot(faulty_s3, faulty_kms, request("/home/research/alice",
                                                             kms_key=kms_key), mount)
-    (mount / "home/research/bob").mkdir(parents=True)
-    target = open_target(str(mount), ["home", "research", "bob"])
-    try:
-        report = restore_snapshot(faulty_s3, faulty_kms, manifest, target, OwnerPolicy())
-    finally:
-        os.close(target)
+    report = _restore_into_bob(faulty_s3, faulty_kms, manifest, mount)
     faults = aws.faults_snapshot()
     aws.clear_faults()
     assert len(manifest.parts) >= 2
@@ -153,12 +148,7 @@ def test_a_complete_retried_after_its_answer_was_lost_still_completes_the_snapsh
     retried_s3.meta.events.register("needs-retry.s3.CompleteMultipartUpload", answer_lost)
     manifest = take_snapshot(retried_s3, retried_kms, request("/home/research/alice"), mount)
     assert sent == [1, 2]
-    (mount / "home/research/bob").mkdir(parents=True)
-    target = open_target(str(mount), ["home", "research", "bob"])
-    try:
-        report = restore_snapshot(s3, kms, manifest, target, OwnerPolicy())
-    finally:
-        os.close(target)
+    report = _restore_into_bob(s3, kms, manifest, mount)
     assert compare_trees(mount / "home/research/alice",
                          mount / "home/research/bob" / report.placed_in) == []
 
@@ -184,3 +174,13 @@ def test_a_complete_answered_no_such_upload_for_another_object_fails(aws, s3, mo
     writer.write(os.urandom(9 << 20))
     with pytest.raises(ClientError, match="NoSuchUpload"):
         writer.complete()
+
+
+def _restore_into_bob(s3, kms, manifest, mount):
+    """Restore `manifest` into research/bob's (new) home, through the given clients."""
+    (mount / "home/research/bob").mkdir(parents=True)
+    target = open_target(str(mount), ["home", "research", "bob"])
+    try:
+        return restore_snapshot(s3, kms, manifest, target, OwnerPolicy())
+    finally:
+        os.close(target)
