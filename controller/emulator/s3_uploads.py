@@ -8,7 +8,8 @@ CreateMultipartUpload to moto and notes when each upload id was made, and writes
 times into moto's ListMultipartUploads answer. S3 forgets an upload id once its upload
 completed or was aborted: a CompleteMultipartUpload sent again (a client retrying after a
 timeout) is 404 NoSuchUpload (the API reference's strict reading; moto answers 200 while
-the object is still the upload's and 500 after an abort). Everything else is moto's.
+the object is still the upload's and 500 after an abort), and so is a part sent to an
+ended upload (moto: 500). Everything else is moto's.
 This module must not change what moto stores.
 """
 
@@ -44,6 +45,8 @@ class S3MultipartDates:
     def handle(self, request: AwsRequest) -> Reply | None:
         if request.key in ("s3:CompleteMultipartUpload", "s3:AbortMultipartUpload"):
             return self._end(request)
+        if request.key == "s3:UploadPart":
+            return self._no_such_upload() if self._has_ended(request) else None
         if request.key not in ("s3:CreateMultipartUpload", "s3:ListMultipartUploads"):
             return None
         when = self._now()
@@ -59,14 +62,20 @@ class S3MultipartDates:
             return Reply(status, body, headers)
         return Reply(status, _UPLOAD.sub(self._dated, body), headers)
 
+    def _has_ended(self, request: AwsRequest) -> bool:
+        with self._lock:
+            return (request.query_value("uploadId") or "") in self._ended
+
+    @staticmethod
+    def _no_such_upload() -> Reply:
+        return error_reply("rest-xml", "NoSuchUpload", "The specified upload does not exist."
+                           " The upload ID may be invalid, or the upload may have been"
+                           " aborted or completed.", 404)
+
     def _end(self, request: AwsRequest) -> Reply:
         upload_id = request.query_value("uploadId") or ""
-        with self._lock:
-            ended = upload_id in self._ended
-        if ended and request.key == "s3:CompleteMultipartUpload":
-            return error_reply("rest-xml", "NoSuchUpload", "The specified upload does not exist."
-                               " The upload ID may be invalid, or the upload may have been"
-                               " aborted or completed.", 404)
+        if request.key == "s3:CompleteMultipartUpload" and self._has_ended(request):
+            return self._no_such_upload()
         status, headers, body = self._gateway.call(request.environ)
         # A Complete can fail inside a 200 (its body is then an <Error>).
         if status in (200, 204) and b"<Error>" not in body[:512]:

@@ -119,3 +119,18 @@ def test_a_completed_or_aborted_upload_is_no_such_upload_when_completed_again(aw
         s3.complete_multipart_upload(Bucket="snapshots-test", Key="p/b", UploadId=aborted,
                                      MultipartUpload=parts)
     assert after_abort.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_a_part_sent_to_an_aborted_upload_is_no_such_upload(aws):
+    """A part uploaded after its upload was aborted (a snapshot cancelled while a part was
+    in flight) is 404 NoSuchUpload on S3, which a writer can tell from a server fault
+    (moto answered 500)."""
+    s3, _ = _clients(aws, attempts=1)
+    s3.create_bucket(Bucket="snapshots-test")
+    aborted = s3.create_multipart_upload(Bucket="snapshots-test", Key="p/c")["UploadId"]
+    s3.abort_multipart_upload(Bucket="snapshots-test", Key="p/c", UploadId=aborted)
+    with pytest.raises(ClientError) as late:
+        s3.upload_part(Bucket="snapshots-test", Key="p/c", UploadId=aborted, PartNumber=1,
+                       Body=b"x" * 10)
+    assert late.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert late.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
