@@ -113,5 +113,18 @@ def test_the_executor_deletes_the_old_instance_only_restored_and_sealed(
     _refused(action(), ctx, "NotSealed", "not made by its sealing start")  # an older one
     params["SealedAfter"] = sealed_after
 
+    # AWS failing under the checks (throttled, 5xx, timing out) is an error to retry,
+    # never taken for "checked": nothing is deleted.
+    for operations, kinds in (({"s3:GetObject"}, ("5xx",)), ({"s3:HeadObject"}, ("throttle",)),
+                              ({"sagemaker:DescribeNotebookInstance"}, ("timeout",))):
+        aws.set_faults(rate=1.0, kinds=kinds, operations=operations, timeout_seconds=0.2)
+        try:
+            with pytest.raises(Exception) as raised:
+                delete_notebook_instance(action(), ctx)
+            assert not isinstance(raised.value, TerminalError), raised.value
+        finally:
+            aws.clear_faults()
+        assert settle(aws) == "Failed", operations
+
     assert "held snapshot" in delete_notebook_instance(action(), ctx)
     assert settle(aws) == "absent"
