@@ -256,10 +256,14 @@ def _deleting_old(ctx: MigrationContext, record: NotebookMigration,
         return MigrationStep(replace(record, phase="Complete", completed_at=ctx.now))
     if old.busy:
         return MigrationStep(record, waiting=f"migration: {old.name} is {old.status}")
+    if ctx.seen.snapshots_unreadable:  # no conclusion from a listing that failed
+        return MigrationStep(record, problem=f"{ctx.key}: snapshots unreadable: "
+                                             f"{ctx.seen.snapshots_unreadable}")
     if old.status != "Failed" or ctx.seal is None or _sealing_snapshot(
             ctx, record, old) != record.final_snapshot:
         # Its user started (and perhaps stopped) it again since the seal: sealed again.
-        return MigrationStep(replace(record, phase="StoppingOld", final_snapshot=""))
+        # The seal's snapshot stays the record's (held) until a newer seal replaces it.
+        return MigrationStep(replace(record, phase="StoppingOld"))
     return MigrationStep(record, Action(
         "DeleteNotebookInstance", Verb.DELETE, ctx.key,
         (Difference("NotebookInstanceName", None, old.name),),
