@@ -63,7 +63,8 @@ FAILOVER_PHASE = Gauge(
 NOTEBOOK_MIGRATION_PHASE = Gauge(
     "studio_operator_notebook_migration_phase",
     "1 for the phase a NotebookInstance's migration to a new instance is in, 0 for the "
-    "others: Snapshotting, Creating, Restoring, StoppingOld, DeletingOld, Complete.",
+    "others: Snapshotting, Creating, Restoring, StoppingOld, Sealing, DeletingOld, "
+    "Complete.",
     ["notebook", "phase"])
 FAILOVER_RECOVERY = Gauge(
     "studio_operator_failover_recovery_seconds",

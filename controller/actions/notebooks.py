@@ -7,7 +7,9 @@ terminal error. Stopping a running instance for an update marks it first (a tag)
 whoever plans next, this controller after a restart included, starts it again once
 updated; starting it again clears the mark. A migration's old instance is deleted only
 after this executor has itself seen the new instance's restore marker in S3 and the old
-instance Stopped and tagged as the NotebookInstance's: the plan's word is not enough.
+instance sealed (its volume in a complete snapshot made after its last stop) and tagged
+as the NotebookInstance's: the plan's word is not enough (controller.actions
+.notebook_guard).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from controller.actions.classify import classify, error_code
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
+from controller.actions.notebook_guard import check_restored, check_sealed
 from controller.errors import RequeueAfter, TerminalError
 from controller.notebooks.spec import NOTEBOOK_TAG, RESTART_TAG
 from controller.plan.types import Action
@@ -83,19 +86,12 @@ def start_notebook_instance(action: Action, ctx: ExecutionContext) -> str:
 
 
 def delete_notebook_instance(action: Action, ctx: ExecutionContext) -> str:
-    """A migration's old instance, once its replacement has restored (checked here)."""
+    """A migration's old instance, once its replacement has restored and it is sealed
+    (both checked here, by controller.actions.notebook_guard)."""
     params = action.params
     name, new = params["NotebookInstanceName"], params["NewInstance"]
-    s3 = ctx.client("s3")
-    try:
-        s3.head_object(Bucket=params["Bucket"], Key=params["RestoredKey"])
-    except Exception as error:
-        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
-            raise TerminalError("NotRestored", (
-                f"{name} is not deleted: {new} has not restored its data (no "
-                f"s3://{params['Bucket']}/{params['RestoredKey']})")) from error
-        raise classify(error) from error
     sagemaker = ctx.client("sagemaker")
+    check_restored(ctx.client("s3"), sagemaker, params)
     try:
         described = sagemaker.describe_notebook_instance(NotebookInstanceName=name)
         tags = sagemaker.list_tags(ResourceArn=described["NotebookInstanceArn"])["Tags"]
@@ -106,11 +102,10 @@ def delete_notebook_instance(action: Action, ctx: ExecutionContext) -> str:
     if {t["Key"]: t.get("Value") for t in tags}.get(NOTEBOOK_TAG) != params["Notebook"]:
         raise TerminalError("NotOurs", f"{name} is not deleted: it is not tagged "
                                        f"{NOTEBOOK_TAG}={params['Notebook']}")
-    if described["NotebookInstanceStatus"] != "Stopped":
-        raise RequeueAfter(SETTLE_SECONDS, f"{name} is "
-                                           f"{described['NotebookInstanceStatus']}, not Stopped")
+    check_sealed(ctx.client("s3"), params, described)
     _call(ctx, "delete_notebook_instance", NotebookInstanceName=name)
-    return f"deleting {name}: {new} has restored its data (spec.migration.deleteOld)"
+    return (f"deleting {name}: {new} has restored its data, and {name}'s volume is in the "
+            f"held snapshot {params['FinalSnapshot']} (spec.migration.deleteOld)")
 
 
 def tag_notebook_instance(action: Action, ctx: ExecutionContext) -> str:

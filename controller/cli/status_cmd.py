@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                 "notebook": m.notebook, "phase": m.phase, "oldInstance": m.old_instance,
                 "newInstance": m.new_instance, "fromPlatform": m.from_platform,
                 "toPlatform": m.to_platform, "snapshot": m.snapshot,
-                "revision": m.revision} for m in migrations],
+                "finalSnapshot": m.final_snapshot, "revision": m.revision}
+                for m in migrations],
         }, indent=2))
         if not revision.valid:
             print(f"desired state: {revision.message}", file=sys.stderr)
@@ -98,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         # Names are SageMaker names (letters, digits, hyphens): nothing to escape.
         print(f"\nnotebook {migration.notebook}: migration {migration.phase} "
               f"({migration.old_instance} -> {migration.new_instance}"
-              f"{', snapshot ' + migration.snapshot if migration.snapshot else ''})")
+              f"{', snapshot ' + migration.snapshot if migration.snapshot else ''}"
+              f"{', sealed in ' + migration.final_snapshot if migration.final_snapshot else ''})")
     if not revision.valid:
         print(f"\ndesired state: {revision.message}; revision {revision.last_good} stays in "
               "force", file=sys.stderr)

@@ -53,7 +53,8 @@ class NotebookMigrationTracker:
                     record.old_instance):
                 self.log.info("notebook_migration", notebook=record.notebook,
                               phase=record.phase, old_instance=record.old_instance,
-                              new_instance=record.new_instance, snapshot=record.snapshot)
+                              new_instance=record.new_instance, snapshot=record.snapshot,
+                              final_snapshot=record.final_snapshot)
             if record.complete and (before is None or not before.complete):
                 self._history(record)
 
@@ -68,7 +69,9 @@ class NotebookMigrationTracker:
             seconds=round(record.completed_at - record.started_at, 3),
             message=(f"the change was undone before {record.old_instance} was replaced"
                      if kept else f"{record.from_platform} -> {record.to_platform}, "
-                     f"restored {record.snapshot}"))])
+                     f"restored {record.snapshot}" + (
+                         f"; {record.old_instance} deleted after its seal, held in "
+                         f"{record.final_snapshot}" if record.final_snapshot else "")))])
 
     @staticmethod
     def _export(record: NotebookMigration) -> None:

@@ -34,12 +34,20 @@ class NotebookConfig:
 
 
 def backup_config(spec: NotebookInstanceSpec, policy: SnapshotPolicySpec,
-                  region: str) -> NotebookConfig:
+                  region: str, kind: str = "start") -> NotebookConfig:
     """The config that snapshots `spec`'s volume on every start into `policy`'s bucket in
-    `region`, server-side encrypted with the policy's KMS key when it has one."""
+    `region`, server-side encrypted with the policy's KMS key when it has one. Kind
+    "seal": the one a migration's old instance gets before it is deleted (snapshot in
+    the foreground, then a failed start: controller.notebooks.migration)."""
     script = lifecycle_script(NotebookScriptSettings(
         bucket=policy.buckets[region], policy=policy.name, notebook=spec.name, region=region,
-        prefix=policy.prefix, level=policy.level, kms_key_id=policy.kms_key_id or ""))
+        prefix=policy.prefix, level=policy.level, kms_key_id=policy.kms_key_id or ""), kind)
     digest = hashlib.sha256(script.encode("utf-8")).hexdigest()[:HASH_LENGTH]
     # The hash alone tells configs apart; the fixed prefix tells them as the operator's.
-    return NotebookConfig(f"{NAME_PREFIX}-{digest}", script)
+    infix = "-seal" if kind == "seal" else ""
+    return NotebookConfig(f"{NAME_PREFIX}{infix}-{digest}", script)
+
+
+def seal_config(spec: NotebookInstanceSpec, policy: SnapshotPolicySpec,
+                region: str) -> NotebookConfig:
+    return backup_config(spec, policy, region, kind="seal")

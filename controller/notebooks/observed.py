@@ -52,6 +52,8 @@ class NotebookObservation:
     unresolved: tuple[str, ...] = ()
     # The backup lifecycle config the spec asks for exists (False: none asked, or absent).
     backup_config_present: bool = False
+    # The seal config exists (read only while a migration with deleteOld is under way).
+    seal_config_present: bool = False
     # Its migration's record (None: never migrated), the new instance it makes, the
     # complete snapshots made since the old instance's recorded stop, and the instances
     # whose restore of the record's snapshot is done (restored/<instance> is in S3).

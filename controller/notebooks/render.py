@@ -61,14 +61,20 @@ def _template(name: str) -> str:
     return resources.files(package).joinpath("scripts", name).read_text("utf-8")
 
 
-def start_script(settings: NotebookScriptSettings) -> str:
+def start_script(settings: NotebookScriptSettings, kind: str = "start") -> str:
+    """The whole script; `kind` "start" (backup on every start) or "seal" (a migration's
+    old instance: snapshot in the foreground, then fail the start; see start.sh)."""
+    if kind not in ("start", "seal"):
+        raise ValueError(f"no notebook script of kind {kind!r}")
     values = {
-        "KIND": "start", "BUCKET": settings.bucket, "PREFIX": settings.prefix.strip("/"),
+        "KIND": kind, "BUCKET": settings.bucket, "PREFIX": settings.prefix.strip("/"),
         "POLICY": settings.policy, "NOTEBOOK": settings.notebook, "REGION": settings.region,
         "KMS_KEY_ID": settings.kms_key_id, "LEVEL": str(settings.level),
     }
-    parts = ("common.sh", "log.sh", "restore.sh", "backup.sh", "start.sh")
-    text = "\n".join(_template(part).rstrip("\n") for part in parts) + "\n\nnotebook_start_main\n"
+    parts = ("common.sh", "log.sh", "restore.sh", "backup.sh", "start.sh",
+             *(("seal.sh",) if kind == "seal" else ()))
+    text = ("\n".join(_template(part).rstrip("\n") for part in parts)
+            + f"\n\nnotebook_{kind}_main\n")
     return _without_comments(PLACEHOLDER.sub(lambda m: values[m.group(1)], text))
 
 
@@ -88,10 +94,10 @@ exec bash "$STATE_DIR/notebook-start.sh"
 """
 
 
-def lifecycle_script(settings: NotebookScriptSettings) -> str:
+def lifecycle_script(settings: NotebookScriptSettings, kind: str = "start") -> str:
     """What the lifecycle config's OnStart carries: the wrapper around start_script."""
     # mtime 0: the same script always compresses to the same bytes (config names hash it).
-    packed = base64.encodebytes(gzip.compress(start_script(settings).encode("utf-8"),
+    packed = base64.encodebytes(gzip.compress(start_script(settings, kind).encode("utf-8"),
                                               compresslevel=9, mtime=0)).decode("ascii")
     wrapper = WRAPPER.format(payload=packed.rstrip("\n"))
     if len(encoded(wrapper)) > SCRIPT_LIMIT:

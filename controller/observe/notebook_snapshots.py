@@ -5,14 +5,19 @@ Under <prefix>/<policy>/notebook/<name>/ the lifecycle script writes, per snapsh
 archive, manifest.json, then COMPLETE ({"snapshot", "instance"}); a restore writes
 restored/<instance> beside them once the new volume holds the snapshot. One listing per
 pass, and one small GET per COMPLETE marker newer than the old instance's recorded stop
-(older ones cannot be the migration's). Keys that are not snapshot ids are ignored.
-Reads only; an unreadable bucket is reported, never taken for "no snapshot".
+(older ones cannot be the migration's). Keys that are not snapshot ids are ignored. A
+restore marker counts only if it was written after the new instance was created and its
+body names the snapshot and the instance: a user whose instance role can write the
+bucket could plant one in advance (controller.notebooks.migration says why the deletion
+of the old instance does not rest on the marker even so). Reads only; an unreadable
+bucket is reported, never taken for "no snapshot".
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from controller.notebooks.migration import NotebookMigration
@@ -33,8 +38,11 @@ class SnapshotFacts:
 
 
 def read_snapshot_facts(s3: Any, bucket: str, prefix: str, notebook: str,
-                        migration: NotebookMigration | None) -> SnapshotFacts:
-    """`prefix` is the policy's (policy_prefix(): ends with "<policy>/")."""
+                        migration: NotebookMigration | None,
+                        new_created: float | None = None) -> SnapshotFacts:
+    """`prefix` is the policy's (policy_prefix(): ends with "<policy>/"); `new_created`
+    when the migration's new instance was created (None: there is none, so no marker
+    can be its)."""
     base = prefix.rsplit("/", 2)[0] + "/" if prefix.count("/") > 1 else ""
     folder = f"{prefix}{notebook_source(notebook)}/"
     since = migration.stopped_at - _STAMP_SLACK if migration and migration.stopped_at else None
@@ -52,7 +60,10 @@ def read_snapshot_facts(s3: Any, bucket: str, prefix: str, notebook: str,
                         complete.append((snapshot, stamp, key))
                     continue
                 snapshot, _, instance = key[len(base):].partition(f"/{RESTORED_FOLDER}/")
-                if instance and snapshot == wanted_restore and "/" not in instance:
+                if (instance and snapshot == wanted_restore and "/" not in instance
+                        and new_created is not None
+                        and _epoch(item["LastModified"]) >= int(new_created)
+                        and _marker_names(s3, bucket, key, snapshot, instance)):
                     restored.add(instance)
         snapshots = tuple(NotebookSnapshot(snapshot, _maker(s3, bucket, key), stamp)
                           for snapshot, stamp, key in sorted(complete, key=lambda c: c[1]))
@@ -67,6 +78,21 @@ def _stamp(snapshot: str) -> float | None:
         return time_of_stamp(parse_id(snapshot)[2])
     except (ManifestError, ValueError):
         return None
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _marker_names(s3: Any, bucket: str, key: str, snapshot: str, instance: str) -> bool:
+    """The marker's body is the restore's: {"snapshot": <id>, "instance": <name>, ...}."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(4096)
+    try:
+        written = json.loads(body)
+    except ValueError:
+        return False
+    return (isinstance(written, dict) and written.get("snapshot") == snapshot
+            and written.get("instance") == instance)
 
 
 def _maker(s3: Any, bucket: str, key: str) -> str:

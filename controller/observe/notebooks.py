@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -52,7 +53,11 @@ def observe_notebooks(gateway: AwsGateway, desired: DesiredState, region: str,
                                    else spec.name),
             role_arn=role, subnet_id=subnet,
             security_group_ids=groups, unresolved=tuple(unresolved),
-            backup_config_present=_backup_config_present(sagemaker, desired, spec, region),
+            backup_config_present=_config_present(sagemaker, desired, spec, region),
+            seal_config_present=bool(
+                migration is not None and not migration.complete
+                and spec.migration.delete_old
+                and _config_present(sagemaker, desired, spec, region, "seal")),
             migration=migration)
         observed[spec.name] = _with_migration(gateway, sagemaker, desired, spec, region, seen)
     return observed
@@ -74,19 +79,24 @@ def _with_migration(gateway: AwsGateway, sagemaker: Any, desired: DesiredState,
     policy = desired.snapshot_policies.get(spec.backup_policy or "")
     if policy is None or region not in policy.buckets:
         return replace(seen, new_instance=new)
+    created = new.description.get("CreationTime") if new is not None else None
     facts = read_snapshot_facts(gateway.client("s3", region), policy.buckets[region],
                                 policy_prefix(policy.prefix, policy.name), spec.name,
-                                migration)
+                                migration, _epoch(created) if created is not None else None)
     return replace(seen, new_instance=new, snapshots=facts.snapshots,
                    restored=facts.restored, snapshots_unreadable=facts.unreadable)
 
 
-def _backup_config_present(sagemaker: Any, desired: DesiredState, spec: NotebookInstanceSpec,
-                           region: str) -> bool:
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _config_present(sagemaker: Any, desired: DesiredState, spec: NotebookInstanceSpec,
+                    region: str, kind: str = "start") -> bool:
     policy = desired.snapshot_policies.get(spec.backup_policy or "")
     if policy is None or region not in policy.buckets:
         return False
-    name = backup_config(spec, policy, region).name
+    name = backup_config(spec, policy, region, kind).name
     try:
         sagemaker.describe_notebook_instance_lifecycle_config(
             NotebookInstanceLifecycleConfigName=name)

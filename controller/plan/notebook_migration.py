@@ -15,10 +15,15 @@ the step's action runs (controller.loop.notebook_migration):
                 the owner maps the restore applies.
   Restoring     waits for the restore's marker (restored/<new instance> in S3).
   StoppingOld   only now is the old instance stopped,
-  DeletingOld   and deleted, only with spec.migration.deleteOld (the executor checks the
-                marker again before it deletes).
+  Sealing       and, only with spec.migration.deleteOld, sealed: given the seal config
+                while Stopped and started, which snapshots its volume before any user can
+                reach it and fails the start (controller.notebooks.migration); the
+                snapshot it made (after the stop before it) is the record's final one,
+  DeletingOld   then it is deleted (the executor checks the seal and that snapshot, and
+                the marker, again before it deletes).
   Complete      the NotebookInstance is the new instance from now on.
-A step never goes back, except Restoring to Creating when the new instance is gone.
+A step never goes back, except Restoring to Creating when the new instance is gone, and
+Sealing or DeletingOld to StoppingOld when the old instance's user started it again.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from controller.notebooks.configs import NotebookConfig
 from controller.notebooks.migration import (
     GROUP_MAP_TAG,
     OWNER_MAP_TAG,
+    SEAL_WINDOW_SECONDS,
     SNAPSHOT_TAG,
     NotebookMigration,
     map_tag,
@@ -54,6 +61,7 @@ class MigrationContext:
     prefix: str
     now: float
     revision: str
+    seal: NotebookConfig | None = None  # the seal config (None: no deleteOld)
 
 
 @dataclass(frozen=True)
@@ -195,8 +203,50 @@ def _stopping_old(ctx: MigrationContext, record: NotebookMigration,
         return MigrationStep(record, _start_stop(
             ctx, "StopNotebookInstance", old, f"{record.new_instance} has restored its data"))
     if ctx.spec.migration.delete_old and old is not None:
-        return MigrationStep(replace(record, phase="DeletingOld"))
+        return MigrationStep(replace(record, phase="Sealing"))
     return MigrationStep(replace(record, phase="Complete", completed_at=ctx.now))
+
+
+def _sealing(ctx: MigrationContext, record: NotebookMigration,
+             creation: dict[str, Any]) -> MigrationStep:
+    old, seal = ctx.seen.instance, ctx.seal
+    if old is None:  # deleted by someone else: nothing left for this migration to delete
+        return MigrationStep(replace(record, phase="Complete", completed_at=ctx.now))
+    if old.busy:
+        return MigrationStep(record, waiting=f"migration: {old.name} is {old.status}")
+    if old.status == "InService" or seal is None:  # its user started it again
+        return MigrationStep(replace(record, phase="StoppingOld"))
+    attached = old.description.get("NotebookInstanceLifecycleConfigName")
+    if old.status == "Stopped":
+        # The stop the seal must be newer than: the latest, should its user have started
+        # and stopped it again since.
+        record = replace(record, sealed_after=_epoch(old.description.get("LastModifiedTime")))
+        if attached == seal.name:
+            return MigrationStep(record, _start_stop(
+                ctx, "StartNotebookInstance", old,
+                "to seal it: its volume is snapshotted before anyone can use it, and the "
+                "start fails on purpose"))
+        if not ctx.seen.seal_config_present:
+            return MigrationStep(record, Action(
+                "CreateNotebookInstanceLifecycleConfig", Verb.CREATE, ctx.key,
+                (Difference("LifecycleConfig", seal.name, None),), seal.request()),
+                waiting=f"migration: {old.name} waits for the seal config {seal.name}")
+        return MigrationStep(record, Action(
+            "UpdateNotebookInstance", Verb.UPDATE, ctx.key,
+            (Difference("LifecycleConfigName", seal.name, attached),),
+            {"NotebookInstanceName": old.name, "LifecycleConfigName": seal.name}))
+    final = _sealing_snapshot(ctx, record, old)
+    if old.status == "Failed" and attached == seal.name and final:
+        return MigrationStep(replace(record, phase="DeletingOld", final_snapshot=final))
+    if ctx.seen.snapshots_unreadable:
+        return MigrationStep(record, problem=f"{ctx.key}: snapshots unreadable: "
+                                             f"{ctx.seen.snapshots_unreadable}")
+    reason = old.description.get("FailureReason", old.status)
+    return MigrationStep(record, problem=(
+        f"{ctx.key}: migration: {old.name} is {old.status} ({reason}) without a complete "
+        f"snapshot made by its sealing start, so it is kept: {_LOG_HINT} (seal.log). A "
+        "volume too large to snapshot within the 5-minute limit of a lifecycle script "
+        "cannot be sealed: copy what it holds by hand, then delete it"))
 
 
 def _deleting_old(ctx: MigrationContext, record: NotebookMigration,
@@ -206,14 +256,22 @@ def _deleting_old(ctx: MigrationContext, record: NotebookMigration,
         return MigrationStep(replace(record, phase="Complete", completed_at=ctx.now))
     if old.busy:
         return MigrationStep(record, waiting=f"migration: {old.name} is {old.status}")
-    if old.status == "InService":  # its user started it again: stopped first
+    if ctx.seen.snapshots_unreadable:  # no conclusion from a listing that failed
+        return MigrationStep(record, problem=f"{ctx.key}: snapshots unreadable: "
+                                             f"{ctx.seen.snapshots_unreadable}")
+    if old.status != "Failed" or ctx.seal is None or _sealing_snapshot(
+            ctx, record, old) != record.final_snapshot:
+        # Its user started (and perhaps stopped) it again since the seal: sealed again.
+        # The seal's snapshot stays the record's (held) until a newer seal replaces it.
         return MigrationStep(replace(record, phase="StoppingOld"))
     return MigrationStep(record, Action(
         "DeleteNotebookInstance", Verb.DELETE, ctx.key,
         (Difference("NotebookInstanceName", None, old.name),),
         {"NotebookInstanceName": old.name, "Notebook": ctx.spec.name,
-         "NewInstance": record.new_instance, "Bucket": ctx.bucket,
-         "RestoredKey": _restored_key(ctx, record)}))
+         "NewInstance": record.new_instance, "Bucket": ctx.bucket, "Prefix": ctx.prefix,
+         "Snapshot": record.snapshot,
+         "RestoredKey": _restored_key(ctx, record), "SealConfig": ctx.seal.name,
+         "SealedAfter": record.sealed_after, "FinalSnapshot": record.final_snapshot}))
 
 
 def _complete(ctx: MigrationContext, record: NotebookMigration,
@@ -222,7 +280,21 @@ def _complete(ctx: MigrationContext, record: NotebookMigration,
 
 
 _STEPS = {"Snapshotting": _snapshotting, "Creating": _creating, "Restoring": _restoring,
-          "StoppingOld": _stopping_old, "DeletingOld": _deleting_old, "Complete": _complete}
+          "StoppingOld": _stopping_old, "Sealing": _sealing, "DeletingOld": _deleting_old,
+          "Complete": _complete}
+
+
+def _sealing_snapshot(ctx: MigrationContext, record: NotebookMigration,
+                      old: ObservedNotebookInstance) -> str:
+    """The newest complete snapshot the old instance made during the start that ended in
+    its current status, after the stop before it ("" when there is none)."""
+    if not record.sealed_after:
+        return ""
+    ended = _epoch(old.description.get("LastModifiedTime"))
+    made = [s for s in ctx.seen.snapshots if s.instance == old.name
+            and s.created >= record.sealed_after - 1
+            and ended - SEAL_WINDOW_SECONDS <= s.created <= ended + 1]
+    return made[-1].id if made else ""
 
 
 def _start_stop(ctx: MigrationContext, name: str, instance: ObservedNotebookInstance,

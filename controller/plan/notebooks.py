@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.model import MANAGED_TAG, MANAGED_TAG_VALUE, DesiredState
-from controller.notebooks.configs import NotebookConfig, backup_config
+from controller.notebooks.configs import NotebookConfig, backup_config, seal_config
 from controller.notebooks.migration import NotebookMigration
 from controller.notebooks.observed import NotebookObservation, ObservedNotebookInstance
 from controller.notebooks.spec import NOTEBOOK_TAG, RESTART_TAG, NotebookInstanceSpec
@@ -77,9 +77,11 @@ def _plan_migration(desired: DesiredState, observed: ObservedState, spec: Notebo
                     migrations: list[NotebookMigration] | None) -> None:
     policy = desired.snapshot_policies.get(spec.backup_policy or "")
     bucket = policy.buckets.get(observed.region, "") if policy is not None else ""
+    seal = (seal_config(spec, policy, observed.region)
+            if policy is not None and bucket and spec.migration.delete_old else None)
     step = plan_migration(MigrationContext(
         spec, seen, key, config, bucket, policy.prefix if policy is not None else "",
-        observed.observed_at, desired.revision), creation_request(spec, seen, config=config))
+        observed.observed_at, desired.revision, seal), creation_request(spec, seen, config=config))
     if step.record is not None and migrations is not None and step.record != seen.migration:
         migrations.append(step.record)
     if step.action is not None:

@@ -7,7 +7,8 @@ or an abort that failed, left them; S3 charges for them), and likewise the archi
 whose manifest never came (the manifest's put failed), take the policy's snapshots
 when a slot has come since the last run (once, however many slots were missed), take
 again a source whose job of this slot failed or was interrupted (at most MAX_ATTEMPTS
-times), and delete what retention no longer keeps.
+times), and delete what retention no longer keeps, except the snapshots a notebook
+migration of this region holds (controller.notebooks.migration.held_snapshots).
 For each Restore whose spec has not run yet: start it. The actions only start work:
 the jobs run on the controller's worker threads and their phases are recorded before
 they start (controller.snapshots.runner).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.model import DesiredState, Posix, ShareScope
+from controller.notebooks.migration import held_snapshots
 from controller.observed import ObservedState
 from controller.plan.types import Action, Difference, Kind, ResourceKey, Verb
 from controller.plan.working_copy import serving_file_system
@@ -204,8 +206,12 @@ def _plan_policy(desired: DesiredState, observed: ObservedState, seen: Any,
                               tuple(Difference(s["Source"], "snapshot", None) for s in sources),
                               {"Policy": name, "Bucket": bucket, "Slot": slot,
                                "Sources": sources}))
+    # A notebook migration's snapshots are the only copy of an old instance it deleted.
+    held = held_snapshots((n.migration for n in observed.notebooks.values()
+                           if n.migration is not None), now)
     doomed = [snapshot for source in sorted(state.complete)
-              for snapshot in to_remove(state.complete[source], policy.retention)]
+              for snapshot in to_remove(state.complete[source], policy.retention)
+              if snapshot not in held]
     if doomed:
         actions.append(Action("PruneSnapshots", Verb.DELETE, key,
                               tuple(Difference("snapshot", None, s) for s in doomed),

@@ -211,6 +211,8 @@ def test_the_scripts_pass_shellcheck_and_fit_sagemakers_limit(tmp_path: Path) ->
     settings = NotebookScriptSettings("bucket", "nightly", "nb", "us-east-1",
                                       kms_key_id="alias/snapshots")
     for name, text in (("start.sh", start_script(settings)),
+                       ("seal.sh", start_script(settings, "seal")),
+                       ("seal-wrapper.sh", lifecycle_script(settings, "seal")),
                        ("wrapper.sh", lifecycle_script(settings))):
         (tmp_path / name).write_text(text)
         checked = subprocess.run(["shellcheck", "--severity=style", str(tmp_path / name)],

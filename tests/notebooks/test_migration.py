@@ -15,13 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from controller.actions.context import ExecutionContext
-from controller.actions.notebooks import delete_notebook_instance
 from controller.emulator import Emulator
-from controller.errors import TerminalError
-from controller.gateway import AwsGateway
 from controller.notebooks.migration import SNAPSHOT_TAG
-from controller.plan.types import Action, Kind, ResourceKey, Verb
 from controller.status.history import HistoryLog
 from tests.notebooks.helpers import NAME, describe, sagemaker, settle, tags
 from tests.notebooks.migration_helpers import (
@@ -120,36 +115,3 @@ def test_a_failed_restore_never_deletes_or_stops_the_old_instance(
     assert not [a for a in result.plan.actions if a.name in (
         "DeleteNotebookInstance", "StopNotebookInstance")]
     assert settle(aws, NAME) == "InService" and instance_names(aws) == [NAME, NEW]
-
-
-def test_the_executor_refuses_to_delete_the_old_instance_before_the_restore_marker(
-        aws: Emulator, tmp_path: Path) -> None:
-    """The guard in code: even a plan that asks for it deletes nothing while the new
-    instance's restored/ marker is absent."""
-    client = sagemaker(aws)
-    boto3.client("iam", endpoint_url=aws.endpoint_url).create_role(
-        RoleName="notebook-role", AssumeRolePolicyDocument="{}")
-    boto3.client("s3", endpoint_url=aws.endpoint_url).create_bucket(Bucket=POLICY_BUCKET)
-    client.create_notebook_instance(
-        NotebookInstanceName=NAME, InstanceType="ml.t3.medium",
-        RoleArn="arn:aws:iam::123456789012:role/notebook-role",
-        Tags=[{"Key": "studio-operator.io/notebook", "Value": NAME}])
-    settle(aws)
-    client.stop_notebook_instance(NotebookInstanceName=NAME)
-    assert settle(aws) == "Stopped"
-    gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=2)
-    ctx = ExecutionContext(gateway, "us-east-1", None, "test")
-    marker = f"studio-snapshots/nightly/notebook/{NAME}/20261126T070000Z-abcd/restored/{NEW}"
-    action = Action("DeleteNotebookInstance", Verb.DELETE,
-                    ResourceKey(Kind.NOTEBOOK_INSTANCE, "us-east-1", NAME), (), {
-                        "NotebookInstanceName": NAME, "Notebook": NAME, "NewInstance": NEW,
-                        "Bucket": POLICY_BUCKET, "RestoredKey": marker})
-
-    with pytest.raises(TerminalError, match="has not restored"):
-        delete_notebook_instance(action, ctx)
-    assert settle(aws) == "Stopped"
-
-    boto3.client("s3", endpoint_url=aws.endpoint_url).put_object(
-        Bucket=POLICY_BUCKET, Key=marker, Body=b"{}")
-    assert "deleting" in delete_notebook_instance(action, ctx)
-    assert settle(aws) == "absent"

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("phase", ["Snapshotting", "Creating", "Restoring", "StoppingOld",
-                                   "DeletingOld"])
+                                   "Sealing", "DeletingOld"])
 def test_a_controller_killed_at_each_migration_step_finishes_with_one_new_instance(
         aws: Emulator, tmp_path: Path, phase: str) -> None:
     _rec, _clock, moved = al1_instance_with_work(aws, tmp_path,

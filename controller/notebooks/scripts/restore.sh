@@ -205,17 +205,56 @@ restore_worker() {
   log "restored $snapshot: $moved entries in $VOLUME"
 }
 
-# 0: this instance has restored the snapshot (its marker is in S3); 1: not yet; 2: S3
+# 0: this instance has restored the snapshot: its volume holds something and the marker
+# is in S3, written after this instance was created. A user of another instance whose
+# role can write the bucket could put a marker there, in advance or while this instance
+# boots; no one can write to this volume before the restore (the instance is Pending), so
+# an empty volume is restored whatever the bucket says. 1: not yet; 2: S3 or SageMaker
 # could not say (then nothing is restored this start: never twice over a volume).
 restored_already() {
-  local key="${PREFIX:+$PREFIX/}$1/restored/$INSTANCE_NAME"
-  if aws_cli s3api head-object --bucket "$BUCKET" --key "$key" >/dev/null 2>"$STATE_DIR/head.err"
-  then
-    return 0
+  local key="${PREFIX:+$PREFIX/}$1/restored/$INSTANCE_NAME" written created
+  if volume_empty; then return 1; fi
+  if ! written=$(aws_cli s3api head-object --bucket "$BUCKET" --key "$key" \
+    --query LastModified --output text 2>"$STATE_DIR/head.err"); then
+    if grep -q -e '(404)' -e 'Not Found' "$STATE_DIR/head.err"; then return 1; fi
+    log "cannot tell whether $1 was restored: $(tr '\n' ' ' <"$STATE_DIR/head.err")"
+    return 2
   fi
-  if grep -q -e '(404)' -e 'Not Found' "$STATE_DIR/head.err"; then return 1; fi
-  log "cannot tell whether $1 was restored: $(tr '\n' ' ' <"$STATE_DIR/head.err")"
-  return 2
+  if ! created=$(aws_sagemaker describe-notebook-instance --notebook-instance-name \
+    "$INSTANCE_NAME" --query CreationTime --output text 2>"$STATE_DIR/head.err"); then
+    log "cannot read when this instance was created: $(tr '\n' ' ' <"$STATE_DIR/head.err")"
+    return 2
+  fi
+  if written_after "$written" "$created"; then return 0; fi
+  log "s3://$BUCKET/$key is older than this instance (not its restore): restoring $1"
+  return 1
+}
+
+# Nothing in the volume but what the file system or an earlier run of this script put
+# there (lost+found, an empty staging folder).
+volume_empty() {
+  [[ -z "$(find "$VOLUME/" -mindepth 1 -maxdepth 1 ! -name lost+found \
+    ! -name "$STAGING_NAME" -print -quit)" ]]
+}
+
+# Whether time $1 is at or after time $2 (whole seconds); each as the CLI prints it:
+# epoch seconds, ISO 8601, or an HTTP date.
+written_after() {
+  python3 - "$1" "$2" <<'PYTHON'
+import sys
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+def seconds(text):
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return parsedate_to_datetime(text).timestamp()
+sys.exit(0 if int(seconds(sys.argv[1])) >= int(seconds(sys.argv[2])) else 1)
+PYTHON
 }
 
 # The restore this instance's tags ask for, unless done; returns 1 when it failed.
