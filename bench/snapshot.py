@@ -221,8 +221,8 @@ def run(bench: Bench, rounds: int) -> dict[str, Any]:
 
 
 def archive_only(bench: Bench, tree_bytes: int) -> dict[str, Any]:
-    """The archivers alone, into nothing (no upload): the emulator's S3 takes about 100
-    MiB/s on this machine, which caps every snapshot that uploads."""
+    """The archivers alone, into nothing (no upload): what a snapshot would cost if the
+    upload (the emulator's S3, the same for every candidate) were free."""
     source = bench.src
     runs = {"pigz": {"pipeline": f"tar -cf - -C {source} . | pigz -6"},
             "zstd": {"pipeline": f"tar -cf - -C {source} . | zstd -T0 -3 -q"},

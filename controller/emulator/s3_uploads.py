@@ -9,7 +9,9 @@ times into moto's ListMultipartUploads answer. S3 forgets an upload id once its 
 completed or was aborted: a CompleteMultipartUpload sent again (a client retrying after a
 timeout) is 404 NoSuchUpload (the API reference's strict reading; moto answers 200 while
 the object is still the upload's and 500 after an abort), and so is a part sent to an
-ended upload (moto: 500). Everything else is moto's.
+ended upload (moto: 500). UploadPart and CompleteMultipartUpload of a SHA-256 upload are
+served by s3_parts.py (the same checks, stricter, without moto's copies). Everything
+else is moto's.
 This module must not change what moto stores.
 """
 
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 
 from controller.emulator.moto_gateway import MotoGateway
 from controller.emulator.protocol import AwsRequest, Reply, error_reply
+from controller.emulator.s3_parts import S3PartStore
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _UPLOAD = re.compile(rb"<Upload>.*?</Upload>", re.DOTALL)
@@ -33,6 +36,7 @@ class S3MultipartDates:
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._gateway = gateway
         self._now = now
+        self._parts = S3PartStore(gateway)  # UploadPart and Complete without moto's copies
         self._lock = threading.Lock()
         self._initiated: dict[bytes, bytes] = {}  # upload id -> its date, as S3 writes it
         self._ended: set[str] = set()  # upload ids completed or aborted
@@ -41,12 +45,14 @@ class S3MultipartDates:
         with self._lock:
             self._initiated.clear()
             self._ended.clear()
+        self._parts.reset()
 
     def handle(self, request: AwsRequest) -> Reply | None:
         if request.key in ("s3:CompleteMultipartUpload", "s3:AbortMultipartUpload"):
             return self._end(request)
         if request.key == "s3:UploadPart":
-            return self._no_such_upload() if self._has_ended(request) else None
+            return self._no_such_upload() if self._has_ended(request) else \
+                self._parts.upload_part(request)
         if request.key not in ("s3:CreateMultipartUpload", "s3:ListMultipartUploads"):
             return None
         when = self._now()
@@ -76,11 +82,17 @@ class S3MultipartDates:
         upload_id = request.query_value("uploadId") or ""
         if request.key == "s3:CompleteMultipartUpload" and self._has_ended(request):
             return self._no_such_upload()
-        status, headers, body = self._gateway.call(request.environ)
+        fast = self._parts.complete(request) if request.key == "s3:CompleteMultipartUpload" \
+            else None
+        if fast is not None:
+            status, headers, body = fast.status, fast.headers, fast.body
+        else:
+            status, headers, body = self._gateway.call(request.environ)
         # A Complete can fail inside a 200 (its body is then an <Error>).
         if status in (200, 204) and b"<Error>" not in body[:512]:
             with self._lock:
                 self._ended.add(upload_id)
+            self._parts.forget(upload_id)
         return Reply(status, body, headers)
 
     def _dated(self, upload: re.Match[bytes]) -> bytes:

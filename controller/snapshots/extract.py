@@ -251,13 +251,12 @@ class Extractor:
     @staticmethod
     def _copy(reader: TarReader, fd: int, length: int) -> None:
         while length:
-            chunk = reader.read_data(min(CHUNK, length))
-            if not chunk:
+            view = reader.read_data(min(CHUNK, length))
+            if not view:
                 raise HostileArchive("a file's data ends early")
-            view = memoryview(chunk)
+            length -= len(view)
             while view:
                 view = view[os.write(fd, view):]
-            length -= len(chunk)
 
     def _hard_link(self, parent: int, name: bytes, entry: Entry) -> None:
         target = components(entry.link, "hard link target")

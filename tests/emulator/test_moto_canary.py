@@ -138,3 +138,22 @@ def test_botocore_still_has_what_the_model_check_reads():
     assert "AuthMode" in domain.input_shape.metadata.get("required", ()), (
         "required members are no longer in structure metadata['required']")
     assert "enum" in domain.input_shape.members["AuthMode"].metadata
+
+
+def test_moto_s3_store_still_has_what_the_part_fast_path_writes_into():
+    """controller/emulator/s3_parts.py hands parts to moto's upload and fills the completed
+    object's value buffer itself: the names it relies on must still be there."""
+    models = importlib.import_module("moto.s3.models")
+    assert hasattr(models, "s3_backends"), "moto.s3.models.s3_backends moved"
+    assert "part_id" in inspect.signature(models.FakeMultipart.set_part).parameters
+    put = inspect.signature(models.S3Backend.put_object).parameters
+    for name in ("storage", "etag", "multipart", "disable_notification"):
+        assert name in put, f"S3Backend.put_object lost its {name} argument"
+    key_source = inspect.getsource(models.FakeKey)
+    for name in ("_value_buffer", "contentsize", "_etag", "checksum_value", "checksum_parts",
+                 "self.lock"):
+        assert name in key_source, f"FakeKey no longer has {name}: s3_parts.py writes it"
+    complete = inspect.getsource(models.S3Backend.complete_multipart_upload)
+    for name in ("set_metadata", "put_object_tagging", "put_object_acl", "checksum_type"):
+        assert name in complete, (f"moto's Complete no longer calls {name}: check that "
+                                  "s3_parts.py still leaves the object as moto's would")
