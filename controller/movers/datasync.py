@@ -71,6 +71,8 @@ class DataSyncSettings:
     purposes: tuple[str, ...] = ("working_copy",)
     file_system_access_role_arn: str = ""
     access_points: tuple[tuple[str, str], ...] = ()  # file system id -> access point ARN
+    # Groups for a mount target made for DataSync (else the groups of security_group_arns).
+    mount_target_groups: tuple[str, ...] = ()
     poll_seconds: float = 10.0
     follow_seconds: float = 3600.0
     tasks_kept: int = 20
@@ -84,7 +86,8 @@ class DataSyncSettings:
     @classmethod
     def from_json(cls, region: str, text: str) -> DataSyncSettings:
         """{"subnetArn", "securityGroupArns", optional "purposes", "fileSystemAccessRoleArn",
-        "accessPoints": {fs id: access point ARN}, "tasksKept"}. Raises ValueError."""
+        "accessPoints": {fs id: access point ARN}, "mountTargetGroups", "tasksKept"}.
+        Raises ValueError."""
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("the DataSync configuration is a JSON object")
@@ -95,6 +98,7 @@ class DataSyncSettings:
                        file_system_access_role_arn=str(data.get("fileSystemAccessRoleArn", "")),
                        access_points=tuple(sorted((str(k), str(v)) for k, v in
                                                   data.get("accessPoints", {}).items())),
+                       mount_target_groups=tuple(map(str, data.get("mountTargetGroups", ()))),
                        tasks_kept=int(data.get("tasksKept", cls.tasks_kept)))
         except KeyError as missing:
             raise ValueError(f"the DataSync configuration lacks {missing}") from missing
@@ -153,6 +157,7 @@ class DataSyncMover:
         subdirectory = "/" + "/".join(parts)
         found = self._client("efs").describe_file_systems(FileSystemId=file_system)
         fs_arn = found["FileSystems"][0]["FileSystemArn"]
+        self._reachable(file_system)
         point = dict(self.settings.access_points).get(file_system, "")
         role = self.settings.file_system_access_role_arn
         asked: dict[str, Any] = {
@@ -175,6 +180,31 @@ class DataSyncMover:
             **asked, Tags=[{"Key": MADE_TAG, "Value": digest}])["LocationArn"])
         self.log.info("datasync_location_created", location=arn, file_system=file_system)
         return arn
+
+    def _reachable(self, file_system: str) -> None:
+        """DataSync mounts through a mount target in its subnet's zone. A file system made
+        moments ago (a working copy) has none yet: one is made in DataSync's subnet (which
+        should be one of the estate's subnets, where the plan adopts it) and waited for."""
+        efs, ec2 = self._client("efs"), self._client("ec2")
+        subnet_id = self.settings.subnet_arn.rpartition("/")[2]
+        zone = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailabilityZone"]
+        deadline = self.clock() + self.settings.follow_seconds
+        while True:
+            targets = [t for t in efs.describe_mount_targets(FileSystemId=file_system)
+                       ["MountTargets"] if t.get("AvailabilityZoneName") == zone]
+            if targets and targets[0]["LifeCycleState"] == "available":
+                return
+            if not targets:
+                groups = self.settings.mount_target_groups or tuple(
+                    arn.rpartition("/")[2] for arn in self.settings.security_group_arns)
+                made = efs.create_mount_target(FileSystemId=file_system, SubnetId=subnet_id,
+                                               SecurityGroups=list(groups))
+                self.log.info("datasync_mount_target_created", file_system=file_system,
+                              mount_target=made["MountTargetId"], subnet=subnet_id)
+            elif targets[0]["LifeCycleState"] != "creating" or self.clock() >= deadline:
+                raise DataSyncFailed(f"the mount target of {file_system} in {zone} is "
+                                     f"{targets[0]['LifeCycleState']}; tried again")
+            self.sleep(self.settings.poll_seconds)
 
     def _made_as(self, arn: str, digest: str) -> bool:
         tags = self._client().list_tags_for_resource(ResourceArn=arn)["Tags"]
