@@ -714,7 +714,11 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     worker_role = role_statements(load_template(), "WorkerTaskRole")
     assert scenario.worker_actions == {"s3:GetObject", "s3:PutObject"}
     assert missing_actions(worker_role, scenario.worker_actions) == []
-    assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == scenario.worker_actions
+    # A failed relay upload is aborted by the worker: exercised in
+    # tests/movers/test_cross_region_save.py (the scenario's uploads all succeed).
+    aborted = {"s3:AbortMultipartUpload"}
+    assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == \
+        scenario.worker_actions | aborted
     by_action: dict[str, list[str]] = {}
     for s in worker_role:
         for a in _listed(s["Action"]):
@@ -725,7 +729,8 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     relay = [f"{prefix}relay/*",
              "arn:${AWS::Partition}:s3:::${PeerWorkerBucketName}/movers/relay/*"]
     assert by_action == {"s3:GetObject": [f"{prefix}jobs/*", *relay],
-                         "s3:PutObject": [f"{prefix}reports/*", *relay]}
+                         "s3:PutObject": [f"{prefix}reports/*", *relay],
+                         "s3:AbortMultipartUpload": relay}
 
 
 def test_worker_grants_are_scoped_to_the_stacks_family_cluster_roles_and_prefix(task_role):
