@@ -712,13 +712,15 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     """The worker task reads its job and writes its report (its own credentials, not the
     controller's); its role grants those, and NFS through access points, nothing else."""
     worker_role = role_statements(load_template(), "WorkerTaskRole")
-    assert scenario.worker_actions == {"s3:GetObject", "s3:PutObject"}
-    assert missing_actions(worker_role, scenario.worker_actions) == []
-    # A failed relay upload is aborted by the worker: exercised in
-    # tests/movers/test_cross_region_save.py (the scenario's uploads all succeed).
+    # A relay upload that fails is aborted by the worker (then the step runs again): made
+    # here only when an upload failed (under load), always in
+    # tests/movers/test_cross_region_save.py.
     aborted = {"s3:AbortMultipartUpload"}
+    assert {"s3:GetObject", "s3:PutObject"} <= scenario.worker_actions
+    assert scenario.worker_actions <= {"s3:GetObject", "s3:PutObject"} | aborted
+    assert missing_actions(worker_role, scenario.worker_actions) == []
     assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == \
-        scenario.worker_actions | aborted
+        {"s3:GetObject", "s3:PutObject"} | aborted
     by_action: dict[str, list[str]] = {}
     for s in worker_role:
         for a in _listed(s["Action"]):
