@@ -52,6 +52,8 @@ class ExecutionContext:
     # The engine for data moves whose file systems are not mounted here (a worker task,
     # controller.movers); None: only what is mounted under efs_root can be moved.
     worker_mover: Any = None
+    # DataSync (controller.movers.datasync), for the bulk copies it takes; None: not used.
+    datasync_mover: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client(self, service: str) -> Any:

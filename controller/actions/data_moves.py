@@ -23,7 +23,7 @@ REFUSED_CODES = {"copy": "CopyRefused", "save": "SaveRefused"}
 
 def move(job: Job, ctx: ExecutionContext, progress: ProgressSink | None = None) -> MoverReport:
     try:
-        return run_job(job, ctx.efs_root, ctx.worker_mover, progress)
+        return run_job(job, ctx.efs_root, ctx.worker_mover, progress, ctx.datasync_mover)
     except MoverUnavailable as error:
         if error.waiting:
             raise RequeueAfter(SETTLE_SECONDS, str(error)) from error

@@ -26,6 +26,7 @@ from controller.health import HealthServer
 from controller.logs import configure, get_logger
 from controller.loop.controller import Controller, Timing
 from controller.loop.lease import Lease
+from controller.movers.datasync import DataSyncMover, DataSyncSettings
 from controller.movers.regions import RegionalWorkers
 from controller.movers.worker_task import WorkerTaskMover, regional_settings
 from controller.preflight.schedule import PreflightSchedule
@@ -107,6 +108,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "moved only "
                              "between file systems mounted under --efs-root. Default: "
                              "$STUDIO_OPERATOR_WORKERS")
+    parser.add_argument("--datasync-config", default=os.environ.get("STUDIO_OPERATOR_DATASYNC"),
+                        metavar="JSON",
+                        help="let AWS DataSync make the bulk copies it may make (a JSON "
+                             "object: subnetArn and securityGroupArns from which DataSync "
+                             "reaches the file systems; optional purposes, default "
+                             "[\"working_copy\"]: filling a new working copy); the "
+                             "active-active refresh and the save of late writes never go "
+                             "to DataSync. Default: $STUDIO_OPERATOR_DATASYNC")
     parser.set_defaults(func=run)
 
 
@@ -150,6 +159,13 @@ def _run(args: argparse.Namespace, health: HealthServer, log: FilteringBoundLogg
         # With the other region's workers too, a save across regions goes through S3.
         reconciler.worker_mover = (workers[0] if len(workers) == 1
                                    else RegionalWorkers(reconciler.gateway, workers))
+    if args.datasync_config:
+        try:
+            settings = DataSyncSettings.from_json(region, args.datasync_config)
+        except ValueError as error:
+            print(f"--datasync-config: {error}", file=sys.stderr)
+            return 1
+        reconciler.datasync_mover = DataSyncMover(reconciler.gateway, settings)
     lease = None
     if args.lease_seconds > 0:
         lease = Lease(reconciler.gateway, region, args.status_table, clock, args.holder_id,

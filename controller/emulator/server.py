@@ -30,6 +30,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from controller.emulator.cloudtrail import CloudTrail
 from controller.emulator.control import ControlApp
+from controller.emulator.datasync import DataSync
 from controller.emulator.ecs_tasks import EcsTasks
 from controller.emulator.ecs_workers import WorkerLauncher
 from controller.emulator.efs_filesystems import ElasticFileSystem
@@ -120,7 +121,9 @@ class Emulator:
         self._workers = WorkerLauncher(self.config, self._gateway, self._efs_store.folders,
                                        self._mounts, self.data_dir / "ecs-logs",
                                        self.endpoint_url, self._ecs.state.lock)
-        extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates, self._ecs])
+        self._datasync = DataSync(self.config, self._gateway, self._efs_store.folders)
+        extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates, self._ecs,
+                           self._datasync])
         self._cloudtrail = CloudTrail(self._gateway,
                                       lambda: self.config.cloudtrail_delay_seconds)
         app.set_trail(self._cloudtrail)
@@ -152,6 +155,7 @@ class Emulator:
     def _reset_state(self) -> None:
         with self._replicator.paused():  # never wipe folders under a running mirror pass
             self._workers.stop_all(self._ecs.reset())  # no worker outlives its state
+            self._datasync.reset()
             self._studio.reset()
             self._efs_store.reset()
             self._mounts.reset()

@@ -48,6 +48,7 @@ from controller.metrics import (
 )
 from controller.model import DesiredState
 from controller.movers import Mover
+from controller.movers.choose import Taker
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
 from controller.observed import ObservedState
@@ -133,6 +134,8 @@ class Reconciler:
         self.lease_check: Callable[[], None] | None = None
         # Runs data moves whose file systems are not mounted here (controller.movers).
         self.worker_mover: Mover | None = None
+        # DataSync for the bulk copies its configuration lists (controller.movers.datasync).
+        self.datasync_mover: Taker | None = None
         # Checked before each action starts: a stopping controller finishes what is in
         # flight and starts nothing more.
         self.should_stop: Callable[[], bool] = lambda: False
@@ -220,7 +223,8 @@ class Reconciler:
             self.gateway, self.region, self.efs_root, desired.revision,
             domain_status={name: d.status for name, d in observed.domains.items()},
             started_at=observed.observed_at, desired=desired, snapshots=self.snapshots,
-            describes=self.cache, worker_mover=self.worker_mover)
+            describes=self.cache, worker_mover=self.worker_mover,
+            datasync_mover=self.datasync_mover)
         result = PassResult(plan)
         promotions = sum(1 for action in plan.actions if action.name in TAKES_OVER)
 

@@ -1,5 +1,7 @@
-"""Choose the engine for a job and run it: local when both file systems are mounted where
-the controller runs, else a worker task in their region (when one is configured).
+"""Choose the engine for a job and run it: DataSync when it is configured and takes the
+job (controller.movers.datasync: a bulk copy of a purpose its configuration lists, even
+when both file systems are mounted here), else local when both file systems are mounted
+where the controller runs, else a worker task in their region (when one is configured).
 
 This module must not hold engine details: engines implement `Mover`.
 """
@@ -21,6 +23,12 @@ class Mover(Protocol):
     def run(self, job: Job, progress: ProgressSink | None = None) -> MoverReport: ...
 
 
+class Taker(Mover, Protocol):
+    """An engine used for the jobs it takes, before any other (DataSync)."""
+
+    def takes(self, job: Job) -> bool: ...
+
+
 class MoverUnavailable(Exception):
     """No engine can run the job from here. `waiting`: a file system is not mounted yet
     (it may be soon); otherwise nothing here can ever run it."""
@@ -30,7 +38,10 @@ class MoverUnavailable(Exception):
         self.waiting = waiting
 
 
-def choose_engine(job: Job, efs_root: Path | None, worker: Mover | None) -> str:
+def choose_engine(job: Job, efs_root: Path | None, worker: Mover | None,
+                  datasync: Taker | None = None) -> str:
+    if datasync is not None and datasync.takes(job):
+        return datasync.name
     if mounted(efs_root, job):
         return "local"
     if worker is not None:
@@ -45,10 +56,13 @@ def choose_engine(job: Job, efs_root: Path | None, worker: Mover | None) -> str:
 
 
 def run_job(job: Job, efs_root: Path | None, worker: Mover | None = None,
-            progress: ProgressSink | None = None) -> MoverReport:
+            progress: ProgressSink | None = None,
+            datasync: Taker | None = None) -> MoverReport:
     """Run `job` with the engine `choose_engine` picks. Raises MoverUnavailable, and
     controller.movers.local.JobRefused when the job can never succeed as asked."""
-    engine = choose_engine(job, efs_root, worker)
+    engine = choose_engine(job, efs_root, worker, datasync)
+    if datasync is not None and engine == datasync.name:
+        return datasync.run(job, progress)
     if engine == "local":
         assert efs_root is not None  # mounted() said so
         return run_locally(job, under(efs_root, job), progress)

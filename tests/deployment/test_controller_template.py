@@ -44,6 +44,7 @@ from controller.git_credentials import SecretCredentials
 from controller.loop.lease import Lease
 from controller.loop.reconciler import Reconciler
 from controller.movers import CopyJob, run_job
+from controller.movers.datasync import DataSyncMover, DataSyncSettings
 from controller.movers.worker_task import WorkerSettings, WorkerTaskMover
 from controller.preflight import PASSABLE_ROLES_ENV, passable_roles, run_preflight
 from controller.preflight.region_checks import may_pass
@@ -111,7 +112,13 @@ AUTHORIZED_WITH = {
     "iam:CreateServiceLinkedRole": ("sagemaker:CreateDomain",),
     # EFS makes a mount target's network interface, and changes its groups, as the
     # caller (EFS API reference: CreateMountTarget, ModifyMountTargetSecurityGroups).
-    "ec2:CreateNetworkInterface": ("elasticfilesystem:CreateMountTarget",),
+    "ec2:CreateNetworkInterface": ("elasticfilesystem:CreateMountTarget",
+                                   "datasync:CreateTask"),
+    # DataSync makes a task's network interfaces (and deletes them with it) as the caller.
+    "ec2:CreateNetworkInterfacePermission": ("datasync:CreateTask",),
+    "ec2:DeleteNetworkInterface": ("datasync:DeleteTask",),
+    # DataSync locations and tasks are made with the operator's tag (tag on create).
+    "datasync:TagResource": ("datasync:CreateLocationEfs", "datasync:CreateTask"),
     "ec2:ModifyNetworkInterfaceAttribute": ("elasticfilesystem:ModifyMountTargetSecurityGroups",),
     # The NFS security group is tagged as it is made (TagSpecifications).
     "ec2:CreateTags": ("ec2:CreateSecurityGroup",),
@@ -134,10 +141,11 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "servicequotas:GetServiceQuota", "ecs:RegisterTaskDefinition",
     "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies",
     "ecs:DeregisterTaskDefinition", "cloudtrail:DescribeTrails",
+    "datasync:ListLocations", "datasync:ListTasks",
 })
 # On "*" with a Condition that scopes them: ListTasks' only resource type is a container
 # instance, which Fargate tasks have none of; ecs:cluster names the cluster.
-SCOPED_BY_CONDITION = frozenset({"ecs:ListTasks"})
+SCOPED_BY_CONDITION = frozenset({"ecs:ListTasks", "datasync:CreateLocationEfs"})
 
 SCRATCH_FILE_SYSTEM = """\
 ---
@@ -269,6 +277,7 @@ class Scenario:
     relay: RelayRun              # failback's save across regions through S3
     # Every role the controller gave SageMaker (domains', profiles', notebook instances').
     passed_roles: set[str]
+    datasync_moved: bool = False  # DataSync filled two folders of the scratch file system
 
     @property
     def worker_actions(self) -> set[str]:
@@ -423,6 +432,28 @@ def _worker_region(aws: Emulator, template: dict[str, Any], source: str,
                    follow_seconds=120.0)
 
 
+def _datasync_settings(aws: Emulator, template: dict[str, Any],
+                       source: str) -> DataSyncSettings:
+    """STUDIO_OPERATOR_DATASYNC as the stack renders it: the source's mount target subnet
+    as DataSyncSubnetId, the stack's DataSync group (made here), the mount targets' group."""
+    efs = boto3.client("efs", region_name=PRIMARY, endpoint_url=aws.endpoint_url)
+    ec2 = boto3.client("ec2", region_name=PRIMARY, endpoint_url=aws.endpoint_url)
+    target = efs.describe_mount_targets(FileSystemId=source)["MountTargets"][0]
+    (nfs, *_) = efs.describe_mount_target_security_groups(
+        MountTargetId=target["MountTargetId"])["SecurityGroups"]
+    group = ec2.create_security_group(GroupName="studio-operator-datasync",
+                                      Description="DataSync", VpcId=target["VpcId"])["GroupId"]
+    container = template["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"][0]
+    (entry,) = [e for e in granted(container["Environment"])
+                if e["Name"] == "STUDIO_OPERATOR_DATASYNC"]
+    names = {"AWS::Partition": "aws", "AWS::Region": PRIMARY, "AWS::AccountId": ACCOUNT,
+             "DataSyncSubnetId": target["SubnetId"], "DataSyncSecurityGroup": group,
+             "FileSystemSecurityGroupId": nfs}
+    text = re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], entry["Value"]["Fn::Sub"])
+    return replace(DataSyncSettings.from_json(PRIMARY, text), poll_seconds=0.05)
+
+
 def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     template = load_template()
     v1_folder, v2_folder, v3_folder = _desired_folders(tmp)
@@ -550,6 +581,24 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     moved = report.ok and report_back.ok and (
         aws.efs_root / scratch / "home/research/alice/moved.txt").is_file()
 
+    # DataSync, configured as the stack configures the controller, fills two folders of
+    # the scratch file system; the second job, with one task kept, prunes the first task
+    # and its locations; the second job again reuses its locations and task.
+    datasync = _datasync_settings(aws, template, source)
+    before = by_operation(gateway.calls)
+    for user in ("alice", "bob"):
+        (aws.efs_root / source / f"home/research/{user}").mkdir(parents=True, exist_ok=True)
+        (aws.efs_root / source / f"home/research/{user}/synced.txt").write_text("DataSync")
+    first = DataSyncMover(gateway, datasync).run(CopyJob(
+        source, scratch, "working_copy", "home/research/alice", "datasync/alice"))
+    bob = CopyJob(source, scratch, "working_copy", "home/research/bob", "datasync/bob")
+    second = DataSyncMover(gateway, replace(datasync, tasks_kept=1)).run(bob)
+    DataSyncMover(gateway, datasync).run(bob)  # found again by tag and name, not made
+    requests.update(by_operation(gateway.calls) - before)
+    datasync_moved = first.ok and second.ok and all(
+        (aws.efs_root / scratch / f"datasync/{user}/synced.txt").is_file()
+        for user in ("alice", "bob"))
+
     # Failback's save across regions, with the replica's stack as the peer: the old copy
     # (the replica's, written late) is sent through S3 into the primary's recovery folder.
     replica = _file_system(aws, REPLICA, "studio-efs")["FileSystemId"]
@@ -560,7 +609,8 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
 
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
-    return Scenario(requests, calls, saved, worker_requests, moved, relay, passed)
+    return Scenario(requests, calls, saved, worker_requests, moved, relay, passed,
+                    datasync_moved)
 
 
 def by_operation(calls: Counter[tuple[str, str, str]]) -> Counter[str]:
@@ -641,6 +691,7 @@ def test_the_scenario_went_through_failover_fencing_and_failback(scenario):
         assert step in made, f"the scenario never made {step}"
     assert scenario.saved_late_write, "the standby saved its late write on the active copy"
     assert scenario.worker_moved, "the worker task copied the file system"
+    assert scenario.datasync_moved, "DataSync filled the scratch file system's folders"
     # The stack makes the table: the controller only finds it.
     assert "dynamodb:CreateTable" not in made
     # What the emulator saw is what the controller's gateways sent (nothing of the test's).
@@ -661,9 +712,15 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     """The worker task reads its job and writes its report (its own credentials, not the
     controller's); its role grants those, and NFS through access points, nothing else."""
     worker_role = role_statements(load_template(), "WorkerTaskRole")
-    assert scenario.worker_actions == {"s3:GetObject", "s3:PutObject"}
+    # A relay upload that fails is aborted by the worker (then the step runs again): made
+    # here only when an upload failed (under load), always in
+    # tests/movers/test_cross_region_save.py.
+    aborted = {"s3:AbortMultipartUpload"}
+    assert {"s3:GetObject", "s3:PutObject"} <= scenario.worker_actions
+    assert scenario.worker_actions <= {"s3:GetObject", "s3:PutObject"} | aborted
     assert missing_actions(worker_role, scenario.worker_actions) == []
-    assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == scenario.worker_actions
+    assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == \
+        {"s3:GetObject", "s3:PutObject"} | aborted
     by_action: dict[str, list[str]] = {}
     for s in worker_role:
         for a in _listed(s["Action"]):
@@ -674,7 +731,8 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     relay = [f"{prefix}relay/*",
              "arn:${AWS::Partition}:s3:::${PeerWorkerBucketName}/movers/relay/*"]
     assert by_action == {"s3:GetObject": [f"{prefix}jobs/*", *relay],
-                         "s3:PutObject": [f"{prefix}reports/*", *relay]}
+                         "s3:PutObject": [f"{prefix}reports/*", *relay],
+                         "s3:AbortMultipartUpload": relay}
 
 
 def test_worker_grants_are_scoped_to_the_stacks_family_cluster_roles_and_prefix(task_role):

@@ -15,6 +15,7 @@ import pytest
 
 from controller.gateway import AwsGateway
 from controller.movers import SaveJob, run_job
+from controller.movers.jobs import ListJob
 from controller.movers.regions import RELAY_ENGINE, RegionalWorkers
 from controller.movers.worker_task import WorkerFailed, WorkerStillRunning
 from tests.movers.conftest import client, make_region
@@ -193,3 +194,21 @@ def test_the_run_commands_json_names_the_other_regions_workers(aws, east, west):
     assert len(regional_settings("us-east-1", json.dumps(of(east)))) == 1
     with pytest.raises(ValueError, match="lacks 'cluster'"):
         regional_settings("us-east-1", json.dumps({**of(east), "regions": {"us-west-2": {}}}))
+
+
+def test_a_listing_that_cannot_be_uploaded_is_aborted_by_the_worker(aws, east):
+    """A worker whose relay upload fails aborts it (S3 keeps no parts of it): the worker's
+    own role grants s3:AbortMultipartUpload under movers/relay/ for this."""
+    active = east.file_systems[0]
+    make_tree(aws.efs_root / active)
+    bucket = east.settings.bucket
+    job = ListJob(active, f"s3://{bucket}/movers/relay/abort-test/", "us-east-1")
+    aws.reset_request_counts()
+    aws.set_faults(1.0, kinds=("5xx",), operations={"s3:UploadPart"})
+    with pytest.raises(WorkerFailed):
+        east.mover(aws).run(job)
+    aws.clear_faults()
+    assert aws.request_counts().get("s3:AbortMultipartUpload", 0) >= 1
+    uploads = client(aws, "s3", "us-east-1").list_multipart_uploads(
+        Bucket=bucket, Prefix="movers/relay/")
+    assert not uploads.get("Uploads"), "no parts of the failed listing kept"
