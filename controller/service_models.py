@@ -10,11 +10,12 @@ them out of habit from before dicts kept their order) and every repeated value
 ("shape": "String", "type": "structure") is a string of its own.
 
 `compact(session)` makes a session's loader parse model files into plain dicts, with
-their string values interned and the `documentation` text dropped. Botocore reads that
+their string values interned and the `documentation` text emptied. Botocore reads that
 text only to build docstrings (help() on a client method, the generated docs), never to
 make, sign, validate or parse a call; paginators, waiters and endpoint rules are parsed
-the same way and work unchanged. A key "documentation" is dropped only where its value is
-text: a structure member of that name (a mapping) is kept.
+the same way and work unchanged. The keys stay (with ""), since some code indexes them;
+a key "documentation" is emptied only where its value is text: a structure member of
+that name (a mapping) is kept.
 
 This module only changes how a session parses models; it makes no client and no call.
 """
@@ -35,14 +36,14 @@ DOC_KEYS = frozenset({"documentation", "documentationUrl"})
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """One JSON object of a model: a plain dict, without documentation text, with its
-    text values interned (the same few names recur tens of thousands of times)."""
+    """One JSON object of a model: a plain dict, its documentation text emptied, its
+    other text values interned (the same few names recur tens of thousands of times)."""
     kept: dict[str, Any] = {}
     for key, value in pairs:
         if type(value) is str:
-            if key in DOC_KEYS:
-                continue
-            value = sys.intern(value)
+            # Emptied, not dropped: a few readers index the key (S3's client context
+            # parameters are built from param["documentation"]).
+            value = "" if key in DOC_KEYS else sys.intern(value)
         kept[key] = value
     return kept
 

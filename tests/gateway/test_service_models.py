@@ -1,5 +1,5 @@
 """The gateway's clients read compactly parsed service models (controller.service_models):
-plain dicts, interned text, no documentation; and every kind of call still works."""
+plain dicts, interned text, documentation emptied; and every kind of call still works."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, Any]]:
 
 def _undocumented(node: Any) -> Any:
     if isinstance(node, dict):
-        return {key: _undocumented(value) for key, value in node.items()
-                if not (key in DOC_KEYS and isinstance(value, str))}
+        return {key: "" if key in DOC_KEYS and isinstance(value, str) else _undocumented(value)
+                for key, value in node.items()}
     if isinstance(node, list):
         return [_undocumented(value) for value in node]
     return node
@@ -59,12 +59,12 @@ def gateway_and_session(aws):
 def test_the_models_a_client_loads_hold_no_documentation_and_no_ordered_dicts(
         gateway_and_session):
     gateway, session = gateway_and_session
-    for service in ("sagemaker", "ec2", "efs"):
+    for service in ("sagemaker", "ec2", "efs", "s3"):
         gateway.client(service, "us-east-1")
         model = _loaded(session, service, "service-2")
         nodes = _walk(model)
         documented = [path for path, node in nodes if isinstance(node, dict)
-                      and any(isinstance(node.get(key), str) for key in DOC_KEYS)]
+                      and any(node.get(key, "") != "" for key in DOC_KEYS)]
         ordered = [path for path, node in nodes if isinstance(node, OrderedDict)]
         assert documented == [] and ordered == [], (service, documented[:3], ordered[:3])
         # What calls need is all there: botocore's own parse, less the documentation.
@@ -101,3 +101,10 @@ def test_calls_paginators_waiters_and_validation_work_on_the_compact_models(
     # A docstring is still made on demand (botocore reads the model, finds no text).
     assert "DescribeDomain" in str(sagemaker.describe_domain.__doc__)
     assert gateway.calls[("efs", "CreateFileSystem", "ok")] == 1
+    # S3 builds its client context parameters from their documentation keys.
+    s3 = gateway.client("s3", "us-east-1")
+    s3.create_bucket(Bucket="compact-models")
+    s3.put_object(Bucket="compact-models", Key="k", Body=b"v")
+    assert s3.get_object(Bucket="compact-models", Key="k")["Body"].read() == b"v"
+    assert [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket="compact-models") for o in page.get("Contents", [])] == ["k"]
