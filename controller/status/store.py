@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,15 +187,15 @@ class DynamoStatusStore:
         """Write a record that is never read back through the cache (a history entry)."""
         self._client.put_item(TableName=self.table, Item=_typed(item))
 
-    def scan_prefix(self, prefix: str) -> list[dict[str, Any]]:
-        """Records whose key starts with `prefix`, read from the table (a filtered scan)."""
-        found: list[dict[str, Any]] = []
+    def scan_prefix(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Records whose key starts with `prefix`, read from the table (a filtered scan),
+        one page at a time: a reader of thousands (describe seeds) never holds them all."""
         for page in self._client.get_paginator("scan").paginate(
                 TableName=self.table, ConsistentRead=True,
                 FilterExpression="begins_with(pk, :prefix)",
                 ExpressionAttributeValues={":prefix": {"S": prefix}}):
-            found.extend(_plain(raw) for raw in page["Items"])
-        return found
+            for raw in page["Items"]:
+                yield _plain(raw)
 
     def items_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Records whose key starts with `prefix` ("user#", "history#"), as last loaded
