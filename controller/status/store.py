@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -36,7 +37,7 @@ _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per resource, thousands: no __dict__ each
 class ResourceStatus:
     kind: str
     name: str
@@ -241,4 +242,17 @@ def _typed(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(raw: dict[str, Any]) -> dict[str, Any]:
-    return {key: _DESERIALIZER.deserialize(value) for key, value in raw.items()}
+    return {key: _interned(_DESERIALIZER.deserialize(value)) for key, value in raw.items()}
+
+
+def _interned(value: Any) -> Any:
+    """`value` with its strings interned: what is read back of thousands of records
+    (kinds, regions, condition types and reasons, revisions, domain ids) is a few
+    values repeated, one object each instead of one per record."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, list):
+        return [_interned(v) for v in value]
+    if isinstance(value, dict):
+        return {sys.intern(k): _interned(v) for k, v in value.items()}
+    return value
