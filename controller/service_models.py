@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 import boto3
@@ -60,13 +61,66 @@ class CompactJSONFileLoader(JSONFileLoader):
         return json.loads(payload, object_pairs_hook=_object)
 
 
+class ShapesOnDemand(Mapping[str, Any]):
+    """A service model's shapes, each kept as its compact JSON text and parsed the first
+    time botocore asks for it.
+
+    A client reads the shapes of the operations it calls, a few dozen of EC2's 4,000 or
+    SageMaker's 3,000, and a shape parsed into dicts is about ten times its text. The
+    only reader of a model's "shapes" in botocore is its ShapeResolver (by name) and
+    ServiceModel.shape_names (the names), which a Mapping serves as a dict does."""
+
+    def __init__(self, shapes: Mapping[str, Any]) -> None:
+        self._text = {name: json.dumps(shape, separators=(",", ":"))
+                      for name, shape in shapes.items()}
+        self._parsed: dict[str, Any] = {}
+        self._lock = threading.Lock()  # clients are shared by the pass's workers
+
+    def __getitem__(self, name: str) -> Any:
+        with self._lock:
+            found = self._parsed.get(name)
+            if found is None:
+                found = self._parsed[name] = json.loads(self._text[name],
+                                                        object_pairs_hook=_object)
+            return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._text)
+
+    def __len__(self) -> int:
+        return len(self._text)
+
+    def parsed(self) -> frozenset[str]:
+        """The shapes asked for so far."""
+        with self._lock:
+            return frozenset(self._parsed)
+
+
 def compact(session: boto3.session.Session) -> None:
-    """Make `session` parse every model it has not loaded yet with CompactJSONFileLoader.
+    """Make `session` parse every model it has not loaded yet with CompactJSONFileLoader,
+    and keep each service model's shapes as ShapesOnDemand.
 
     The loader itself (its search paths, which boto3 extends, and its cache) is kept;
-    only how it reads a file changes. Call it before the session makes its first client;
-    a model already parsed stays as it was."""
+    only how it reads a file and what its service models hold change. Call it before the
+    session makes its first client; a model already loaded stays as it was."""
     # boto3 exposes its botocore session only under this name.
     loader = session._session.get_component("data_loader")
     if not isinstance(loader.file_loader, CompactJSONFileLoader):
         loader.file_loader = CompactJSONFileLoader()
+    if not getattr(loader.load_service_model, "shapes_on_demand", False):
+        loader.load_service_model = _shapes_on_demand(loader.load_service_model)
+
+
+def _shapes_on_demand(load: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a loader's (cached) load_service_model: a service model it returns has its
+    shapes made ShapesOnDemand, once (the loader's cache holds the same dict after)."""
+
+    def load_service_model(service_name: str, type_name: str,
+                           api_version: str | None = None) -> Any:
+        model = load(service_name, type_name, api_version)
+        if type_name == "service-2" and isinstance(model.get("shapes"), dict):
+            model["shapes"] = ShapesOnDemand(model["shapes"])
+        return model
+
+    load_service_model.shapes_on_demand = True  # type: ignore[attr-defined]
+    return load_service_model

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ParamValidationError
 
 from controller.gateway import AwsGateway
-from controller.service_models import DOC_KEYS
+from controller.service_models import DOC_KEYS, ShapesOnDemand
 
 
 def _fresh_session() -> boto3.session.Session:
@@ -80,7 +80,7 @@ def test_the_models_a_client_loads_hold_no_documentation_and_no_ordered_dicts(
 
 def test_calls_paginators_waiters_and_validation_work_on_the_compact_models(
         gateway_and_session):
-    gateway, _session = gateway_and_session
+    gateway, session = gateway_and_session
     efs = gateway.client("efs", "us-east-1")
     made = efs.create_file_system(CreationToken="compact-models", PerformanceMode="generalPurpose",
                                   Tags=[{"Key": "Name", "Value": "compact"}])
@@ -108,3 +108,8 @@ def test_calls_paginators_waiters_and_validation_work_on_the_compact_models(
     assert s3.get_object(Bucket="compact-models", Key="k")["Body"].read() == b"v"
     assert [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket="compact-models") for o in page.get("Contents", [])] == ["k"]
+    # Only the shapes of what was called (and checked) were parsed, of thousands.
+    shapes = _loaded(session, "sagemaker", "service-2")["shapes"]
+    assert isinstance(shapes, ShapesOnDemand)
+    assert {"ListDomainsRequest", "DescribeDomainRequest"} <= shapes.parsed()
+    assert len(shapes.parsed()) < len(shapes) / 20
