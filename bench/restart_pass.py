@@ -61,7 +61,8 @@ def controller(endpoint: str, desired_dir: str, efs_root: str, passes: int,
         before = gateway.total_calls()
         result = rec.reconcile(desired)
         log.append({"seconds": round(result.seconds, 3), "actions": len(result.plan.actions),
-                    "result": result.result, "aws_calls": gateway.total_calls() - before})
+                    "result": result.result, "aws_calls": gateway.total_calls() - before,
+                    "rss_mb": resident_mb("VmRSS"), "peak_rss_mb": resident_mb("VmHWM")})
         if not result.plan.actions:
             break
         time.sleep(1.0)  # let what was made settle, as the resync interval would

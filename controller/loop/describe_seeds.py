@@ -17,6 +17,7 @@ cache's memory); this module keeps only each record's time stamps. It never chan
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from controller.clock import Clock
@@ -44,7 +45,8 @@ class DescribeSeeds:
         for item in self.store.scan_prefix(f"{PREFIX}{self.region}#"):
             key = profile_key(self.region, str(item["domainId"]), str(item["name"]))
             try:
-                description = json.loads(str(item["description"]))
+                description = json.loads(str(item["description"]),
+                                         object_pairs_hook=_interned_object)
                 last_modified = float(item["lastModified"])
                 age = now - float(item["fetchedAt"])
             except (KeyError, ValueError):
@@ -58,8 +60,9 @@ class DescribeSeeds:
     def after_pass(self, observed: ObservedState) -> int:
         """Write what a full pass newly remembered, delete what it no longer lists;
         returns how many records were written or deleted."""
-        puts: list[dict[str, Any]] = []
-        stamps: dict[str, tuple[float, float]] = {}
+        # What to write, as references: each record (its description as JSON) is made
+        # only as its batch is sent, not 5,000 at once.
+        pending: list[tuple[str, str, str, tuple[float, float, dict[str, Any]]]] = []
         listed: set[str] = set()
         now, monotonic = self.clock.now(), self.clock.monotonic()
         for profile in observed.profiles.values():
@@ -69,17 +72,24 @@ class DescribeSeeds:
                                                  profile.name))
             if found is None or self._written.get(pk) == (found[0], found[1]):
                 continue
-            last_modified, fetched_at, description = found
-            puts.append({"pk": pk, "domainId": profile.domain_id, "name": profile.name,
-                         "lastModified": repr(last_modified),
-                         "fetchedAt": repr(round(now - (monotonic - fetched_at), 3)),
-                         "description": json.dumps(description, default=str,
-                                                   separators=(",", ":"), sort_keys=True)})
-            stamps[pk] = (last_modified, fetched_at)
+            pending.append((pk, profile.domain_id, profile.name, found))
+        puts = ({"pk": pk, "domainId": domain_id, "name": name,
+                 "lastModified": repr(last_modified),
+                 "fetchedAt": repr(round(now - (monotonic - fetched_at), 3)),
+                 "description": json.dumps(description, default=str,
+                                           separators=(",", ":"), sort_keys=True)}
+                for pk, domain_id, name, (last_modified, fetched_at, description) in pending)
         gone = [pk for pk in self._written if pk not in listed]
-        if puts or gone:
+        if pending or gone:
             self.store.write_uncached(puts, gone)  # failing: tried again after the next pass
-        self._written.update(stamps)
+        self._written.update({pk: (found[0], found[1]) for pk, _, _, found in pending})
         for pk in gone:
             del self._written[pk]
-        return len(puts) + len(gone)
+        return len(pending) + len(gone)
+
+
+def _interned_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A seeded description's object with its keys and text interned: 5,000 of them
+    repeat the same keys and mostly the same values (domain id, file system id)."""
+    return {sys.intern(key): sys.intern(value) if isinstance(value, str) else value
+            for key, value in pairs}

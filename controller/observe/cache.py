@@ -36,13 +36,14 @@ from controller.clock import Clock, SystemClock
 UNREAD = frozenset({"ResponseMetadata", "CreationTime", "LastModifiedTime"})
 
 
-@dataclass(frozen=True)
+# One of each per profile, thousands: slots, no __dict__ each.
+@dataclass(frozen=True, slots=True)
 class Remembered:
     description: dict[str, Any]
     complete: bool  # a describe's answer; False: only the fields the operator manages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     last_modified: float | None  # None: made by the operator, bound at the next listing
     fetched_at: float

@@ -15,7 +15,7 @@ READY, SYNCED, DEGRADED = "Ready", "Synced", "Degraded"
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # three per resource: no __dict__ each
 class Condition:
     type: str
     status: str

@@ -86,7 +86,8 @@ class HistoryLog:
     def remove_expired(self, now: float) -> int:
         """Delete entries older than the retention; returns how many."""
         removed = 0
-        for item in self.store.scan_prefix(PREFIX):
+        # Read whole before deleting: a scan is not paged across items deleted under it.
+        for item in list(self.store.scan_prefix(PREFIX)):
             if int(item.get("expiresAt", 0)) <= now:
                 self.store.delete_item(str(item["pk"]))
                 removed += 1

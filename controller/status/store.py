@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
+import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -31,9 +34,10 @@ BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8  # for items DynamoDB leaves unprocessed (throttled)
 # boto3's own DynamoDB type mapping; numbers are stored as strings to stay exact.
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per resource, thousands: no __dict__ each
 class ResourceStatus:
     kind: str
     name: str
@@ -127,26 +131,30 @@ class DynamoStatusStore:
             "createdAt": str(status.created_at),
         }
 
-    def put_many(self, statuses: list[ResourceStatus]) -> int:
+    def put_many(self, statuses: Iterable[ResourceStatus]) -> int:
         """Write the statuses that changed, 25 to a BatchWriteItem call (a failover
-        changes every resource at once); returns how many were written."""
-        items = [self._status_item(s) for s in statuses]
-        with self._lock:
-            items = [i for i in items if self._cache.get(i["pk"]) != _kept(i)]
-        for start in range(0, len(items), BATCH_SIZE):
-            chunk = items[start:start + BATCH_SIZE]
+        changes every resource at once); returns how many were written. Items are made
+        a batch at a time: thousands of them at once were a peak of the pass's memory."""
+        written = 0
+        for chunk in _batches(self._status_item(s) for s in statuses):
+            with self._lock:
+                chunk = [i for i in chunk if self._cache.get(i["pk"]) != _kept(i)]
+            if not chunk:
+                continue
             self._batch_write([{"PutRequest": {"Item": _typed(i)}} for i in chunk])
             with self._lock:
                 self._cache.update({i["pk"]: _kept(i) for i in chunk})
-        return len(items)
+            written += len(chunk)
+        return written
 
-    def write_uncached(self, puts: list[dict[str, Any]], deletes: list[str]) -> None:
+    def write_uncached(self, puts: Iterable[dict[str, Any]], deletes: Iterable[str]) -> None:
         """Write and delete records never read back through the cache (describe seeds),
-        25 to a BatchWriteItem call."""
-        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": _typed(i)}} for i in puts]
-        requests += [{"DeleteRequest": {"Key": {"pk": {"S": pk}}}} for pk in deletes]
-        for start in range(0, len(requests), BATCH_SIZE):
-            self._batch_write(requests[start:start + BATCH_SIZE])
+        25 to a BatchWriteItem call, each request made only when its batch is sent."""
+        requests = itertools.chain(
+            ({"PutRequest": {"Item": _typed(i)}} for i in puts),
+            ({"DeleteRequest": {"Key": {"pk": {"S": pk}}}} for pk in deletes))
+        for chunk in _batches(requests):
+            self._batch_write(chunk)
 
     def _batch_write(self, pending: list[dict[str, Any]]) -> None:
         for attempt in range(BATCH_ATTEMPTS):
@@ -186,15 +194,15 @@ class DynamoStatusStore:
         """Write a record that is never read back through the cache (a history entry)."""
         self._client.put_item(TableName=self.table, Item=_typed(item))
 
-    def scan_prefix(self, prefix: str) -> list[dict[str, Any]]:
-        """Records whose key starts with `prefix`, read from the table (a filtered scan)."""
-        found: list[dict[str, Any]] = []
+    def scan_prefix(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Records whose key starts with `prefix`, read from the table (a filtered scan),
+        one page at a time: a reader of thousands (describe seeds) never holds them all."""
         for page in self._client.get_paginator("scan").paginate(
                 TableName=self.table, ConsistentRead=True,
                 FilterExpression="begins_with(pk, :prefix)",
                 ExpressionAttributeValues={":prefix": {"S": prefix}}):
-            found.extend(_plain(raw) for raw in page["Items"])
-        return found
+            for raw in page["Items"]:
+                yield _plain(raw)
 
     def items_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Records whose key starts with `prefix` ("user#", "history#"), as last loaded
@@ -213,6 +221,13 @@ class DynamoStatusStore:
         return True
 
 
+def _batches(items: Iterable[T]) -> Iterator[list[T]]:
+    """`items` in lists of BATCH_SIZE (the last one shorter), read as they are needed."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, BATCH_SIZE)):
+        yield chunk
+
+
 def _kept(item: dict[str, Any]) -> dict[str, Any] | bytes:
     """What the store keeps of an item it loaded or wrote: a resource status (it has a
     "kind"; every value a string) as a digest of its canonical JSON, anything else whole."""
@@ -227,4 +242,17 @@ def _typed(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(raw: dict[str, Any]) -> dict[str, Any]:
-    return {key: _DESERIALIZER.deserialize(value) for key, value in raw.items()}
+    return {key: _interned(_DESERIALIZER.deserialize(value)) for key, value in raw.items()}
+
+
+def _interned(value: Any) -> Any:
+    """`value` with its strings interned: what is read back of thousands of records
+    (kinds, regions, condition types and reasons, revisions, domain ids) is a few
+    values repeated, one object each instead of one per record."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, list):
+        return [_interned(v) for v in value]
+    if isinstance(value, dict):
+        return {sys.intern(k): _interned(v) for k, v in value.items()}
+    return value
