@@ -20,7 +20,13 @@ from typing import Any
 
 from controller.actions.classify import classify
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
+from controller.actions.restores_on_workers import (
+    restore_file_systems,
+    run_on_worker,
+    runs_here,
+)
 from controller.errors import RequeueAfter, TerminalError
+from controller.movers.worker_task import WorkerStillRunning
 from controller.plan.types import Action
 from controller.snapshots import metrics
 from controller.snapshots.manifest import (
@@ -182,18 +188,26 @@ def restore_snapshot_action(action: Action, ctx: ExecutionContext) -> str:
                      "phase": "Waiting", "message": params["Wait"]})
         runner.put_status("Restore", name, False, "Waiting", params["Wait"], ctx.revision)
         raise RequeueAfter(SETTLE_SECONDS * 3, params["Wait"])
-    if ctx.efs_root is None:
-        raise TerminalError("NotMounted", "no --efs-root: nothing to restore into")
+    here = runs_here(ctx, params)
+    if not here and ctx.worker_mover is None:
+        raise TerminalError("NotMounted", f"{' and '.join(restore_file_systems(params))} not "
+                            f"mounted under {ctx.efs_root} and no worker task configured: "
+                            "nothing to restore into")
     pk = f"restore#{name}"
     before = runner.record(pk)
     # A restore this controller (or one before it) was running when it stopped: its
-    # staging folder goes before the restore runs again (controller.snapshots.staging).
-    stale = before.get("staging") if before.get("phase") == "Running" else None
+    # staging folder goes before the restore runs again (controller.snapshots.staging);
+    # one it ran on a worker task is the same job again, so the running task is adopted.
+    again = before.get("phase") == "Running"
+    stale = before.get("staging") if again else None
+    job = (before.get("workerJob") if again and not here
+           and before.get("fingerprint") == params["Fingerprint"] else None)
     runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Running",
-                 "startedAt": str(time.time())})
+                 "startedAt": str(time.time()), **({"workerJob": job} if job else {})})
     runner.put_status("Restore", name, False, "Running", "restoring", ctx.revision)
-    runner.submit(f"restore:{name}", _restore_job(runner, ctx, {**params, "Stale": stale}))
-    return f"restore {name} started"
+    runner.submit(f"restore:{name}", _restore_job(runner, ctx, {**params, "Stale": stale,
+                                                               "WorkerJob": job}))
+    return f"restore {name} started" + ("" if here else " on a worker task")
 
 
 def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> Any:
@@ -207,10 +221,17 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
 
     def work(cancelled: Callable[[], bool]) -> None:
         began = time.monotonic()
+        here = runs_here(ctx, params)
         try:
-            report = run_restore(ctx, params, cancelled, on_staging=staging_made)
+            if here:
+                report = run_restore(ctx, params, cancelled, on_staging=staging_made)
+            else:
+                report = run_on_worker(runner, ctx, params, cancelled, lambda: locate_manifest(
+                    ctx.client("s3"), ctx, params))
         except Exception as error:
-            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+            # Stopping, or the lease is lost: the record is not ours now. A worker followed
+            # too long runs on: the record stays Running and the next pass adopts it.
+            if cancelled() or isinstance(error, WorkerStillRunning):
                 raise
             refused = isinstance(error, SnapshotRefused | ManifestError)
             metrics.RESTORES.labels("refused" if refused else "failed").inc()
@@ -230,7 +251,8 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
         metrics.DURATION.labels("restore").observe(time.monotonic() - began)
         outcome = report.as_dict()
         message = (f"{report.files} files, {report.bytes} bytes in {report.seconds:.1f}s into "
-                   f"{params['Path']}/{report.placed_in}; {report.skipped_count} skipped")
+                   f"{params['Path']}/{report.placed_in}; {report.skipped_count} skipped"
+                   + ("" if here else "; on a worker task"))
         runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Succeeded",
                      "message": message, "report": _plain(outcome)})
         runner.put_status("Restore", name, True, "Succeeded", message, ctx.revision)
@@ -295,6 +317,12 @@ def _remove_recorded_staging(efs_root: Path, params: Any) -> None:
 
 
 def find_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> Manifest:
+    bucket, key = locate_manifest(s3, ctx, params)
+    return Manifest.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def locate_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> tuple[str, str]:
+    """(bucket, key) of the manifest of the snapshot the restore reads."""
     desired = ctx.desired
     if params.get("Snapshot"):
         policy_name, _, _ = parse_id(params["Snapshot"])
@@ -325,8 +353,7 @@ def find_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> Manifest:
             raise RequeueAfter(SETTLE_SECONDS * 6, f"no complete snapshot of {newest['Source']}"
                                                    " yet")
         snapshot = max(candidates)[1]
-    body = s3.get_object(Bucket=bucket, Key=object_key(prefix, snapshot, MANIFEST_NAME))
-    return Manifest.from_json(body["Body"].read())
+    return bucket, object_key(prefix, snapshot, MANIFEST_NAME)
 
 
 def _history(runner: SnapshotRunner, ctx: ExecutionContext, entry: HistoryEntry) -> None:

@@ -1,0 +1,140 @@
+"""A Restore into a file system the controller does not mount runs on a worker task in
+the target's region (the emulator runs it as a local `studioctl worker` process), with
+the same staging, verification, owner policy and report as a restore in the controller;
+and a controller restarted while the worker runs adopts it instead of starting another.
+Against the emulator, with real folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import boto3
+
+from controller.clock import ManualClock
+from controller.desired import load_desired_state
+from controller.gateway import AwsGateway
+from controller.loop.factory import make_reconciler
+from controller.loop.reconciler import Reconciler
+from controller.loop.workqueue import Backoff
+from controller.movers.worker_task import WorkerSettings, WorkerTaskMover
+from controller.snapshots.remap import SET_ID_BITS
+from tests.converge import helpers
+from tests.converge.helpers import converge, file_system, prepared
+from tests.snapshots.helpers import compare_trees, generate_tree
+from tests.snapshots.test_controller import DAILY, RESTORE, REPO, _restore_until_done
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def _client(aws, service: str):
+    return boto3.client(service, region_name=REGION, endpoint_url=aws.endpoint_url,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def estate_workers(aws, fs_id: str) -> WorkerSettings:
+    """Where workers run for the estate's file system: its mount target's subnet, a
+    security group its mount target lets in on NFS, a cluster and a bucket for jobs."""
+    efs, ec2 = _client(aws, "efs"), _client(aws, "ec2")
+    target = efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"][0]
+    vpc = ec2.describe_subnets(SubnetIds=[target["SubnetId"]])["Subnets"][0]["VpcId"]
+    worker_group = ec2.create_security_group(GroupName="restore-worker", VpcId=vpc,
+                                             Description="restore worker")["GroupId"]
+    for group in efs.describe_mount_target_security_groups(
+            MountTargetId=target["MountTargetId"])["SecurityGroups"]:
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049,
+            "UserIdGroupPairs": [{"GroupId": worker_group}]}])
+    _client(aws, "ecs").create_cluster(clusterName="studio-operator")
+    _client(aws, "s3").create_bucket(Bucket="movers-restore")
+    return WorkerSettings(
+        region=REGION, cluster="studio-operator", subnets=(target["SubnetId"],),
+        security_groups=(worker_group,), bucket="movers-restore",
+        task_role_arn=f"arn:aws:iam::{ACCOUNT}:role/studio-operator-worker",
+        execution_role_arn=f"arn:aws:iam::{ACCOUNT}:role/studio-operator-worker-execution",
+        image=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/studio-operator:test",
+        poll_seconds=0.05, follow_seconds=300.0)
+
+
+def unmounted_reconciler(aws, clock: ManualClock, root: Path,
+                         settings: WorkerSettings) -> Reconciler:
+    """A controller that mounts no file system (`root` is empty), with worker tasks."""
+    gateway = AwsGateway(endpoint_url=aws.endpoint_url, max_attempts=3)
+    made = make_reconciler(gateway, REGION, root, clock, with_status=True,
+                           backoff=Backoff(base_seconds=1, max_seconds=30), seed=1)
+    made.worker_mover = WorkerTaskMover(gateway, settings)
+    helpers._MADE.append(made)  # its jobs are stopped when the test ends
+    return made
+
+
+def snapshotted_alice(aws, tmp_path: Path, files: int = 200, mib: float = 4):
+    """The estate converged, alice's home filled and snapshotted (the next day's slot)."""
+    estate = tmp_path / "desired"
+    shutil.copytree(REPO / "desired_state", estate)
+    (estate / "snapshots.yaml").write_text(DAILY)
+    desired = prepared(aws, load_desired_state(estate))
+    clock = ManualClock(1_800_000_000.0)
+    rec = helpers.reconciler(aws, clock)
+    converge(rec, desired, clock)
+    fs = file_system(aws, REGION)["FileSystemId"]
+    alice = aws.efs_root / fs / "home/research/alice"
+    generate_tree(alice / "work", files=files, mib=mib)
+    (alice / "notes.txt").write_text("alice's notes")
+    clock.advance(86400)
+    converge(rec, desired, clock)
+    rec.snapshots.stop()
+    (estate / "restore.yaml").write_text(RESTORE)
+    return estate, clock, fs, alice
+
+
+def given_to(source: Path, copy: Path, owner: tuple[int, int]) -> Path:
+    """What `owners: target` makes of `source`: every entry the target's, set-id bits
+    dropped from files whose owner changed (controller.snapshots.remap; a directory's
+    setgid bit grants nothing and stays). `cp -a` keeps hard links, times and modes."""
+    subprocess.run(["cp", "-a", str(source), str(copy)], check=True)
+    for folder, dirs, names in os.walk(copy):
+        for name in dirs + names + ([] if folder != str(copy) else ["."]):
+            path = Path(folder) / name
+            info = os.lstat(path)
+            os.lchown(path, *owner)
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            mode = stat.S_IMODE(info.st_mode)
+            if (info.st_uid, info.st_gid) != owner and not stat.S_ISDIR(info.st_mode):
+                mode &= ~SET_ID_BITS
+            os.chmod(path, mode)
+            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    return copy
+
+
+def test_a_restore_into_an_unmounted_file_system_runs_on_a_worker_exactly(aws, tmp_path):
+    estate, clock, fs, alice = snapshotted_alice(aws, tmp_path)
+    desired = load_desired_state(estate)
+    (tmp_path / "nothing-mounted").mkdir()
+    rec = unmounted_reconciler(aws, clock, tmp_path / "nothing-mounted",
+                               estate_workers(aws, fs))
+    record = _restore_until_done(rec, desired, clock)
+    assert record["phase"] == "Succeeded", record
+    tasks = aws.worker_tasks()
+    assert len(tasks) == 1 and tasks[0]["lastStatus"] == "STOPPED", tasks
+    dave = aws.efs_root / fs / "home/analytics/dave"
+    (restored,) = [p for p in dave.iterdir() if p.name.startswith("restored-")]
+    assert record["report"]["placedIn"] == restored.name
+    assert int(record["report"]["files"]) >= 150
+    posix = desired.profiles["analytics/dave"].posix
+    if os.geteuid() == 0:
+        expected = given_to(alice, tmp_path / "expected", (posix.uid, posix.gid))
+        assert compare_trees(expected, restored) == []
+    else:
+        assert (restored / "notes.txt").read_text() == "alice's notes"
+    status = rec.status.store.load()[0]["Restore#alice-to-dave"]
+    assert "files" in status.conditions[0].message
+    assert "on a worker task" in status.conditions[0].message
+    assert not [p for p in dave.iterdir() if p.name.startswith(".studio-restore-")]
+    plan = rec.reconcile(desired).plan
+    assert "RestoreSnapshot" not in {a.name for a in plan.actions}, "never repeated"
+    assert len(aws.worker_tasks()) == 1
