@@ -6,13 +6,18 @@ Against the emulator, with real folders."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import boto3
+import pytest
 
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
@@ -25,7 +30,7 @@ from controller.snapshots.remap import SET_ID_BITS
 from tests.converge import helpers
 from tests.converge.helpers import converge, file_system, prepared
 from tests.snapshots.helpers import compare_trees, generate_tree
-from tests.snapshots.test_controller import DAILY, RESTORE, REPO, _restore_until_done
+from tests.snapshots.test_controller import DAILY, REPO, RESTORE, _restore_until_done
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -138,3 +143,59 @@ def test_a_restore_into_an_unmounted_file_system_runs_on_a_worker_exactly(aws, t
     plan = rec.reconcile(desired).plan
     assert "RestoreSnapshot" not in {a.name for a in plan.actions}, "never repeated"
     assert len(aws.worker_tasks()) == 1
+
+
+@pytest.mark.slow
+def test_a_controller_killed_while_its_worker_restores_is_followed_by_one_that_adopts_it(
+        aws, tmp_path):
+    """A real `studioctl run` (nothing mounted, worker tasks configured) starts the
+    restore on a worker and is killed with SIGKILL while the worker is inside it (its
+    HeadObject of the archive held by an emulator fault). The controller started after
+    it adopts the running worker: one task in all, the restore recorded once, exact."""
+    estate, clock, fs, alice = snapshotted_alice(aws, tmp_path, files=120, mib=2)
+    settings = estate_workers(aws, fs)
+    (tmp_path / "nothing-mounted").mkdir()
+    config = json.dumps({
+        "cluster": settings.cluster, "subnets": list(settings.subnets),
+        "securityGroups": list(settings.security_groups), "bucket": settings.bucket,
+        "taskRoleArn": settings.task_role_arn, "executionRoleArn": settings.execution_role_arn,
+        "image": settings.image})
+    aws.reset_request_counts()
+    aws.set_faults(rate=1.0, kinds=("timeout",), operations={"s3:HeadObject"},
+                   timeout_seconds=6)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli.main", "run", "--desired", str(estate),
+         "--region", REGION, "--endpoint-url", aws.endpoint_url, "--efs-root",
+         str(tmp_path / "nothing-mounted"), "--metrics-port", "0", "--max-attempts", "1",
+         "--resync-seconds", "1", "--lease-seconds", "0", "--worker-config", config,
+         "--workdir", str(tmp_path / "work")],
+        cwd=REPO, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 120
+        while aws.request_counts().get("s3:HeadObject", 0) == 0:  # the worker restores
+            assert process.poll() is None, "the controller exited early"
+            assert time.monotonic() < deadline, "no worker reached the archive"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+    aws.clear_faults()
+    (running,) = aws.worker_tasks()
+    assert running["lastStatus"] == "RUNNING", "killed while its worker restores"
+
+    desired = load_desired_state(estate)
+    restarted = unmounted_reconciler(aws, clock, tmp_path / "nothing-mounted", settings)
+    record = _restore_until_done(restarted, desired, clock)
+    assert record["phase"] == "Succeeded", record
+    (task,) = aws.worker_tasks()
+    assert task["taskArn"] == running["taskArn"], "adopted, not started again"
+    dave = aws.efs_root / fs / "home/analytics/dave"
+    (restored,) = [p for p in dave.iterdir() if p.name.startswith("restored-")]
+    if os.geteuid() == 0:
+        posix = desired.profiles["analytics/dave"].posix
+        expected = given_to(alice, tmp_path / "expected", (posix.uid, posix.gid))
+        assert compare_trees(expected, restored) == []
+    assert not [p for p in dave.iterdir() if p.name.startswith(".studio-restore-")]
