@@ -20,10 +20,12 @@ from typing import Any
 
 from controller.actions.classify import classify
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
-from controller.actions.restores_on_workers import (
+from controller.actions.worker_jobs import (
+    mounted_here,
     restore_file_systems,
     run_on_worker,
     runs_here,
+    snapshot_on_worker,
 )
 from controller.errors import RequeueAfter, TerminalError
 from controller.movers.worker_task import WorkerStillRunning
@@ -64,12 +66,12 @@ def _runner(ctx: ExecutionContext) -> SnapshotRunner:
 
 def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
     runner, params = _runner(ctx), action.params
-    if ctx.efs_root is None:
-        raise TerminalError("NotMounted", "no --efs-root: nothing to archive")
     for source in params["Sources"]:
-        if not (ctx.efs_root / source["FileSystemId"]).is_dir():
+        # Not mounted here: archived by a worker task where it is (snapshots_on_workers).
+        if not mounted_here(ctx, source["FileSystemId"]) and ctx.worker_mover is None:
             raise TerminalError("NotMounted", f"file system {source['FileSystemId']} is not "
-                                f"mounted under {ctx.efs_root}: nothing to archive")
+                                f"mounted under {ctx.efs_root} and no worker task is "
+                                "configured: nothing to archive")
     policy = params["Policy"]
     spec_desired = ctx.desired.snapshot_policies[policy] if ctx.desired else None
     if spec_desired is None:
@@ -104,7 +106,7 @@ def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
 
 def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
                   request: SnapshotRequest) -> Any:
-    mount = ctx.efs_root / request.source.file_system_id  # type: ignore[operator]
+    here = mounted_here(ctx, request.source.file_system_id)
     log = runner.log
 
     def work(cancelled: Callable[[], bool]) -> None:
@@ -112,9 +114,16 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
         s3 = ctx.gateway.client("s3", ctx.region)
         kms = ctx.gateway.client("kms", ctx.region)
         try:
-            manifest = take_snapshot(s3, kms, request, mount, cancelled=cancelled)
+            if here:
+                assert ctx.efs_root is not None
+                manifest = take_snapshot(s3, kms, request,
+                                         ctx.efs_root / request.source.file_system_id,
+                                         cancelled=cancelled)
+            else:
+                manifest = snapshot_on_worker(ctx, request, cancelled)
         except Exception as error:
-            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+            # Stopping, or the lease is lost: the record is not ours now.
+            if cancelled() or isinstance(error, WorkerStillRunning):
                 metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
                 raise
             metrics.SNAPSHOTS.labels(request.policy, "failed").inc()

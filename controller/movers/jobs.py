@@ -151,10 +151,31 @@ class RestoreJob:
         return (self.live_fs,) if self.live_fs else ()
 
 
-Job = CopyJob | SaveJob | ListJob | SendJob | ReceiveJob | RestoreJob
+@dataclass(frozen=True)
+class SnapshotJob:
+    """Take a snapshot of a tree of `fs` (controller.snapshots.snapshot: the archive, the
+    manifest last, the multipart upload aborted on failure): `request` holds the
+    SnapshotRequest's fields; its bucket is in `bucket_region`."""
+
+    fs: str
+    request: dict[str, Any]
+    bucket_region: str
+    purpose: str = "snapshot"
+    kind: Literal["snapshot"] = "snapshot"
+
+    @property
+    def file_systems(self) -> tuple[str, ...]:
+        return (self.fs,)
+
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return (self.fs,)
+
+
+Job = CopyJob | SaveJob | ListJob | SendJob | ReceiveJob | RestoreJob | SnapshotJob
 _KINDS: dict[str, type[Any]] = {"copy": CopyJob, "save": SaveJob, "list": ListJob,
                                 "send": SendJob, "receive": ReceiveJob,
-                                "restore": RestoreJob}
+                                "restore": RestoreJob, "snapshot": SnapshotJob}
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ def run_restore_job(job: RestoreJob, mounts: Mounts, gateway: AwsGateway) -> Mov
         return MoverReport(kind="restore", engine="worker", files=0, bytes=0, skipped=0,
                            errors=(f"{type(error).__name__}: {error}",),
                            extra={REFUSED: True})
+    except Exception as error:  # nothing was put in place (the staging folder went)
+        return MoverReport(kind="restore", engine="worker", files=0, bytes=0, skipped=0,
+                           errors=(f"{type(error).__name__}: {error}"[:1000],))
     return MoverReport(kind="restore", engine="worker", files=report.files,
                        bytes=report.bytes, skipped=report.skipped_count,
                        duration_seconds=report.seconds, extra={"restore": report.as_dict()})

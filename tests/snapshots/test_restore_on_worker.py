@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 
 from controller.clock import ManualClock
 from controller.desired import load_desired_state
@@ -145,7 +144,6 @@ def test_a_restore_into_an_unmounted_file_system_runs_on_a_worker_exactly(aws, t
     assert len(aws.worker_tasks()) == 1
 
 
-@pytest.mark.slow
 def test_a_controller_killed_while_its_worker_restores_is_followed_by_one_that_adopts_it(
         aws, tmp_path):
     """A real `studioctl run` (nothing mounted, worker tasks configured) starts the

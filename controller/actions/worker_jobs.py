@@ -1,28 +1,51 @@
-"""A Restore whose file systems are not mounted where the controller runs: run as a
-mover job (controller.movers.jobs.RestoreJob) on a worker task in the target's region.
+"""Restores and snapshots whose file systems are not mounted where the controller runs:
+run as mover jobs (controller.movers.jobs RestoreJob, SnapshotJob) on a worker task in
+the file system's region.
 
 On AWS the controller's task mounts only its stack's file systems, so a restore into any
 other file system of the region runs where it can be mounted: the worker-task engine
 (controller.movers.worker_task) starts, follows and adopts it as it does a copy. The job
 is recorded in the restore's status record before it starts; a controller restarted
 while the worker runs finds the record Running, starts the same job (the same digest),
-and so adopts the running task instead of starting a second one. This module must not
-restore anything itself (the worker does) nor decide whether to restore (the plan does).
+and so adopts the running task instead of starting a second one. A snapshot's job ends
+as one taken here does (the manifest comes back in the report). This module must not
+move data itself (the worker does) nor decide what to restore or archive (the plan does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from controller.actions.context import ExecutionContext
-from controller.movers.jobs import RestoreJob, job_from_json, job_to_json
+from controller.movers.jobs import RestoreJob, SnapshotJob, job_from_json, job_to_json
 from controller.movers.restores import REFUSED, restore_report
+from controller.snapshots.manifest import Manifest
 from controller.snapshots.restore import RestoreReport, SnapshotRefused
+from controller.snapshots.snapshot import SnapshotRequest
 
 
 class WorkerRestoreFailed(RuntimeError):
     """The worker ran the restore and it failed (entries it could not write)."""
+
+
+class WorkerSnapshotFailed(RuntimeError):
+    """The worker could not take the snapshot (its upload was aborted)."""
+
+
+def mounted_here(ctx: ExecutionContext, file_system: str) -> bool:
+    return ctx.efs_root is not None and (ctx.efs_root / file_system).is_dir()
+
+
+def snapshot_on_worker(ctx: ExecutionContext, request: SnapshotRequest,
+                       cancelled: Callable[[], bool]) -> Manifest:
+    """Take the snapshot on a worker task; its manifest, as take_snapshot answers it."""
+    job = SnapshotJob(request.source.file_system_id, asdict(request), ctx.region)
+    report = ctx.worker_mover.run(job, None, cancelled)
+    if report.errors or "manifest" not in report.extra:
+        raise WorkerSnapshotFailed("; ".join(report.errors)[:1000] or "no manifest reported")
+    return Manifest.from_json(report.extra["manifest"])
 
 
 def restore_file_systems(params: Any) -> tuple[str, ...]:
@@ -32,8 +55,7 @@ def restore_file_systems(params: Any) -> tuple[str, ...]:
 
 def runs_here(ctx: ExecutionContext, params: Any) -> bool:
     """Both the target and a live source mounted under the controller's --efs-root."""
-    root = ctx.efs_root
-    return root is not None and all((root / fs).is_dir() for fs in restore_file_systems(params))
+    return all(mounted_here(ctx, fs) for fs in restore_file_systems(params))
 
 
 def restore_job(params: Any, manifest: str, region: str) -> RestoreJob:
