@@ -197,3 +197,30 @@ def test_a_controller_killed_while_its_worker_restores_is_followed_by_one_that_a
         expected = given_to(alice, tmp_path / "expected", (posix.uid, posix.gid))
         assert compare_trees(expected, restored) == []
     assert not [p for p in dave.iterdir() if p.name.startswith(".studio-restore-")]
+
+
+def test_a_tampered_snapshot_is_refused_by_the_worker_and_nothing_is_placed(aws, tmp_path):
+    """The worker verifies as the controller does: an archive whose bytes changed (the
+    same length) is refused, the restore recorded Failed, nothing left in the target."""
+    estate, clock, fs, _ = snapshotted_alice(aws, tmp_path, files=60, mib=1)
+    s3 = _client(aws, "s3")
+    listed = s3.list_objects_v2(Bucket="studio-snapshots-us-east-1",
+                                Prefix="studio-snapshots/nightly/home/research/alice/")
+    for item in listed["Contents"]:
+        if "/archive.tar.zst" in item["Key"]:
+            body = bytearray(s3.get_object(Bucket="studio-snapshots-us-east-1",
+                                           Key=item["Key"])["Body"].read())
+            body[len(body) // 2] ^= 0xFF
+            s3.put_object(Bucket="studio-snapshots-us-east-1", Key=item["Key"],
+                          Body=bytes(body))
+    desired = load_desired_state(estate)
+    (tmp_path / "nothing-mounted").mkdir()
+    rec = unmounted_reconciler(aws, clock, tmp_path / "nothing-mounted",
+                               estate_workers(aws, fs))
+    record = _restore_until_done(rec, desired, clock)
+    assert record["phase"] == "Failed" and "SnapshotRefused" in record["message"], record
+    assert len(aws.worker_tasks()) == 1
+    dave = aws.efs_root / fs / "home/analytics/dave"
+    assert list(dave.iterdir()) == [], "nothing placed, no staging folder left"
+    plan = rec.reconcile(desired).plan
+    assert "RestoreSnapshot" not in {a.name for a in plan.actions}, "not repeated"
