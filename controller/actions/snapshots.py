@@ -7,7 +7,10 @@ controller is writing. PruneSnapshots deletes the snapshots retention no longer 
 (manifest first, so a half-deleted snapshot is never listed). RestoreSnapshot records
 "Running" with the spec's fingerprint, then runs the restore on a worker; its outcome
 (files, bytes, duration, what was skipped and why) is recorded and shown by
-`studioctl status`. Nothing here deletes anything but this policy's own objects.
+`studioctl status`. A file system not mounted under the controller's --efs-root is
+archived or restored by a worker task where it is (controller.actions.worker_jobs): the
+thread then follows that task instead. Nothing here deletes anything but this policy's
+own objects.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def _runner(ctx: ExecutionContext) -> SnapshotRunner:
 def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
     runner, params = _runner(ctx), action.params
     for source in params["Sources"]:
-        # Not mounted here: archived by a worker task where it is (snapshots_on_workers).
+        # Not mounted here: archived by a worker task where it is (worker_jobs).
         if not mounted_here(ctx, source["FileSystemId"]) and ctx.worker_mover is None:
             raise TerminalError("NotMounted", f"file system {source['FileSystemId']} is not "
                                 f"mounted under {ctx.efs_root} and no worker task is "
