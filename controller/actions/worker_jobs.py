@@ -95,7 +95,7 @@ def run_on_worker(runner: Any, ctx: ExecutionContext, params: Any,
     report = ctx.worker_mover.run(job, None, cancelled)
     if report.errors:
         message = "; ".join(report.errors)[:1000]
-        if report.extra.get(REFUSED):
-            raise SnapshotRefused(message)
+        if report.extra.get(REFUSED):  # named once: the controller's record names it
+            raise SnapshotRefused(message.removeprefix(f"{SnapshotRefused.__name__}: "))
         raise WorkerRestoreFailed(message)
     return restore_report(report)
