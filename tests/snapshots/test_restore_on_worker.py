@@ -224,3 +224,37 @@ def test_a_tampered_snapshot_is_refused_by_the_worker_and_nothing_is_placed(aws,
     assert list(dave.iterdir()) == [], "nothing placed, no staging folder left"
     plan = rec.reconcile(desired).plan
     assert "RestoreSnapshot" not in {a.name for a in plan.actions}, "not repeated"
+
+
+LIVE = """
+apiVersion: studio-operator.io/v1alpha1
+kind: Restore
+metadata: {name: alice-to-dave}
+spec:
+  from: {profile: research/alice}
+  to: {profile: analytics/dave}
+  owners: target
+"""
+
+
+def test_a_live_home_is_restored_by_a_worker_mounting_both_homes_file_system(aws, tmp_path):
+    """From a live home: the worker mounts the source read-only and the target, and the
+    restore is exact (owners given to the target) with nothing else in the target."""
+    estate, clock, fs, alice = snapshotted_alice(aws, tmp_path, files=80, mib=1)
+    (estate / "restore.yaml").write_text(LIVE)
+    desired = load_desired_state(estate)
+    (tmp_path / "nothing-mounted").mkdir()
+    rec = unmounted_reconciler(aws, clock, tmp_path / "nothing-mounted",
+                               estate_workers(aws, fs))
+    record = _restore_until_done(rec, desired, clock)
+    assert record["phase"] == "Succeeded", record
+    (task,) = aws.worker_tasks()
+    dave = aws.efs_root / fs / "home/analytics/dave"
+    (restored,) = list(dave.iterdir())
+    assert restored.name == record["report"]["placedIn"]
+    if os.geteuid() == 0:
+        posix = desired.profiles["analytics/dave"].posix
+        expected = given_to(alice, tmp_path / "expected", (posix.uid, posix.gid))
+        assert compare_trees(expected, restored) == []
+    else:
+        assert (restored / "notes.txt").read_text() == "alice's notes"
