@@ -7,7 +7,10 @@ controller is writing. PruneSnapshots deletes the snapshots retention no longer 
 (manifest first, so a half-deleted snapshot is never listed). RestoreSnapshot records
 "Running" with the spec's fingerprint, then runs the restore on a worker; its outcome
 (files, bytes, duration, what was skipped and why) is recorded and shown by
-`studioctl status`. Nothing here deletes anything but this policy's own objects.
+`studioctl status`. A file system not mounted under the controller's --efs-root is
+archived or restored by a worker task where it is (controller.actions.worker_jobs): the
+thread then follows that task instead. Nothing here deletes anything but this policy's
+own objects.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from typing import Any
 
 from controller.actions.classify import classify
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
+from controller.actions.worker_jobs import (
+    mounted_here,
+    restore_file_systems,
+    run_on_worker,
+    runs_here,
+    snapshot_on_worker,
+)
 from controller.errors import RequeueAfter, TerminalError
+from controller.movers.worker_task import WorkerStillRunning
 from controller.plan.types import Action
 from controller.snapshots import metrics
 from controller.snapshots.manifest import (
@@ -58,12 +69,12 @@ def _runner(ctx: ExecutionContext) -> SnapshotRunner:
 
 def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
     runner, params = _runner(ctx), action.params
-    if ctx.efs_root is None:
-        raise TerminalError("NotMounted", "no --efs-root: nothing to archive")
     for source in params["Sources"]:
-        if not (ctx.efs_root / source["FileSystemId"]).is_dir():
+        # Not mounted here: archived by a worker task where it is (worker_jobs).
+        if not mounted_here(ctx, source["FileSystemId"]) and ctx.worker_mover is None:
             raise TerminalError("NotMounted", f"file system {source['FileSystemId']} is not "
-                                f"mounted under {ctx.efs_root}: nothing to archive")
+                                f"mounted under {ctx.efs_root} and no worker task is "
+                                "configured: nothing to archive")
     policy = params["Policy"]
     spec_desired = ctx.desired.snapshot_policies[policy] if ctx.desired else None
     if spec_desired is None:
@@ -98,7 +109,7 @@ def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
 
 def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
                   request: SnapshotRequest) -> Any:
-    mount = ctx.efs_root / request.source.file_system_id  # type: ignore[operator]
+    here = mounted_here(ctx, request.source.file_system_id)
     log = runner.log
 
     def work(cancelled: Callable[[], bool]) -> None:
@@ -106,9 +117,16 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
         s3 = ctx.gateway.client("s3", ctx.region)
         kms = ctx.gateway.client("kms", ctx.region)
         try:
-            manifest = take_snapshot(s3, kms, request, mount, cancelled=cancelled)
+            if here:
+                assert ctx.efs_root is not None
+                manifest = take_snapshot(s3, kms, request,
+                                         ctx.efs_root / request.source.file_system_id,
+                                         cancelled=cancelled)
+            else:
+                manifest = snapshot_on_worker(ctx, request, cancelled)
         except Exception as error:
-            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+            # Stopping, or the lease is lost: the record is not ours now.
+            if cancelled() or isinstance(error, WorkerStillRunning):
                 metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
                 raise
             metrics.SNAPSHOTS.labels(request.policy, "failed").inc()
@@ -182,18 +200,26 @@ def restore_snapshot_action(action: Action, ctx: ExecutionContext) -> str:
                      "phase": "Waiting", "message": params["Wait"]})
         runner.put_status("Restore", name, False, "Waiting", params["Wait"], ctx.revision)
         raise RequeueAfter(SETTLE_SECONDS * 3, params["Wait"])
-    if ctx.efs_root is None:
-        raise TerminalError("NotMounted", "no --efs-root: nothing to restore into")
+    here = runs_here(ctx, params)
+    if not here and ctx.worker_mover is None:
+        raise TerminalError("NotMounted", f"{' and '.join(restore_file_systems(params))} not "
+                            f"mounted under {ctx.efs_root} and no worker task configured: "
+                            "nothing to restore into")
     pk = f"restore#{name}"
     before = runner.record(pk)
     # A restore this controller (or one before it) was running when it stopped: its
-    # staging folder goes before the restore runs again (controller.snapshots.staging).
-    stale = before.get("staging") if before.get("phase") == "Running" else None
+    # staging folder goes before the restore runs again (controller.snapshots.staging);
+    # one it ran on a worker task is the same job again, so the running task is adopted.
+    again = before.get("phase") == "Running"
+    stale = before.get("staging") if again else None
+    job = (before.get("workerJob") if again and not here
+           and before.get("fingerprint") == params["Fingerprint"] else None)
     runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Running",
-                 "startedAt": str(time.time())})
+                 "startedAt": str(time.time()), **({"workerJob": job} if job else {})})
     runner.put_status("Restore", name, False, "Running", "restoring", ctx.revision)
-    runner.submit(f"restore:{name}", _restore_job(runner, ctx, {**params, "Stale": stale}))
-    return f"restore {name} started"
+    runner.submit(f"restore:{name}", _restore_job(runner, ctx, {**params, "Stale": stale,
+                                                               "WorkerJob": job}))
+    return f"restore {name} started" + ("" if here else " on a worker task")
 
 
 def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> Any:
@@ -207,10 +233,17 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
 
     def work(cancelled: Callable[[], bool]) -> None:
         began = time.monotonic()
+        here = runs_here(ctx, params)
         try:
-            report = run_restore(ctx, params, cancelled, on_staging=staging_made)
+            if here:
+                report = run_restore(ctx, params, cancelled, on_staging=staging_made)
+            else:
+                report = run_on_worker(runner, ctx, params, cancelled, lambda: locate_manifest(
+                    ctx.client("s3"), ctx, params))
         except Exception as error:
-            if cancelled():  # stopping, or the lease is lost: the record is not ours now
+            # Stopping, or the lease is lost: the record is not ours now. A worker followed
+            # too long runs on: the record stays Running and the next pass adopts it.
+            if cancelled() or isinstance(error, WorkerStillRunning):
                 raise
             refused = isinstance(error, SnapshotRefused | ManifestError)
             metrics.RESTORES.labels("refused" if refused else "failed").inc()
@@ -230,7 +263,8 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
         metrics.DURATION.labels("restore").observe(time.monotonic() - began)
         outcome = report.as_dict()
         message = (f"{report.files} files, {report.bytes} bytes in {report.seconds:.1f}s into "
-                   f"{params['Path']}/{report.placed_in}; {report.skipped_count} skipped")
+                   f"{params['Path']}/{report.placed_in}; {report.skipped_count} skipped"
+                   + ("" if here else "; on a worker task"))
         runner.save({"pk": pk, "fingerprint": params["Fingerprint"], "phase": "Succeeded",
                      "message": message, "report": _plain(outcome)})
         runner.put_status("Restore", name, True, "Succeeded", message, ctx.revision)
@@ -295,6 +329,12 @@ def _remove_recorded_staging(efs_root: Path, params: Any) -> None:
 
 
 def find_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> Manifest:
+    bucket, key = locate_manifest(s3, ctx, params)
+    return Manifest.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def locate_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> tuple[str, str]:
+    """(bucket, key) of the manifest of the snapshot the restore reads."""
     desired = ctx.desired
     if params.get("Snapshot"):
         policy_name, _, _ = parse_id(params["Snapshot"])
@@ -325,8 +365,7 @@ def find_manifest(s3: Any, ctx: ExecutionContext, params: Any) -> Manifest:
             raise RequeueAfter(SETTLE_SECONDS * 6, f"no complete snapshot of {newest['Source']}"
                                                    " yet")
         snapshot = max(candidates)[1]
-    body = s3.get_object(Bucket=bucket, Key=object_key(prefix, snapshot, MANIFEST_NAME))
-    return Manifest.from_json(body["Body"].read())
+    return bucket, object_key(prefix, snapshot, MANIFEST_NAME)
 
 
 def _history(runner: SnapshotRunner, ctx: ExecutionContext, entry: HistoryEntry) -> None:

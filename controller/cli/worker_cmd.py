@@ -23,8 +23,10 @@ from controller.movers import (
     job_from_json,
     run_locally,
 )
-from controller.movers.jobs import ListJob, ReceiveJob, SendJob
+from controller.movers.jobs import ListJob, ReceiveJob, RestoreJob, SendJob, SnapshotJob
 from controller.movers.relay import RelayRefused, run_relay
+from controller.movers.restores import run_restore_job
+from controller.movers.snapshots import run_snapshot_job
 
 EXIT_DONE, EXIT_FAILED = 0, 1
 # The emulator's stand-in for a container's mount table ({container path: folder}): a
@@ -35,7 +37,9 @@ HELP = """\
 Run one data-mover job: copy a tree between two mounted file systems (the copy engine's
 rules), or save what an old copy holds that the active copy does not into a recovery
 folder; across regions, one of the save's three steps through S3 (list the active copy,
-send the old copy's differences as a snapshot, receive them into the recovery folder).
+send the old copy's differences as a snapshot, receive them into the recovery folder);
+or a Restore (a snapshot, or a live home, into a folder of a file system mounted here);
+or a snapshot of a tree of a file system mounted here, uploaded to S3.
 The operator starts this as an ECS task whose task definition mounts each file
 system at EFS-ROOT/<file system id>; it reads the job (JSON) from S3 or a file, and writes
 the report (JSON: files, bytes, skipped, errors, ...) to S3 or a file.
@@ -76,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(job, ListJob | SendJob | ReceiveJob):
             # A save across regions: one file system here, the rest through S3.
             report = run_relay(job, mounts[job.file_systems[0]], gateway)
+        elif isinstance(job, RestoreJob):
+            # A Restore into a file system the controller does not mount.
+            report = run_restore_job(job, mounts, gateway)
+        elif isinstance(job, SnapshotJob):  # a snapshot of a file system not mounted there
+            report = run_snapshot_job(job, mounts, gateway)
         else:
             report = run_locally(job, mounts, _progress, engine="worker")
     except (JobRefused, RelayRefused) as error:

@@ -119,9 +119,63 @@ class ReceiveJob:
         return ()
 
 
-Job = CopyJob | SaveJob | ListJob | SendJob | ReceiveJob
+@dataclass(frozen=True)
+class RestoreJob:
+    """A Restore (controller.snapshots.restore: staged, verified, owners by `owners`) into
+    `target_path` of `target_fs`: from the snapshot whose manifest is `manifest`
+    (s3://bucket/key, in `snapshot_region`), or from the live home `live_path` of
+    `live_fs` (in the same region). `stale`: staging folders in the target that a stopped
+    run of this restore recorded (removed first)."""
+
+    target_fs: str
+    target_path: str
+    mode: str
+    owners: str
+    uid_map: dict[str, int] = field(default_factory=dict)
+    gid_map: dict[str, int] = field(default_factory=dict)
+    target_owner: tuple[int, int] | None = None
+    manifest: str = ""
+    snapshot_region: str = ""
+    live_fs: str = ""
+    live_path: str = ""
+    stale: tuple[str, ...] = ()
+    purpose: str = "restore"
+    kind: Literal["restore"] = "restore"
+
+    @property
+    def file_systems(self) -> tuple[str, ...]:
+        return (self.live_fs, self.target_fs) if self.live_fs else (self.target_fs,)
+
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return (self.live_fs,) if self.live_fs else ()
+
+
+@dataclass(frozen=True)
+class SnapshotJob:
+    """Take a snapshot of a tree of `fs` (controller.snapshots.snapshot: the archive, the
+    manifest last, the multipart upload aborted on failure): `request` holds the
+    SnapshotRequest's fields; its bucket is in `bucket_region`."""
+
+    fs: str
+    request: dict[str, Any]
+    bucket_region: str
+    purpose: str = "snapshot"
+    kind: Literal["snapshot"] = "snapshot"
+
+    @property
+    def file_systems(self) -> tuple[str, ...]:
+        return (self.fs,)
+
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return (self.fs,)
+
+
+Job = CopyJob | SaveJob | ListJob | SendJob | ReceiveJob | RestoreJob | SnapshotJob
 _KINDS: dict[str, type[Any]] = {"copy": CopyJob, "save": SaveJob, "list": ListJob,
-                                "send": SendJob, "receive": ReceiveJob}
+                                "send": SendJob, "receive": ReceiveJob,
+                                "restore": RestoreJob, "snapshot": SnapshotJob}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ bucket's lifecycle rule on movers/ is the floor). This module must not move data
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from controller.gateway import AwsGateway
@@ -61,10 +61,11 @@ class RegionalWorkers:
         raise MoverUnavailable(f"{file_system} is in none of the regions workers run in "
                                f"({', '.join(sorted(self.workers))})", waiting=True)
 
-    def run(self, job: Job, progress: ProgressSink | None = None) -> MoverReport:
+    def run(self, job: Job, progress: ProgressSink | None = None,
+            cancelled: Callable[[], bool] | None = None) -> MoverReport:
         regions = {fs: self.region_of(fs) for fs in job.file_systems}
         if len(set(regions.values())) == 1:
-            return self.workers[regions[job.file_systems[0]]].run(job, progress)
+            return self.workers[regions[job.file_systems[0]]].run(job, progress, cancelled)
         if isinstance(job, SaveJob):
             return self._relay(job, old=regions[job.old_fs], active=regions[job.active_fs])
         raise MoverUnavailable(f"a {job.kind} job between {' and '.join(job.file_systems)} "

@@ -117,7 +117,10 @@ class WorkerTaskMover:
     def _client(self, service: str) -> Any:
         return self.gateway.client(service, self.settings.region)
 
-    def run(self, job: Job, progress: ProgressSink | None = None) -> MoverReport:
+    def run(self, job: Job, progress: ProgressSink | None = None,
+            cancelled: Callable[[], bool] | None = None) -> MoverReport:
+        """`cancelled()` True (the controller stops or loses its lease): let go of the
+        worker with WorkerStillRunning; it runs on, and the next attempt adopts it."""
         name = job_id(job)
         spec = f"s3://{self.settings.bucket}/{self.settings.prefix}jobs/{name}.json"
         adopted = self._running(name)
@@ -128,7 +131,7 @@ class WorkerTaskMover:
             carrier.write(self.gateway, self.settings.region, spec, job_to_json(job).encode())
             task = self._start(job, name, spec)
             self.log.info("worker_started", job=name, task=task["taskArn"], kind=job.kind)
-        stopped = self._follow(task["taskArn"])  # WorkerStillRunning: the spec stays
+        stopped = self._follow(task["taskArn"], cancelled)  # WorkerStillRunning: spec stays
         try:
             return self._result(stopped)
         finally:
@@ -179,7 +182,8 @@ class WorkerTaskMover:
             raise WorkerFailed(f"RunTask started no worker: {answer.get('failures')}")
         return dict(answer["tasks"][0])
 
-    def _follow(self, task_arn: str) -> dict[str, Any]:
+    def _follow(self, task_arn: str,
+                cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
         deadline = self.clock() + self.settings.follow_seconds
         ecs = self._client("ecs")
         while True:
@@ -188,7 +192,7 @@ class WorkerTaskMover:
                 raise WorkerFailed(f"worker task {task_arn} is gone (not described)")
             if found[0]["lastStatus"] == "STOPPED":
                 return dict(found[0])
-            if self.clock() >= deadline:
+            if self.clock() >= deadline or (cancelled is not None and cancelled()):
                 raise WorkerStillRunning(f"worker task {task_arn} still running; followed "
                                          "again on the next attempt")
             self.sleep(self.settings.poll_seconds)

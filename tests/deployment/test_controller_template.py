@@ -56,6 +56,12 @@ from tests.deployment.relay_scenario import (
     run_relay,
     worker_security_group,
 )
+from tests.deployment.snapshot_worker_scenario import BUCKET as BUCKET_OF_SNAPSHOTS
+from tests.deployment.snapshot_worker_scenario import (
+    ArchiveRun,
+    run_archive_jobs,
+    worker_names,
+)
 from tests.example_estate import turn_on_space_backup
 from tests.notebooks.helpers import passes_until_settled
 
@@ -278,6 +284,7 @@ class Scenario:
     # Every role the controller gave SageMaker (domains', profiles', notebook instances').
     passed_roles: set[str]
     datasync_moved: bool = False  # DataSync filled two folders of the scratch file system
+    archive: ArchiveRun | None = None  # a snapshot and a restore on the stack's workers
 
     @property
     def worker_actions(self) -> set[str]:
@@ -607,10 +614,15 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     requests.update(relay.controller_requests)
     worker_requests.update(relay.worker_requests)
 
+    # A snapshot of, then a restore into, file systems the controller does not mount: on
+    # the stack's workers, with the snapshot bucket and key (their own role's requests).
+    archive = run_archive_jobs(aws, gateway, mover, source, scratch)
+    worker_requests.update(archive.worker_requests)
+
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
     return Scenario(requests, calls, saved, worker_requests, moved, relay, passed,
-                    datasync_moved)
+                    datasync_moved, archive)
 
 
 def by_operation(calls: Counter[tuple[str, str, str]]) -> Counter[str]:
@@ -716,11 +728,13 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     # here only when an upload failed (under load), always in
     # tests/movers/test_cross_region_save.py.
     aborted = {"s3:AbortMultipartUpload"}
-    assert {"s3:GetObject", "s3:PutObject"} <= scenario.worker_actions
-    assert scenario.worker_actions <= {"s3:GetObject", "s3:PutObject"} | aborted
+    # A snapshot's data key made and unwrapped by the workers that archive and restore.
+    keys = {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert {"s3:GetObject", "s3:PutObject"} | keys <= scenario.worker_actions
+    assert scenario.worker_actions <= {"s3:GetObject", "s3:PutObject"} | aborted | keys
     assert missing_actions(worker_role, scenario.worker_actions) == []
     assert granted_actions(worker_role) - set(NFS_CLIENT_ACTIONS) == \
-        {"s3:GetObject", "s3:PutObject"} | aborted
+        {"s3:GetObject", "s3:PutObject"} | aborted | keys
     by_action: dict[str, list[str]] = {}
     for s in worker_role:
         for a in _listed(s["Action"]):
@@ -730,9 +744,48 @@ def test_the_worker_role_allows_what_the_worker_sent_and_no_other_api_call(scena
     # The relay's objects meet in either region's bucket (the active copy's).
     relay = [f"{prefix}relay/*",
              "arn:${AWS::Partition}:s3:::${PeerWorkerBucketName}/movers/relay/*"]
-    assert by_action == {"s3:GetObject": [f"{prefix}jobs/*", *relay],
-                         "s3:PutObject": [f"{prefix}reports/*", *relay],
-                         "s3:AbortMultipartUpload": relay}
+    snapshots = "arn:${AWS::Partition}:s3:::${SnapshotBucketName}/*"
+    assert by_action == {"s3:GetObject": [f"{prefix}jobs/*", *relay, snapshots],
+                         "s3:PutObject": [f"{prefix}reports/*", *relay, snapshots],
+                         "s3:AbortMultipartUpload": [*relay, snapshots]}
+
+
+WORKER_SNAPSHOT_SIDS = {"WorkerSnapshotObjects", "WorkerSnapshotDataKeys"}
+
+
+def archive_denied(run: ArchiveRun, template: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the workers' snapshot and restore needed that the worker role does not allow:
+    each object they wrote and read, at resource level, and the snapshot key's actions."""
+    role = role_statements(template, "WorkerTaskRole")
+    rendered_role = render(role, worker_names(run.key_arn))
+    denied = [(action, f"arn:aws:s3:::{BUCKET_OF_SNAPSHOTS}/{key}") for key in run.written
+              for action in ("s3:PutObject", "s3:GetObject")
+              if not allows(rendered_role, action, f"arn:aws:s3:::{BUCKET_OF_SNAPSHOTS}/{key}")]
+    denied += [(action, run.key_arn) for action in ("kms:GenerateDataKey", "kms:Decrypt")
+               if not is_allowed(role, action)]
+    return denied
+
+
+def test_a_worker_snapshots_and_restores_file_systems_the_controller_does_not_mount(
+        scenario):
+    run = scenario.archive
+    assert run is not None and run.snapshot.ok and run.restore.ok, run
+    assert len(run.written) == 2, "the archive and its manifest"
+    assert run.restored is not None
+    assert (run.restored / "archived-by-a-worker.txt").read_text() == "archived on a worker"
+
+
+def test_the_worker_role_allows_the_snapshot_and_restore_and_fails_without_its_grants(
+        scenario):
+    assert archive_denied(scenario.archive, load_template()) == []
+    template = load_template()
+    for policy in template["Resources"]["WorkerTaskRole"]["Properties"]["Policies"]:
+        statements = policy["PolicyDocument"]["Statement"]
+        statements[:] = [s for s in statements if granted(s) == {"Ref": "AWS::NoValue"}
+                         or granted(s).get("Sid") not in WORKER_SNAPSHOT_SIDS]
+    denied = archive_denied(scenario.archive, template)
+    assert {action for action, _ in denied} == {"s3:PutObject", "s3:GetObject",
+                                                "kms:GenerateDataKey", "kms:Decrypt"}
 
 
 def test_worker_grants_are_scoped_to_the_stacks_family_cluster_roles_and_prefix(task_role):

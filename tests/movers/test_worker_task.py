@@ -107,6 +107,24 @@ def test_a_controller_restarted_while_a_worker_runs_adopts_it(aws, east):
     assert snapshot_of(aws.efs_root / target) == snapshot_of(aws.efs_root / source)
 
 
+def test_a_controller_that_stops_lets_go_of_its_worker_at_once_and_the_next_adopts_it(
+        aws, east):
+    """Asked to stop (cancelled), the follower lets go within a poll, long before its
+    follow time; the worker runs on and the next controller adopts it."""
+    aws.set_transition_seconds(1.0)
+    source, target = east.file_systems
+    fill(aws.efs_root / source, files=200)
+    job = CopyJob(source, target, "working_copy")
+    began = time.monotonic()
+    with pytest.raises(WorkerStillRunning):
+        east.mover(aws, follow_seconds=600.0).run(job, None, lambda: True)
+    assert time.monotonic() - began < 30, "let go at once, not after follow_seconds"
+    assert [t["lastStatus"] for t in aws.worker_tasks()] != ["STOPPED"]
+    report = east.mover(aws).run(job)
+    assert report.ok and counts(aws, "ecs:RunTask")["ecs:RunTask"] == 1
+    assert snapshot_of(aws.efs_root / target) == snapshot_of(aws.efs_root / source)
+
+
 def test_a_worker_killed_mid_job_is_started_again_and_nothing_is_lost(aws, east):
     source, target = east.file_systems
     fill(aws.efs_root / source, files=300)

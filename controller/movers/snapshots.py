@@ -1,0 +1,47 @@
+"""The worker's side of a snapshot: archive a tree of a file system mounted in the task.
+
+A snapshot of a file system the controller does not mount (on AWS, every file system but
+its stack's own) is taken in a worker task of that file system's region, through the
+same code as one taken in the controller (controller.snapshots.snapshot: the archive
+streamed up in parts, the manifest written last, the multipart upload aborted on
+failure). The report carries the manifest (`extra["manifest"]`), so the controller
+records the job's end, its metrics and its history as it does for its own. A source that
+cannot be opened (gone, a link) is an error of the report with `extra["refused"]` set.
+This module must not decide what to archive nor when (the plan does).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.gateway import AwsGateway
+from controller.movers.jobs import MoverReport, SnapshotJob
+from controller.movers.local import Mounts
+from controller.snapshots.manifest import Source
+from controller.snapshots.snapshot import SnapshotRequest, SourceUnavailable, take_snapshot
+
+REFUSED = "refused"
+
+
+def snapshot_request(job: SnapshotJob) -> SnapshotRequest:
+    fields: dict[str, Any] = dict(job.request)
+    return SnapshotRequest(**{**fields, "source": Source(**fields["source"])})
+
+
+def run_snapshot_job(job: SnapshotJob, mounts: Mounts, gateway: AwsGateway) -> MoverReport:
+    """Run `job` with its file system mounted at `mounts`; never raises for a refusal."""
+    request = snapshot_request(job)
+    s3 = gateway.client("s3", job.bucket_region)
+    kms = gateway.client("kms", job.bucket_region)
+    try:
+        manifest = take_snapshot(s3, kms, request, mounts[job.fs])
+    except SourceUnavailable as error:
+        return MoverReport(kind="snapshot", engine="worker", files=0, bytes=0, skipped=0,
+                           errors=(f"{type(error).__name__}: {error}",),
+                           extra={REFUSED: True})
+    except Exception as error:  # the upload was aborted; the report says why
+        return MoverReport(kind="snapshot", engine="worker", files=0, bytes=0, skipped=0,
+                           errors=(f"{type(error).__name__}: {error}"[:1000],))
+    return MoverReport(kind="snapshot", engine="worker",
+                       files=int(manifest.counts.get("files", 0)), bytes=manifest.bytes_in,
+                       skipped=0, extra={"manifest": manifest.to_json()})
