@@ -75,8 +75,9 @@ def unmounted_reconciler(aws, clock: ManualClock, root: Path,
     return made
 
 
-def snapshotted_alice(aws, tmp_path: Path, files: int = 200, mib: float = 4):
-    """The estate converged, alice's home filled and snapshotted (the next day's slot)."""
+def daily_estate(aws, tmp_path: Path):
+    """The example estate with a daily SnapshotPolicy, converged by a controller that
+    mounts the file systems; alice's home on its file system."""
     estate = tmp_path / "desired"
     shutil.copytree(REPO / "desired_state", estate)
     (estate / "snapshots.yaml").write_text(DAILY)
@@ -85,7 +86,12 @@ def snapshotted_alice(aws, tmp_path: Path, files: int = 200, mib: float = 4):
     rec = helpers.reconciler(aws, clock)
     converge(rec, desired, clock)
     fs = file_system(aws, REGION)["FileSystemId"]
-    alice = aws.efs_root / fs / "home/research/alice"
+    return estate, desired, clock, rec, fs, aws.efs_root / fs / "home/research/alice"
+
+
+def snapshotted_alice(aws, tmp_path: Path, files: int = 200, mib: float = 4):
+    """The estate converged, alice's home filled and snapshotted (the next day's slot)."""
+    estate, desired, clock, rec, fs, alice = daily_estate(aws, tmp_path)
     generate_tree(alice / "work", files=files, mib=mib)
     (alice / "notes.txt").write_text("alice's notes")
     clock.advance(86400)

@@ -6,33 +6,24 @@ Failed. Against the emulator, with real folders."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import boto3
 
-from controller.clock import ManualClock
-from controller.desired import load_desired_state
 from controller.snapshots.manifest import MANIFEST_NAME, Manifest
 from controller.snapshots.remap import OwnerPolicy
 from controller.snapshots.restore import open_target, restore_snapshot
-from tests.converge import helpers
-from tests.converge.helpers import converge, file_system, prepared
 from tests.snapshots.helpers import compare_trees, generate_tree
-from tests.snapshots.test_controller import BUCKET, DAILY, PREFIX, REPO
-from tests.snapshots.test_restore_on_worker import estate_workers, unmounted_reconciler
+from tests.snapshots.test_controller import BUCKET, PREFIX
+from tests.snapshots.test_restore_on_worker import (
+    daily_estate,
+    estate_workers,
+    unmounted_reconciler,
+)
 
 
 def _converged(aws, tmp_path):
-    estate = tmp_path / "desired"
-    shutil.copytree(REPO / "desired_state", estate)
-    (estate / "snapshots.yaml").write_text(DAILY)
-    desired = prepared(aws, load_desired_state(estate))
-    clock = ManualClock(1_800_000_000.0)
-    rec = helpers.reconciler(aws, clock)
-    converge(rec, desired, clock)
+    _estate, desired, clock, rec, fs, alice = daily_estate(aws, tmp_path)
     rec.snapshots.stop()
-    fs = file_system(aws, "us-east-1")["FileSystemId"]
-    alice = aws.efs_root / fs / "home/research/alice"
     generate_tree(alice / "work", files=150, mib=3)
     (tmp_path / "nothing-mounted").mkdir()
     remote = unmounted_reconciler(aws, clock, tmp_path / "nothing-mounted",
