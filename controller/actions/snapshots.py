@@ -98,8 +98,14 @@ def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
             spec_desired.kms_key_id)
         jobs[source["Source"]] = {"phase": "Uploading", "id": request.id, "attempts": attempts}
         started.append((key, request))
+    begun = {request.source_id: jobs[request.source_id] for _, request in started}
+
+    def slot(now: dict[str, Any]) -> dict[str, Any]:
+        # The slot's other jobs as they are now: one may have ended since `record`.
+        kept = dict(now.get("jobs", {})) if now.get("lastSlot") == str(params["Slot"]) else {}
+        return {"pk": pk, "lastSlot": str(params["Slot"]), "jobs": {**kept, **begun}}
     # Persisted before any job starts: a restarted controller knows what was in flight.
-    runner.save({"pk": pk, "lastSlot": str(params["Slot"]), "jobs": jobs})
+    runner.update(pk, slot)
     for key, request in started:
         runner.submit(key, _snapshot_job(runner, ctx, pk, request),
                       uploading=object_key(request.prefix, request.id, "archive.tar.zst"
@@ -155,10 +161,11 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
 
 
 def _end(runner: SnapshotRunner, pk: str, source: str, phase: str, message: str) -> None:
-    record = runner.record(pk)
-    jobs = dict(record.get("jobs", {}))
-    jobs[source] = {**jobs.get(source, {}), "phase": phase, "message": message[:500]}
-    runner.save({**record, "jobs": jobs})
+    def ended(record: dict[str, Any]) -> dict[str, Any]:
+        jobs = dict(record.get("jobs", {}))
+        jobs[source] = {**jobs.get(source, {}), "phase": phase, "message": message[:500]}
+        return {**record, "jobs": jobs}
+    runner.update(pk, ended)
 
 
 def abort_snapshot_uploads(action: Action, ctx: ExecutionContext) -> str:

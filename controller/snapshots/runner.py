@@ -72,6 +72,18 @@ class SnapshotRunner:
             self._records[item["pk"]] = dict(item)
         self.store.put_item(item)
 
+    def update(self, pk: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Read, change and write `pk`'s record as one step: the jobs of one policy end
+        on several threads, and a record() then save() of each would lose the others'
+        changes made in between (a job left "Uploading" is taken again). The write is
+        inside the lock too, so the table gets the records in the order they were made."""
+        with self._lock:
+            if pk not in self._records:
+                self._records[pk] = self.store.get_item(pk) or {"pk": pk}
+            item = change(dict(self._records[pk]))
+            self._records[pk] = dict(item)
+            self.store.put_item(item)
+
     # -- jobs ----------------------------------------------------------------------------
     def running(self) -> frozenset[str]:
         with self._lock:
