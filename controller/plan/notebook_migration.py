@@ -23,7 +23,9 @@ the step's action runs (controller.loop.notebook_migration):
                 the marker, again before it deletes).
   Complete      the NotebookInstance is the new instance from now on.
 A step never goes back, except Restoring to Creating when the new instance is gone, and
-Sealing or DeletingOld to StoppingOld when the old instance's user started it again.
+Sealing or DeletingOld to StoppingOld when the old instance's user started it again or
+deleteOld was turned off; a kept old instance with the seal attached gets its backup config
+back (while Stopped) before Complete.
 """
 
 from __future__ import annotations
