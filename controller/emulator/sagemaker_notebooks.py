@@ -16,7 +16,10 @@ listings; the emulator answers every notebook call itself:
   boto3's NotebookInstanceDeleted waiter expects); duplicates; a volume that would
   shrink; a platform change across Amazon Linux generations in place (the stricter
   reading of a field AWS documents in one line: the volume's owner ids differ between
-  generations); network settings that do not exist or do not belong together.
+  generations); network settings that do not exist or do not belong together; a Failed
+  instance is started again or deleted, never stopped or updated.
+- CreatePresignedNotebookInstanceUrl answers only for an InService instance (no user
+  reaches one while Pending or Failed).
 
 Lifecycle configurations are sagemaker_notebook_configs.py's, the checks of a request's
 status, role and network sagemaker_notebook_checks.py's. This module must not run
@@ -89,6 +92,7 @@ class NotebookInstances:
             "StopNotebookInstance": self.stop,
             "UpdateNotebookInstance": self.update,
             "DeleteNotebookInstance": self.delete,
+            "CreatePresignedNotebookInstanceUrl": presigned_url,
             **CONFIG_HANDLERS,
         }
 
@@ -236,6 +240,21 @@ def _instance(call: StudioCall) -> NotebookInstance:
     if instance is None:
         raise AwsError("ValidationException", "RecordNotFound")
     return instance
+
+
+def presigned_url(call: StudioCall) -> dict[str, Any]:
+    """A Jupyter URL for an InService instance only: AWS documents that an instance must
+    be InService before anyone can connect to it (StartNotebookInstance), so no user
+    reaches one while its lifecycle scripts run (Pending), nor a Failed one. The wording
+    of the refusal is the emulator's (AWS does not document it)."""
+    instance = _instance(call)
+    if instance.status != "InService":
+        raise AwsError("ValidationException",
+                       f"Notebook Instance ({instance.arn}) is {instance.status}, not "
+                       "InService: it cannot be connected to")
+    token = random_suffix(40, "0123456789abcdefghijklmnopqrstuvwxyz")
+    return {"AuthorizedUrl": f"https://{_url(instance.name, call.part.region)}"
+                             f"?authToken={token}"}
 
 
 def describe_notebook_instance(call: StudioCall) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from controller.notebooks.spec import NotebookInstanceSpec
 from controller.snapshots.spec import SnapshotPolicySpec
 
 NAME_PREFIX = "studio-op-nb"
+# Every seal config's name starts so (whatever its hash): a plan tells them by it.
+SEAL_PREFIX = f"{NAME_PREFIX}-seal-"
 HASH_LENGTH = 12
 
 
@@ -44,8 +46,8 @@ def backup_config(spec: NotebookInstanceSpec, policy: SnapshotPolicySpec,
         prefix=policy.prefix, level=policy.level, kms_key_id=policy.kms_key_id or ""), kind)
     digest = hashlib.sha256(script.encode("utf-8")).hexdigest()[:HASH_LENGTH]
     # The hash alone tells configs apart; the fixed prefix tells them as the operator's.
-    infix = "-seal" if kind == "seal" else ""
-    return NotebookConfig(f"{NAME_PREFIX}{infix}-{digest}", script)
+    return NotebookConfig(f"{SEAL_PREFIX if kind == 'seal' else NAME_PREFIX + '-'}{digest}",
+                          script)
 
 
 def seal_config(spec: NotebookInstanceSpec, policy: SnapshotPolicySpec,

@@ -23,7 +23,9 @@ the step's action runs (controller.loop.notebook_migration):
                 the marker, again before it deletes).
   Complete      the NotebookInstance is the new instance from now on.
 A step never goes back, except Restoring to Creating when the new instance is gone, and
-Sealing or DeletingOld to StoppingOld when the old instance's user started it again.
+Sealing or DeletingOld to StoppingOld when the old instance's user started it again or
+deleteOld was turned off; a kept old instance with the seal attached gets its backup config
+back (while Stopped) before Complete.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from controller.notebooks.configs import NotebookConfig
+from controller.notebooks.configs import SEAL_PREFIX, NotebookConfig
 from controller.notebooks.migration import (
     GROUP_MAP_TAG,
     OWNER_MAP_TAG,
@@ -204,7 +206,34 @@ def _stopping_old(ctx: MigrationContext, record: NotebookMigration,
             ctx, "StopNotebookInstance", old, f"{record.new_instance} has restored its data"))
     if ctx.spec.migration.delete_old and old is not None:
         return MigrationStep(replace(record, phase="Sealing"))
+    attached = old.description.get("NotebookInstanceLifecycleConfigName") if old else None
+    if old is not None and str(attached or "").startswith(SEAL_PREFIX):
+        return _unseal(ctx, record, old, str(attached))
     return MigrationStep(replace(record, phase="Complete", completed_at=ctx.now))
+
+
+def _unseal(ctx: MigrationContext, record: NotebookMigration, old: ObservedNotebookInstance,
+            attached: str) -> MigrationStep:
+    """deleteOld was turned off after the seal was attached: the instance the spec now keeps
+    would snapshot and fail at every start. It gets back what the migration replaced, the
+    backup config (attached in Snapshotting; the record keeps nothing older), or none when
+    the spec no longer has a backup."""
+    if old.status == "Stopped":
+        give_back: dict[str, Any] = (
+            {"LifecycleConfigName": ctx.config} if ctx.config
+            else {"DisassociateLifecycleConfig": True})
+        return MigrationStep(record, Action(
+            "UpdateNotebookInstance", Verb.UPDATE, ctx.key,
+            (Difference("LifecycleConfigName", ctx.config, attached),),
+            {"NotebookInstanceName": old.name, **give_back}))
+    # Failed (its sealing start): AWS updates an instance only while Stopped and stops one
+    # only while InService (controller/emulator/README.md), and a start runs the seal again.
+    return MigrationStep(record, problem=(
+        f"{ctx.key}: migration: {old.name} is {old.status} with the seal config {attached} "
+        "attached, so every start of it snapshots its volume and fails; AWS changes the "
+        "config of a Stopped instance only and cannot stop a Failed one. Set "
+        "spec.migration.deleteOld to true again to have it deleted (its volume is in the "
+        f"seal's snapshot {record.final_snapshot or '(see history)'}), or delete it by hand"))
 
 
 def _sealing(ctx: MigrationContext, record: NotebookMigration,
