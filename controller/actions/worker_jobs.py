@@ -21,6 +21,7 @@ from typing import Any
 from controller.actions.context import ExecutionContext
 from controller.movers.jobs import RestoreJob, SnapshotJob, job_from_json, job_to_json
 from controller.movers.restores import REFUSED, restore_report
+from controller.movers.snapshots import MISSING
 from controller.snapshots.manifest import Manifest
 from controller.snapshots.restore import RestoreReport, SnapshotRefused
 from controller.snapshots.snapshot import SnapshotRequest
@@ -34,6 +35,10 @@ class WorkerSnapshotFailed(RuntimeError):
     """The worker could not take the snapshot (its upload was aborted)."""
 
 
+class WorkerSourceMissing(WorkerSnapshotFailed):
+    """The worker found no folder to archive (ENOENT; never a link or a file)."""
+
+
 def mounted_here(ctx: ExecutionContext, file_system: str) -> bool:
     return ctx.efs_root is not None and (ctx.efs_root / file_system).is_dir()
 
@@ -43,6 +48,8 @@ def snapshot_on_worker(ctx: ExecutionContext, request: SnapshotRequest,
     """Take the snapshot on a worker task; its manifest, as take_snapshot answers it."""
     job = SnapshotJob(request.source.file_system_id, asdict(request), ctx.region)
     report = ctx.worker_mover.run(job, None, cancelled)
+    if report.errors and report.extra.get(MISSING):
+        raise WorkerSourceMissing("; ".join(report.errors)[:1000])
     if report.errors or "manifest" not in report.extra:
         raise WorkerSnapshotFailed("; ".join(report.errors)[:1000] or "no manifest reported")
     return Manifest.from_json(report.extra["manifest"])
