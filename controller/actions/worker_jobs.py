@@ -35,6 +35,11 @@ class WorkerSnapshotFailed(RuntimeError):
     """The worker could not take the snapshot (its upload was aborted)."""
 
 
+class WorkerTargetMissing(SnapshotRefused):
+    """The worker found no target folder (not made yet). A Restore is refused by it (as
+    before); a recreated home's restore waits for its new home instead."""
+
+
 class WorkerSourceMissing(WorkerSnapshotFailed):
     """The worker found no folder to archive (ENOENT; never a link or a file)."""
 
@@ -83,11 +88,12 @@ def restore_job(params: Any, manifest: str, region: str) -> RestoreJob:
 
 def run_on_worker(runner: Any, ctx: ExecutionContext, params: Any,
                   cancelled: Callable[[], bool],
-                  locate_manifest: Callable[[], tuple[str, str]]) -> RestoreReport:
-    """Run the restore on a worker task and answer its report. Raises SnapshotRefused
-    when the worker refused it (it would refuse it again), WorkerRestoreFailed when
-    entries failed, and the movers' errors (WorkerStillRunning: followed again later)."""
-    pk = f"restore#{params['Restore']}"
+                  locate_manifest: Callable[[], tuple[str, str]], pk: str) -> RestoreReport:
+    """Run the restore on a worker task and answer its report; the job is recorded in
+    the status record `pk` ("workerJob") before the task starts. Raises SnapshotRefused
+    when the worker refused it (it would refuse it again; WorkerTargetMissing when the
+    target is not there), WorkerRestoreFailed when entries failed, and the movers'
+    errors (WorkerStillRunning: followed again later)."""
     recorded = params.get("WorkerJob")
     if recorded:
         job = job_from_json(recorded)  # the one a stopped controller started: adopted
@@ -102,6 +108,8 @@ def run_on_worker(runner: Any, ctx: ExecutionContext, params: Any,
     report = ctx.worker_mover.run(job, None, cancelled)
     if report.errors:
         message = "; ".join(report.errors)[:1000]
+        if report.extra.get(MISSING):
+            raise WorkerTargetMissing(message.removeprefix("FileNotFoundError: "))
         if report.extra.get(REFUSED):  # named once: the controller's record names it
             raise SnapshotRefused(message.removeprefix(f"{SnapshotRefused.__name__}: "))
         raise WorkerRestoreFailed(message)
