@@ -7,6 +7,9 @@ The job archives each home folder with the snapshot machinery (controller.snapsh
 same source ids and policy as the scheduled ones, so retention keeps it and `studioctl
 restore` finds it), then records Complete or Failed and appends a history entry per
 folder. A home folder that was never made has nothing to lose and is skipped, said so.
+A home whose file system is not mounted here is archived by a worker task where it is
+(controller.actions.worker_jobs, as scheduled snapshots are); without workers the final
+snapshot, and so the deletion, waits.
 `final_phases` is how the next passes see it: Uploading while a job of this process
 runs, GaveUp after FINAL_ATTEMPTS failures; a record left Uploading by a controller that
 stopped is taken again. Deletes nothing.
@@ -20,7 +23,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
+from controller.actions.worker_jobs import WorkerSourceMissing, mounted_here, snapshot_on_worker
 from controller.errors import RequeueAfter, TerminalError
+from controller.movers.worker_task import WorkerStillRunning
 from controller.plan.prune import FINAL_ATTEMPTS, GAVE_UP
 from controller.plan.types import Action
 from controller.snapshots.manifest import Source, stamp_of
@@ -55,11 +60,12 @@ def take_final_snapshot(action: Action, ctx: ExecutionContext) -> str:
         raise TerminalError("NoSnapshots", "a final snapshot needs the controller's snapshot "
                                            "workers (studioctl run or apply with a status "
                                            "table); the profile is not deleted without it")
-    params, efs_root = action.params, ctx.efs_root
+    params = action.params
     for source in params["Sources"]:
-        if efs_root is None or not (efs_root / source["FileSystemId"]).is_dir():
+        if not mounted_here(ctx, source["FileSystemId"]) and ctx.worker_mover is None:
             raise RequeueAfter(SETTLE_SECONDS * 6, f"file system {source['FileSystemId']} is "
-                               "not mounted here: the final snapshot (and the deletion) wait")
+                               "not mounted here and no worker task is configured: the "
+                               "final snapshot (and the deletion) wait")
     policy = ctx.desired.snapshot_policies[params["Policy"]]
     qualified = params["Profile"]
     pk = PREFIX + qualified
@@ -81,8 +87,10 @@ def take_final_snapshot(action: Action, ctx: ExecutionContext) -> str:
 
 def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
          requests: list[SnapshotRequest]) -> Callable[[Callable[[], bool]], None]:
-    assert ctx.efs_root is not None and ctx.desired is not None
-    efs_root, retention = ctx.efs_root, ctx.desired.estate.history_retention_days
+    assert ctx.desired is not None
+    retention = ctx.desired.estate.history_retention_days
+    here = {r.source.file_system_id: mounted_here(ctx, r.source.file_system_id)
+            for r in requests}  # decided once, when the job is made
 
     def entry(request: SnapshotRequest, result: str, began: float, **more: Any) -> HistoryEntry:
         return HistoryEntry(time.time(), "snapshot", ctx.revision, ctx.region, result,
@@ -96,13 +104,19 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
         entries, skipped = [], []
         for request in requests:
             began = time.monotonic()
-            mount = efs_root / request.source.file_system_id
             try:
-                made = take_snapshot(s3, kms, request, mount, cancelled=cancelled)
-            except SourceUnavailable as error:
+                if here[request.source.file_system_id]:
+                    assert ctx.efs_root is not None
+                    made = take_snapshot(s3, kms, request,
+                                         ctx.efs_root / request.source.file_system_id,
+                                         cancelled=cancelled)
+                else:
+                    made = snapshot_on_worker(ctx, request, cancelled)
+            except (SourceUnavailable, WorkerSourceMissing) as error:
                 # Opened component by component without following links: only a
                 # folder that is not there (ENOENT) is skipped, never a link or a file.
-                if isinstance(error.__cause__, FileNotFoundError):
+                if (isinstance(error, WorkerSourceMissing)
+                        or isinstance(error.__cause__, FileNotFoundError)):
                     skipped.append(request.source.path)  # never made: nothing to keep
                     entries.append(entry(request, "nothing to snapshot", began,
                                          message="final snapshot before prune: "
@@ -113,7 +127,7 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
                         retention)
                 raise
             except Exception as error:
-                if cancelled():
+                if cancelled() or isinstance(error, WorkerStillRunning):
                     raise  # stopping, or the lease is lost: taken again by the leader
                 _failed(runner, pk, error, entries + [entry(request, "failed", began,
                                                             message=str(error)[:500])],

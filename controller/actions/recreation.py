@@ -14,6 +14,11 @@ the controller's snapshot workers; the pass never waits for it. Its record
   many passes saw it running. A record left Running by a controller that stopped is run
   again (its staging folder removed first);
 - Failed FAILED_ATTEMPTS times: terminal (looked at again with a new revision).
+When the old or new home's file system is not mounted here, the restore runs on a worker
+task where both are (controller.actions.worker_jobs.run_on_worker), its job recorded in
+this record ("workerJob") before the task starts: a controller restarted while it runs
+adopts the task. A new home the worker does not find yet makes it wait ("Waiting", not
+an attempt), as one not made yet does here.
 Writes only inside the new home; reads the old one, never changes it.
 """
 
@@ -25,7 +30,9 @@ from typing import Any
 
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
 from controller.actions.snapshots import run_restore
+from controller.actions.worker_jobs import WorkerTargetMissing, mounted_here, run_on_worker
 from controller.errors import RequeueAfter, TerminalError
+from controller.movers.worker_task import WorkerStillRunning
 from controller.plan.types import Action
 from controller.snapshots.remap import MAP
 from controller.snapshots.restore import FILL_MISSING
@@ -40,7 +47,8 @@ def restore_recreated_home(action: Action, ctx: ExecutionContext) -> str:
     runner: SnapshotRunner | None = getattr(ctx, "snapshots", None)
     params = action.params
     qualified = params["Profile"]
-    if runner is None or ctx.efs_root is None:
+    here = all(mounted_here(ctx, params[side]["FileSystemId"]) for side in ("Source", "Target"))
+    if runner is None or (not here and ctx.worker_mover is None):
         raise TerminalError("NoWorkers", f"{qualified}: restoring a recreated profile's home "
                             "needs the controller's snapshot workers and mounted file "
                             "systems (studioctl run or apply with a status table and "
@@ -59,25 +67,30 @@ def restore_recreated_home(action: Action, ctx: ExecutionContext) -> str:
     if phase == "Failed" and attempts >= FAILED_ATTEMPTS:
         raise TerminalError("RestoreFailed", f"{qualified}: restoring its old home failed "
                             f"{attempts} times: {record.get('message', '')}")
-    target = ctx.efs_root / params["Target"]["FileSystemId"]
-    if not (target / params["Target"]["Path"].strip("/")).is_dir():
-        raise RequeueAfter(SETTLE_SECONDS, f"{qualified}: its new home "
-                           f"{params['Target']['Path']} is not made yet")
+    if here:
+        assert ctx.efs_root is not None
+        target = ctx.efs_root / params["Target"]["FileSystemId"]
+        if not (target / params["Target"]["Path"].strip("/")).is_dir():
+            raise RequeueAfter(SETTLE_SECONDS, f"{qualified}: its new home "
+                               f"{params['Target']['Path']} is not made yet")
     stale = record.get("staging") if ours and phase == "Running" else None
+    # A worker a stopped controller started for this restore: the same job, adopted.
+    adopted = record.get("workerJob") if ours and phase == "Running" and not here else None
     runner.save({"pk": pk, "previous": params["Previous"], "phase": "Running",
-                 "attempts": attempts + 1, "startedAt": str(time.time())})
-    runner.submit(job, _job(runner, ctx, pk, params, stale))
+                 "attempts": attempts if adopted else attempts + 1,
+                 "startedAt": str(time.time()), **({"workerJob": adopted} if adopted else {})})
+    runner.submit(job, _job(runner, ctx, pk, params, stale, here, adopted))
     raise RequeueAfter(SETTLE_SECONDS, f"{qualified}: restore of its old home started")
 
 
 def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
-         stale: Any) -> Callable[[Callable[[], bool]], None]:
+         stale: Any, here: bool, adopted: Any) -> Callable[[Callable[[], bool]], None]:
     restore = {"Restore": params["Profile"], "Mode": FILL_MISSING, "Owners": MAP,
                "UidMap": {str(k): int(v) for k, v in params["UidMap"].items()}, "GidMap": {},
                "FileSystemId": params["Target"]["FileSystemId"],
                "Path": params["Target"]["Path"],
                "LiveFileSystemId": params["Source"]["FileSystemId"],
-               "LivePath": params["Source"]["Path"], "Stale": stale}
+               "LivePath": params["Source"]["Path"], "Stale": stale, "WorkerJob": adopted}
 
     def staging_made(folder: str) -> None:
         """Recorded before anything is written into it: a restart removes it."""
@@ -86,10 +99,20 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
 
     def work(cancelled: Callable[[], bool]) -> None:
         try:
-            report = run_restore(ctx, restore, cancelled, on_staging=staging_made)
+            if here:
+                report = run_restore(ctx, restore, cancelled, on_staging=staging_made)
+            else:
+                report = run_on_worker(runner, ctx, restore, cancelled, _no_manifest, pk)
+        except WorkerTargetMissing as error:
+            # Not made yet where the worker mounts it: wait for it, as here; not an attempt.
+            before = runner.record(pk)
+            runner.save({**{k: v for k, v in before.items() if k != "workerJob"},
+                         "phase": "Waiting", "attempts": max(int(before.get("attempts", 1)) - 1, 0),
+                         "message": f"its new home is not made yet: {error}"[:1000]})
+            return
         except Exception as error:
-            if cancelled():
-                raise  # stopping, or the lease is lost: run again by the leader
+            if cancelled() or isinstance(error, WorkerStillRunning):
+                raise  # stopping, the lease is lost, or followed too long: adopted later
             runner.save({**runner.record(pk), "phase": "Failed",
                          "message": f"{type(error).__name__}: {error}"[:1000]})
             raise
@@ -102,6 +125,10 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
                         files=report.files, bytes=report.bytes,
                         skipped=report.skipped_count)
     return work
+
+
+def _no_manifest() -> tuple[str, str]:
+    raise AssertionError("a recreated home is restored from the live old home")
 
 
 def _entry(ctx: ExecutionContext, params: Any, record: dict[str, Any]) -> HistoryEntry:

@@ -246,7 +246,7 @@ def _restore_job(runner: SnapshotRunner, ctx: ExecutionContext, params: Any) -> 
                 report = run_restore(ctx, params, cancelled, on_staging=staging_made)
             else:
                 report = run_on_worker(runner, ctx, params, cancelled, lambda: locate_manifest(
-                    ctx.client("s3"), ctx, params))
+                    ctx.client("s3"), ctx, params), pk)
         except Exception as error:
             # Stopping, or the lease is lost: the record is not ours now. A worker followed
             # too long runs on: the record stays Running and the next pass adopts it.

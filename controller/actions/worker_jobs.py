@@ -21,6 +21,7 @@ from typing import Any
 from controller.actions.context import ExecutionContext
 from controller.movers.jobs import RestoreJob, SnapshotJob, job_from_json, job_to_json
 from controller.movers.restores import REFUSED, restore_report
+from controller.movers.snapshots import MISSING
 from controller.snapshots.manifest import Manifest
 from controller.snapshots.restore import RestoreReport, SnapshotRefused
 from controller.snapshots.snapshot import SnapshotRequest
@@ -34,6 +35,15 @@ class WorkerSnapshotFailed(RuntimeError):
     """The worker could not take the snapshot (its upload was aborted)."""
 
 
+class WorkerTargetMissing(SnapshotRefused):
+    """The worker found no target folder (not made yet). A Restore is refused by it (as
+    before); a recreated home's restore waits for its new home instead."""
+
+
+class WorkerSourceMissing(WorkerSnapshotFailed):
+    """The worker found no folder to archive (ENOENT; never a link or a file)."""
+
+
 def mounted_here(ctx: ExecutionContext, file_system: str) -> bool:
     return ctx.efs_root is not None and (ctx.efs_root / file_system).is_dir()
 
@@ -43,6 +53,8 @@ def snapshot_on_worker(ctx: ExecutionContext, request: SnapshotRequest,
     """Take the snapshot on a worker task; its manifest, as take_snapshot answers it."""
     job = SnapshotJob(request.source.file_system_id, asdict(request), ctx.region)
     report = ctx.worker_mover.run(job, None, cancelled)
+    if report.errors and report.extra.get(MISSING):
+        raise WorkerSourceMissing("; ".join(report.errors)[:1000])
     if report.errors or "manifest" not in report.extra:
         raise WorkerSnapshotFailed("; ".join(report.errors)[:1000] or "no manifest reported")
     return Manifest.from_json(report.extra["manifest"])
@@ -76,11 +88,12 @@ def restore_job(params: Any, manifest: str, region: str) -> RestoreJob:
 
 def run_on_worker(runner: Any, ctx: ExecutionContext, params: Any,
                   cancelled: Callable[[], bool],
-                  locate_manifest: Callable[[], tuple[str, str]]) -> RestoreReport:
-    """Run the restore on a worker task and answer its report. Raises SnapshotRefused
-    when the worker refused it (it would refuse it again), WorkerRestoreFailed when
-    entries failed, and the movers' errors (WorkerStillRunning: followed again later)."""
-    pk = f"restore#{params['Restore']}"
+                  locate_manifest: Callable[[], tuple[str, str]], pk: str) -> RestoreReport:
+    """Run the restore on a worker task and answer its report; the job is recorded in
+    the status record `pk` ("workerJob") before the task starts. Raises SnapshotRefused
+    when the worker refused it (it would refuse it again; WorkerTargetMissing when the
+    target is not there), WorkerRestoreFailed when entries failed, and the movers'
+    errors (WorkerStillRunning: followed again later)."""
     recorded = params.get("WorkerJob")
     if recorded:
         job = job_from_json(recorded)  # the one a stopped controller started: adopted
@@ -95,6 +108,8 @@ def run_on_worker(runner: Any, ctx: ExecutionContext, params: Any,
     report = ctx.worker_mover.run(job, None, cancelled)
     if report.errors:
         message = "; ".join(report.errors)[:1000]
+        if report.extra.get(MISSING):
+            raise WorkerTargetMissing(message.removeprefix("FileNotFoundError: "))
         if report.extra.get(REFUSED):  # named once: the controller's record names it
             raise SnapshotRefused(message.removeprefix(f"{SnapshotRefused.__name__}: "))
         raise WorkerRestoreFailed(message)

@@ -51,6 +51,7 @@ from controller.movers import Mover
 from controller.movers.choose import Taker
 from controller.observe import observe
 from controller.observe.cache import DescribeCache
+from controller.observe.old_homes import reached_by_workers
 from controller.observed import ObservedState
 from controller.plan import Action, Kind, Plan, ResourceKey, make_plan
 from controller.plan.types import TAKES_OVER, TAKING_OVER
@@ -156,6 +157,9 @@ class Reconciler:
                            notebook_migrations=self.migrations.records
                            if self.migrations else None)
         observed = self._with_reachability(desired, observed)
+        if self.worker_mover is not None:  # an old home not mounted here: a worker's job
+            observed = replace(observed, recreated_homes=reached_by_workers(
+                observed.recreated_homes))
         if self.status is not None:
             observed = replace(observed, removal_hold=self.status.removal_hold())
         if self.snapshots is not None and desired.estate.active_region == self.region:

@@ -8,8 +8,9 @@ policy). The report carries the restore's own report (`extra["restore"]`: files,
 seconds, where it was placed, what was skipped and why), so the controller records and
 shows it as it does its own. A refusal (a snapshot that does not verify, a missing
 target) is an error of the report with `extra["refused"]` set: the same job would be
-refused again. This module must not decide what to restore (the controller's executor
-does) nor write outside the target.
+refused again; a target that does not exist (yet) also sets `extra["missing"]`. This
+module must not decide what to restore (the controller's executor does) nor write
+outside the target.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from controller.snapshots.restore import (
 from controller.snapshots.snapshot import SourceUnavailable, open_directory
 
 REFUSED = "refused"
+MISSING = "missing"
 
 
 def owner_policy(job: RestoreJob) -> OwnerPolicy:
@@ -44,10 +46,18 @@ def owner_policy(job: RestoreJob) -> OwnerPolicy:
                        if job.target_owner else None)
 
 
+class _TargetMissing(FileNotFoundError):
+    """The target folder is not there (ENOENT on a component; links are never followed)."""
+
+
 def run_restore_job(job: RestoreJob, mounts: Mounts, gateway: AwsGateway) -> MoverReport:
     """Run `job` with its file systems mounted at `mounts`; never raises for a refusal."""
     try:
         report = _restore(job, mounts, gateway)
+    except _TargetMissing as error:
+        return MoverReport(kind="restore", engine="worker", files=0, bytes=0, skipped=0,
+                           errors=(f"FileNotFoundError: {error}",),
+                           extra={REFUSED: True, MISSING: True})
     except (SnapshotRefused, ManifestError, TerminalError, FileNotFoundError,
             UnsafePathError, SourceUnavailable) as error:
         return MoverReport(kind="restore", engine="worker", files=0, bytes=0, skipped=0,
@@ -66,7 +76,7 @@ def _restore(job: RestoreJob, mounts: Mounts, gateway: AwsGateway) -> RestoreRep
     try:
         target = open_target(str(mounts[job.target_fs]), parts)
     except FileNotFoundError as error:
-        raise FileNotFoundError(f"{job.target_path} does not exist in {job.target_fs}") \
+        raise _TargetMissing(f"{job.target_path} does not exist in {job.target_fs}") \
             from error
     set_owner = os.geteuid() == 0
     try:

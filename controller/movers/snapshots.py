@@ -6,7 +6,9 @@ same code as one taken in the controller (controller.snapshots.snapshot: the arc
 streamed up in parts, the manifest written last, the multipart upload aborted on
 failure). The report carries the manifest (`extra["manifest"]`), so the controller
 records the job's end, its metrics and its history as it does for its own. A source that
-cannot be opened (gone, a link) is an error of the report with `extra["refused"]` set.
+cannot be opened (gone, a link) is an error of the report with `extra["refused"]` set;
+one that does not exist (ENOENT, never a link or a file) also sets `extra["missing"]`,
+so a final snapshot can tell "nothing to snapshot" from a refusal.
 This module must not decide what to archive nor when (the plan does).
 """
 
@@ -21,6 +23,7 @@ from controller.snapshots.manifest import Source
 from controller.snapshots.snapshot import SnapshotRequest, SourceUnavailable, take_snapshot
 
 REFUSED = "refused"
+MISSING = "missing"
 
 
 def snapshot_request(job: SnapshotJob) -> SnapshotRequest:
@@ -36,9 +39,11 @@ def run_snapshot_job(job: SnapshotJob, mounts: Mounts, gateway: AwsGateway) -> M
     try:
         manifest = take_snapshot(s3, kms, request, mounts[job.fs])
     except SourceUnavailable as error:
+        # Opened component by component without following links: only ENOENT is missing.
+        missing = isinstance(error.__cause__, FileNotFoundError)
         return MoverReport(kind="snapshot", engine="worker", files=0, bytes=0, skipped=0,
                            errors=(f"{type(error).__name__}: {error}",),
-                           extra={REFUSED: True})
+                           extra={REFUSED: True, **({MISSING: True} if missing else {})})
     except Exception as error:  # the upload was aborted; the report says why
         return MoverReport(kind="snapshot", engine="worker", files=0, bytes=0, skipped=0,
                            errors=(f"{type(error).__name__}: {error}"[:1000],))

@@ -4,7 +4,8 @@ Only profiles that AWS holds in another incarnation than the user table's record
 looked at (controller.plan.recreation decides what to do), so an ordinary pass reads
 nothing here. The old home is `/<HomeEfsFileSystemUid>` on the old domain's own EFS,
 mounted at <efs root>/<file system id>; it is looked at with lstat, never followed. A
-file system not mounted here is asked of EFS: still there (unmounted: wait) or gone.
+file system not mounted here is asked of EFS: still there (unmounted: wait) or gone;
+a controller with worker tasks restores from it on one (reached_by_workers: "remote").
 Reads only.
 """
 
@@ -35,6 +36,13 @@ def recreated_homes(gateway: AwsGateway, region: str, efs_root: Path | None,
             continue
         found[qualified] = _old_home(gateway, region, efs_root, record)
     return found
+
+
+def reached_by_workers(homes: Mapping[str, str]) -> dict[str, str]:
+    """The old homes a worker task can reach: on a file system that exists but is not
+    mounted here ("unmounted" becomes "remote"; whether the folder is there, the worker
+    finds out)."""
+    return {q: "remote" if state == "unmounted" else state for q, state in homes.items()}
 
 
 def _old_home(gateway: AwsGateway, region: str, efs_root: Path | None,

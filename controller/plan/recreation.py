@@ -94,7 +94,7 @@ def plan_recreation(desired: DesiredState, observed: ObservedState, actions: lis
         elif home == "unmounted":
             notes.append(f"{what}: its old home, {old.home_efs_id}:/{old.home_uid}, waits "
                          f"until that file system is mounted under --efs-root")
-        elif home != "present" or not old.home_efs_id or not old.home_uid:
+        elif home not in ("present", "remote") or not old.home_efs_id or not old.home_uid:
             notes.append(f"{what}: its old home {old.home_efs_id}:/{old.home_uid} no longer "
                          f"exists; nothing to restore{custom}")
             updates[qualified] = replace(now, recreated_from=GONE)
