@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
-from controller.actions.snapshots import run_restore
+from controller.actions.restore_run import run_restore
 from controller.actions.worker_jobs import WorkerTargetMissing, mounted_here, run_on_worker
 from controller.errors import RequeueAfter, TerminalError
 from controller.movers.worker_task import WorkerStillRunning

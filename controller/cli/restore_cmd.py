@@ -1,7 +1,7 @@
 """`studioctl restore`: one restore now, from a snapshot or a live home, outside git.
 
 It runs the same restore a Restore document makes the controller run (plan.snapshots
-.restore_params resolves where it reads and writes, actions.snapshots.run_restore does
+.restore_params resolves where it reads and writes, actions.restore_run.run_restore does
 it), in this process, with progress on a terminal and the outcome as text or JSON.
 No Restore status is kept (a one-off is not part of the desired state), but the run,
 whatever its result, is appended to the region's history (controller.cli.job_history).
@@ -17,7 +17,7 @@ import time
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.actions.context import ExecutionContext
-from controller.actions.snapshots import restore_source, run_restore
+from controller.actions.restore_run import restore_source, run_restore
 from controller.cli.common import (
     add_common_options,
     load_or_report,
