@@ -23,14 +23,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
-from controller.actions.worker_jobs import WorkerSourceMissing, mounted_here, snapshot_on_worker
+from controller.actions.worker_jobs import (
+    WorkerSourceMissing,
+    mounted_here,
+    snapshot_where_it_lives,
+)
 from controller.errors import RequeueAfter, TerminalError
 from controller.movers.worker_task import WorkerStillRunning
 from controller.plan.prune import FINAL_ATTEMPTS, GAVE_UP
 from controller.plan.types import Action
 from controller.snapshots.manifest import Source, stamp_of
 from controller.snapshots.runner import SnapshotRunner
-from controller.snapshots.snapshot import SnapshotRequest, SourceUnavailable, take_snapshot
+from controller.snapshots.snapshot import SnapshotRequest, SourceUnavailable
 from controller.status.history import HistoryEntry, append_quietly
 
 PREFIX = "finalsnapshot#"
@@ -100,18 +104,12 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
                             seconds=round(time.monotonic() - began, 3), **more)
 
     def work(cancelled: Callable[[], bool]) -> None:
-        s3, kms = ctx.gateway.client("s3", ctx.region), ctx.gateway.client("kms", ctx.region)
         entries, skipped = [], []
         for request in requests:
             began = time.monotonic()
             try:
-                if here[request.source.file_system_id]:
-                    assert ctx.efs_root is not None
-                    made = take_snapshot(s3, kms, request,
-                                         ctx.efs_root / request.source.file_system_id,
-                                         cancelled=cancelled)
-                else:
-                    made = snapshot_on_worker(ctx, request, cancelled)
+                made = snapshot_where_it_lives(ctx, request,
+                                               here[request.source.file_system_id], cancelled)
             except (SourceUnavailable, WorkerSourceMissing) as error:
                 # Opened component by component without following links: only a
                 # folder that is not there (ENOENT) is skipped, never a link or a file.

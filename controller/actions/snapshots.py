@@ -28,7 +28,7 @@ from controller.actions.worker_jobs import (
     restore_file_systems,
     run_on_worker,
     runs_here,
-    snapshot_on_worker,
+    snapshot_where_it_lives,
 )
 from controller.errors import RequeueAfter, TerminalError
 from controller.movers.worker_task import WorkerStillRunning
@@ -47,7 +47,7 @@ from controller.snapshots.restore import (
     SnapshotRefused,
 )
 from controller.snapshots.runner import SnapshotRunner
-from controller.snapshots.snapshot import SnapshotRequest, take_snapshot
+from controller.snapshots.snapshot import SnapshotRequest
 from controller.status.history import HistoryEntry, append_quietly
 
 
@@ -112,16 +112,8 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
 
     def work(cancelled: Callable[[], bool]) -> None:
         began = time.monotonic()
-        s3 = ctx.gateway.client("s3", ctx.region)
-        kms = ctx.gateway.client("kms", ctx.region)
         try:
-            if here:
-                assert ctx.efs_root is not None
-                manifest = take_snapshot(s3, kms, request,
-                                         ctx.efs_root / request.source.file_system_id,
-                                         cancelled=cancelled)
-            else:
-                manifest = snapshot_on_worker(ctx, request, cancelled)
+            manifest = snapshot_where_it_lives(ctx, request, here, cancelled)
         except Exception as error:
             # Stopping, or the lease is lost: the record is not ours now.
             if cancelled() or isinstance(error, WorkerStillRunning):

@@ -24,7 +24,7 @@ from controller.movers.restores import REFUSED, restore_report
 from controller.movers.snapshots import MISSING
 from controller.snapshots.manifest import Manifest
 from controller.snapshots.restore import RestoreReport, SnapshotRefused
-from controller.snapshots.snapshot import SnapshotRequest
+from controller.snapshots.snapshot import SnapshotRequest, take_snapshot
 
 
 class WorkerRestoreFailed(RuntimeError):
@@ -58,6 +58,18 @@ def snapshot_on_worker(ctx: ExecutionContext, request: SnapshotRequest,
     if report.errors or "manifest" not in report.extra:
         raise WorkerSnapshotFailed("; ".join(report.errors)[:1000] or "no manifest reported")
     return Manifest.from_json(report.extra["manifest"])
+
+
+def snapshot_where_it_lives(ctx: ExecutionContext, request: SnapshotRequest, here: bool,
+                            cancelled: Callable[[], bool]) -> Manifest:
+    """Take the snapshot in this process when its file system is mounted here (`here`,
+    decided once when the job was made), else on a worker task in its region."""
+    if not here:
+        return snapshot_on_worker(ctx, request, cancelled)
+    assert ctx.efs_root is not None
+    s3, kms = ctx.gateway.client("s3", ctx.region), ctx.gateway.client("kms", ctx.region)
+    return take_snapshot(s3, kms, request, ctx.efs_root / request.source.file_system_id,
+                         cancelled=cancelled)
 
 
 def restore_file_systems(params: Any) -> tuple[str, ...]:
