@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,11 +62,17 @@ class DataSyncState:
 
 
 class DataSync:
-    def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders):
+    def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders,
+                 region_down: Callable[[str, str], bool] = lambda region, service: False):
         self.config = config
         self.gateway = gateway
         self.state = DataSyncState()
-        self.runner = ExecutionRunner(config, folders, self.state.lock)
+        self.runner = ExecutionRunner(config, folders, self.state.lock, region_down)
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every execution since the last reset, as DescribeTaskExecution answers it."""
+        with self.state.lock:
+            return [e.describe() for e in self.state.executions.values()]
 
     def handle(self, request: AwsRequest) -> Reply | None:
         if request.service != "datasync" or request.operation not in OPERATIONS:
@@ -83,6 +90,7 @@ class DataSync:
             self.state.tasks.clear()
             self.state.executions.clear()
             self.state.tags.clear()
+        self.runner.bytes_per_second = 0.0
 
     # -- locations -------------------------------------------------------------------------
     def _CreateLocationEfs(self, account: str, region: str, body: dict[str, Any]) -> Any:
