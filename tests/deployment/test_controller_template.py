@@ -147,7 +147,7 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "servicequotas:GetServiceQuota", "ecs:RegisterTaskDefinition",
     "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies",
     "ecs:DeregisterTaskDefinition", "cloudtrail:DescribeTrails",
-    "datasync:ListLocations", "datasync:ListTasks",
+    "datasync:ListLocations", "datasync:ListTasks", "datasync:ListTaskExecutions",
 })
 # On "*" with a Condition that scopes them: ListTasks' only resource type is a container
 # instance, which Fargate tasks have none of; ecs:cluster names the cluster.
