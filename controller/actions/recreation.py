@@ -13,6 +13,9 @@ the controller's snapshot workers; the pass never waits for it. Its record
   user table moves to the new incarnation (controller.loop.user_table): once, however
   many passes saw it running. A record left Running by a controller that stopped is run
   again (its staging folder removed first);
+- the old home folder gone since the plan (ENOENT, here or on the worker; a link or a
+  file where it was is still a failure): Succeeded with "gone" and 0 files, not an
+  attempt that failed: there is nothing left to restore, and the history says so;
 - Failed FAILED_ATTEMPTS times: terminal (looked at again with a new revision).
 When the old or new home's file system is not mounted here, the restore runs on a worker
 task where both are (controller.actions.worker_jobs.run_on_worker), its job recorded in
@@ -30,13 +33,19 @@ from typing import Any
 
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
 from controller.actions.restore_run import run_restore
-from controller.actions.worker_jobs import WorkerTargetMissing, mounted_here, run_on_worker
+from controller.actions.worker_jobs import (
+    WorkerLiveSourceMissing,
+    WorkerTargetMissing,
+    mounted_here,
+    run_on_worker,
+)
 from controller.errors import RequeueAfter, TerminalError
 from controller.movers.worker_task import WorkerStillRunning
 from controller.plan.types import Action
 from controller.snapshots.remap import MAP
 from controller.snapshots.restore import FILL_MISSING
 from controller.snapshots.runner import SnapshotRunner
+from controller.snapshots.snapshot import SourceUnavailable
 from controller.status.history import HistoryEntry
 
 PREFIX = "homerestore#"
@@ -60,6 +69,8 @@ def restore_recreated_home(action: Action, ctx: ExecutionContext) -> str:
     job = f"homerestore:{qualified}"
     if phase == "Succeeded":
         ctx.history.append(_entry(ctx, params, record))
+        if record.get("gone"):
+            return str(record.get("message", "the old home was gone: nothing to restore"))
         return f"old home restored: {record.get('message', '')}"
     if phase == "Running" and job in runner.running():
         raise RequeueAfter(SETTLE_SECONDS, f"{qualified}: restoring its old home")
@@ -113,6 +124,14 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
         except Exception as error:
             if cancelled() or isinstance(error, WorkerStillRunning):
                 raise  # stopping, the lease is lost, or followed too long: adopted later
+            if _old_home_gone(ctx, params, error):
+                runner.save({**runner.record(pk), "phase": "Succeeded", "gone": True,
+                             "files": 0, "bytes": 0, "seconds": "0",
+                             "message": f"the old home {_where(params['Source'])} was gone: "
+                                        "nothing to restore"})
+                runner.log.warning("recreated_home_gone", profile=params["Profile"],
+                                   old_home=_where(params["Source"]))
+                return
             runner.save({**runner.record(pk), "phase": "Failed",
                          "message": f"{type(error).__name__}: {error}"[:1000]})
             raise
@@ -127,12 +146,32 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
     return work
 
 
+def _old_home_gone(ctx: ExecutionContext, params: Any, error: Exception) -> bool:
+    """The old home folder does not exist (ENOENT; opened without following links, so a
+    link or a file where it was is not this), on a file system that is mounted."""
+    if isinstance(error, WorkerLiveSourceMissing):
+        return True
+    source = params["Source"]["FileSystemId"]
+    return (isinstance(error, SourceUnavailable)
+            and isinstance(error.__cause__, FileNotFoundError)
+            and ctx.efs_root is not None and (ctx.efs_root / source).is_dir())
+
+
+def _where(side: Any) -> str:
+    return f"{side['FileSystemId']}:{side['Path']}"
+
+
 def _no_manifest() -> tuple[str, str]:
     raise AssertionError("a recreated home is restored from the live old home")
 
 
 def _entry(ctx: ExecutionContext, params: Any, record: dict[str, Any]) -> HistoryEntry:
     source, target = params["Source"], params["Target"]
+    if record.get("gone"):
+        return HistoryEntry(
+            time.time(), "recreation", ctx.revision, ctx.region, "nothing to restore",
+            source=_where(source), target=_where(target), profile=params["Profile"],
+            message=str(record.get("message", "the old home was gone")))
     return HistoryEntry(
         time.time(), "recreation", ctx.revision, ctx.region, "restored",
         source=f"{source['FileSystemId']}:{source['Path']}",

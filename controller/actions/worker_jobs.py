@@ -20,7 +20,7 @@ from typing import Any
 
 from controller.actions.context import ExecutionContext
 from controller.movers.jobs import RestoreJob, SnapshotJob, job_from_json, job_to_json
-from controller.movers.restores import REFUSED, restore_report
+from controller.movers.restores import REFUSED, SOURCE_MISSING, restore_report
 from controller.movers.snapshots import MISSING
 from controller.snapshots.manifest import Manifest
 from controller.snapshots.restore import RestoreReport, SnapshotRefused
@@ -42,6 +42,11 @@ class WorkerTargetMissing(SnapshotRefused):
 
 class WorkerSourceMissing(WorkerSnapshotFailed):
     """The worker found no folder to archive (ENOENT; never a link or a file)."""
+
+
+class WorkerLiveSourceMissing(SnapshotRefused):
+    """The worker found no live folder to restore from (ENOENT; never a link or a file):
+    a recreated profile's old home gone since the plan."""
 
 
 def mounted_here(ctx: ExecutionContext, file_system: str) -> bool:
@@ -122,6 +127,8 @@ def run_on_worker(runner: Any, ctx: ExecutionContext, params: Any,
         message = "; ".join(report.errors)[:1000]
         if report.extra.get(MISSING):
             raise WorkerTargetMissing(message.removeprefix("FileNotFoundError: "))
+        if report.extra.get(SOURCE_MISSING):
+            raise WorkerLiveSourceMissing(message)
         if report.extra.get(REFUSED):  # named once: the controller's record names it
             raise SnapshotRefused(message.removeprefix(f"{SnapshotRefused.__name__}: "))
         raise WorkerRestoreFailed(message)

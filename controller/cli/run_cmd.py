@@ -112,7 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="JSON",
                         help="let AWS DataSync make the bulk copies it may make (a JSON "
                              "object: subnetArn and securityGroupArns from which DataSync "
-                             "reaches the file systems; optional purposes, default "
+                             "reaches the file systems; optional fileSystemAccessRoleArn "
+                             "(DataSync mounts with it, over TLS) and purposes, only "
                              "[\"working_copy\"]: filling a new working copy); the "
                              "active-active refresh and the save of late writes never go "
                              "to DataSync. Default: $STUDIO_OPERATOR_DATASYNC")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,9 @@ TASK_QUOTA = 100
 _EFS_ARN = re.compile(r"arn:aws[a-z-]*:elasticfilesystem:([a-z0-9-]+):(\d{12}):"
                       r"(file-system/fs-[0-9a-f]+|access-point/fsap-[0-9a-f]+)")
 _EC2_ARN = re.compile(r"arn:aws[a-z-]*:ec2:([a-z0-9-]+):(\d{12}):(subnet|security-group)/(.+)")
+# A role ARN as IAM makes it (path and name of IAM's characters; the name 1..64 long):
+# the model's pattern, role/.*, would take "role/" alone.
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
 _DS_ARN = re.compile(r"arn:aws[a-z-]*:datasync:([a-z0-9-]+):(\d{12}):"
                      r"(location/loc-|task/task-)[0-9a-f]{17}(/execution/exec-[0-9a-f]{17})?")
 OPERATIONS = {"CreateLocationEfs", "DescribeLocationEfs", "ListLocations", "DeleteLocation",
@@ -61,11 +65,17 @@ class DataSyncState:
 
 
 class DataSync:
-    def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders):
+    def __init__(self, config: EmulatorConfig, gateway: MotoGateway, folders: EfsFolders,
+                 region_down: Callable[[str, str], bool] = lambda region, service: False):
         self.config = config
         self.gateway = gateway
         self.state = DataSyncState()
-        self.runner = ExecutionRunner(config, folders, self.state.lock)
+        self.runner = ExecutionRunner(config, folders, self.state.lock, region_down)
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every execution since the last reset, as DescribeTaskExecution answers it."""
+        with self.state.lock:
+            return [e.describe() for e in self.state.executions.values()]
 
     def handle(self, request: AwsRequest) -> Reply | None:
         if request.service != "datasync" or request.operation not in OPERATIONS:
@@ -83,6 +93,7 @@ class DataSync:
             self.state.tasks.clear()
             self.state.executions.clear()
             self.state.tags.clear()
+        self.runner.bytes_per_second = 0.0
 
     # -- locations -------------------------------------------------------------------------
     def _CreateLocationEfs(self, account: str, region: str, body: dict[str, Any]) -> Any:
@@ -113,6 +124,13 @@ class DataSync:
         if {g["GroupId"] for g in known["SecurityGroups"]} != set(ids):
             raise bad(f"Security groups {config['SecurityGroupArns']} not found.")
         point, role = body.get("AccessPointArn"), body.get("FileSystemAccessRoleArn")
+        if role:
+            match = _ROLE_ARN.fullmatch(role)
+            if match is None:
+                raise bad(f"Invalid FileSystemAccessRoleArn: {role}")
+            if match.group(1) != account:
+                raise bad(f"The role {role} belongs to another account: DataSync assumes a "
+                          "role of the location's account.")
         if (point or role) and body.get("InTransitEncryption") != "TLS1_2":
             raise bad("InTransitEncryption must be TLS1_2 when an access point or a file "
                       "system access role is specified.")

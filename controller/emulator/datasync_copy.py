@@ -7,9 +7,13 @@ OverwriteMode NEVER leaves every existing destination entry as it is; TransferMo
 CHANGED skips a file whose size and mtime already match (ALL copies everything);
 Mtime/Atime PRESERVE, Uid/Gid INT_VALUE|BOTH and PosixPermissions PRESERVE keep times,
 owners and modes; PreserveDeletedFiles REMOVE deletes what the source lacks; VerifyMode
-checks content (every file, or only those transferred). A file is written beside its
-name and renamed in, so a cancelled execution leaves no half file. This module must not
-answer API calls or know about tasks.
+checks content (every file, or only those transferred). A file's content is written
+under its own name (an entry it replaces is removed first), metadata last: an execution
+cancelled or interrupted mid-file leaves that file truncated, owned by the writer, mode
+0600, mtime the time of the write, as DataSync's CancelTaskExecution reference warns
+(README, "DataSync"); under OverwriteMode NEVER a later execution keeps it. Links are made
+beside their name and renamed in. This module must not answer API calls or know about
+tasks.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ from typing import Any
 
 class Cancelled(Exception):
     """CancelTaskExecution was called while this pass ran."""
+
+
+class Interrupted(Exception):
+    """The transfer stopped mid-way for another reason (the Region's service went down)."""
+
+
+# Called before each entry with 0 and after each chunk written with its size: raises
+# Cancelled or Interrupted to stop the pass there, and may sleep (a bandwidth limit).
+Guard = Callable[[int], None]
+CHUNK = 1 << 16
 
 
 @dataclass
@@ -67,7 +81,7 @@ def estimate(source: Path, counts: Counts) -> None:
 
 
 def transfer(source: Path, target: Path, options: dict[str, Any], counts: Counts,
-             cancelled: Callable[[], bool]) -> None:
+             guard: Guard) -> None:
     never = options.get("OverwriteMode", "ALWAYS") == "NEVER"
     changed_only = options.get("TransferMode", "CHANGED") == "CHANGED"
     links: dict[tuple[int, int], str] = {}
@@ -75,8 +89,7 @@ def transfer(source: Path, target: Path, options: dict[str, Any], counts: Counts
     dirs: list[tuple[str, os.stat_result]] = []
     target.mkdir(parents=True, exist_ok=True)
     for path, info in entries(source):
-        if cancelled():
-            raise Cancelled()
+        guard(0)
         seen.add(path)
         there = target / path
         exists = os.path.lexists(there)
@@ -100,7 +113,7 @@ def transfer(source: Path, target: Path, options: dict[str, Any], counts: Counts
         elif stat.S_ISLNK(info.st_mode):
             _replace(there, partial(os.symlink, os.readlink(source / path)))
         elif stat.S_ISREG(info.st_mode):
-            _replace(there, partial(_copy_file, source / path))
+            _write_file(source / path, there, guard)
             counts.bytes_written += info.st_size
         else:
             counts.files_skipped += 1  # devices and sockets: PreserveDevices is NONE here
@@ -148,13 +161,21 @@ def _replace(there: Path, make: Callable[[Path], None]) -> None:
     os.replace(temp, there)
 
 
-def _copy_file(source: Path, temp: Path) -> None:
-    # O_NOFOLLOW on both sides: a link planted in either tree is never written through.
+def _write_file(source: Path, there: Path, guard: Guard) -> None:
+    """Write the content under its own name, chunk by chunk: a stop between chunks leaves
+    the part written (DataSync sets the metadata only once the content is there)."""
+    # O_NOFOLLOW on both sides: a link planted in either tree is never written through;
+    # an entry replaced is unlinked first, so no other hard link of it is written to.
     reader = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     try:
-        writer = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(reader, "rb", closefd=False) as src, os.fdopen(writer, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        if os.path.lexists(there):
+            os.unlink(there)
+        writer = os.open(there, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(writer, "wb") as dst:
+            while chunk := os.read(reader, CHUNK):
+                dst.write(chunk)
+                dst.flush()  # what was written is on the destination when a stop comes
+                guard(len(chunk))
     finally:
         os.close(reader)
 

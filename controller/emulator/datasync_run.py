@@ -4,14 +4,18 @@ Each execution gets a thread that moves it QUEUED, LAUNCHING, PREPARING (the sou
 listed), TRANSFERRING, VERIFYING, then SUCCESS or ERROR, one emulator transition time per
 step, copying with datasync_copy's rules between the two locations' subdirectories of
 their file systems' folders. A location whose file system folder is gone fails the
-execution at LAUNCHING, as DataSync fails to mount. This module must not answer API
-calls.
+execution at LAUNCHING, as DataSync fails to mount. While it transfers, a cancellation,
+or the task's Region going down (a fault plan failing every DataSync call there), stops
+it between two chunks of a file, which stays truncated at the destination; a bandwidth
+(`bytes_per_second`, 0: unlimited) paces the writes, so that tests can stop it mid-file.
+This module must not answer API calls.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +67,21 @@ class ExecutionRunner:
     config: EmulatorConfig
     folders: EfsFolders
     lock: threading.Lock
+    region_down: Callable[[str, str], bool] = lambda region, service: False
+    bytes_per_second: float = 0.0
+
+    def _guard(self, execution: Execution) -> copy.Guard:
+        region = execution.arn.split(":")[3]
+
+        def guard(written: int) -> None:
+            if execution.cancel:
+                raise copy.Cancelled()
+            if self.region_down(region, "datasync"):
+                raise copy.Interrupted(f"the DataSync service of {region} became unavailable "
+                                       "during the transfer")
+            if written and self.bytes_per_second > 0:
+                time.sleep(written / self.bytes_per_second)
+        return guard
 
     def start(self, execution: Execution, gateway: MotoGateway) -> None:
         threading.Thread(target=self._run, args=(execution,), daemon=True,
@@ -95,7 +114,7 @@ class ExecutionRunner:
             if not self._step(execution, "TRANSFERRING"):
                 return self._end(execution, "OpCancelled", "Cancelled by the user.")
             copy.transfer(source, target, execution.options, execution.counts,
-                          lambda: execution.cancel)
+                          self._guard(execution))
             if not self._step(execution, "VERIFYING"):
                 return self._end(execution, "OpCancelled", "Cancelled by the user.")
             wrong = copy.verify(source, target, execution.options, execution.counts)
@@ -106,6 +125,8 @@ class ExecutionRunner:
             self._end(execution, None, None, began=began)
         except copy.Cancelled:
             self._end(execution, "OpCancelled", "Cancelled by the user.")
+        except copy.Interrupted as error:
+            self._end(execution, "TransferInterrupted", str(error))
         except OSError as error:
             self._end(execution, "TransferFailed", f"{type(error).__name__}: {error}")
 

@@ -121,7 +121,8 @@ class Emulator:
         self._workers = WorkerLauncher(self.config, self._gateway, self._efs_store.folders,
                                        self._mounts, self.data_dir / "ecs-logs",
                                        self.endpoint_url, self._ecs.state.lock)
-        self._datasync = DataSync(self.config, self._gateway, self._efs_store.folders)
+        self._datasync = DataSync(self.config, self._gateway, self._efs_store.folders,
+                                  self._faults.region_down)
         extensions.extend([self._studio, self._efs, self._quotas, self._s3_dates, self._ecs,
                            self._datasync])
         self._cloudtrail = CloudTrail(self._gateway,
@@ -266,6 +267,14 @@ class Emulator:
         """Kill the task's process (SIGKILL) as if its container died; False if not running."""
         return any(self._workers.kill(task) for task in self._ecs.tasks()
                    if task.arn == task_arn)
+
+    def datasync_executions(self) -> list[dict[str, Any]]:
+        """Every DataSync task execution since the last reset (DescribeTaskExecution's view)."""
+        return self._datasync.executions()
+
+    def set_datasync_bandwidth(self, bytes_per_second: float) -> None:
+        """Pace DataSync's writes (0: unlimited; reset sets 0), to stop one mid-file."""
+        self._datasync.runner.bytes_per_second = float(bytes_per_second)
 
     def mounts(self) -> list[dict[str, Any]]:
         """The mounts active now: client id, account, region, file system, principal, ..."""

@@ -1,13 +1,21 @@
 """The DataSync engine: an EFS-to-EFS bulk copy run by AWS DataSync in the controller's
 region, for jobs that need none of the copy engine's conflict rules.
 
-DataSync is used only when configured (`studioctl run --datasync-config`) and only for a
-CopyJob whose purpose the configuration lists (by default "working_copy": filling a new,
-empty working copy). A save of late writes and the active-active refresh keep the copy
-engine's rules (newer kept, conflicts reported) and never come here: the settings
-refuse those purposes. The task's options: never overwrite, keep owners, modes and
-times, copy only what changed, verify what was transferred (a whole-tree verification
-would fail on every file the destination already had and keeps).
+DataSync is used only when configured (`studioctl run --datasync-config`) and only for
+filling a new working copy ("working_copy"): a save of late writes and the active-active
+refresh keep the copy engine's rules (newer kept, conflicts reported) and never come
+here, and the settings refuse any other purpose. The task's options: never overwrite,
+keep owners, modes and times, copy only what changed, verify what was transferred (a
+whole-tree verification would fail on every file the destination already had and keeps).
+
+After an execution that did not succeed (cancelled, failed, interrupted), the file being
+written may be left incomplete at the destination (CancelTaskExecution's API reference),
+and NEVER would keep it as it is on the next execution. So once the task has an
+execution in ERROR, every later one runs with OverwriteMode ALWAYS (TransferMode stays
+CHANGED: only what differs is written again; nothing the source lacks is removed). That
+is safe only because the destination is a working copy being filled: the plan
+(controller.plan.working_copy) gives it to no share, domain or profile before the fill
+has succeeded and tagged it, so nobody but the operator has written it yet.
 
 Locations and tasks are found again, not made again: a location by its URI and the
 operator's tag holding a digest of how it was made, a task by its name (a digest of its
@@ -40,6 +48,10 @@ ENGINE = "datasync"
 NAME_PREFIX = "studio-operator-"
 MADE_TAG = "studio-operator/datasync"  # value: the digest of what was asked for
 NEVER_HERE = frozenset({"active_active", "recovery"})  # the copy engine's conflict rules
+# Targets no user has reached before the job succeeds (see the module docstring): the
+# only purposes whose retry may overwrite.
+FRESH_TARGETS = frozenset({"working_copy"})
+AFTER_FAILURE = {"OverwriteMode": "ALWAYS"}
 OPTIONS = {"OverwriteMode": "NEVER", "TransferMode": "CHANGED",
            "VerifyMode": "ONLY_FILES_TRANSFERRED", "PreserveDeletedFiles": "PRESERVE",
            "PosixPermissions": "PRESERVE", "Uid": "INT_VALUE", "Gid": "INT_VALUE",
@@ -82,6 +94,11 @@ class DataSyncSettings:
         if refused:
             raise ValueError(f"{', '.join(sorted(refused))} keep the copy engine's conflict "
                              "rules and cannot go to DataSync")
+        unknown = set(self.purposes) - FRESH_TARGETS
+        if unknown:
+            raise ValueError(f"DataSync fills only {', '.join(sorted(FRESH_TARGETS))} (a "
+                             "target nobody else has written yet), not "
+                             f"{', '.join(sorted(unknown))}")
 
     @classmethod
     def from_json(cls, region: str, text: str) -> DataSyncSettings:
@@ -259,8 +276,11 @@ class DataSyncMover:
         if running:
             self.log.info("datasync_adopted", task=task, execution=running)
             return str(running)
+        overrides = AFTER_FAILURE if self._failed_before(task) else {}
         try:
-            execution = str(datasync.start_task_execution(TaskArn=task)["TaskExecutionArn"])
+            execution = str(datasync.start_task_execution(
+                TaskArn=task, **({"OverrideOptions": overrides} if overrides else {}))
+                ["TaskExecutionArn"])
         except ClientError as error:
             # Another controller (or a retried call whose answer was lost) started one.
             running = datasync.describe_task(TaskArn=task).get("CurrentTaskExecutionArn")
@@ -268,8 +288,15 @@ class DataSyncMover:
                 raise
             self.log.info("datasync_adopted", task=task, execution=running, error=str(error))
             return str(running)
-        self.log.info("datasync_started", task=task, execution=execution)
+        self.log.info("datasync_started", task=task, execution=execution,
+                      overwrite=overrides.get("OverwriteMode", OPTIONS["OverwriteMode"]))
         return execution
+
+    def _failed_before(self, task: str) -> bool:
+        """Whether an execution of `task` ended in ERROR: it may have left a file cut short
+        that NEVER would keep (the task's purpose is in FRESH_TARGETS: see the docstring)."""
+        pages = self._client().get_paginator("list_task_executions").paginate(TaskArn=task)
+        return any(e.get("Status") == "ERROR" for page in pages for e in page["TaskExecutions"])
 
     def _follow(self, execution: str, progress: ProgressSink | None,
                 began: float) -> dict[str, Any]:

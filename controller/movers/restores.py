@@ -8,7 +8,9 @@ policy). The report carries the restore's own report (`extra["restore"]`: files,
 seconds, where it was placed, what was skipped and why), so the controller records and
 shows it as it does its own. A refusal (a snapshot that does not verify, a missing
 target) is an error of the report with `extra["refused"]` set: the same job would be
-refused again; a target that does not exist (yet) also sets `extra["missing"]`. This
+refused again; a target that does not exist (yet) also sets `extra["missing"]`, and a
+live source folder that does not exist (ENOENT, never a link or a file)
+`extra["sourceMissing"]`. This
 module must not decide what to restore (the controller's executor does) nor write
 outside the target.
 """
@@ -37,6 +39,7 @@ from controller.snapshots.snapshot import SourceUnavailable, open_directory
 
 REFUSED = "refused"
 MISSING = "missing"
+SOURCE_MISSING = "sourceMissing"
 
 
 def owner_policy(job: RestoreJob) -> OwnerPolicy:
@@ -60,9 +63,12 @@ def run_restore_job(job: RestoreJob, mounts: Mounts, gateway: AwsGateway) -> Mov
                            extra={REFUSED: True, MISSING: True})
     except (SnapshotRefused, ManifestError, TerminalError, FileNotFoundError,
             UnsafePathError, SourceUnavailable) as error:
+        # Opened component by component without following links: only ENOENT is gone.
+        gone = isinstance(error, SourceUnavailable) and isinstance(error.__cause__,
+                                                                   FileNotFoundError)
         return MoverReport(kind="restore", engine="worker", files=0, bytes=0, skipped=0,
                            errors=(f"{type(error).__name__}: {error}",),
-                           extra={REFUSED: True})
+                           extra={REFUSED: True, **({SOURCE_MISSING: True} if gone else {})})
     except Exception as error:  # nothing was put in place (the staging folder went)
         return MoverReport(kind="restore", engine="worker", files=0, bytes=0, skipped=0,
                            errors=(f"{type(error).__name__}: {error}"[:1000],))

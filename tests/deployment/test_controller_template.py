@@ -77,6 +77,8 @@ ROLE_PARAMETERS = {"StudioExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/studi
                    "AWS::AccountId": ACCOUNT}
 PROFILE_ROLE_NAME = "studio-carol"
 PROFILE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/studio/{PROFILE_ROLE_NAME}"
+# The stack's DataSyncFileSystemRole, as the scenario's stack would name it.
+DATASYNC_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/stack-DataSyncFileSystemRole-1"
 # The scenario (a module fixture, over a minute) runs once per worker that gets one of its
 # tests: `make test` (--dist loadgroup) keeps the module's tests on one worker.
 pytestmark = pytest.mark.xdist_group("controller-template-scenario")
@@ -107,9 +109,11 @@ SQS_AUTHORIZED_AS = {"DeleteMessageBatch": "sqs:DeleteMessage"}
 AUTHORIZED_WITH = {
     # The domain's settings carry the Studio execution role; a notebook instance its role.
     # A worker task definition carries the workers' task and execution roles.
+    # A DataSync location carries the stack's DataSync role (FileSystemAccessRoleArn).
     "iam:PassRole": ("sagemaker:CreateDomain", "sagemaker:UpdateDomain",
                      "sagemaker:CreateNotebookInstance", "sagemaker:UpdateNotebookInstance",
-                     "ecs:RegisterTaskDefinition", "ecs:RunTask"),
+                     "ecs:RegisterTaskDefinition", "ecs:RunTask",
+                     "datasync:CreateLocationEfs"),
     # Resources are created with the managed-by tag; tag-on-create is authorized as AddTags.
     "sagemaker:AddTags": ("sagemaker:CreateDomain", "sagemaker:CreateUserProfile",
                           "sagemaker:CreateStudioLifecycleConfig"),
@@ -147,7 +151,7 @@ WITHOUT_RESOURCE_LEVEL = frozenset({
     "servicequotas:GetServiceQuota", "ecs:RegisterTaskDefinition",
     "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies",
     "ecs:DeregisterTaskDefinition", "cloudtrail:DescribeTrails",
-    "datasync:ListLocations", "datasync:ListTasks",
+    "datasync:ListLocations", "datasync:ListTasks", "datasync:ListTaskExecutions",
 })
 # On "*" with a Condition that scopes them: ListTasks' only resource type is a container
 # instance, which Fargate tasks have none of; ecs:cluster names the cluster.
@@ -284,6 +288,7 @@ class Scenario:
     # Every role the controller gave SageMaker (domains', profiles', notebook instances').
     passed_roles: set[str]
     datasync_moved: bool = False  # DataSync filled two folders of the scratch file system
+    datasync_roles: frozenset[str] = frozenset()  # FileSystemAccessRoleArn of its locations
     archive: ArchiveRun | None = None  # a snapshot and a restore on the stack's workers
 
     @property
@@ -456,7 +461,7 @@ def _datasync_settings(aws: Emulator, template: dict[str, Any],
                 if e["Name"] == "STUDIO_OPERATOR_DATASYNC"]
     names = {"AWS::Partition": "aws", "AWS::Region": PRIMARY, "AWS::AccountId": ACCOUNT,
              "DataSyncSubnetId": target["SubnetId"], "DataSyncSecurityGroup": group,
-             "FileSystemSecurityGroupId": nfs}
+             "FileSystemSecurityGroupId": nfs, "DataSyncFileSystemRole.Arn": DATASYNC_ROLE_ARN}
     text = re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], entry["Value"]["Fn::Sub"])
     return replace(DataSyncSettings.from_json(PRIMARY, text), poll_seconds=0.05)
 
@@ -605,6 +610,10 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     datasync_moved = first.ok and second.ok and all(
         (aws.efs_root / scratch / f"datasync/{user}/synced.txt").is_file()
         for user in ("alice", "bob"))
+    locations = boto3.client("datasync", region_name=PRIMARY, endpoint_url=aws.endpoint_url)
+    datasync_roles = frozenset(
+        locations.describe_location_efs(LocationArn=found["LocationArn"]).get(
+            "FileSystemAccessRoleArn", "") for found in locations.list_locations()["Locations"])
 
     # Failback's save across regions, with the replica's stack as the peer: the old copy
     # (the replica's, written late) is sent through S3 into the primary's recovery folder.
@@ -622,7 +631,7 @@ def run_scenario(aws: Emulator, tmp: Path) -> Scenario:
     calls = {f"{service}:{operation}" for gateway in gateways
              for (service, operation, _) in gateway.calls}
     return Scenario(requests, calls, saved, worker_requests, moved, relay, passed,
-                    datasync_moved, archive)
+                    datasync_moved, datasync_roles, archive)
 
 
 def by_operation(calls: Counter[tuple[str, str, str]]) -> Counter[str]:
@@ -861,11 +870,52 @@ def test_nfs_access_and_role_passing_are_scoped_to_the_mounted_file_systems_and_
         [{"Fn::GetAtt": ["WorkerTaskRole", "Arn"]}, {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]}],
         [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${PeerWorkerTaskRoleName}"},
          {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
-                     "${PeerTaskExecutionRoleName}"}]]
+                     "${PeerTaskExecutionRoleName}"}],
+        [{"Fn::GetAtt": ["DataSyncFileSystemRole", "Arn"]}]]
     assert [s["Condition"] for s in passing] == [
         {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-        {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}]
+        {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        {"StringEquals": {"iam:PassedToService": "datasync.amazonaws.com"}}]
+
+
+def test_the_datasync_role_is_passed_to_datasync_only_and_fails_without_its_grant(scenario):
+    """Every DataSync location the scenario made carries the stack's DataSync role: the
+    task role may pass exactly that role, to DataSync only; without its statement the
+    pass is denied (no other grant covers it)."""
+    assert scenario.datasync_roles == {DATASYNC_ROLE_ARN}
+    names = {"AWS::Partition": "aws", "AWS::Region": PRIMARY, "AWS::AccountId": ACCOUNT,
+             "DataSyncFileSystemRole.Arn": DATASYNC_ROLE_ARN, **ROLE_PARAMETERS}
+    statements = render(role_statements(load_template()), names)
+    to_datasync = {"iam:PassedToService": "datasync.amazonaws.com"}
+    assert allows(statements, "iam:PassRole", DATASYNC_ROLE_ARN, to_datasync)
+    assert not allows(statements, "iam:PassRole", DATASYNC_ROLE_ARN,
+                      {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+    assert not allows(statements, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin",
+                      to_datasync)
+    without = [s for s in statements if s.get("Sid") != "PassFileSystemRoleToDataSyncOnly"]
+    assert not allows(without, "iam:PassRole", DATASYNC_ROLE_ARN, to_datasync)
+
+
+def test_the_datasync_role_mounts_only_the_stacks_and_the_operators_file_systems():
+    template = load_template()
+    role = template["Resources"]["DataSyncFileSystemRole"]
+    assert role["Condition"] == "HasDataSync"
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "datasync.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    stacks, operators = role_statements(template, "DataSyncFileSystemRole")
+    for statement in (stacks, operators):
+        assert sorted(statement["Action"]) == sorted(NFS_CLIENT_ACTIONS)
+    assert [str(r).rpartition("/")[2] for r in stacks["Resource"]] == [
+        "${FileSystemId}'}", "${SecondFileSystemId}'}"]
+    assert operators["Condition"] == {"StringEquals": {
+        "aws:ResourceTag/studio-operator.io/managed-by": "studio-operator"}}
+    container = granted(template["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"][0])
+    (entry,) = [e for e in container["Environment"] if e["Name"] == "STUDIO_OPERATOR_DATASYNC"]
+    assert '"fileSystemAccessRoleArn": "${DataSyncFileSystemRole.Arn}"' in entry["Value"][
+        "Fn::Sub"]
 
 
 def test_workers_mount_only_through_access_points_the_regions_and_the_operators():

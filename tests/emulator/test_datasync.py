@@ -161,6 +161,13 @@ def test_locations_are_refused_as_aws_refuses_them(aws, east):
         "a role without TLS": lambda: datasync.create_location_efs(
             EfsFilesystemArn=fs_arn("us-east-1", source), Ec2Config=ec2_config(east),
             FileSystemAccessRoleArn=f"arn:aws:iam::{ACCOUNT}:role/datasync-efs"),
+        "a role of another account": lambda: datasync.create_location_efs(
+            EfsFilesystemArn=fs_arn("us-east-1", source), Ec2Config=ec2_config(east),
+            InTransitEncryption="TLS1_2",
+            FileSystemAccessRoleArn="arn:aws:iam::210987654321:role/datasync-efs"),
+        "a role without a name": lambda: datasync.create_location_efs(
+            EfsFilesystemArn=fs_arn("us-east-1", source), Ec2Config=ec2_config(east),
+            InTransitEncryption="TLS1_2", FileSystemAccessRoleArn=f"arn:aws:iam::{ACCOUNT}:role/"),
         "an unknown access point": lambda: datasync.create_location_efs(
             EfsFilesystemArn=fs_arn("us-east-1", source), Ec2Config=ec2_config(east),
             InTransitEncryption="TLS1_2", AccessPointArn=(
@@ -177,6 +184,8 @@ def test_locations_are_refused_as_aws_refuses_them(aws, east):
     described = datasync.describe_location_efs(LocationArn=made)
     assert described["LocationUri"] == f"efs://us-east-1.{source}/home/"
     assert described["InTransitEncryption"] == "TLS1_2"
+    assert described["FileSystemAccessRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/datasync-efs"
+    assert described["AccessPointArn"] == point["AccessPointArn"]
     listed = datasync.list_locations(Filters=[{"Name": "LocationUri", "Operator": "Equals",
                                                "Values": [described["LocationUri"]]}])
     assert [loc["LocationArn"] for loc in listed["Locations"]] == [made]

@@ -141,3 +141,16 @@ def test_conflict_rule_jobs_never_go_to_datasync(aws, east):
     with pytest.raises(ValueError, match="conflict rules"):
         replace(settings_for(east), purposes=("working_copy", "active_active"))
     assert counts(aws, "CreateTask") == {"CreateTask": 0}
+
+
+def test_the_stacks_role_goes_to_every_location_with_tls(aws, east):
+    source, target = east.file_systems
+    (aws.efs_root / source / "a.txt").write_text("one")
+    role = f"arn:aws:iam::{ACCOUNT}:role/stack-DataSyncFileSystemRole-1"
+    mover(aws, east, file_system_access_role_arn=role).run(CopyJob(source, target,
+                                                                   "working_copy"))
+    datasync = client(aws, "datasync", "us-east-1")
+    described = [datasync.describe_location_efs(LocationArn=found["LocationArn"])
+                 for found in datasync.list_locations()["Locations"]]
+    assert [(d["FileSystemAccessRoleArn"], d["InTransitEncryption"]) for d in described] == [
+        (role, "TLS1_2")] * 2
