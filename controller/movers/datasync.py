@@ -252,7 +252,9 @@ class DataSyncMover:
 
     def _prune(self) -> None:
         """Delete the operator's idle tasks beyond tasks_kept - 1 (room for the new one),
-        oldest first, and their locations once no task uses them."""
+        oldest first, and their locations once no task uses them. A task with a failed
+        execution goes last: its retry must overwrite what that execution cut short, and a
+        task made again would not know it failed (`_failed_before`)."""
         datasync = self._client()
         mine = [t for page in datasync.get_paginator("list_tasks").paginate()
                 for t in page["Tasks"] if str(t.get("Name", "")).startswith(NAME_PREFIX)
@@ -261,7 +263,7 @@ class DataSyncMover:
         if excess <= 0:
             return
         described = sorted((datasync.describe_task(TaskArn=t["TaskArn"]) for t in mine),
-                           key=lambda d: d["CreationTime"])
+                           key=lambda d: (self._failed_before(d["TaskArn"]), d["CreationTime"]))
         for task in described[:excess]:
             datasync.delete_task(TaskArn=task["TaskArn"])
             self.log.info("datasync_task_deleted", task=task["TaskArn"])

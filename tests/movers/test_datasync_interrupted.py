@@ -110,3 +110,27 @@ def test_a_fill_that_never_failed_still_never_overwrites(aws, east):
     assert (aws.efs_root / target_fs / "a.txt").read_text() == "already there"
     (execution,) = aws.datasync_executions()
     assert execution["Options"]["OverwriteMode"] == "NEVER"
+
+
+def test_pruning_keeps_a_task_whose_execution_failed_for_its_retry(aws, east):
+    """Room is made from tasks that never failed first: a task made again for a failed
+    fill would not know the failure, and its NEVER would keep the file cut short."""
+    source_fs, target_fs = east.file_systems
+    datasync = client(aws, "datasync", "us-east-1")
+    engine = mover(aws, east, tasks_kept=2)
+    (aws.efs_root / source_fs / "failed").mkdir()
+    (aws.efs_root / source_fs / "failed" / "big.bin").write_bytes(os.urandom(BIG))
+    aws.set_datasync_bandwidth(1 << 20)
+    with pytest.raises(DataSyncStillRunning):
+        mover(aws, east, follow_seconds=0.05, tasks_kept=2).run(
+            CopyJob(source_fs, target_fs, "working_copy", "failed", "failed"))
+    (execution,) = aws.datasync_executions()
+    datasync.cancel_task_execution(TaskExecutionArn=execution["TaskExecutionArn"])
+    _ended(aws)
+    aws.set_datasync_bandwidth(0)
+    failed_task = execution["TaskExecutionArn"].split("/execution/")[0]
+    for name in ("later", "newest"):  # the second makes the engine prune one task
+        (aws.efs_root / source_fs / name).mkdir()
+        engine.run(CopyJob(source_fs, target_fs, "working_copy", name, name))
+    kept = {t["TaskArn"] for t in datasync.list_tasks()["Tasks"]}
+    assert len(kept) == 2 and failed_task in kept, "the older task that never failed went"
