@@ -175,8 +175,12 @@ class SnapshotRunner:
                                  error=f"{type(error).__name__}: {error}")
                 policies[name] = PolicyState(bucket, listed=False, last_slot=last)
                 continue
+            # A worker job recorded still Uploading: its upload is the worker's, adopted.
+            workers = {k: str(v["key"]) for k, v in record.get("jobs", {}).items()
+                       if v.get("phase") == "Uploading" and v.get("workerJob") and v.get("key")}
             policies[name] = PolicyState(bucket, complete, tuple(uploads), last, jobs, attempts,
-                                         unfinished_archives=tuple(orphans))
+                                         unfinished_archives=tuple(orphans),
+                                         worker_uploads=workers)
             self._export(name, policy.schedule, complete, now, desired)
         restores = {}
         for name in desired.restores:
