@@ -9,8 +9,11 @@ controller is writing. PruneSnapshots deletes the snapshots retention no longer 
 (files, bytes, duration, what was skipped and why) is recorded and shown by
 `studioctl status`. A file system not mounted under the controller's --efs-root is
 archived or restored by a worker task where it is (controller.actions.worker_jobs): the
-thread then follows that task instead. Nothing here deletes anything but this policy's
-own objects.
+thread then follows that task instead. A snapshot's worker job is in its entry of the
+record ("workerJob", "key") before the task starts; a TakeSnapshots that finds this
+slot's entry still Uploading with one runs that same job again (adopting the task, no
+attempt counted) instead of taking the slot under a new stamp. Nothing here deletes
+anything but this policy's own objects.
 """
 
 from __future__ import annotations

@@ -7,9 +7,14 @@ other file system of the region runs where it can be mounted: the worker-task en
 (controller.movers.worker_task) starts, follows and adopts it as it does a copy. The job
 is recorded in the restore's status record before it starts; a controller restarted
 while the worker runs finds the record Running, starts the same job (the same digest),
-and so adopts the running task instead of starting a second one. A snapshot's job ends
-as one taken here does (the manifest comes back in the report). This module must not
-move data itself (the worker does) nor decide what to restore or archive (the plan does).
+and so adopts the running task instead of starting a second one. A snapshot's job
+(scheduled or final) is recorded the same way, in its policy's or final snapshot's
+record with the key its upload writes, and run again as it is by a restarted controller
+(the same snapshot id, so the same task; one that ended meanwhile is read from its
+report); it ends as one taken here does (the manifest comes back in the report). A
+controller that only lost sight of its worker (`lost_track`) leaves the record as it is
+for the next attempt. This module must not move data itself (the worker does) nor
+decide what to restore or archive (the plan does).
 """
 
 from __future__ import annotations

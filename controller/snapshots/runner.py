@@ -6,8 +6,9 @@ which do the heavy lifting in their own processes). A pass only starts jobs (Tak
 RestoreSnapshot) and reads where they are; it never waits for one. Each job's phase is
 written to the status table before the job starts and when it ends, so a controller
 that was killed finds "Uploading" or "Running" records of jobs no thread of it runs,
-and the plan takes them again; the multipart uploads they left are found by listing
-the policy's prefix and aborted. stop() cancels the jobs (their uploads are aborted)
+and the plan takes them again (one recorded on a worker task is adopted, its upload
+kept: `worker_uploads`); the multipart uploads they left are found by listing the
+policy's prefix and aborted. stop() cancels the jobs (their uploads are aborted)
 and waits for them. This module must not plan (plan/snapshots.py decides).
 """
 
