@@ -195,8 +195,13 @@ def _job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str, params: Any,
             except Exception as error:
                 # Stopping, or the lease is lost: taken again by the leader; a worker
                 # lost sight of runs on: adopted by the next attempt (Uploading stays).
-                if cancelled() or (job is not None and lost_track(error)):
+                if cancelled():
                     raise
+                if job is not None and lost_track(error):
+                    runner.log.warning("final_snapshot_worker_followed_later",
+                                       snapshot=request.id,
+                                       error=f"{type(error).__name__}: {error}"[:500])
+                    return  # not the job's end: nothing is recorded
                 _failed(runner, pk, error, entries + [entry(request, "failed", began,
                                                             message=str(error)[:500])],
                         retention)

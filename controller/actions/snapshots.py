@@ -138,9 +138,14 @@ def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
             # Stopping, or the lease is lost: the record is not ours now. A worker this
             # controller lost sight of runs on: the record stays Uploading, the next
             # pass adopts it (worker_jobs.lost_track).
-            if cancelled() or (job is not None and lost_track(error)):
+            if cancelled():
                 metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
                 raise
+            if job is not None and lost_track(error):
+                metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
+                log.warning("snapshot_worker_followed_later", snapshot=request.id,
+                            error=f"{type(error).__name__}: {error}"[:500])
+                return  # not the job's end: nothing is recorded
             metrics.SNAPSHOTS.labels(request.policy, "failed").inc()
             _end(runner, pk, request.source_id, "Failed", f"{type(error).__name__}: {error}")
             _history(runner, ctx, HistoryEntry(

@@ -202,3 +202,30 @@ def test_adoption_under_ecs_and_s3_faults_converges_with_one_task_and_one_snapsh
     second.reconcile(desired)
     second.snapshots.wait(timeout=60)
     assert open_uploads(aws) == []
+
+
+def test_a_report_that_cannot_be_read_now_is_read_on_the_next_attempt(aws, tmp_path):
+    """The workers end while S3 fails every GetObject (5xx): the controller cannot read
+    their reports, so it has lost sight of them (not a failure): the records stay
+    Uploading, the reports stay in S3, and a later pass reads them. No task again."""
+    desired, clock, settings, held, jobs, _ = held_then_stopped(aws, tmp_path)
+    aws.set_faults(rate=1.0, kinds=("5xx",), operations={"s3:GetObject"})
+    try:
+        second = restarted(aws, tmp_path, clock, settings)
+        for _ in range(3):
+            second.reconcile(desired)
+            assert second.snapshots is not None
+            second.snapshots.wait(timeout=300)
+            wait_for(lambda: {t["lastStatus"] for t in aws.worker_tasks()} == {"STOPPED"},
+                     "the workers end")
+            second.queue.pop_ready()
+            clock.advance(5)
+        record = second.status.store.get_item(PK)
+        assert {j["phase"] for j in record["jobs"].values()} == {"Uploading"}, record
+    finally:
+        aws.clear_faults()
+    record = run_until_complete(second, desired, clock)
+    assert len(aws.worker_tasks()) == len(held), "read later, not started again"
+    assert {s: (j["id"], j["attempts"]) for s, j in record["jobs"].items()} == {
+        s: (j["id"], 1) for s, j in jobs.items()}
+    assert open_uploads(aws) == []
