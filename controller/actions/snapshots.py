@@ -9,8 +9,11 @@ controller is writing. PruneSnapshots deletes the snapshots retention no longer 
 (files, bytes, duration, what was skipped and why) is recorded and shown by
 `studioctl status`. A file system not mounted under the controller's --efs-root is
 archived or restored by a worker task where it is (controller.actions.worker_jobs): the
-thread then follows that task instead. Nothing here deletes anything but this policy's
-own objects.
+thread then follows that task instead. A snapshot's worker job is in its entry of the
+record ("workerJob", "key") before the task starts; a TakeSnapshots that finds this
+slot's entry still Uploading with one runs that same job again (adopting the task, no
+attempt counted) instead of taking the slot under a new stamp. Nothing here deletes
+anything but this policy's own objects.
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from controller.actions.classify import classify
 from controller.actions.context import SETTLE_SECONDS, ExecutionContext
 from controller.actions.restore_run import locate_manifest, restore_source, run_restore
 from controller.actions.worker_jobs import (
+    archive_key,
+    lost_track,
     mounted_here,
+    recorded_worker_job,
     restore_file_systems,
     run_on_worker,
     runs_here,
+    snapshot_job,
     snapshot_where_it_lives,
 )
 from controller.errors import RequeueAfter, TerminalError
+from controller.movers.jobs import SnapshotJob, job_to_json
 from controller.movers.worker_task import WorkerStillRunning
 from controller.plan.types import Action
 from controller.snapshots import metrics
@@ -74,10 +82,16 @@ def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
     pk = f"snapshotpolicy#{policy}"
     record = runner.record(pk)
     jobs = dict(record.get("jobs", {})) if record.get("lastSlot") == str(params["Slot"]) else {}
-    started = []
+    started: list[tuple[str, SnapshotRequest, SnapshotJob | None, bool]] = []
     for source in params["Sources"]:
         key = f"snapshot:{policy}:{source['Source']}"
         if key in runner.running():
+            continue
+        # This slot's worker job, recorded by a controller that stopped while it ran:
+        # the same job again (the same id and digest), so its task is adopted.
+        adopted = recorded_worker_job(jobs.get(source["Source"], {}), ctx)
+        if adopted is not None:
+            started.append((key, adopted[1], adopted[0], True))
             continue
         attempts = int(jobs.get(source["Source"], {}).get("attempts", 0)) + 1
         stamp = stamp_of(ctx.started_at or time.time(), os.urandom(2).hex())
@@ -88,9 +102,15 @@ def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
                    source.get("Domain")),
             params["Bucket"], spec_desired.prefix, stamp, ctx.revision, spec_desired.level,
             spec_desired.kms_key_id)
-        jobs[source["Source"]] = {"phase": "Uploading", "id": request.id, "attempts": attempts}
-        started.append((key, request))
-    begun = {request.source_id: jobs[request.source_id] for _, request in started}
+        # Decided once, here: not mounted here, the job runs on a worker task, recorded
+        # (below, before it starts) with the key its upload writes.
+        job = None if mounted_here(ctx, source["FileSystemId"]) else snapshot_job(
+            request, ctx.region)
+        jobs[source["Source"]] = {"phase": "Uploading", "id": request.id, "stamp": stamp,
+                                  "attempts": attempts, "key": archive_key(request),
+                                  **({"workerJob": job_to_json(job)} if job else {})}
+        started.append((key, request, job, False))
+    begun = {request.source_id: jobs[request.source_id] for _, request, _, _ in started}
 
     def slot(now: dict[str, Any]) -> dict[str, Any]:
         # The slot's other jobs as they are now: one may have ended since `record`.
@@ -98,27 +118,34 @@ def take_snapshots(action: Action, ctx: ExecutionContext) -> str:
         return {"pk": pk, "lastSlot": str(params["Slot"]), "jobs": {**kept, **begun}}
     # Persisted before any job starts: a restarted controller knows what was in flight.
     runner.update(pk, slot)
-    for key, request in started:
-        runner.submit(key, _snapshot_job(runner, ctx, pk, request),
-                      uploading=object_key(request.prefix, request.id, "archive.tar.zst"
-                                           + (".aes" if request.kms_key_id else "")))
-    return f"started {len(started)} snapshot(s) for slot {stamp_of(params['Slot'])}"
+    for key, request, job, adopting in started:
+        runner.submit(key, _snapshot_job(runner, ctx, pk, request, job, adopting),
+                      uploading=archive_key(request))
+    again = sum(1 for *_, adopting in started if adopting)
+    return (f"started {len(started)} snapshot(s) for slot {stamp_of(params['Slot'])}"
+            + (f", {again} of them adopted from a worker task" if again else ""))
 
 
 def _snapshot_job(runner: SnapshotRunner, ctx: ExecutionContext, pk: str,
-                  request: SnapshotRequest) -> Any:
-    here = mounted_here(ctx, request.source.file_system_id)
+                  request: SnapshotRequest, job: SnapshotJob | None, adopted: bool) -> Any:
     log = runner.log
 
     def work(cancelled: Callable[[], bool]) -> None:
         began = time.monotonic()
         try:
-            manifest = snapshot_where_it_lives(ctx, request, here, cancelled)
+            manifest = snapshot_where_it_lives(ctx, request, job, cancelled, adopted)
         except Exception as error:
-            # Stopping, or the lease is lost: the record is not ours now.
-            if cancelled() or isinstance(error, WorkerStillRunning):
+            # Stopping, or the lease is lost: the record is not ours now. A worker this
+            # controller lost sight of runs on: the record stays Uploading, the next
+            # pass adopts it (worker_jobs.lost_track).
+            if cancelled():
                 metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
                 raise
+            if job is not None and lost_track(error):
+                metrics.SNAPSHOTS.labels(request.policy, "cancelled").inc()
+                log.warning("snapshot_worker_followed_later", snapshot=request.id,
+                            error=f"{type(error).__name__}: {error}"[:500])
+                return  # not the job's end: nothing is recorded
             metrics.SNAPSHOTS.labels(request.policy, "failed").inc()
             _end(runner, pk, request.source_id, "Failed", f"{type(error).__name__}: {error}")
             _history(runner, ctx, HistoryEntry(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from controller.actions.classify import is_expected_failure
 from controller.actions.context import ExecutionContext
-from controller.actions.final_snapshot import final_phases
+from controller.actions.final_snapshot import final_phases, final_uploads
 from controller.actions.registry import execute
 from controller.clock import Clock
 from controller.errors import LeaseLost, RequeueAfter, TerminalError
@@ -168,6 +168,9 @@ class Reconciler:
             pruned = {q: r.created for q, r in observed.profile_records.items()
                       if q in observed.removals.profiles}
             observed = replace(observed, final_snapshots=final_phases(self.snapshots, pruned))
+            if observed.snapshots is not None:  # adopted workers' uploads are not aborted
+                observed = replace(observed, snapshots=replace(
+                    observed.snapshots, adopting_keys=final_uploads(self.snapshots, pruned)))
         plan = make_plan(desired, observed)
         if self.failover is not None:
             self.failover.on_plan(desired, plan,

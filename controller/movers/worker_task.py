@@ -118,26 +118,36 @@ class WorkerTaskMover:
         return self.gateway.client(service, self.settings.region)
 
     def run(self, job: Job, progress: ProgressSink | None = None,
-            cancelled: Callable[[], bool] | None = None) -> MoverReport:
+            cancelled: Callable[[], bool] | None = None, ended: bool = False) -> MoverReport:
         """`cancelled()` True (the controller stops or loses its lease): let go of the
-        worker with WorkerStillRunning; it runs on, and the next attempt adopts it."""
+        worker with WorkerStillRunning; it runs on, and the next attempt adopts it.
+        `ended`: this job was started before (its caller recorded it) and its outcome
+        was never read: a task of it that stopped since is that outcome (its report is
+        read) instead of a reason to start it again. Only for jobs named once (a
+        snapshot's id, a recorded restore): an identical copy asked for again later
+        must run again, not answer an old report."""
         name = job_id(job)
         spec = f"s3://{self.settings.bucket}/{self.settings.prefix}jobs/{name}.json"
-        adopted = self._running(name)
+        adopted = self._running(name) or (self._stopped(name) if ended else None)
         if adopted is not None:
             task = adopted
-            self.log.info("worker_adopted", job=name, task=task["taskArn"])
+            self.log.info("worker_adopted", job=name, task=task["taskArn"],
+                          status=task.get("lastStatus"))
         else:
             carrier.write(self.gateway, self.settings.region, spec, job_to_json(job).encode())
             task = self._start(job, name, spec)
             self.log.info("worker_started", job=name, task=task["taskArn"], kind=job.kind)
-        stopped = self._follow(task["taskArn"], cancelled)  # WorkerStillRunning: spec stays
+        stopped = (task if task.get("lastStatus") == "STOPPED"
+                   else self._follow(task["taskArn"], cancelled))  # WorkerStillRunning
         try:
-            return self._result(stopped)
-        finally:
-            # The outcome is in hand (or the job starts again with a new spec): neither
-            # the spec nor the report is needed in S3 any more.
-            self._forget(spec, _report_of(stopped))
+            report = self._result(stopped)
+        except WorkerFailed:
+            self._forget(spec, _report_of(stopped))  # the job starts again, a new spec
+            raise
+        # Any other error (the report could not be read now) keeps both: the next
+        # attempt reads them. The outcome is in hand: neither is needed in S3 any more.
+        self._forget(spec, _report_of(stopped))
+        return report
 
     def _forget(self, *objects: str | None) -> None:
         s3 = self._client("s3")
@@ -160,6 +170,18 @@ class WorkerTaskMover:
         tasks = ecs.describe_tasks(cluster=self.settings.cluster, tasks=arns)["tasks"]
         tasks.sort(key=lambda t: t.get("createdAt", 0))
         return dict(tasks[0]) if tasks else None
+
+    def _stopped(self, name: str) -> dict[str, Any] | None:
+        """The newest task of job `name` that stopped (ECS lists them for a while)."""
+        ecs = self._client("ecs")
+        arns = ecs.list_tasks(cluster=self.settings.cluster, startedBy=name,
+                              desiredStatus="STOPPED")["taskArns"]
+        if not arns:
+            return None
+        tasks = ecs.describe_tasks(cluster=self.settings.cluster, tasks=arns)["tasks"]
+        tasks = [t for t in tasks if t.get("lastStatus") == "STOPPED"]
+        tasks.sort(key=lambda t: t.get("createdAt", 0))
+        return dict(tasks[-1]) if tasks else None
 
     def _start(self, job: Job, name: str, spec: str) -> dict[str, Any]:
         definition = self._task_definition(job)

@@ -7,8 +7,10 @@ or an abort that failed, left them; S3 charges for them), and likewise the archi
 whose manifest never came (the manifest's put failed), take the policy's snapshots
 when a slot has come since the last run (once, however many slots were missed), take
 again a source whose job of this slot failed or was interrupted (at most MAX_ATTEMPTS
-times), and delete what retention no longer keeps, except the snapshots a notebook
-migration of this region holds (controller.notebooks.migration.held_snapshots).
+times; a job recorded on a worker task and still Uploading is adopted instead: the same
+job again, no attempt counted, its upload not aborted, nor that of an interrupted final
+snapshot's worker), and delete what retention no longer keeps, except the snapshots a
+notebook migration of this region holds (controller.notebooks.migration.held_snapshots).
 For each Restore whose spec has not run yet: start it. The actions only start work:
 the jobs run on the controller's worker threads and their phases are recorded before
 they start (controller.snapshots.runner).
@@ -171,8 +173,31 @@ def _plan_policy(desired: DesiredState, observed: ObservedState, seen: Any,
         notes.append(f"SnapshotPolicy/{name}: its bucket in {region} could not be listed "
                      "this pass")
         return
+    slot = latest_slot(policy.schedule, now)
+    new_slot = slot is not None and (state.last_slot is None or slot > state.last_slot)
+    sources, adopted = [], set()
+    for source in snapshot_sources(desired, name):
+        fs_id = serving_file_system(desired, region, refs, source["FileSystem"])
+        if fs_id is None or _directory_missing(observed, source, being_made):
+            continue  # nothing to archive yet; the slot stays due
+        source = {**source, "FileSystemId": fs_id}
+        phase = state.jobs.get(source["Source"])
+        idle = f"snapshot:{name}:{source['Source']}" not in seen.running
+        # This slot's job recorded on a worker task that no thread here follows (its
+        # controller stopped): the same job again adopts the task. Not a new attempt.
+        adopt = (not new_slot and idle and phase == "Uploading"
+                 and source["Source"] in state.worker_uploads)
+        retry = (not new_slot and phase in ("Failed", "Uploading") and idle
+                 and state.attempts.get(source["Source"], 0) < MAX_ATTEMPTS)
+        if new_slot or retry or adopt:
+            sources.append(source)
+        if adopt and not policy.suspend:
+            adopted.add(state.worker_uploads[source["Source"]])
+
     def left_over(upload: Any) -> bool:
-        return upload.key not in seen.uploading_keys and (
+        # The upload of a worker adopted this pass is that worker's, still writing.
+        return (upload.key not in seen.uploading_keys and upload.key not in adopted
+                and upload.key not in seen.adopting_keys) and (
             upload.initiated < seen.since or upload.key in seen.ended_keys
             or upload.initiated < now - STALE_UPLOAD_SECONDS)
 
@@ -185,20 +210,6 @@ def _plan_policy(desired: DesiredState, observed: ObservedState, seen: Any,
             + tuple(Difference("archive without manifest", None, a.key) for a in unfinished),
             {"Bucket": bucket, "Uploads": [[u.key, u.upload_id] for u in orphans],
              "Archives": [a.key for a in unfinished]}))
-    slot = latest_slot(policy.schedule, now)
-    sources = []
-    for source in snapshot_sources(desired, name):
-        fs_id = serving_file_system(desired, region, refs, source["FileSystem"])
-        if fs_id is None or _directory_missing(observed, source, being_made):
-            continue  # nothing to archive yet; the slot stays due
-        source = {**source, "FileSystemId": fs_id}
-        new_slot = slot is not None and (state.last_slot is None or slot > state.last_slot)
-        phase = state.jobs.get(source["Source"])
-        retry = (not new_slot and phase in ("Failed", "Uploading")
-                 and f"snapshot:{name}:{source['Source']}" not in seen.running
-                 and state.attempts.get(source["Source"], 0) < MAX_ATTEMPTS)
-        if new_slot or retry:
-            sources.append(source)
     if sources and policy.suspend:
         notes.append(f"SnapshotPolicy/{name} is suspended: no new snapshots")
     elif sources and slot is not None:

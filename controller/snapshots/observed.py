@@ -31,6 +31,9 @@ class PolicyState:
     listed: bool = True  # False: the bucket could not be listed this pass
     # Archives whose manifest never came (key, LastModified; upload_id ""): incomplete.
     unfinished_archives: tuple[OpenUpload, ...] = ()
+    # source -> the object key its recorded worker job uploads, for this slot's jobs
+    # still "Uploading" on a worker task (a restarted controller adopts them).
+    worker_uploads: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,6 @@ class ObservedSnapshots:
     since: float = 0.0
     # Object keys a job of this controller began uploading and no longer writes.
     ended_keys: frozenset[str] = frozenset()
+    # Object keys that interrupted final snapshots' recorded worker jobs upload: their
+    # tasks are adopted this pass (controller.actions.final_snapshot.final_uploads).
+    adopting_keys: frozenset[str] = frozenset()

@@ -6,8 +6,9 @@ which do the heavy lifting in their own processes). A pass only starts jobs (Tak
 RestoreSnapshot) and reads where they are; it never waits for one. Each job's phase is
 written to the status table before the job starts and when it ends, so a controller
 that was killed finds "Uploading" or "Running" records of jobs no thread of it runs,
-and the plan takes them again; the multipart uploads they left are found by listing
-the policy's prefix and aborted. stop() cancels the jobs (their uploads are aborted)
+and the plan takes them again (one recorded on a worker task is adopted, its upload
+kept: `worker_uploads`); the multipart uploads they left are found by listing the
+policy's prefix and aborted. stop() cancels the jobs (their uploads are aborted)
 and waits for them. This module must not plan (plan/snapshots.py decides).
 """
 
@@ -175,8 +176,12 @@ class SnapshotRunner:
                                  error=f"{type(error).__name__}: {error}")
                 policies[name] = PolicyState(bucket, listed=False, last_slot=last)
                 continue
+            # A worker job recorded still Uploading: its upload is the worker's, adopted.
+            workers = {k: str(v["key"]) for k, v in record.get("jobs", {}).items()
+                       if v.get("phase") == "Uploading" and v.get("workerJob") and v.get("key")}
             policies[name] = PolicyState(bucket, complete, tuple(uploads), last, jobs, attempts,
-                                         unfinished_archives=tuple(orphans))
+                                         unfinished_archives=tuple(orphans),
+                                         worker_uploads=workers)
             self._export(name, policy.schedule, complete, now, desired)
         restores = {}
         for name in desired.restores:
