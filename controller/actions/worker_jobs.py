@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 from controller.actions.context import ExecutionContext
 from controller.movers.jobs import RestoreJob, SnapshotJob, job_from_json, job_to_json
 from controller.movers.restores import REFUSED, SOURCE_MISSING, restore_report
-from controller.movers.snapshots import MISSING, snapshot_request
+from controller.movers.snapshots import MISSING, completed_snapshot, snapshot_request
 from controller.movers.worker_task import WorkerStillRunning
 from controller.snapshots.manifest import (
     ARCHIVE_NAME,
@@ -124,8 +124,11 @@ def snapshot_on_worker(ctx: ExecutionContext, job: SnapshotJob,
                        cancelled: Callable[[], bool], adopted: bool = False) -> Manifest:
     """Take the snapshot on a worker task; its manifest, as take_snapshot answers it.
     `adopted`: the job was recorded and started by an earlier attempt (a controller
-    that stopped): its task is followed, or its report read if it ended meanwhile."""
-    report = ctx.worker_mover.run(job, None, cancelled, ended=adopted)
+    that stopped): its task is followed, or its report read if it ended meanwhile, or
+    its manifest if ECS no longer shows the task."""
+    report = ctx.worker_mover.run(
+        job, None, cancelled, ended=adopted,
+        finished=lambda: completed_snapshot(job, ctx.gateway))
     if report.errors and report.extra.get(MISSING):
         raise WorkerSourceMissing("; ".join(report.errors)[:1000])
     if report.errors or "manifest" not in report.extra:

@@ -112,6 +112,18 @@ class EcsTasks:
             self.state.tokens.clear()
         return tasks
 
+    def forget_stopped(self) -> int:
+        """Drop the tasks that have stopped, and their client tokens, as ECS does some time
+        after a task stops (a stopped task is shown for at least an hour, not forever)."""
+        with self.state.lock:
+            gone = {arn for arn, task in self.state.tasks.items()
+                    if task.last_status == "STOPPED"}
+            for arn in gone:
+                del self.state.tasks[arn]
+            for key in [k for k, arn in self.state.tokens.items() if arn in gone]:
+                del self.state.tokens[key]
+        return len(gone)
+
     def tasks(self) -> list[Task]:
         with self.state.lock:
             return self.tasks_unlocked()

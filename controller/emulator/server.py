@@ -46,6 +46,7 @@ from controller.emulator.replicator import Replicator
 from controller.emulator.router import EmulatorApp, ServiceExtension
 from controller.emulator.s3_uploads import S3MultipartDates
 from controller.emulator.sagemaker import SageMakerStudio
+from controller.emulator.server_workers import WorkerControls
 from controller.emulator.service_quotas import ServiceQuotas
 from controller.emulator.validation import ModelValidator
 
@@ -57,7 +58,7 @@ class _QuietHandler(MotoRequestHandler):
         pass
 
 
-class Emulator:
+class Emulator(WorkerControls):
     """A running emulator. Use `start_emulator`; stop it with `stop()` or `with`."""
 
     def __init__(
@@ -255,26 +256,6 @@ class Emulator:
         ended = self._mounts.unmount(client_id)
         self._metrics.publish_now()
         return ended
-
-    # -- ECS worker tasks --------------------------------------------------------------------
-    def worker_tasks(self) -> list[dict[str, Any]]:
-        """Every task RunTask started since the last reset, as DescribeTasks shows it, with
-        the local process id (`pid`) while it runs."""
-        with self._ecs.state.lock:
-            return [{**task.describe(), "pid": task.pid} for task in self._ecs.tasks_unlocked()]
-
-    def kill_worker_task(self, task_arn: str) -> bool:
-        """Kill the task's process (SIGKILL) as if its container died; False if not running."""
-        return any(self._workers.kill(task) for task in self._ecs.tasks()
-                   if task.arn == task_arn)
-
-    def datasync_executions(self) -> list[dict[str, Any]]:
-        """Every DataSync task execution since the last reset (DescribeTaskExecution's view)."""
-        return self._datasync.executions()
-
-    def set_datasync_bandwidth(self, bytes_per_second: float) -> None:
-        """Pace DataSync's writes (0: unlimited; reset sets 0), to stop one mid-file."""
-        self._datasync.runner.bytes_per_second = float(bytes_per_second)
 
     def mounts(self) -> list[dict[str, Any]]:
         """The mounts active now: client id, account, region, file system, principal, ..."""

@@ -118,17 +118,25 @@ class WorkerTaskMover:
         return self.gateway.client(service, self.settings.region)
 
     def run(self, job: Job, progress: ProgressSink | None = None,
-            cancelled: Callable[[], bool] | None = None, ended: bool = False) -> MoverReport:
+            cancelled: Callable[[], bool] | None = None, ended: bool = False,
+            finished: Callable[[], MoverReport | None] | None = None) -> MoverReport:
         """`cancelled()` True (the controller stops or loses its lease): let go of the
         worker with WorkerStillRunning; it runs on, and the next attempt adopts it.
         `ended`: this job was started before (its caller recorded it) and its outcome
         was never read: a task of it that stopped since is that outcome (its report is
         read) instead of a reason to start it again. Only for jobs named once (a
         snapshot's id, a recorded restore): an identical copy asked for again later
-        must run again, not answer an old report."""
+        must run again, not answer an old report. `finished()`, asked only then and only
+        when ECS shows no task of the job (it forgets stopped tasks after an hour or so),
+        answers the outcome the job left behind (a snapshot's manifest), if it ended."""
         name = job_id(job)
         spec = f"s3://{self.settings.bucket}/{self.settings.prefix}jobs/{name}.json"
         adopted = self._running(name) or (self._stopped(name) if ended else None)
+        outcome = finished() if ended and adopted is None and finished else None
+        if outcome is not None:
+            self.log.info("worker_outcome_found", job=name)
+            self._forget(spec)  # the earlier start's; its report went with its task
+            return outcome
         if adopted is not None:
             task = adopted
             self.log.info("worker_adopted", job=name, task=task["taskArn"],

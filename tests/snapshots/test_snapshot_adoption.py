@@ -142,6 +142,33 @@ def test_a_worker_that_ended_while_no_controller_ran_is_read_not_started_again(
     assert open_uploads(aws) == []
 
 
+def test_a_completed_worker_that_ecs_no_longer_shows_is_not_run_again(aws, tmp_path):
+    """ECS shows a stopped task for an hour or so, not forever: a restart later than that
+    finds the snapshot complete by its manifest, and neither starts the job again (which
+    would write the complete snapshot's archive over again) nor takes the slot again."""
+    desired, clock, settings, held, jobs, _ = held_then_stopped(aws, tmp_path)
+    aws.clear_faults()
+    wait_for(lambda: {t["lastStatus"] for t in aws.worker_tasks()} == {"STOPPED"},
+             "the workers end with no controller following them")
+    assert aws.forget_stopped_worker_tasks() == len(held)
+    before = manifests(aws)
+    written = {k: o["LastModified"] for k, o in objects(aws).items()}
+    runs = aws.request_counts().get("ecs:RunTask", 0)
+    record = run_until_complete(restarted(aws, tmp_path, clock, settings), desired, clock)
+    assert aws.request_counts().get("ecs:RunTask", 0) == runs, "no task started again"
+    assert {s: j["id"] for s, j in record["jobs"].items()} == {
+        s: j["id"] for s, j in jobs.items()}, "the slot's snapshots, complete"
+    assert manifests(aws) == before
+    assert {k: o["LastModified"] for k, o in objects(aws).items()
+            if k in written} == written, "nothing of theirs written again"
+    assert open_uploads(aws) == []
+
+
+def objects(aws) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    listed = s3_client(aws).list_objects_v2(Bucket=BUCKET, Prefix=PREFIX).get("Contents", [])
+    return {o["Key"]: o for o in listed}
+
+
 def test_a_worker_that_fails_after_the_restart_has_its_upload_aborted_and_is_retried(
         aws, tmp_path):
     desired, clock, settings, held, jobs, uploads = held_then_stopped(aws, tmp_path,
