@@ -195,7 +195,8 @@ def run_on_worker(runner: Any, ctx: ExecutionContext, params: Any,
         job = restore_job(params, manifest, ctx.region)
         # Recorded before the task starts: a restart runs this same job again.
         runner.save({**runner.record(pk), "workerJob": job_to_json(job)})
-    report = ctx.worker_mover.run(job, None, cancelled)
+    # Adopted: a task of it that ended while no controller ran is its outcome, read.
+    report = ctx.worker_mover.run(job, None, cancelled, ended=bool(recorded))
     if report.errors:
         message = "; ".join(report.errors)[:1000]
         if report.extra.get(MISSING):

@@ -264,3 +264,36 @@ def test_a_live_home_is_restored_by_a_worker_mounting_both_homes_file_system(aws
         assert compare_trees(expected, restored) == []
     else:
         assert (restored / "notes.txt").read_text() == "alice's notes"
+
+
+def test_a_worker_restore_that_ended_while_no_controller_ran_is_read_not_run_again(
+        aws, tmp_path):
+    """The controller stops (SIGTERM, a lost lease) while its worker restores; the worker
+    ends before the next controller starts. That one reads the ended task's report: one
+    task in all, one restored folder, the restore recorded once."""
+    estate, clock, fs, _alice = snapshotted_alice(aws, tmp_path, files=80, mib=1)
+    desired = load_desired_state(estate)
+    settings = estate_workers(aws, fs)
+    (tmp_path / "nothing-mounted").mkdir()
+    first = unmounted_reconciler(aws, clock, tmp_path / "nothing-mounted", settings)
+    aws.reset_request_counts()
+    aws.set_faults(rate=1.0, kinds=("timeout",), operations={"s3:HeadObject"},
+                   timeout_seconds=3)
+    first.reconcile(desired)
+    deadline = time.monotonic() + 120
+    while aws.request_counts().get("s3:HeadObject", 0) == 0:  # the worker restores
+        assert time.monotonic() < deadline, "no worker reached the archive"
+        time.sleep(0.05)
+    assert first.snapshots is not None
+    first.snapshots.stop()  # lets go of the worker: it runs on, and ends
+    aws.clear_faults()
+    (task,) = aws.worker_tasks()
+    while aws.worker_tasks()[0]["lastStatus"] != "STOPPED":
+        assert time.monotonic() < deadline + 120, "the worker never ended"
+        time.sleep(0.05)
+    restarted = unmounted_reconciler(aws, clock, tmp_path / "nothing-mounted", settings)
+    record = _restore_until_done(restarted, desired, clock)
+    assert record["phase"] == "Succeeded", record
+    assert [t["taskArn"] for t in aws.worker_tasks()] == [task["taskArn"]], "read, not rerun"
+    dave = aws.efs_root / fs / "home/analytics/dave"
+    assert len([p for p in dave.iterdir() if p.name.startswith("restored-")]) == 1
