@@ -127,15 +127,17 @@ class WorkerTaskMover:
         read) instead of a reason to start it again. Only for jobs named once (a
         snapshot's id, a recorded restore): an identical copy asked for again later
         must run again, not answer an old report. `finished()`, asked only then and only
-        when ECS shows no task of the job (it forgets stopped tasks after an hour or so),
-        answers the outcome the job left behind (a snapshot's manifest), if it ended."""
+        when no task of the job runs, answers the outcome the job left in place (a
+        snapshot's manifest) if it ended: ECS forgets a stopped task after an hour or so,
+        and a controller killed after reading a report leaves none to read again."""
         name = job_id(job)
         spec = f"s3://{self.settings.bucket}/{self.settings.prefix}jobs/{name}.json"
         adopted = self._running(name) or (self._stopped(name) if ended else None)
-        outcome = finished() if ended and adopted is None and finished else None
-        if outcome is not None:
+        ran = adopted is None or adopted.get("lastStatus") == "STOPPED"
+        outcome = finished() if ended and finished and ran else None
+        if outcome is not None:  # its report may be gone: read by a controller since killed
             self.log.info("worker_outcome_found", job=name)
-            self._forget(spec)  # the earlier start's; its report went with its task
+            self._forget(spec, _report_of(adopted) if adopted else None)
             return outcome
         if adopted is not None:
             task = adopted

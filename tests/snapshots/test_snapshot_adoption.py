@@ -164,6 +164,30 @@ def test_a_completed_worker_that_ecs_no_longer_shows_is_not_run_again(aws, tmp_p
     assert open_uploads(aws) == []
 
 
+def test_a_worker_whose_report_was_read_by_a_controller_since_killed_is_done(aws, tmp_path):
+    """A controller read the ended worker's report (reading deletes it) and was killed
+    before recording the end: the next one finds the snapshot complete by its manifest,
+    not a failed worker, and neither retries the slot nor starts a task."""
+    desired, clock, settings, held, jobs, _ = held_then_stopped(aws, tmp_path)
+    aws.clear_faults()
+    wait_for(lambda: {t["lastStatus"] for t in aws.worker_tasks()} == {"STOPPED"},
+             "the workers end with no controller following them")
+    s3 = s3_client(aws)
+    reports = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket).get(
+        "Contents", []) if "/reports/" in "/" + o["Key"]]
+    assert len(reports) == len(held)
+    for key in reports:
+        s3.delete_object(Bucket=settings.bucket, Key=key)
+    before = manifests(aws)
+    runs = aws.request_counts().get("ecs:RunTask", 0)
+    record = run_until_complete(restarted(aws, tmp_path, clock, settings), desired, clock)
+    assert aws.request_counts().get("ecs:RunTask", 0) == runs, "no task started again"
+    assert {s: (j["id"], j["attempts"]) for s, j in record["jobs"].items()} == {
+        s: (j["id"], 1) for s, j in jobs.items()}, "complete, not failed and retried"
+    assert manifests(aws) == before
+    assert open_uploads(aws) == []
+
+
 def objects(aws) -> dict[str, dict]:  # type: ignore[no-untyped-def]
     listed = s3_client(aws).list_objects_v2(Bucket=BUCKET, Prefix=PREFIX).get("Contents", [])
     return {o["Key"]: o for o in listed}
