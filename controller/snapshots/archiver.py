@@ -20,6 +20,7 @@ This module must not talk to S3 or decide what is safe to extract.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import queue
 import re
@@ -88,6 +89,7 @@ def create_stream(source_fd: int, level: int | None, cancelled: Callable[[], boo
     tar = subprocess.Popen(tar_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            stdin=subprocess.DEVNULL, pass_fds=passed,
                            env={**os.environ, "LC_ALL": "C"})
+    _widen(tar.stdout)
     os.close(index_write)
     assert tar.stdout is not None and tar.stderr is not None
     zstd_cmd = (["zstd", f"-T{threads}", ZSTD_JOB, f"-{level}", "-q", "-c"]
@@ -95,6 +97,7 @@ def create_stream(source_fd: int, level: int | None, cancelled: Callable[[], boo
     zstd = subprocess.Popen(zstd_cmd, stdin=tar.stdout, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     tar.stdout.close()  # zstd holds it now: tar gets SIGPIPE if zstd dies
+    _widen(zstd.stdout)
     index = os.fdopen(index_read, "rb")
     stderr: list[bytes] = []
     counter = threading.Thread(target=_count_index, args=(index, stats), daemon=True)
@@ -137,6 +140,16 @@ def create_stream(source_fd: int, level: int | None, cancelled: Callable[[], boo
     stats.bytes_in = int(total.group(1)) if total else 0
     stats.warnings = [line for line in said.decode("utf-8", "replace").splitlines()
                       if line and not line.startswith("Total bytes")][:20]
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    """Let the pipe hold READ_SIZE bytes: with Linux's 64 KiB default, tar, zstd and this
+    process woke each other for every 64 KiB (the 1 GiB tree's archive: about 11,000
+    reads instead of 3,000, and 3 to 4 times the context switches in tar and zstd). A
+    system that refuses (a pipe-max-size below it) keeps the default."""
+    if pipe is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, READ_SIZE)
 
 
 class _Stop(Exception):  # noqa: N818
