@@ -36,7 +36,8 @@ MAX_PART_SIZE = 32 << 20
 PARTS_PER_STEP = 1000
 MAX_PARTS = 10_000
 # Parts uploading at once while the next fills: 4 kept the emulator's S3 (threaded)
-# busy where 2 left it waiting (bench/snapshot.py); memory is (IN_FLIGHT + 1) x part size.
+# busy where 2 left it waiting (bench/snapshot.py); memory is (IN_FLIGHT + 1) x part size
+# (IN_FLIGHT + 2 when the parts are sealed: MultipartWriter).
 IN_FLIGHT = 4
 
 
@@ -67,9 +68,9 @@ class MultipartWriter:
     while the next part fills. Parts are filled in place in IN_FLIGHT + 1 buffers that
     are reused (no bytes object per part, no joins), and each part is transformed (when
     `transform` is given) and hashed on its upload thread, so the producer only copies
-    its chunk into the buffer. Memory: (IN_FLIGHT + 1) x part size, plus with a
-    transform one output buffer per upload thread (IN_FLIGHT more); a part's input
-    buffer is handed back as soon as it is transformed, before its upload.
+    its chunk into the buffer. Memory: (IN_FLIGHT + 1) part buffers; with a transform,
+    one output buffer per upload thread and only 2 input buffers, a part's input being
+    handed back as soon as it is transformed, before it uploads: (IN_FLIGHT + 2).
 
     A full part is sent only once the next byte comes (or at complete()): until then
     it cannot be known to be the last, which the transform must know."""
@@ -86,7 +87,10 @@ class MultipartWriter:
         self.upload_id: str = created["UploadId"]
         self._pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
         self._free: queue.Queue[bytearray] = queue.Queue()
-        self._buffers = 0  # made so far, at most IN_FLIGHT + 1
+        self._buffers = 0  # made so far, at most _input_buffers
+        # A transformed part gives its input buffer back within milliseconds, before it
+        # uploads: one filling and one waiting for an upload thread keep IN_FLIGHT busy.
+        self._input_buffers = 2 if transform is not None else IN_FLIGHT + 1
         self._current: bytearray | None = None
         self._filled = 0
         self._offset = 0  # where the part filling now starts in the bytes written
@@ -119,20 +123,21 @@ class MultipartWriter:
             view = view[taken:]
 
     def _buffer(self, size: int) -> bytearray:
-        """A free part buffer of `size` bytes: made while fewer than IN_FLIGHT + 1 exist,
-        else the next one an upload gives back (this is what bounds memory)."""
+        """A free part buffer of `size` bytes: one given back, else a new one while fewer
+        than the writer's limit exist, else the next one given back (this is what bounds
+        memory)."""
         while True:
             self._check_failed()
             try:
-                buffer = self._free.get_nowait() if self._buffers > IN_FLIGHT else None
+                buffer = self._free.get_nowait()
             except queue.Empty:
+                if self._buffers < self._input_buffers:
+                    self._buffers += 1
+                    return bytearray(size)
                 try:
                     buffer = self._free.get(timeout=0.1)
                 except queue.Empty:
                     continue
-            if buffer is None:
-                self._buffers += 1
-                return bytearray(size)
             # Parts grow every PARTS_PER_STEP parts: a smaller buffer is made again.
             return buffer if len(buffer) == size else bytearray(size)
 
