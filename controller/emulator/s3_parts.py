@@ -204,8 +204,9 @@ def _value_buffer(body: bytes) -> Any:
     """The value buffer moto's FakeKey would hold for `body` (in memory up to moto's
     limit, a file past it), written once: moto writes a large part into memory, then
     copies it all again into the file it rolls over to."""
-    buffer = tempfile.SpooledTemporaryFile(get_s3_default_key_buffer_size())
-    if len(body) > get_s3_default_key_buffer_size():
+    limit = get_s3_default_key_buffer_size()
+    buffer = tempfile.SpooledTemporaryFile(limit)  # noqa: SIM115 - the key keeps it open
+    if len(body) > limit:
         buffer.rollover()
     buffer.write(body)
     return buffer
