@@ -3,18 +3,21 @@ archiver by measurement.
 
 Decision (measured: bench/results/snapshot.json, 2 cores shared, 1 GiB / 20,000-file
 gentree.py tree on tmpfs, the local emulator's S3; see README "Snapshots"): the product
-keeps GNU tar + zstd as subprocesses (controller/snapshots/archiver.py). Python's tarfile
-with the zstandard library was measured beside it and loses on two counts: it cannot
-write sparse files (a hole is stored and restored as zeros, a property the format must
-keep) and it is slower, its per-entry work holding the interpreter that the upload
-threads also need. The numbers of the last run are in the report and README.
+keeps GNU tar as a subprocess and compresses its stream in-process with the zstandard
+library on zstd's worker threads (controller/snapshots/archiver.py; a `zstd` subprocess
+between them cost a pipe and ~1 CPU-second more). Python's tarfile with the zstandard
+library was measured beside it and loses on two counts: it cannot write sparse files (a
+hole is stored and restored as zeros, a property the format must keep) and it is
+slower, its per-entry work holding the interpreter that the upload threads also need.
+The numbers of the last run are in the report and README.
 
 What runs (each operation in a process of its own, bench/snapshot_worker.py, so that
 its peak memory is its own; the emulator runs in this process):
 
   snapshots   tar -cf - | pigz -6 | upload        (reference)
               tar -cf - | zstd -T0 -3 | upload    (reference)
-              the product, unencrypted and with a KMS data key (AES-256-GCM frames)
+              the product, unencrypted and with a KMS data key (AES-256-GCM frames,
+              sealed on the upload threads)
               candidate 2: Python tarfile + zstandard (bench/snapshot_tarfile.py)
   restores    download | zstd -d | tar -x         (reference, of the zstd object)
               the product, unencrypted and encrypted: verified parts, the zstandard
@@ -294,6 +297,16 @@ def summarise(measured: dict[str, Any], tree_bytes: int) -> dict[str, Any]:
     return {"snapshots": snaps, "restores": rests, "ratios": ratios, "targets": targets}
 
 
+def writer_settings() -> dict[str, Any]:
+    """What bounds the product's upload memory: parts of this size, this many in flight."""
+    from controller.snapshots import archiver, s3stream
+
+    return {"part_size_mib": s3stream.PART_SIZE >> 20, "parts_in_flight": s3stream.IN_FLIGHT,
+            "part_buffers_plain": s3stream.IN_FLIGHT + 1,
+            "part_buffers_sealed": s3stream.IN_FLIGHT + 2,
+            "zstd_job_mib": archiver.ZSTD_JOB >> 20}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -331,6 +344,7 @@ def main() -> int:
         results["properties"] = properties(bench)
         results["archive_only"] = archive_only(bench, tree_bytes)
         results["load_average_before"] = os.getloadavg()
+        results["writer"] = writer_settings()
         results["measured"] = summarise(run(bench, args.rounds), tree_bytes)
         # Other work shares the machine: the ratios within this run are what count.
         results["load_average_after"] = os.getloadavg()

@@ -11,9 +11,10 @@ uploads, the product's MultipartWriter (8 MiB parts, four in flight), so what di
 between them is only what makes or reads the bytes.
 
 Operations:
-  ours-snapshot       the product: controller.snapshots.take_snapshot (GNU tar + zstd
-                      subprocesses; encrypted when args.kms_key is set)
-  ours-restore        the product: restore_snapshot (verified parts, zstd -d, extractor)
+  ours-snapshot       the product: controller.snapshots.take_snapshot (GNU tar, the
+                      zstandard library; encrypted when args.kms_key is set)
+  ours-restore        the product: restore_snapshot (verified parts, the zstandard
+                      library, the extractor)
   python-snapshot     candidate 2: Python tarfile + the zstandard library (threads=-1,
                       level 3), the same upload and manifest
   python-restore      candidate 2's archive restored by the product (the same verified

@@ -9,7 +9,10 @@ additional authenticated data binds the stream id (from the manifest), the index
 the flag: frames cannot be dropped, reordered, moved between snapshots or marked last
 early, and a stream that ends without its last frame is refused (truncation).
 
-The cryptography comes from the `cryptography` package; nothing here is hand-rolled.
+Sealing works part by part (PartSealer): a part's nonce range is fixed by where the part
+starts, so the multipart writer's upload threads seal their parts side by side, off the
+thread that reads the archive. The cryptography comes from the `cryptography` package;
+nothing here is hand-rolled.
 This module must not do I/O or know about S3 or KMS.
 """
 
@@ -40,47 +43,68 @@ def _aad(stream_id: bytes, index: int, last: bool) -> bytes:
     return MAGIC + stream_id + index.to_bytes(8, "big") + (b"\1" if last else b"\0")
 
 
-class Sealer:
-    """Turns plaintext, fed in any chunk sizes, into the framed ciphertext stream."""
+class PartSealer:
+    """Seals the stream one part at a time, each part on whichever thread uploads it.
+
+    A part is a slice of the plaintext that starts on a frame boundary: its frames'
+    indexes (so their nonces) follow from its offset alone, so parts can be sealed in
+    any order and at once; only the last part (its last frame flagged last) must be
+    known as such when it is sealed. The first part carries the magic. The bytes are
+    exactly those a frame-by-frame pass over the whole stream would give: every frame
+    holds FRAME_SIZE bytes but the last, which holds 1 to FRAME_SIZE (0 only when the
+    whole stream is empty).
+    """
 
     def __init__(self, key: bytes, stream_id: bytes) -> None:
         if len(key) != 32:
             raise ValueError("AES-256-GCM needs a 32-byte key")
         self._aead = AESGCM(key)
         self._stream_id = stream_id
-        self._index = 0
-        self._pending = bytearray()
-        self._started = False
-        self._closed = False
 
-    def update(self, data: bytes | memoryview) -> bytes:
-        self._pending += data
-        out = bytearray()
-        if not self._started:
-            out += MAGIC
-            self._started = True
-        # Keep at least one byte back: the last frame must be known to be the last.
-        while len(self._pending) > FRAME_SIZE:
-            out += self._frame(bytes(self._pending[:FRAME_SIZE]), last=False)
-            del self._pending[:FRAME_SIZE]
-        return bytes(out)
+    def sealed_size(self, offset: int, length: int, last: bool) -> int:
+        """The size of the part of `length` plaintext bytes at `offset` once sealed."""
+        self._check(offset, length, last)
+        frames = max(1, -(-length // FRAME_SIZE))
+        return (len(MAGIC) if offset == 0 else 0) + frames * (_HEADER.size + TAG_SIZE) + length
 
-    def finish(self) -> bytes:
-        if self._closed:
-            raise ValueError("already finished")
-        self._closed = True
-        head = b"" if self._started else MAGIC
-        return head + self._frame(bytes(self._pending), last=True)
+    def seal_into(self, offset: int, plain: memoryview, last: bool, out: bytearray) -> int:
+        """Seal the part `plain` (at `offset` of the plaintext) into `out`, which holds at
+        least sealed_size(...) bytes; returns the bytes written. Each frame is sealed
+        straight into `out` (AESGCM.encrypt_into: no copy of the ciphertext, and the
+        GIL is released for frames this large)."""
+        self._check(offset, len(plain), last)
+        position = 0
+        if offset == 0:
+            out[:len(MAGIC)] = MAGIC
+            position = len(MAGIC)
+        view = memoryview(out)
+        index = offset // FRAME_SIZE
+        start = 0
+        while True:
+            end = min(start + FRAME_SIZE, len(plain))
+            final = last and end == len(plain)
+            body = position + _HEADER.size
+            _HEADER.pack_into(out, position, 1 if final else 0, end - start + TAG_SIZE)
+            self._aead.encrypt_into(_nonce(index), plain[start:end],
+                                    _aad(self._stream_id, index, final),
+                                    view[body:body + end - start + TAG_SIZE])
+            position = body + end - start + TAG_SIZE
+            index, start = index + 1, end
+            if start >= len(plain):
+                return position
 
-    def _frame(self, plain: bytes, last: bool) -> bytes:
-        sealed = self._aead.encrypt(_nonce(self._index), plain,
-                                    _aad(self._stream_id, self._index, last))
-        self._index += 1
-        return _HEADER.pack(1 if last else 0, len(sealed)) + sealed
+    @staticmethod
+    def _check(offset: int, length: int, last: bool) -> None:
+        # A part off a frame boundary, or a short part that is not the last, would give
+        # the next part's frames the wrong indexes: refuse rather than seal a bad stream.
+        if offset % FRAME_SIZE or (not last and (length % FRAME_SIZE or not length)) or (
+                last and not length and offset):
+            raise ValueError(f"a part of {length} bytes at {offset} is not on frame "
+                             "boundaries")
 
 
 class Opener:
-    """The reverse of Sealer: ciphertext in any chunk sizes, authenticated plaintext out.
+    """The reverse of PartSealer: ciphertext in any chunk sizes, authenticated plaintext out.
 
     Plaintext is released one whole frame at a time, only after its tag verified.
     `finish()` refuses a stream whose last frame never came.

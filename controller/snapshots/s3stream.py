@@ -1,12 +1,13 @@
 """S3 multipart upload as the archive is produced, and verified part-by-part download.
 
 MultipartWriter takes the archive's bytes as they come, cuts them into parts (8 MiB,
-growing every 1,000 parts so 10,000 parts reach hundreds of GiB), hashes each part
-(SHA-256, also sent as the part's ChecksumSHA256 so S3 refuses a part damaged on the
-way) and uploads at most IN_FLIGHT parts at once on its own small thread pool while the next
-part fills, in buffers that are reused: memory stays bounded whatever the tree size and
-nothing is written to local disk. Any failure,
-and a cancel, aborts the multipart upload (S3 charges for forgotten ones).
+growing every 1,000 parts so 10,000 parts reach hundreds of GiB), and on its own small
+pool of IN_FLIGHT upload threads transforms each part if asked (a PartTransform: the
+snapshot's encryption, sealed there rather than on the thread that feeds the writer),
+hashes it (SHA-256, also sent as the part's ChecksumSHA256 so S3 refuses a part damaged
+on the way) and uploads it while the next part fills, in buffers that are reused:
+memory stays bounded whatever the tree size and nothing is written to local disk. Any
+failure, and a cancel, aborts the multipart upload (S3 charges for forgotten ones).
 
 PartReader reads the parts a manifest lists (one stream, a few parts ahead, opened
 again where it broke) and checks each part's size and SHA-256 before handing its bytes
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,8 +36,19 @@ MAX_PART_SIZE = 32 << 20
 PARTS_PER_STEP = 1000
 MAX_PARTS = 10_000
 # Parts uploading at once while the next fills: 4 kept the emulator's S3 (threaded)
-# busy where 2 left it waiting (bench/snapshot.py); memory is (IN_FLIGHT + 1) x part size.
+# busy where 2 left it waiting (bench/snapshot.py); memory is (IN_FLIGHT + 1) x part size
+# (IN_FLIGHT + 2 when the parts are sealed: MultipartWriter).
 IN_FLIGHT = 4
+
+
+class PartTransform(Protocol):
+    """What a part becomes before it is hashed and uploaded (frames.PartSealer). A part
+    is the `length` bytes written from `offset` on; parts start at multiples of
+    PART_SIZE and every part but the last is a whole part size."""
+
+    def sealed_size(self, offset: int, length: int, last: bool) -> int: ...
+
+    def seal_into(self, offset: int, plain: memoryview, last: bool, out: bytearray) -> int: ...
 
 
 class Cancelled(Exception):  # noqa: N818 - a request, not a failure
@@ -54,13 +66,19 @@ def part_size_for(number: int) -> int:
 class MultipartWriter:
     """Cuts the bytes written into parts and uploads up to IN_FLIGHT of them at once
     while the next part fills. Parts are filled in place in IN_FLIGHT + 1 buffers that
-    are reused (no bytes object per part, no joins), and each part is hashed on its
-    upload thread, so memory stays (IN_FLIGHT + 1) x part size and the producer only
-    copies its chunk into the buffer."""
+    are reused (no bytes object per part, no joins), and each part is transformed (when
+    `transform` is given) and hashed on its upload thread, so the producer only copies
+    its chunk into the buffer. Memory: (IN_FLIGHT + 1) part buffers; with a transform,
+    one output buffer per upload thread and only 2 input buffers, a part's input being
+    handed back as soon as it is transformed, before it uploads: (IN_FLIGHT + 2).
+
+    A full part is sent only once the next byte comes (or at complete()): until then
+    it cannot be known to be the last, which the transform must know."""
 
     def __init__(self, s3: Any, bucket: str, key: str,
                  cancelled: Callable[[], bool] = lambda: False,
-                 metadata: dict[str, str] | None = None) -> None:
+                 metadata: dict[str, str] | None = None,
+                 transform: PartTransform | None = None) -> None:
         self._s3 = s3
         self.bucket, self.key = bucket, key
         self._cancelled = cancelled
@@ -69,9 +87,16 @@ class MultipartWriter:
         self.upload_id: str = created["UploadId"]
         self._pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
         self._free: queue.Queue[bytearray] = queue.Queue()
-        self._buffers = 0  # made so far, at most IN_FLIGHT + 1
+        self._buffers = 0  # made so far, at most _input_buffers
+        # A transformed part gives its input buffer back within milliseconds, before it
+        # uploads: one filling and one waiting for an upload thread keep IN_FLIGHT busy.
+        self._input_buffers = 2 if transform is not None else IN_FLIGHT + 1
         self._current: bytearray | None = None
         self._filled = 0
+        self._offset = 0  # where the part filling now starts in the bytes written
+        self._transform = transform
+        self._outputs = threading.local()  # each upload thread's transform buffer
+        self._failed: BaseException | None = None
         self._futures: list[Future[tuple[Part, dict[str, Any]]]] = []
         self._done: dict[int, Part] = {}
         self.bytes_written = 0
@@ -86,6 +111,8 @@ class MultipartWriter:
         view = memoryview(data).cast("B")
         self.bytes_written += len(view)
         while len(view):
+            if self._current is not None and self._filled == len(self._current):
+                self._submit(last=False)  # more bytes came: the full part was not the last
             if self._current is None:
                 self._current = self._buffer(part_size_for(len(self._futures) + 1))
                 self._filled = 0
@@ -94,29 +121,30 @@ class MultipartWriter:
             self._current[self._filled:self._filled + taken] = view[:taken]
             self._filled += taken
             view = view[taken:]
-            if self._filled == len(self._current):
-                self._submit(self._current, self._filled)
-                self._current = None
 
     def _buffer(self, size: int) -> bytearray:
-        """A free part buffer of `size` bytes: made while fewer than IN_FLIGHT + 1 exist,
-        else the next one an upload gives back (this is what bounds memory)."""
+        """A free part buffer of `size` bytes: one given back, else a new one while fewer
+        than the writer's limit exist, else the next one given back (this is what bounds
+        memory)."""
         while True:
             self._check_failed()
             try:
-                buffer = self._free.get_nowait() if self._buffers > IN_FLIGHT else None
+                buffer = self._free.get_nowait()
             except queue.Empty:
+                if self._buffers < self._input_buffers:
+                    self._buffers += 1
+                    return bytearray(size)
                 try:
                     buffer = self._free.get(timeout=0.1)
                 except queue.Empty:
                     continue
-            if buffer is None:
-                self._buffers += 1
-                return bytearray(size)
             # Parts grow every PARTS_PER_STEP parts: a smaller buffer is made again.
             return buffer if len(buffer) == size else bytearray(size)
 
-    def _submit(self, buffer: bytearray, length: int) -> None:
+    def _submit(self, last: bool) -> None:
+        """Send the part filling now (its offset, so a transform's nonces, fixed here)."""
+        buffer, length, offset = self._current or bytearray(), self._filled, self._offset
+        self._current, self._filled, self._offset = None, 0, offset + length
         if self._cancelled():
             self._free.put(buffer)
             raise Cancelled("stopped while uploading")
@@ -125,35 +153,59 @@ class MultipartWriter:
             self._free.put(buffer)
             raise RuntimeError(f"the archive needs more than {MAX_PARTS} parts")
         self._check_failed()
-        self._futures.append(self._pool.submit(self._upload, number, buffer, length))
+        future = self._pool.submit(self._upload, number, buffer, length, offset, last)
+        future.add_done_callback(self._note_failure)
+        self._futures.append(future)
 
-    def _upload(self, number: int, buffer: bytearray, length: int
+    def _upload(self, number: int, buffer: bytearray, length: int, offset: int, last: bool
                 ) -> tuple[Part, dict[str, Any]]:
+        given_back = False
+        body: bytes | bytearray
         try:
-            # botocore takes bytes or bytearray, not a memoryview: only a short last part
-            # is copied out of its buffer.
-            body = buffer if length == len(buffer) else bytes(memoryview(buffer)[:length])
+            if self._transform is not None:
+                body = self._output(self._transform.sealed_size(offset, length, last))
+                with memoryview(buffer) as view, view[:length] as plain:
+                    size = self._transform.seal_into(offset, plain, last, body)
+                self._free.put(buffer)  # the producer may fill it while this part uploads
+                given_back = True
+            else:
+                # botocore takes bytes or bytearray, not a memoryview: only a short last
+                # part is copied out of its buffer.
+                body = buffer if length == len(buffer) else bytes(memoryview(buffer)[:length])
+                size = length
             digest = hashlib.sha256(body)
             checksum = base64.b64encode(digest.digest()).decode()
             answer = self._s3.upload_part(Bucket=self.bucket, Key=self.key,
                                           UploadId=self.upload_id, PartNumber=number,
                                           Body=body, ChecksumSHA256=checksum)
         finally:
-            self._free.put(buffer)
-        part = Part(number, length, digest.hexdigest())
+            if not given_back:
+                self._free.put(buffer)
+        part = Part(number, size, digest.hexdigest())
         self._done[number] = part
         return part, {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
 
+    def _output(self, size: int) -> bytearray:
+        """This upload thread's output buffer, exactly `size` bytes (botocore sends the
+        whole buffer): made again only when the size changes (the first part, which
+        carries a header, the last, and every PARTS_PER_STEP parts)."""
+        buffer: bytearray | None = getattr(self._outputs, "buffer", None)
+        if buffer is None or len(buffer) != size:
+            buffer = self._outputs.buffer = bytearray(size)
+        return buffer
+
+    def _note_failure(self, future: Future[tuple[Part, dict[str, Any]]]) -> None:
+        if not future.cancelled() and future.exception() is not None and self._failed is None:
+            self._failed = future.exception()
+
     def _check_failed(self) -> None:
-        for future in self._futures:
-            if future.done() and future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
+        if self._failed is not None:
+            raise self._failed
 
     def complete(self) -> list[Part]:
         """Upload what is left and complete the upload; the object exists from now on."""
         if self._current is not None or not self._futures:
-            self._submit(self._current or bytearray(), self._filled)
-            self._current = None
+            self._submit(last=True)
         uploaded = [future.result() for future in self._futures]
         self._pool.shutdown()
         completed = [answer for _, answer in uploaded]

@@ -3,9 +3,9 @@
 The directory is opened from the file system's mount root one component at a time
 without following links (controller.fs.safe_dirs.open_directory), and tar archives it through
 that descriptor. The archive is uploaded part by part as zstd produces it (optionally
-sealed in AES-256-GCM frames under a fresh KMS data key); the manifest is put only
-after the multipart upload completed, so a snapshot that has no manifest never
-finished and is never listed. Any failure or cancel aborts the multipart upload.
+sealed in AES-256-GCM frames under a fresh KMS data key, by the upload threads); the
+manifest is put only after the multipart upload completed, so a snapshot that has no
+manifest never finished and is never listed. Any failure or cancel aborts the multipart upload.
 This module must not decide when to snapshot or what to keep (plan/ and retention do).
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from controller.fs import safe_dirs
 from controller.snapshots.archiver import ArchiveStats, create_stream
-from controller.snapshots.frames import ALGORITHM, FRAME_SIZE, Sealer
+from controller.snapshots.frames import ALGORITHM, FRAME_SIZE, PartSealer
 from controller.snapshots.manifest import (
     ARCHIVE_NAME,
     ENCRYPTED_ARCHIVE_NAME,
@@ -92,31 +92,31 @@ def take_snapshot(s3: Any, kms: Any, request: SnapshotRequest, mount: Path,
     source_fd = os.dup(root_fd) if root_fd is not None else open_directory(
         mount, request.source.path)
     encryption: Encryption | None = None
-    sealer: Sealer | None = None
+    sealer: PartSealer | None = None
     try:
         if request.kms_key_id:
             context = {CONTEXT_KEY: request.id}
             key = kms.generate_data_key(KeyId=request.kms_key_id, KeySpec="AES_256",
                                         EncryptionContext=context)
             stream_id = os.urandom(16)
-            sealer = Sealer(key["Plaintext"], stream_id)
+            sealer = PartSealer(key["Plaintext"], stream_id)
             encryption = Encryption(ALGORITHM, key["KeyId"],
                                     base64.b64encode(key["CiphertextBlob"]).decode(),
                                     stream_id.hex(), FRAME_SIZE, context)
             del key
         name = ENCRYPTED_ARCHIVE_NAME if sealer else ARCHIVE_NAME
         archive_key = object_key(request.prefix, request.id, name)
+        # The upload threads seal the parts (the writer's transform), each part's frames
+        # numbered from where the part starts: this thread only moves the archive.
         writer = MultipartWriter(s3, request.bucket, archive_key, cancelled,
-                                 {"studio-operator-snapshot": request.id})
+                                 {"studio-operator-snapshot": request.id}, transform=sealer)
         stats = ArchiveStats()
         try:
             for chunk in create_stream(source_fd, request.level, cancelled, stats,
                                        names=names):
-                writer.write(sealer.update(chunk) if sealer else chunk)
+                writer.write(chunk)
                 progress.bytes_out = writer.bytes_written
                 progress.files = stats.counts["files"]
-            if sealer:
-                writer.write(sealer.finish())
             parts = writer.complete()
         except BaseException:
             with contextlib.suppress(Exception):  # the next pass sweeps what is left open

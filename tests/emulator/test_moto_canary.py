@@ -151,7 +151,8 @@ def test_moto_s3_store_still_has_what_the_part_fast_path_writes_into():
         assert name in put, f"S3Backend.put_object lost its {name} argument"
     key_source = inspect.getsource(models.FakeKey)
     for name in ("_value_buffer", "contentsize", "_etag", "checksum_value", "checksum_parts",
-                 "self.lock"):
+                 "self.lock", "SpooledTemporaryFile(self._max_buffer_size)",
+                 "get_s3_default_key_buffer_size()"):
         assert name in key_source, f"FakeKey no longer has {name}: s3_parts.py writes it"
     complete = inspect.getsource(models.S3Backend.complete_multipart_upload)
     for name in ("set_metadata", "put_object_tagging", "put_object_acl", "checksum_type"):

@@ -141,3 +141,24 @@ def test_parts_of_an_unknown_upload_are_no_such_upload(s3):
                                      MultipartUpload={"Parts": [{"PartNumber": 1,
                                                                  "ETag": '"x"'}]})
     assert _code(done) == ("NoSuchUpload", 404)
+
+
+def test_a_part_sent_again_replaces_the_first_and_large_parts_complete_exactly(s3):
+    """Parts past moto's in-memory limit are stored as files and copied into the object
+    inside the kernel; a part sent again (a client retrying) replaces the first one."""
+    first, again = bytes(range(256)) * (24 * MIB // 256), b"\x07" * (24 * MIB)
+    tail = b"t" * (MIB + 3)
+    upload, listed = _upload(s3, "big", [first, tail])
+    resent = s3.upload_part(Bucket=BUCKET, Key="big", UploadId=upload, PartNumber=1,
+                            Body=again, ChecksumAlgorithm="SHA256")
+    assert resent["ETag"] == f'"{hashlib.md5(again).hexdigest()}"'
+    parts = s3.list_parts(Bucket=BUCKET, Key="big", UploadId=upload)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, len(again)), (2, len(tail))]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="big", UploadId=upload, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": resent["ETag"], "ChecksumSHA256": resent["ChecksumSHA256"]},
+            listed[1]]})
+    stored = s3.get_object(Bucket=BUCKET, Key="big")["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(again + tail).digest()
+    assert s3.get_object(Bucket=BUCKET, Key="big", Range=f"bytes={24 * MIB - 2}-{24 * MIB + 1}")[
+        "Body"].read() == b"\x07\x07tt"
