@@ -10,9 +10,8 @@ shows it as it does its own. A refusal (a snapshot that does not verify, a missi
 target) is an error of the report with `extra["refused"]` set: the same job would be
 refused again; a target that does not exist (yet) also sets `extra["missing"]`, and a
 live source folder that does not exist (ENOENT, never a link or a file)
-`extra["sourceMissing"]`. This
-module must not decide what to restore (the controller's executor does) nor write
-outside the target.
+`extra["sourceMissing"]`. This module must not decide what to restore (the controller's
+executor does) nor write outside the target.
 """
 
 from __future__ import annotations
