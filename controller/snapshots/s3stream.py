@@ -191,6 +191,9 @@ class MultipartWriter:
         carries a header, the last, and every PARTS_PER_STEP parts)."""
         buffer: bytearray | None = getattr(self._outputs, "buffer", None)
         if buffer is None or len(buffer) != size:
+            # The old one is let go before the new one is made: both at once is one part
+            # more than the writer's bound (seen under load in CI).
+            buffer = self._outputs.buffer = None
             buffer = self._outputs.buffer = bytearray(size)
         return buffer
 
