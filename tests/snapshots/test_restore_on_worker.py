@@ -121,6 +121,40 @@ def given_to(source: Path, copy: Path, owner: tuple[int, int]) -> Path:
     return copy
 
 
+def killed_while_its_worker_calls(aws, estate: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                  settings: WorkerSettings, operation: str, what: str) -> None:
+    """Run a real `studioctl run` on `estate` (mounting nothing under
+    tmp_path/nothing-mounted, with `settings`' worker tasks), hold the worker's
+    `operation` with an emulator fault, and SIGKILL the controller once the worker has
+    made that call. The fault is still on when this returns."""
+    config = json.dumps({
+        "cluster": settings.cluster, "subnets": list(settings.subnets),
+        "securityGroups": list(settings.security_groups), "bucket": settings.bucket,
+        "taskRoleArn": settings.task_role_arn, "executionRoleArn": settings.execution_role_arn,
+        "image": settings.image})
+    aws.reset_request_counts()
+    aws.set_faults(rate=1.0, kinds=("timeout",), operations={operation}, timeout_seconds=6)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli.main", "run", "--desired", str(estate),
+         "--region", REGION, "--endpoint-url", aws.endpoint_url, "--efs-root",
+         str(tmp_path / "nothing-mounted"), "--metrics-port", "0", "--max-attempts", "1",
+         "--resync-seconds", "1", "--lease-seconds", "0", "--worker-config", config,
+         "--workdir", str(tmp_path / "work")],
+        cwd=REPO, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 120
+        while aws.request_counts().get(operation, 0) == 0:
+            assert process.poll() is None, "the controller exited early"
+            assert time.monotonic() < deadline, f"no worker {what}"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_a_restore_into_an_unmounted_file_system_runs_on_a_worker_exactly(aws, tmp_path):
     estate, clock, fs, alice = snapshotted_alice(aws, tmp_path)
     desired = load_desired_state(estate)
@@ -159,33 +193,8 @@ def test_a_controller_killed_while_its_worker_restores_is_followed_by_one_that_a
     estate, clock, fs, alice = snapshotted_alice(aws, tmp_path, files=120, mib=2)
     settings = estate_workers(aws, fs)
     (tmp_path / "nothing-mounted").mkdir()
-    config = json.dumps({
-        "cluster": settings.cluster, "subnets": list(settings.subnets),
-        "securityGroups": list(settings.security_groups), "bucket": settings.bucket,
-        "taskRoleArn": settings.task_role_arn, "executionRoleArn": settings.execution_role_arn,
-        "image": settings.image})
-    aws.reset_request_counts()
-    aws.set_faults(rate=1.0, kinds=("timeout",), operations={"s3:HeadObject"},
-                   timeout_seconds=6)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli.main", "run", "--desired", str(estate),
-         "--region", REGION, "--endpoint-url", aws.endpoint_url, "--efs-root",
-         str(tmp_path / "nothing-mounted"), "--metrics-port", "0", "--max-attempts", "1",
-         "--resync-seconds", "1", "--lease-seconds", "0", "--worker-config", config,
-         "--workdir", str(tmp_path / "work")],
-        cwd=REPO, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        deadline = time.monotonic() + 120
-        while aws.request_counts().get("s3:HeadObject", 0) == 0:  # the worker restores
-            assert process.poll() is None, "the controller exited early"
-            assert time.monotonic() < deadline, "no worker reached the archive"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        assert process.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
+    killed_while_its_worker_calls(aws, estate, tmp_path, settings, "s3:HeadObject",
+                                  "reached the archive")
     aws.clear_faults()
     (running,) = aws.worker_tasks()
     assert running["lastStatus"] == "RUNNING", "killed while its worker restores"

@@ -10,10 +10,8 @@ Its worker is held inside its first UploadPart by an emulator fault when it is k
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -31,7 +29,12 @@ from tests.converge import helpers
 from tests.converge.helpers import converge, file_system, prepared
 from tests.snapshots.helpers import compare_trees, generate_tree
 from tests.snapshots.test_controller import BUCKET, REPO
-from tests.snapshots.test_restore_on_worker import REGION, estate_workers, unmounted_reconciler
+from tests.snapshots.test_restore_on_worker import (
+    REGION,
+    estate_workers,
+    killed_while_its_worker_calls,
+    unmounted_reconciler,
+)
 from tests.snapshots.test_snapshot_adoption import (
     ALICE,
     PK,
@@ -80,33 +83,8 @@ def test_a_controller_killed_while_its_worker_snapshots_is_followed_by_one_that_
 
     settings = estate_workers(aws, fs)
     (tmp_path / "nothing-mounted").mkdir()
-    config = json.dumps({
-        "cluster": settings.cluster, "subnets": list(settings.subnets),
-        "securityGroups": list(settings.security_groups), "bucket": settings.bucket,
-        "taskRoleArn": settings.task_role_arn, "executionRoleArn": settings.execution_role_arn,
-        "image": settings.image})
-    aws.reset_request_counts()
-    aws.set_faults(rate=1.0, kinds=("timeout",), operations={"s3:UploadPart"},
-                   timeout_seconds=6)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli.main", "run", "--desired", str(estate),
-         "--region", REGION, "--endpoint-url", aws.endpoint_url, "--efs-root",
-         str(tmp_path / "nothing-mounted"), "--metrics-port", "0", "--max-attempts", "1",
-         "--resync-seconds", "1", "--lease-seconds", "0", "--worker-config", config,
-         "--workdir", str(tmp_path / "work")],
-        cwd=REPO, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        deadline = time.monotonic() + 120
-        while aws.request_counts().get("s3:UploadPart", 0) == 0:  # the worker uploads
-            assert process.poll() is None, "the controller exited early"
-            assert time.monotonic() < deadline, "no worker reached its upload"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        assert process.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
+    killed_while_its_worker_calls(aws, estate, tmp_path, settings, "s3:UploadPart",
+                                  "reached its upload")
     aws.clear_faults()
     (running,) = aws.worker_tasks()
     assert running["lastStatus"] == "RUNNING", "killed while its worker snapshots"
