@@ -172,26 +172,24 @@ class WorkerTaskMover:
 
     # -- finding, starting, following -----------------------------------------------------
     def _running(self, name: str) -> dict[str, Any] | None:
-        ecs = self._client("ecs")
-        arns = ecs.list_tasks(cluster=self.settings.cluster, startedBy=name,
-                              desiredStatus="RUNNING")["taskArns"]
-        if not arns:
-            return None
-        tasks = ecs.describe_tasks(cluster=self.settings.cluster, tasks=arns)["tasks"]
-        tasks.sort(key=lambda t: t.get("createdAt", 0))
-        return dict(tasks[0]) if tasks else None
+        """The oldest task of job `name` that is to run (one started twice: the first)."""
+        tasks = self._tasks(name, "RUNNING")
+        return tasks[0] if tasks else None
 
     def _stopped(self, name: str) -> dict[str, Any] | None:
         """The newest task of job `name` that stopped (ECS lists them for a while)."""
+        tasks = [t for t in self._tasks(name, "STOPPED") if t.get("lastStatus") == "STOPPED"]
+        return tasks[-1] if tasks else None
+
+    def _tasks(self, name: str, desired: str) -> list[dict[str, Any]]:
+        """The tasks of job `name` with that desired status, oldest first."""
         ecs = self._client("ecs")
         arns = ecs.list_tasks(cluster=self.settings.cluster, startedBy=name,
-                              desiredStatus="STOPPED")["taskArns"]
+                              desiredStatus=desired)["taskArns"]
         if not arns:
-            return None
+            return []
         tasks = ecs.describe_tasks(cluster=self.settings.cluster, tasks=arns)["tasks"]
-        tasks = [t for t in tasks if t.get("lastStatus") == "STOPPED"]
-        tasks.sort(key=lambda t: t.get("createdAt", 0))
-        return dict(tasks[-1]) if tasks else None
+        return sorted((dict(t) for t in tasks), key=lambda t: t.get("createdAt", 0))
 
     def _start(self, job: Job, name: str, spec: str) -> dict[str, Any]:
         definition = self._task_definition(job)
